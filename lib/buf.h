@@ -1,0 +1,28 @@
+/* buf.h: a growable byte buffer, always NUL-terminated. */
+#ifndef MNO_BUF_H
+#define MNO_BUF_H
+
+#include <stddef.h>
+
+typedef struct mno_buf {
+    char *data;   /* owned; NUL-terminated; NULL until first append */
+    size_t len;   /* bytes used, not counting the NUL */
+    size_t cap;
+} mno_buf;
+
+#define MNO_BUF_INIT {NULL, 0, 0}
+
+void mno_buf_init(mno_buf *b);
+/* Frees the storage; b may be reused after. Accepts NULL. */
+void mno_buf_release(mno_buf *b);
+/* Ensures room for n more bytes (+NUL). Returns 0, or -1 on out of memory. */
+int mno_buf_grow(mno_buf *b, size_t n);
+int mno_buf_add(mno_buf *b, const void *p, size_t n);
+int mno_buf_adds(mno_buf *b, const char *s);
+int mno_buf_addc(mno_buf *b, char c);
+int mno_buf_addf(mno_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s (n bytes, any content) as a JSON string literal with quotes. */
+int mno_buf_add_json_str(mno_buf *b, const char *s, size_t n);
+void mno_buf_reset(mno_buf *b); /* len = 0, keeps storage */
+
+#endif

@@ -1,0 +1,76 @@
+/* codec.h: byte streams in and out, plain or zstd (detected by magic on input). */
+#ifndef MNO_CODEC_H
+#define MNO_CODEC_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include "error.h"
+
+/* ---- input ---- */
+
+typedef struct mno_in mno_in;
+
+/*
+ * Opens path for reading ("-" or NULL = stdin). Detects zstd by its magic number and
+ * decompresses as it reads; otherwise passes bytes through. name is used in messages
+ * ("-" shows as "<stdin>"). Returns a reader the caller frees with mno_in_close, or NULL
+ * with e filled.
+ */
+mno_in *mno_in_open(const char *path, mno_error *e);
+/* Same over an open fd (not closed by mno_in_close unless own_fd). */
+mno_in *mno_in_fdopen(int fd, const char *name, int own_fd, mno_error *e);
+
+/*
+ * Reads the next line into *line (without the '\n'; NUL-terminated; owned by the reader,
+ * valid until the next call) and its length into *len. A final line without '\n' is
+ * returned as a line. Lines longer than max_line bytes are an error.
+ * Returns 1 for a line, 0 at clean end of input, -1 on error (e filled: I/O error,
+ * "premature end of zstd frame", corrupted frame, line too long), naming the input and line.
+ */
+int mno_in_getline(mno_in *in, char **line, size_t *len, mno_error *e);
+/* Sets the maximum line length (default MNO_MAX_LINE_DEFAULT). */
+void mno_in_set_max_line(mno_in *in, size_t max_line);
+/* 1-based number of the last line returned. */
+long long mno_in_lineno(const mno_in *in);
+/* The input's display name. */
+const char *mno_in_name(const mno_in *in);
+/* 1 if the input was zstd-compressed. */
+int mno_in_is_zstd(const mno_in *in);
+/* Compressed bytes read so far (for progress). */
+unsigned long long mno_in_bytes(const mno_in *in);
+/* Closes and frees. Accepts NULL. */
+void mno_in_close(mno_in *in);
+
+#define MNO_MAX_LINE_DEFAULT ((size_t)256 << 20)
+
+/* ---- output ---- */
+
+typedef struct mno_out mno_out;
+
+typedef struct mno_out_opts {
+    int zstd;          /* 1: compress with zstd */
+    int level;         /* zstd level (default 3) */
+    int threads;       /* zstd worker threads (0: single-threaded) */
+    int mode;          /* file mode for created files (default 0600) */
+} mno_out_opts;
+
+#define MNO_OUT_OPTS_INIT {0, 3, 0, 0600}
+
+/*
+ * Opens path for writing ("-" or NULL = stdout). A file is written as path.partial
+ * (mode opts->mode) and renamed to path only by mno_out_finish; mno_out_abort removes the
+ * partial file. If opts is NULL, defaults are used and zstd is chosen when path ends in
+ * ".zst". Returns a writer, or NULL with e filled.
+ */
+mno_out *mno_out_open(const char *path, const mno_out_opts *opts, mno_error *e);
+/* Writes n bytes. Returns 0, or -1 with e filled. */
+int mno_out_write(mno_out *o, const void *p, size_t n, mno_error *e);
+/* Ends the zstd frame, flushes, fsyncs and renames path.partial to path; frees o.
+   Returns 0, or -1 with e filled (the partial file is removed). */
+int mno_out_finish(mno_out *o, mno_error *e);
+/* Discards: removes the partial file (stdout is left as is); frees o. Accepts NULL. */
+void mno_out_abort(mno_out *o);
+/* Uncompressed bytes written so far. */
+unsigned long long mno_out_bytes(const mno_out *o);
+
+#endif

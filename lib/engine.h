@@ -1,0 +1,88 @@
+/* engine.h: the database engines (PostgreSQL, MongoDB) behind one interface, so that dump,
+   restore and verify are written once (lib/dump.c, lib/restore.c, lib/verify.c).
+   A NULL operation means "this engine cannot"; callers check before they call.
+   Ownership of parts: dump ops (issue 4/5), restore ops (issue 6), verify ops (issue 7). */
+#ifndef MNO_ENGINE_H
+#define MNO_ENGINE_H
+
+#include <stdint.h>
+#include "error.h"
+#include "stream.h"
+
+typedef struct mno_engine mno_engine;   /* an open connection; engine-specific */
+
+enum mno_role {
+    MNO_ROLE_SOURCE = 1,  /* dump: read-only, one consistent snapshot */
+    MNO_ROLE_TARGET = 2   /* restore / verify */
+};
+
+/* One section a dump will write. */
+typedef struct mno_plan_item {
+    char *ns;          /* "public.users" / "connec.people" */
+    char *rule;        /* the scope rule, as text */
+    char *query;       /* the SQL / filter it becomes */
+    long long count;   /* rows it selects (filled for --plan), -1 if not counted */
+    void *priv;        /* the engine's own; freed by the engine's plan_free */
+} mno_plan_item;
+
+typedef struct mno_plan {
+    mno_plan_item *items;   /* in dump order: parents first */
+    size_t n;
+    char **unscoped;        /* tables/collections the scope does not mention */
+    size_t n_unscoped;
+} mno_plan;
+
+typedef struct mno_dump_opts {
+    const char *tenant;       /* NULL with all */
+    int all;                  /* --all: everything in scope, no tenant restriction */
+    const char *scope_path;   /* scope file */
+    int skip_unscoped;
+    int count;                /* --plan: fill counts */
+    int jobs;                 /* -j N */
+    const char *orgs_from;    /* mongo: MnoHub archive giving the tenant's org uids */
+    const char *hub_uri;      /* mongo: live MnoHub giving them */
+} mno_dump_opts;
+
+typedef struct mno_restore_opts {
+    int create;       /* --create missing tables/collections */
+    int resume;       /* --resume */
+    int dry_run;
+    const char *archive_id;  /* header "id" */
+} mno_restore_opts;
+
+typedef struct mno_engine_ops {
+    const char *name;   /* the archive's engine value: "postgresql" | "mongodb" */
+    /* Connects to uri in role. Returns 0 with *out set, or -1 with e filled (no credential in it). */
+    int (*open)(mno_engine **out, const char *uri, int role, mno_error *e);
+    /* Closes; accepts NULL. */
+    void (*close)(mno_engine *en);
+
+    /* ---- dump ---- */
+    int (*plan)(mno_engine *en, const mno_dump_opts *o, mno_plan *plan, mno_error *e);
+    /* Writes one section (begin, recs in key order, end) to w. */
+    int (*dump_section)(mno_engine *en, const mno_plan_item *it, mno_writer *w, mno_error *e);
+    void (*plan_free)(mno_engine *en, mno_plan *plan);
+
+    /* ---- restore ---- */
+    int (*restore_begin)(mno_engine *en, const mno_restore_opts *o, const mno_section *s, mno_error *e);
+    int (*restore_rec)(mno_engine *en, const mno_item *it, mno_error *e);
+    /* Called after the reader has checked the section's end: make it durable (and journal it). */
+    int (*restore_commit)(mno_engine *en, const mno_section *s, mno_error *e);
+    /* Undoes everything since restore_begin. */
+    void (*restore_abort)(mno_engine *en);
+
+    /* ---- verify ---- */
+    /* Count and sum of the target's rows for section s; *exists 0 when the table/collection is missing. */
+    int (*hash_section)(mno_engine *en, const mno_section *s, uint64_t *count, mno_sum *sum,
+                        int *exists, mno_error *e);
+} mno_engine_ops;
+
+extern const mno_engine_ops mno_engine_pg;
+extern const mno_engine_ops mno_engine_mongo;
+
+/* The engine for a URI: "mongodb://" or "mongodb+srv://" -> mongo, anything else -> pg. */
+const mno_engine_ops *mno_engine_for_uri(const char *uri);
+/* The engine for an archive's engine kind. */
+const mno_engine_ops *mno_engine_for_kind(mno_engine_kind k);
+
+#endif

@@ -1,0 +1,130 @@
+/* stream.h: the "mnoa" v1 archive stream (docs/format.md): a writer and a checking reader. */
+#ifndef MNO_STREAM_H
+#define MNO_STREAM_H
+
+#include <stdint.h>
+#include <bson/bson.h>
+#include <jansson.h>
+#include "checksum.h"
+#include "codec.h"
+#include "error.h"
+
+#define MNO_FORMAT "mnoa"
+#define MNO_VERSION 1
+
+typedef enum mno_engine_kind {
+    MNO_ENGINE_UNKNOWN = 0,
+    MNO_ENGINE_PG,        /* "postgresql": v is {column: text|null}; canonical = ROW()::text */
+    MNO_ENGINE_MONGO      /* "mongodb": v is canonical Extended JSON v2; canonical = BSON bytes */
+} mno_engine_kind;
+
+/* "postgresql" -> MNO_ENGINE_PG, "mongodb" -> MNO_ENGINE_MONGO, else MNO_ENGINE_UNKNOWN. */
+mno_engine_kind mno_engine_kind_parse(const char *s);
+const char *mno_engine_kind_name(mno_engine_kind k);
+
+/* ---- sections, as the reader and writer know them ---- */
+
+typedef struct mno_section {
+    char *ns;                  /* namespace: "public.users" (pg), "connec.people" (mongo) */
+    mno_engine_kind engine;    /* begin's "engine", else the header's */
+    json_t *begin;             /* the whole begin object (owned by the reader/writer) */
+    size_t ncols;              /* pg: number of columns in begin's "columns" */
+    const char **colnames;     /* pg: column names, in begin order (point into begin) */
+    const char **coltypes;     /* pg: column types, in begin order (point into begin) */
+    long long begin_line;      /* line of the begin (reader) */
+    uint64_t count;            /* records seen/written so far */
+    mno_sum sum;               /* sum computed so far */
+} mno_section;
+
+/* ---- writer ---- */
+
+typedef struct mno_writer mno_writer;
+
+/*
+ * Starts an archive on out (borrowed; the caller finishes or aborts it after
+ * mno_writer_close/free). header: an object with at least "engine", "source", "tenant"
+ * (may be null); the writer adds "t", "format", "version" and, when absent, "created"
+ * (UTC now), "producer" ("mno-<tool> VERSION" from producer arg) and "id" (32 random hex
+ * digits, the archive's identity for resume journals). header is borrowed. Writes the
+ * header line. Returns a writer (free with mno_writer_free), or NULL with e filled.
+ */
+mno_writer *mno_writer_new(mno_out *out, const json_t *header, const char *producer, mno_error *e);
+/* The header object as written (owned by the writer). */
+const json_t *mno_writer_header(const mno_writer *w);
+
+/*
+ * Opens section ns. begin: an object with the section's fields ("columns" [{name,type}],
+ * "key", "ddl" for pg; "options", "indexes" for mongo; optional "engine"), borrowed; the
+ * writer adds "t" and "ns". Returns 0 or -1.
+ */
+int mno_writer_begin(mno_writer *w, const char *ns, const json_t *begin, mno_error *e);
+/* pg record: ncols values in begin's column order (NULL = SQL null); lens may be NULL. */
+int mno_writer_rec_pg(mno_writer *w, const char *const *vals, const size_t *lens, mno_error *e);
+/* mongo record: the document; written as canonical Extended JSON v2, summed over its bytes. */
+int mno_writer_rec_bson(mno_writer *w, const bson_t *doc, mno_error *e);
+/* any engine: v as a JSON value of the archive's form (borrowed); summed per the engine. */
+int mno_writer_rec_json(mno_writer *w, const json_t *v, mno_error *e);
+/* Closes the open section: writes its end line with count and sum. */
+int mno_writer_end(mno_writer *w, mno_error *e);
+/* Writes the trailer (sections, count, sum). No section may be open. */
+int mno_writer_close(mno_writer *w, mno_error *e);
+/* The section being written (NULL if none). */
+const mno_section *mno_writer_section(const mno_writer *w);
+/* Frees. Accepts NULL. Does not touch out. */
+void mno_writer_free(mno_writer *w);
+
+/* ---- reader ---- */
+
+typedef enum mno_item_kind {
+    MNO_ITEM_EOF = 0,
+    MNO_ITEM_HEADER,
+    MNO_ITEM_BEGIN,
+    MNO_ITEM_REC,
+    MNO_ITEM_END,
+    MNO_ITEM_TRAILER
+} mno_item_kind;
+
+/* One line of the archive, as the reader returns it. Everything is owned by the reader and
+   valid until the next mno_reader_next call. */
+typedef struct mno_item {
+    mno_item_kind kind;
+    long long lineno;
+    const char *line;          /* the raw line (no '\n') */
+    size_t len;
+    json_t *obj;               /* the parsed line */
+    const mno_section *section;/* begin/rec/end: the open section (count/sum so far, incl. this rec) */
+    /* rec: */
+    const json_t *v;           /* the record's value */
+    const char *const *vals;   /* pg: values in column order (NULL = null) */
+    const size_t *lens;        /* pg: their lengths */
+    const bson_t *doc;         /* mongo: the document as BSON */
+    unsigned char digest[16];  /* md5 of the record's canonical form */
+    /* end / trailer: what the line declares */
+    uint64_t declared_count;
+    mno_sum declared_sum;
+    int sum_ok;                /* end/trailer: 1 when declared count and sum match the computed */
+} mno_item;
+
+typedef struct mno_reader_opts {
+    int verify;        /* 1 (default): a count/sum mismatch is an error (MNO_E_CORRUPT); 0: reported in sum_ok only */
+    size_t max_line;   /* 0: MNO_MAX_LINE_DEFAULT */
+} mno_reader_opts;
+
+#define MNO_READER_OPTS_INIT {1, 0}
+
+typedef struct mno_reader mno_reader;
+
+/* Starts reading in (borrowed). Returns a reader (mno_reader_free), or NULL with e filled. */
+mno_reader *mno_reader_new(mno_in *in, const mno_reader_opts *opts, mno_error *e);
+/*
+ * Reads and checks the next line. Returns 1 with *it filled, 0 at the end (after a valid
+ * trailer), -1 on error with e naming the input, line and section: invalid JSON, unknown
+ * format/version, rec outside its section, section opened twice, count/sum mismatch,
+ * missing trailer (truncated), data after the trailer, zstd errors.
+ */
+int mno_reader_next(mno_reader *r, mno_item *it, mno_error *e);
+/* The header object (NULL before it was read). */
+const json_t *mno_reader_header(const mno_reader *r);
+void mno_reader_free(mno_reader *r);
+
+#endif
