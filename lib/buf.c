@@ -1,0 +1,104 @@
+/* buf.c: a growable byte buffer, always NUL-terminated. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "buf.h"
+
+void mno_buf_init(mno_buf *b) { b->data = NULL; b->len = b->cap = 0; }
+
+void mno_buf_release(mno_buf *b)
+{
+    if (!b)
+        return;
+    free(b->data);
+    mno_buf_init(b);
+}
+
+void mno_buf_reset(mno_buf *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+int mno_buf_grow(mno_buf *b, size_t n)
+{
+    if (b->len + n + 1 <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + n + 1)
+        cap *= 2;
+    char *d = realloc(b->data, cap);
+    if (!d)
+        return -1;
+    b->data = d;
+    b->cap = cap;
+    return 0;
+}
+
+int mno_buf_add(mno_buf *b, const void *p, size_t n)
+{
+    if (mno_buf_grow(b, n) < 0)
+        return -1;
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int mno_buf_adds(mno_buf *b, const char *s) { return mno_buf_add(b, s, strlen(s)); }
+int mno_buf_addc(mno_buf *b, char c) { return mno_buf_add(b, &c, 1); }
+
+int mno_buf_addf(mno_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || mno_buf_grow(b, (size_t)n) < 0)
+        return -1;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+int mno_buf_add_json_str(mno_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (mno_buf_grow(b, n + 2) < 0)
+        return -1;
+    b->data[b->len++] = '"';
+    size_t run = 0; /* start of the current run of bytes that need no escape */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        if (mno_buf_add(b, s + run, i - run) < 0)
+            return -1;
+        char esc[7];
+        size_t k = 2;
+        esc[0] = '\\';
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\t': esc[1] = 't'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        default:
+            esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
+            esc[4] = hex[c >> 4]; esc[5] = hex[c & 15]; k = 6;
+        }
+        if (mno_buf_add(b, esc, k) < 0)
+            return -1;
+        run = i + 1;
+    }
+    if (mno_buf_add(b, s + run, n - run) < 0 || mno_buf_addc(b, '"') < 0)
+        return -1;
+    return 0;
+}

@@ -1,0 +1,49 @@
+/* engine.c: the engines' operation tables and the choice of engine by URI or archive kind. */
+#include <string.h>
+#include "engine.h"
+#include "engine_pg.h"
+#include "engine_mongo.h"
+
+const mno_engine_ops mno_engine_pg = {
+    .name = "postgresql",
+    .open = mno_pg_open,
+    .close = mno_pg_close,
+    .plan = mno_pg_plan,
+    .dump_section = mno_pg_dump_section,
+    .plan_free = mno_pg_plan_free,
+    .restore_begin = mno_pg_restore_begin,
+    .restore_rec = mno_pg_restore_rec,
+    .restore_commit = mno_pg_restore_commit,
+    .restore_abort = mno_pg_restore_abort,
+    .hash_section = mno_pg_hash_section,
+};
+
+const mno_engine_ops mno_engine_mongo = {
+    .name = "mongodb",
+    .open = mno_mongo_open,
+    .close = mno_mongo_close,
+    .plan = mno_mongo_plan,
+    .dump_section = mno_mongo_dump_section,
+    .plan_free = mno_mongo_plan_free,
+    .restore_begin = mno_mongo_restore_begin,
+    .restore_rec = mno_mongo_restore_rec,
+    .restore_commit = mno_mongo_restore_commit,
+    .restore_abort = mno_mongo_restore_abort,
+    .hash_section = mno_mongo_hash_section,
+};
+
+const mno_engine_ops *mno_engine_for_uri(const char *uri)
+{
+    if (uri && (strncmp(uri, "mongodb://", 10) == 0 || strncmp(uri, "mongodb+srv://", 14) == 0))
+        return &mno_engine_mongo;
+    return &mno_engine_pg;
+}
+
+const mno_engine_ops *mno_engine_for_kind(mno_engine_kind k)
+{
+    switch (k) {
+    case MNO_ENGINE_PG: return &mno_engine_pg;
+    case MNO_ENGINE_MONGO: return &mno_engine_mongo;
+    default: return NULL;
+    }
+}

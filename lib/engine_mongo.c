@@ -1,0 +1,76 @@
+/* engine_mongo.c: MongoDB connections (libmongoc), opened once per tool run. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "engine_mongo.h"
+
+static pthread_once_t mongo_once = PTHREAD_ONCE_INIT;
+static void mongo_cleanup(void) { mongoc_cleanup(); }
+static void mongo_init(void)
+{
+    mongoc_init();
+    atexit(mongo_cleanup);
+}
+
+int mno_mongo_err(mno_error *e, const bson_error_t *be, const char *object, const char *what)
+{
+    return mno_err(e, MNO_E_SERVER, NULL, 0, object, "%s: %s (code %u)", what,
+                   be && be->message[0] ? be->message : "unknown error", be ? be->code : 0);
+}
+
+int mno_mongo_open(mno_engine **out, const char *uri, int role, mno_error *e)
+{
+    char red[1024];
+    bson_error_t be;
+    *out = NULL;
+    pthread_once(&mongo_once, mongo_init);
+    mno_redact_uri(uri ? uri : "", red, sizeof red);
+    mno_mongo *m = calloc(1, sizeof *m);
+    if (!m)
+        return mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+    m->role = role;
+    m->uri_redacted = strdup(red);
+    m->uri = mongoc_uri_new_with_error(uri ? uri : "", &be);
+    if (!m->uri) {
+        mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "invalid mongodb uri '%s'", red);
+        goto fail;
+    }
+    const char *db = mongoc_uri_get_database(m->uri);
+    if (db)
+        m->dbname = strdup(db);
+    m->client = mongoc_client_new_from_uri_with_error(m->uri, &be);
+    if (!m->client) {
+        mno_mongo_err(e, &be, red, "cannot create mongodb client");
+        goto fail;
+    }
+    mongoc_client_set_error_api(m->client, MONGOC_ERROR_API_VERSION_2);
+    mongoc_client_set_appname(m->client, "mno-migrate");
+    /* Fail now, with a clear message, if the server cannot be reached. */
+    bson_t ping = BSON_INITIALIZER;
+    BSON_APPEND_INT32(&ping, "ping", 1);
+    bool ok = mongoc_client_command_simple(m->client, "admin", &ping, NULL, NULL, &be);
+    bson_destroy(&ping);
+    if (!ok) {
+        mno_mongo_err(e, &be, red, "cannot connect to mongodb");
+        goto fail;
+    }
+    *out = (mno_engine *)m;
+    return 0;
+fail:
+    mno_mongo_close((mno_engine *)m);
+    return -1;
+}
+
+void mno_mongo_close(mno_engine *en)
+{
+    mno_mongo *m = MNO_MONGO(en);
+    if (!m)
+        return;
+    if (m->client)
+        mongoc_client_destroy(m->client);
+    if (m->uri)
+        mongoc_uri_destroy(m->uri);
+    free(m->dbname);
+    free(m->uri_redacted);
+    free(m);
+}

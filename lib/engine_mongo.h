@@ -1,0 +1,39 @@
+/* engine_mongo.h: the MongoDB engine's connection state, shared by its per-concern files
+   (engine_mongo.c: connect; engine_mongo_dump.c; engine_mongo_restore.c; engine_mongo_verify.c). */
+#ifndef MNO_ENGINE_MONGO_H
+#define MNO_ENGINE_MONGO_H
+
+#include <mongoc/mongoc.h>
+#include "engine.h"
+
+/* The engine handle: mno_engine * points to one of these (cast with MNO_MONGO()). */
+typedef struct mno_mongo {
+    mongoc_client_t *client;
+    mongoc_uri_t *uri;
+    char *dbname;           /* the URI's database, or NULL */
+    int role;
+    char *uri_redacted;     /* for messages: no password */
+    void *dump;             /* engine_mongo_dump.c's state */
+    void *restore;          /* engine_mongo_restore.c's state */
+    void *verify;           /* engine_mongo_verify.c's state */
+} mno_mongo;
+
+#define MNO_MONGO(en) ((mno_mongo *)(void *)(en))
+
+/* Fills e from a bson_error_t: "what: server text (code N)". Returns -1. */
+int mno_mongo_err(mno_error *e, const bson_error_t *be, const char *object, const char *what);
+
+/* ops, by file */
+int  mno_mongo_open(mno_engine **out, const char *uri, int role, mno_error *e);
+void mno_mongo_close(mno_engine *en);
+int  mno_mongo_plan(mno_engine *en, const mno_dump_opts *o, mno_plan *plan, mno_error *e);
+int  mno_mongo_dump_section(mno_engine *en, const mno_plan_item *it, mno_writer *w, mno_error *e);
+void mno_mongo_plan_free(mno_engine *en, mno_plan *plan);
+int  mno_mongo_restore_begin(mno_engine *en, const mno_restore_opts *o, const mno_section *s, mno_error *e);
+int  mno_mongo_restore_rec(mno_engine *en, const mno_item *it, mno_error *e);
+int  mno_mongo_restore_commit(mno_engine *en, const mno_section *s, mno_error *e);
+void mno_mongo_restore_abort(mno_engine *en);
+int  mno_mongo_hash_section(mno_engine *en, const mno_section *s, uint64_t *count, mno_sum *sum,
+                            int *exists, mno_error *e);
+
+#endif

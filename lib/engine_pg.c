@@ -1,0 +1,128 @@
+/* engine_pg.c: PostgreSQL connections and the session settings every tool's session uses. */
+#include <stdlib.h>
+#include <string.h>
+#include "engine_pg.h"
+
+int mno_pg_err(mno_error *e, PGconn *c, const PGresult *r, const char *object, const char *what)
+{
+    const char *txt = r ? PQresultErrorMessage(r) : NULL;
+    if (!txt || !*txt)
+        txt = c ? PQerrorMessage(c) : "";
+    size_t n = strlen(txt);
+    while (n > 0 && (txt[n - 1] == '\n' || txt[n - 1] == ' '))
+        n--;
+    return mno_err(e, MNO_E_SERVER, NULL, 0, object, "%s: %.*s", what, (int)n, txt);
+}
+
+int mno_pg_exec(PGconn *c, const char *sql, const char *object, mno_error *e)
+{
+    PGresult *r = PQexec(c, sql);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+    if (!ok)
+        mno_pg_err(e, c, r, object, "query failed");
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+/*
+ * Every session pins what changes the text of values, so that dump, restore and verify
+ * print and parse values the same way on any server (as pg_dump's setup_connection does).
+ */
+int mno_pg_session_setup(PGconn *c, mno_error *e)
+{
+    static const char *const settings[] = {
+        "SET client_encoding = 'UTF8'",            /* archives are UTF-8 */
+        "SET TimeZone = 'UTC'",                    /* timestamptz printed in one zone */
+        "SET DateStyle = 'ISO'",                   /* dates in ISO 8601, parseable anywhere */
+        "SET IntervalStyle = 'postgres'",          /* the default interval text */
+        "SET extra_float_digits = 3",              /* floats printed exactly (round trip) */
+        "SET bytea_output = 'hex'",                /* one bytea text form */
+        "SET standard_conforming_strings = on",    /* backslashes in literals mean themselves */
+        "SET statement_timeout = 0",               /* a long COPY is not an error */
+        "SET lock_timeout = 0",
+        "SET idle_in_transaction_session_timeout = 0", /* a slow pipeline reader is not an error */
+        "SET search_path = pg_catalog",            /* every name we use is schema-qualified */
+        "SET application_name = 'mno-migrate'",
+    };
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
+        if (mno_pg_exec(c, settings[i], NULL, e) < 0)
+            return -1;
+    return 0;
+}
+
+PGconn *mno_pg_connect(const char *conninfo, const char *redacted, mno_error *e)
+{
+    PGconn *c = PQconnectdb(conninfo ? conninfo : "");
+    if (PQstatus(c) != CONNECTION_OK) {
+        mno_pg_err(e, c, NULL, redacted, "cannot connect to postgresql");
+        PQfinish(c);
+        return NULL;
+    }
+    if (mno_pg_session_setup(c, e) < 0) {
+        PQfinish(c);
+        return NULL;
+    }
+    return c;
+}
+
+char *mno_pg_quote_ns(PGconn *c, const char *ns)
+{
+    const char *dot = strchr(ns, '.');
+    char *schema = NULL, *table = NULL, *out = NULL;
+    if (dot) {
+        char *s = strndup(ns, (size_t)(dot - ns));
+        schema = s ? PQescapeIdentifier(c, s, strlen(s)) : NULL;
+        free(s);
+        table = PQescapeIdentifier(c, dot + 1, strlen(dot + 1));
+        if (!schema || !table)
+            goto done;
+    } else {
+        table = PQescapeIdentifier(c, ns, strlen(ns));
+        if (!table)
+            goto done;
+    }
+    size_t n = (schema ? strlen(schema) + 1 : 0) + strlen(table) + 1;
+    out = malloc(n);
+    if (out)
+        snprintf(out, n, "%s%s%s", schema ? schema : "", schema ? "." : "", table);
+done:
+    PQfreemem(schema);
+    PQfreemem(table);
+    return out;
+}
+
+int mno_pg_open(mno_engine **out, const char *uri, int role, mno_error *e)
+{
+    char red[1024];
+    *out = NULL;
+    mno_redact_uri(uri ? uri : "", red, sizeof red);
+    mno_pg *pg = calloc(1, sizeof *pg);
+    if (!pg)
+        return mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+    pg->role = role;
+    pg->uri_redacted = strdup(red);
+    pg->conninfo = strdup(uri ? uri : "");
+    if (!pg->uri_redacted || !pg->conninfo) {
+        mno_pg_close((mno_engine *)pg);
+        return mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+    }
+    pg->conn = mno_pg_connect(pg->conninfo, pg->uri_redacted, e);
+    if (!pg->conn) {
+        mno_pg_close((mno_engine *)pg);
+        return -1;
+    }
+    *out = (mno_engine *)pg;
+    return 0;
+}
+
+void mno_pg_close(mno_engine *en)
+{
+    mno_pg *pg = MNO_PG(en);
+    if (!pg)
+        return;
+    if (pg->conn)
+        PQfinish(pg->conn);
+    free(pg->uri_redacted);
+    free(pg->conninfo);
+    free(pg);
+}

@@ -1,0 +1,47 @@
+/* engine_pg.h: the PostgreSQL engine's connection state, shared by its per-concern files
+   (engine_pg.c: connect and session; engine_pg_dump.c; engine_pg_restore.c; engine_pg_verify.c). */
+#ifndef MNO_ENGINE_PG_H
+#define MNO_ENGINE_PG_H
+
+#include <libpq-fe.h>
+#include "engine.h"
+
+/* The engine handle: mno_engine * points to one of these (cast with MNO_PG()). */
+typedef struct mno_pg {
+    PGconn *conn;
+    int role;               /* MNO_ROLE_SOURCE / MNO_ROLE_TARGET */
+    char *uri_redacted;     /* for messages: no password */
+    char *conninfo;         /* the full URI, for extra worker connections (-j); never printed */
+    void *dump;             /* engine_pg_dump.c's state */
+    void *restore;          /* engine_pg_restore.c's state */
+    void *verify;           /* engine_pg_verify.c's state */
+} mno_pg;
+
+#define MNO_PG(en) ((mno_pg *)(void *)(en))
+
+/* Opens a session on conninfo and applies mno_pg_session_setup. Returns a connection or NULL with e filled. */
+PGconn *mno_pg_connect(const char *conninfo, const char *redacted, mno_error *e);
+/* The session settings every dump, restore and verify session uses (see engine_pg.c). Returns 0 or -1. */
+int mno_pg_session_setup(PGconn *c, mno_error *e);
+/* Runs sql (no result rows expected). Returns 0, or -1 with e filled with the server's text. */
+int mno_pg_exec(PGconn *c, const char *sql, const char *object, mno_error *e);
+/* Fills e from a failed result/connection: "what: server text" (trimmed). Returns -1. */
+int mno_pg_err(mno_error *e, PGconn *c, const PGresult *r, const char *object, const char *what);
+/* Quotes an identifier (PQescapeIdentifier) into a malloc'd string; "schema.table" ns becomes
+   "schema"."table". Caller frees. NULL on error. */
+char *mno_pg_quote_ns(PGconn *c, const char *ns);
+
+/* ops, by file */
+int  mno_pg_open(mno_engine **out, const char *uri, int role, mno_error *e);
+void mno_pg_close(mno_engine *en);
+int  mno_pg_plan(mno_engine *en, const mno_dump_opts *o, mno_plan *plan, mno_error *e);
+int  mno_pg_dump_section(mno_engine *en, const mno_plan_item *it, mno_writer *w, mno_error *e);
+void mno_pg_plan_free(mno_engine *en, mno_plan *plan);
+int  mno_pg_restore_begin(mno_engine *en, const mno_restore_opts *o, const mno_section *s, mno_error *e);
+int  mno_pg_restore_rec(mno_engine *en, const mno_item *it, mno_error *e);
+int  mno_pg_restore_commit(mno_engine *en, const mno_section *s, mno_error *e);
+void mno_pg_restore_abort(mno_engine *en);
+int  mno_pg_hash_section(mno_engine *en, const mno_section *s, uint64_t *count, mno_sum *sum,
+                         int *exists, mno_error *e);
+
+#endif

@@ -1,0 +1,8 @@
+/* engine_pg_dump.c: placeholder until issue 4 builds this part; every operation fails with "not built yet". */
+#include "engine_pg.h"
+
+int mno_pg_plan(mno_engine *en, const mno_dump_opts *o, mno_plan *plan, mno_error *e)
+{ (void)en; (void)o; (void)plan; return mno_err(e, MNO_E_INTERNAL, NULL, 0, NULL, "dump is not built yet"); }
+int mno_pg_dump_section(mno_engine *en, const mno_plan_item *it, mno_writer *w, mno_error *e)
+{ (void)en; (void)it; (void)w; return mno_err(e, MNO_E_INTERNAL, NULL, 0, NULL, "dump is not built yet"); }
+void mno_pg_plan_free(mno_engine *en, mno_plan *plan) { (void)en; (void)plan; }
