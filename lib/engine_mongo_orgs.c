@@ -104,14 +104,17 @@ done:
     return rc;
 }
 
-/* From a live MnoHub: the organizations of the tenant, as the mnohub scope relates them
-   (organizations.mnoe_tenant_id -> tenants.id, the tenant named by tenants.name). */
+/* From a live MnoHub: the organizations of the tenant, as filters/mnohub.scope relates them
+   (organizations.mnoe_tenant_id -> tenants.id, the tenant given by tenants.name or id). */
 static int orgs_from_hub(const char *uri, const char *tenant, strv *out, mno_error *e)
 {
-    static const char *const tenant_sql = "SELECT id FROM public.tenants WHERE name = $1";
+    /* as filters/mnohub.scope: public.tenants: root name id;
+       public.organizations: parent mnoe_tenant_id -> public.tenants.id */
+    static const char *const tenant_sql =
+        "SELECT id FROM public.tenants WHERE name = $1 OR id::text = $1";
     static const char *const orgs_sql =
         "SELECT o.uid FROM public.organizations o JOIN public.tenants t ON t.id = o.mnoe_tenant_id"
-        " WHERE t.name = $1 AND o.uid IS NOT NULL ORDER BY o.uid";
+        " WHERE (t.name = $1 OR t.id::text = $1) AND o.uid IS NOT NULL ORDER BY o.uid";
     char red[1024];
     int rc = -1;
     PGresult *res = NULL;
@@ -126,7 +129,8 @@ static int orgs_from_hub(const char *uri, const char *tenant, strv *out, mno_err
         goto done;
     }
     if (PQntuples(res) == 0) {
-        mno_err(e, MNO_E_SCOPE, NULL, 0, NULL, "unknown tenant '%s' in mnohub %s", tenant, red);
+        mno_err(e, MNO_E_SCOPE, NULL, 0, NULL, "tenant '%s' not found in public.tenants of mnohub %s",
+                tenant, red);
         goto done;
     }
     PQclear(res);
