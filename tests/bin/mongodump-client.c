@@ -12,6 +12,7 @@ static void usage(void)
             "       mongodump-client hex URI COLL [FILTER]     'db.coll<TAB>hex' per document, _id order\n"
             "       mongodump-client ids URI COLL [FILTER]     canonical Extended JSON of each _id\n"
             "       mongodump-client colls URI                 collection names, sorted\n"
+            "       mongodump-client command URI JSON          runs a command on the database, prints the reply\n"
             "       mongodump-client archive-hex FILE|-        'ns<TAB>hex' per rec line of a plain archive\n"
             "URI names the database. FILTER is Extended JSON (default {}).\n");
     exit(2);
@@ -186,6 +187,17 @@ int main(int argc, char **argv)
     int rc = 0;
     if (strcmp(cmd, "colls") == 0) {
         rc = do_colls(cl, db);
+    } else if (strcmp(cmd, "command") == 0) {
+        if (argc < 4)
+            usage();
+        bson_t *c = parse_json(argv[3]), reply;
+        if (!mongoc_client_command_simple(cl, db, c, NULL, &reply, &be))
+            die("command", &be);
+        char *s = bson_as_relaxed_extended_json(&reply, NULL);
+        puts(s);
+        bson_free(s);
+        bson_destroy(&reply);
+        bson_destroy(c);
     } else {
         if (argc < 4)
             usage();
