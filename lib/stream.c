@@ -6,6 +6,7 @@
 #include <openssl/rand.h>
 #include "buf.h"
 #include "stream.h"
+#include "ejson.h"
 
 #ifndef MNO_VERSION_STR
 #define MNO_VERSION_STR "0.0.0"
@@ -386,18 +387,19 @@ int mno_writer_rec_bson(mno_writer *w, const bson_t *doc, mno_error *e)
 {
     if (w_need_open(w, MNO_ENGINE_MONGO, e) < 0)
         return -1;
-    size_t jl = 0;
-    char *js = bson_as_canonical_extended_json(doc, &jl);
-    if (!js)
+    mno_buf *l = &w->line;
+    mno_buf_reset(l);
+    if (mno_buf_add(l, w->recpre.data, w->recpre.len) < 0)
+        return nomem(e);
+    /* what bson_as_canonical_extended_json prints, without its cost (lib/ejson.c) */
+    int jr = mno_ejson_canonical(l, bson_get_data(doc), doc->len);
+    if (jr == MNO_EJSON_NOMEM)
+        return nomem(e);
+    if (jr)
         return mno_err(e, MNO_E_FORMAT, NULL, 0, w->sec.ns,
                        "record %llu cannot be written as Extended JSON (invalid BSON or UTF-8)",
                        (unsigned long long)w->sec.count + 1);
-    mno_buf *l = &w->line;
-    mno_buf_reset(l);
-    int rc = mno_buf_add(l, w->recpre.data, w->recpre.len) < 0 || mno_buf_add(l, js, jl) < 0 ||
-             mno_buf_add(l, "}\n", 2) < 0;
-    bson_free(js);
-    if (rc)
+    if (mno_buf_add(l, "}\n", 2) < 0)
         return nomem(e);
     unsigned char d[16];
     mno_hasher_md5(w->h, bson_get_data(doc), doc->len, d);

@@ -1,0 +1,305 @@
+/* test_ejson.c: the fast canonical Extended JSON writer against libbson's own, on every BSON type, awkward values, random documents and corrupt bytes. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <bson/bson.h>
+#include "ejson.h"
+
+/* mno_ejson_canonical(doc) equals bson_as_canonical_extended_json(doc), both failing together;
+   with corrupt (1), mno_ejson may also refuse what libbson prints, when libbson's text does
+   not read back as the same bytes (libbson prints some corrupt values as garbage). */
+static void same_as_libbson_c(const uint8_t *data, size_t len, int corrupt)
+{
+    mno_buf b = MNO_BUF_INIT;
+    bson_t d;
+    char *want = NULL;
+    if (bson_init_static(&d, data, len))
+        want = bson_as_canonical_extended_json(&d, NULL);
+    mno_buf_adds(&b, "prefix:");
+    int rc = mno_ejson_canonical(&b, data, len);
+    if (!want) {
+        if (rc != MNO_EJSON_INVALID)
+            fail_msg("libbson refuses a document that mno_ejson writes as %s", b.data + 7);
+        assert_string_equal(b.data, "prefix:");
+    } else {
+        if (rc != 0 && corrupt) {
+            bson_error_t be;
+            bson_t *back = bson_new_from_json((const uint8_t *)want, -1, &be);
+            int same = back && back->len == len && memcmp(bson_get_data(back), data, len) == 0;
+            bson_destroy(back);
+            if (!same) {
+                bson_free(want);
+                mno_buf_release(&b);
+                return;
+            }
+        }
+        if (rc != 0)
+            fail_msg("mno_ejson refuses (%d) a document that libbson writes as %s", rc, want);
+        assert_string_equal(b.data + 7, want);
+        assert_int_equal(b.len, 7 + strlen(want));
+    }
+    bson_free(want);
+    mno_buf_release(&b);
+}
+
+static void same_as_libbson(const uint8_t *data, size_t len) { same_as_libbson_c(data, len, 0); }
+
+static void same_json(const char *json)
+{
+    bson_error_t be;
+    bson_t *d = bson_new_from_json((const uint8_t *)json, -1, &be);
+    if (!d)
+        fail_msg("bad test json %s: %s", json, be.message);
+    same_as_libbson(bson_get_data(d), d->len);
+    bson_destroy(d);
+}
+
+static void test_every_type(void **state)
+{
+    (void)state;
+    same_json("{}");
+    same_json("{\"a\": {}, \"b\": [], \"c\": [[], {}, [{}]], \"d\": {\"e\": {\"f\": []}}}");
+    same_json("{\"i\": {\"$numberInt\": \"-2147483648\"}, \"j\": {\"$numberInt\": \"2147483647\"}, \"z\": 0}");
+    same_json("{\"l\": {\"$numberLong\": \"-9223372036854775808\"}, \"m\": {\"$numberLong\": \"9223372036854775807\"}}");
+    same_json("{\"d\": 1.0, \"e\": -0.0, \"f\": 0.1, \"g\": 1e300, \"h\": 5e-324, \"k\": 123456789012345678,"
+              " \"n\": {\"$numberDouble\": \"NaN\"}, \"p\": {\"$numberDouble\": \"Infinity\"},"
+              " \"q\": {\"$numberDouble\": \"-Infinity\"}, \"r\": -3.0, \"s\": 1.7976931348623157e308}");
+    same_json("{\"x\": {\"$numberDecimal\": \"1.000\"}, \"y\": {\"$numberDecimal\": \"-1.23E-6170\"},"
+              " \"z\": {\"$numberDecimal\": \"NaN\"}, \"w\": {\"$numberDecimal\": \"-Infinity\"},"
+              " \"v\": {\"$numberDecimal\": \"9.999999999999999999999999999999999E+6144\"}, \"u\": {\"$numberDecimal\": \"-0.00\"}}");
+    same_json("{\"s\": \"\", \"t\": \"h\\u00e9llo \\u2603 \\ud83d\\ude00\", \"u\": \"a\\u0000b\","
+              " \"c\": \"\\b\\f\\n\\r\\t\\u0001\\u001f\\u007f \\\"q\\\" \\\\ /\"}");
+    same_json("{\"k\\\"ey\\u0001\\u00e9\": 1, \"\": 2}");
+    same_json("{\"b0\": {\"$binary\": {\"base64\": \"\", \"subType\": \"00\"}},"
+              " \"b1\": {\"$binary\": {\"base64\": \"AQ==\", \"subType\": \"01\"}},"
+              " \"b2\": {\"$binary\": {\"base64\": \"AQID\", \"subType\": \"02\"}},"
+              " \"b3\": {\"$binary\": {\"base64\": \"c//SZESzTGmQ6OfR38A11A==\", \"subType\": \"03\"}},"
+              " \"b4\": {\"$binary\": {\"base64\": \"AAECAwQFBgcICQoLDA0ODw==\", \"subType\": \"04\"}},"
+              " \"b5\": {\"$binary\": {\"base64\": \"1B2M2Y8AsgTpgAmY7PhCfg==\", \"subType\": \"05\"}},"
+              " \"b6\": {\"$binary\": {\"base64\": \"AQIDBA==\", \"subType\": \"80\"}},"
+              " \"b7\": {\"$binary\": {\"base64\": \"AQIDBAU=\", \"subType\": \"ff\"}}}");
+    same_json("{\"o\": {\"$oid\": \"5f0000000000000000000001\"}, \"p\": {\"$oid\": \"ffffffffffffffffffffffff\"}}");
+    same_json("{\"t\": true, \"f\": false, \"n\": null, \"u\": {\"$undefined\": true}}");
+    same_json("{\"d\": {\"$date\": {\"$numberLong\": \"-62135596800000\"}}, \"e\": {\"$date\": {\"$numberLong\": \"0\"}},"
+              " \"f\": {\"$date\": {\"$numberLong\": \"253402300799999\"}}}");
+    same_json("{\"r\": {\"$regularExpression\": {\"pattern\": \"^a.*\\\\d\\\"$\", \"options\": \"xsmi\"}},"
+              " \"s\": {\"$regularExpression\": {\"pattern\": \"\", \"options\": \"\"}}}");
+    same_json("{\"p\": {\"$dbPointer\": {\"$ref\": \"people\", \"$id\": {\"$oid\": \"5f0000000000000000000002\"}}}}");
+    same_json("{\"c\": {\"$code\": \"function(){return \\\"x\\\";}\"}, \"s\": {\"$symbol\": \"sym\\u00e9\"}}");
+    same_json("{\"w\": {\"$code\": \"x\", \"$scope\": {\"x\": 1, \"y\": {\"z\": []}}}, \"v\": {\"$code\": \"\", \"$scope\": {}}}");
+    same_json("{\"ts\": {\"$timestamp\": {\"t\": 4294967295, \"i\": 4294967295}}, \"t0\": {\"$timestamp\": {\"t\": 0, \"i\": 1}}}");
+    same_json("{\"a\": {\"$minKey\": 1}, \"b\": {\"$maxKey\": 1}, \"c\": [{\"$minKey\": 1}, {\"$maxKey\": 1}]}");
+}
+
+/* Strings of every byte, alone and in pairs and triples: libbson and mno_ejson agree on what
+   is valid UTF-8 and how it is escaped. */
+static void test_utf8_bytes(void **state)
+{
+    (void)state;
+    uint8_t s[4];
+    for (int a = 0; a < 256; a++) {
+        for (int b = -1; b < 256; b++) {
+            size_t n = 0;
+            s[n++] = (uint8_t)a;
+            if (b >= 0)
+                s[n++] = (uint8_t)b;
+            bson_t d = BSON_INITIALIZER;
+            /* bson_append_utf8 takes any bytes: the test wants the invalid ones too */
+            bson_append_utf8(&d, "s", 1, (const char *)s, (int)n);
+            same_as_libbson(bson_get_data(&d), d.len);
+            bson_destroy(&d);
+        }
+    }
+    static const char *const seqs[] = {
+        "\xe0\x80\xaf", "\xe0\xa0\x80", "\xed\x9f\xbf", "\xed\xa0\x80", "\xef\xbf\xbf", "\xf0\x8f\xbf\xbf",
+        "\xf0\x90\x80\x80", "\xf4\x8f\xbf\xbf", "\xf4\x90\x80\x80", "\xf8\x88\x80\x80\x80", "\xc0\x80",
+        "\xe2\x98", "\xe2\x98\x83\x83", "a\xe2\x98\x83", "\xf0\x9f\x98\x80",
+    };
+    for (size_t i = 0; i < sizeof seqs / sizeof seqs[0]; i++) {
+        bson_t d = BSON_INITIALIZER;
+        bson_append_utf8(&d, "s", 1, seqs[i], (int)strlen(seqs[i]));
+        same_as_libbson(bson_get_data(&d), d.len);
+        bson_destroy(&d);
+        bson_t k = BSON_INITIALIZER;
+        bson_append_int32(&k, seqs[i], -1, 1);
+        same_as_libbson(bson_get_data(&k), k.len);
+        bson_destroy(&k);
+    }
+}
+
+static uint32_t rnd_state = 12345;
+static uint32_t rnd(void)
+{
+    rnd_state ^= rnd_state << 13;
+    rnd_state ^= rnd_state >> 17;
+    rnd_state ^= rnd_state << 5;
+    return rnd_state;
+}
+
+static void rnd_str(char *s, size_t *n, int allow_bad)
+{
+    static const char *const pieces[] = {"a", "Z", "0", " ", "\"", "\\", "\n", "\t", "\x01", "\x1f", "\x7f",
+                                         "\xc3\xa9", "\xe2\x98\x83", "\xf0\x9f\x98\x80", "/", "$", "."};
+    size_t len = 0, k = rnd() % 12;
+    for (size_t i = 0; i < k; i++) {
+        const char *p = pieces[rnd() % (sizeof pieces / sizeof pieces[0])];
+        memcpy(s + len, p, strlen(p));
+        len += strlen(p);
+    }
+    if (allow_bad && rnd() % 10 == 0)
+        s[len++] = (char)(0x80 | rnd() % 128);
+    s[len] = 0;
+    *n = len;
+}
+
+static void rnd_doc(bson_t *d, int depth, int is_array)
+{
+    int n = (int)(rnd() % 7);
+    for (int i = 0; i < n; i++) {
+        char key[64], s[128];
+        size_t sl;
+        if (is_array) {
+            snprintf(key, sizeof key, "%d", i);
+        } else {
+            rnd_str(key, &sl, 0);
+            if (strchr(key, '\0') != key + sl || sl == 0)
+                snprintf(key, sizeof key, "k%d", i);
+        }
+        bson_t c;
+        bson_oid_t oid;
+        uint8_t bin[20];
+        for (size_t j = 0; j < sizeof bin; j++)
+            bin[j] = (uint8_t)rnd();
+        switch (rnd() % 19) {
+        case 0: bson_append_int32(d, key, -1, (int32_t)rnd()); break;
+        case 1: bson_append_int64(d, key, -1, (int64_t)((uint64_t)rnd() << 32 | rnd())); break;
+        case 2: {
+            uint64_t u = (uint64_t)rnd() << 32 | rnd();
+            double x;
+            memcpy(&x, &u, 8);
+            bson_append_double(d, key, -1, rnd() % 2 ? x : (double)(int32_t)rnd() / 64.0);
+            break;
+        }
+        case 3: rnd_str(s, &sl, 1); bson_append_utf8(d, key, -1, s, (int)sl); break;
+        case 4:
+            if (depth < 6) {
+                bson_append_document_begin(d, key, -1, &c);
+                rnd_doc(&c, depth + 1, 0);
+                bson_append_document_end(d, &c);
+            }
+            break;
+        case 5:
+            if (depth < 6) {
+                bson_append_array_begin(d, key, -1, &c);
+                rnd_doc(&c, depth + 1, 1);
+                bson_append_array_end(d, &c);
+            }
+            break;
+        case 6: bson_append_binary(d, key, -1, (bson_subtype_t)(rnd() % 2 ? rnd() % 9 : 0x80), bin, rnd() % 20); break;
+        case 7: memcpy(&oid, bin, 12); bson_append_oid(d, key, -1, &oid); break;
+        case 8: bson_append_bool(d, key, -1, rnd() % 2); break;
+        case 9: bson_append_date_time(d, key, -1, (int64_t)((uint64_t)rnd() << 32 | rnd())); break;
+        case 10: bson_append_null(d, key, -1); break;
+        case 11: rnd_str(s, &sl, 0); bson_append_regex(d, key, -1, s, rnd() % 2 ? "smix" : "u"); break;
+        case 12: rnd_str(s, &sl, 0); bson_append_code(d, key, -1, s); break;
+        case 13: rnd_str(s, &sl, 0); bson_append_symbol(d, key, -1, s, (int)sl); break;
+        case 14: {
+            bson_t sc = BSON_INITIALIZER;
+            if (depth < 4)
+                rnd_doc(&sc, depth + 1, 0);
+            rnd_str(s, &sl, 0);
+            bson_append_code_with_scope(d, key, -1, s, &sc);
+            bson_destroy(&sc);
+            break;
+        }
+        case 15: bson_append_timestamp(d, key, -1, rnd(), rnd()); break;
+        case 16: {
+            bson_decimal128_t x = {(uint64_t)rnd() << 32 | rnd(), (uint64_t)rnd() << 32 | rnd()};
+            bson_append_decimal128(d, key, -1, &x);
+            break;
+        }
+        case 17: rnd() % 2 ? bson_append_minkey(d, key, -1) : bson_append_maxkey(d, key, -1); break;
+        case 18: bson_append_undefined(d, key, -1); break;
+        }
+    }
+}
+
+static void test_random_documents(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 20000; i++) {
+        bson_t d = BSON_INITIALIZER;
+        rnd_doc(&d, 0, 0);
+        same_as_libbson(bson_get_data(&d), d.len);
+        bson_destroy(&d);
+    }
+}
+
+/* Truncated and bit-flipped documents: never a crash, and the same verdict as libbson. */
+static void test_corrupt_bytes(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 3000; i++) {
+        bson_t d = BSON_INITIALIZER;
+        rnd_doc(&d, 0, 0);
+        uint8_t *buf = malloc(d.len);
+        memcpy(buf, bson_get_data(&d), d.len);
+        size_t len = d.len;
+        if (len > 5) {
+            size_t at = 4 + rnd() % (len - 5);
+            buf[at] = (uint8_t)rnd();
+        }
+        same_as_libbson_c(buf, len, 1);
+        mno_buf b = MNO_BUF_INIT;
+        assert_int_not_equal(mno_ejson_canonical(&b, buf, len > 4 ? len - 1 : len), MNO_EJSON_NOMEM);
+        mno_buf_release(&b);
+        free(buf);
+        bson_destroy(&d);
+    }
+}
+
+/* Nesting: 100 levels (MongoDB's limit) is written whole; beyond 200, where libbson would
+   print a lossy "{ ... }", mno_ejson refuses. */
+static void test_deep_nesting(void **state)
+{
+    (void)state;
+    mno_buf out = MNO_BUF_INIT;
+    for (int levels = 100; levels <= 201; levels += 101) {
+        bson_t *d = bson_new();
+        BSON_APPEND_INT32(d, "a", 1);
+        for (int i = 0; i < levels; i++) {
+            bson_t *o = bson_new();
+            BSON_APPEND_DOCUMENT(o, "a", d);
+            bson_destroy(d);
+            d = o;
+        }
+        mno_buf_reset(&out);
+        int rc = mno_ejson_canonical(&out, bson_get_data(d), d->len);
+        if (levels == 100) {
+            assert_int_equal(rc, 0);
+            same_as_libbson(bson_get_data(d), d->len);
+        } else {
+            assert_int_equal(rc, MNO_EJSON_INVALID);
+        }
+        bson_destroy(d);
+    }
+    mno_buf_release(&out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_type),
+        cmocka_unit_test(test_utf8_bytes),
+        cmocka_unit_test(test_random_documents),
+        cmocka_unit_test(test_corrupt_bytes),
+        cmocka_unit_test(test_deep_nesting),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
