@@ -44,6 +44,7 @@ TBINS     := $(addprefix $(TBIN)/,$(notdir $(TBIN_SRC:.c=)))
 HDRS      := $(wildcard lib/*.h) $(wildcard tests/mongod/*.h) $(wildcard tests/unit/*.h)
 
 .PHONY: all tools tests check demo bench deps clean
+.SECONDARY:
 all: $(LIBA) $(TOOLS)
 tests: all $(UNITS) $(MONGOD) $(TBINS)
 

@@ -26,6 +26,14 @@ int mno_sum_eq(const mno_sum *a, const mno_sum *b);
 /* md5(p[0..n)) into digest (OpenSSL libcrypto). */
 void mno_md5(const void *p, size_t n, unsigned char digest[16]);
 
+/* A reusable md5 context for hot loops (one per thread; not shared). */
+typedef struct mno_hasher mno_hasher;
+/* Returns a hasher (free with mno_hasher_free), or NULL when out of memory. */
+mno_hasher *mno_hasher_new(void);
+/* md5(p[0..n)) into digest; h may be NULL (then as mno_md5). */
+void mno_hasher_md5(mno_hasher *h, const void *p, size_t n, unsigned char digest[16]);
+void mno_hasher_free(mno_hasher *h);
+
 /*
  * Appends to out the PostgreSQL record text of a row, exactly as ROW(c1,...,cn)::text
  * prints it: "(" fields joined by "," ")", NULL (vals[i] == NULL) as nothing, a value

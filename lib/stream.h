@@ -127,4 +127,16 @@ int mno_reader_next(mno_reader *r, mno_item *it, mno_error *e);
 const json_t *mno_reader_header(const mno_reader *r);
 void mno_reader_free(mno_reader *r);
 
+/* ---- whole streams ---- */
+
+/*
+ * Copies the archive on in to out (both borrowed; the caller finishes or aborts out),
+ * recomputing every section's count and sum and the trailer: accepts a deliberate edit
+ * (mno-cat --seal). The structure must hold (header, begin/rec/end nesting, trailer);
+ * only counts and sums may disagree. The header keeps its fields except "id", which is
+ * new, and gains "sealed_by" (producer, as for mno_writer_new). Returns 0, or -1 with e
+ * filled (out is then incomplete).
+ */
+int mno_stream_seal(mno_in *in, mno_out *out, const char *producer, mno_error *e);
+
 #endif

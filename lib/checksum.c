@@ -1,0 +1,188 @@
+/* checksum.c: md5 digests, 128-bit order-independent sums, PostgreSQL ROW()::text. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/evp.h>
+#include "buf.h"
+#include "checksum.h"
+
+static uint64_t be64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+void mno_sum_add_digest(mno_sum *s, const unsigned char digest[16])
+{
+    mno_sum t = {be64(digest), be64(digest + 8)};
+    mno_sum_add(s, &t);
+}
+
+void mno_sum_add(mno_sum *s, const mno_sum *t)
+{
+    uint64_t lo = s->lo + t->lo;
+    s->hi += t->hi + (lo < s->lo);
+    s->lo = lo;
+}
+
+void mno_sum_add_md5(mno_sum *s, const void *p, size_t n)
+{
+    unsigned char d[16];
+    mno_md5(p, n, d);
+    mno_sum_add_digest(s, d);
+}
+
+char *mno_sum_hex(const mno_sum *s, char out[33])
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        uint64_t w = i < 8 ? s->hi : s->lo;
+        unsigned byte = (unsigned)(w >> (8 * (7 - (i & 7)))) & 0xff;
+        out[2 * i] = hex[byte >> 4];
+        out[2 * i + 1] = hex[byte & 15];
+    }
+    out[32] = '\0';
+    return out;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int mno_sum_parse(const char *hex, mno_sum *out)
+{
+    mno_sum s = MNO_SUM_ZERO;
+    if (!hex)
+        return -1;
+    for (int i = 0; i < 32; i++) {
+        int v = hexval(hex[i]);
+        if (v < 0)
+            return -1;
+        if (i < 16)
+            s.hi = (s.hi << 4) | (uint64_t)v;
+        else
+            s.lo = (s.lo << 4) | (uint64_t)v;
+    }
+    if (hex[32] != '\0')
+        return -1;
+    *out = s;
+    return 0;
+}
+
+int mno_sum_eq(const mno_sum *a, const mno_sum *b)
+{
+    return a->hi == b->hi && a->lo == b->lo;
+}
+
+/* The MD5 implementation, fetched once per process (an EVP_MD may be shared by threads). */
+static EVP_MD *md5_md;
+static pthread_once_t md5_once = PTHREAD_ONCE_INIT;
+static void md5_fetch(void) { md5_md = EVP_MD_fetch(NULL, "MD5", NULL); }
+
+static const EVP_MD *md5_get(void)
+{
+    pthread_once(&md5_once, md5_fetch);
+    return md5_md ? md5_md : EVP_md5();
+}
+
+struct mno_hasher {
+    EVP_MD_CTX *ctx;
+};
+
+mno_hasher *mno_hasher_new(void)
+{
+    mno_hasher *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->ctx = EVP_MD_CTX_new();
+    if (!h->ctx) {
+        free(h);
+        return NULL;
+    }
+    return h;
+}
+
+void mno_hasher_md5(mno_hasher *h, const void *p, size_t n, unsigned char digest[16])
+{
+    unsigned int dl = 16;
+    if (!h) {
+        mno_md5(p, n, digest);
+        return;
+    }
+    /* md5 cannot fail for in-memory data short of a broken libcrypto */
+    if (EVP_DigestInit_ex(h->ctx, md5_get(), NULL) != 1 || EVP_DigestUpdate(h->ctx, p, n) != 1 ||
+        EVP_DigestFinal_ex(h->ctx, digest, &dl) != 1)
+        memset(digest, 0, 16);
+}
+
+void mno_hasher_free(mno_hasher *h)
+{
+    if (!h)
+        return;
+    EVP_MD_CTX_free(h->ctx);
+    free(h);
+}
+
+void mno_md5(const void *p, size_t n, unsigned char digest[16])
+{
+    unsigned int dl = 16;
+    if (EVP_Digest(p, n, digest, &dl, md5_get(), NULL) != 1)
+        memset(digest, 0, 16);
+}
+
+int mno_pg_record_text(struct mno_buf *out, const char *const *vals, const size_t *lens, size_t n)
+{
+    if (mno_buf_addc(out, '(') < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && mno_buf_addc(out, ',') < 0)
+            return -1;
+        const char *v = vals[i];
+        if (!v)
+            continue;
+        size_t len = lens ? lens[i] : strlen(v);
+        int quote = len == 0;
+        size_t extra = 0; /* '"' and '\\' to double */
+        for (size_t k = 0; k < len; k++) {
+            unsigned char c = (unsigned char)v[k];
+            switch (c) {
+            case '"': case '\\':
+                extra++;
+                /* fall through */
+            case '(': case ')': case ',':
+            case ' ': case '\t': case '\n': case '\v': case '\f': case '\r':
+                quote = 1;
+                break;
+            default:
+                break;
+            }
+        }
+        if (!quote) {
+            if (mno_buf_add(out, v, len) < 0)
+                return -1;
+            continue;
+        }
+        if (mno_buf_grow(out, len + extra + 2) < 0)
+            return -1;
+        char *d = out->data + out->len;
+        *d++ = '"';
+        for (size_t k = 0; k < len; k++) {
+            if (v[k] == '"' || v[k] == '\\')
+                *d++ = v[k];
+            *d++ = v[k];
+        }
+        *d++ = '"';
+        out->len = (size_t)(d - out->data);
+        out->data[out->len] = '\0';
+    }
+    return mno_buf_addc(out, ')');
+}

@@ -1,0 +1,462 @@
+/* codec.c: byte streams in and out, plain or zstd (detected by magic on input), line by line. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+#include "codec.h"
+
+/* ---- input ---- */
+
+#define IN_CHUNK ((size_t)128 << 10)
+
+struct mno_in {
+    int fd, own_fd;
+    char name[512];
+    int zstd;                 /* input is zstd-compressed */
+    ZSTD_DStream *dz;
+    unsigned char *ib;        /* compressed bytes: [ipos, iend) not yet decompressed */
+    size_t ipos, iend;
+    int ieof;                 /* read() returned 0 */
+    size_t zret;              /* last ZSTD_decompressStream result: 0 = at a frame boundary */
+    char *d;                  /* decoded bytes: [dpos, dend) not yet returned as lines */
+    size_t dcap, dpos, dend;
+    size_t scanned;           /* bytes after dpos already searched for '\n' */
+    int deof;                 /* no more decoded bytes */
+    size_t max_line;
+    long long lineno;
+    unsigned long long bytes_in;
+};
+
+static ssize_t read_some(int fd, void *p, size_t n)
+{
+    ssize_t r;
+    do
+        r = read(fd, p, n);
+    while (r < 0 && errno == EINTR);
+    return r;
+}
+
+static int in_read_compressed(mno_in *in, mno_error *e)
+{
+    if (in->ipos == in->iend)
+        in->ipos = in->iend = 0;
+    ssize_t r = read_some(in->fd, in->ib + in->iend, IN_CHUNK - in->iend);
+    if (r < 0)
+        return mno_err(e, MNO_E_IO, in->name, in->lineno + 1, NULL, "read error: %s", strerror(errno));
+    if (r == 0)
+        in->ieof = 1;
+    in->iend += (size_t)r;
+    in->bytes_in += (unsigned long long)r;
+    return 0;
+}
+
+mno_in *mno_in_fdopen(int fd, const char *name, int own_fd, mno_error *e)
+{
+    mno_in *in = calloc(1, sizeof *in);
+    if (!in) {
+        mno_err(e, MNO_E_NOMEM, name, 0, NULL, "out of memory");
+        goto fail;
+    }
+    in->fd = fd;
+    in->own_fd = own_fd;
+    snprintf(in->name, sizeof in->name, "%s", !name || strcmp(name, "-") == 0 ? "<stdin>" : name);
+    in->max_line = MNO_MAX_LINE_DEFAULT;
+    in->ib = malloc(IN_CHUNK);
+    in->dcap = (size_t)256 << 10;
+    in->d = malloc(in->dcap);
+    if (!in->ib || !in->d) {
+        mno_err(e, MNO_E_NOMEM, in->name, 0, NULL, "out of memory");
+        goto fail;
+    }
+    /* read until the magic number can be seen (4 bytes) or the input ends */
+    while (in->iend < 4 && !in->ieof)
+        if (in_read_compressed(in, e) < 0)
+            goto fail;
+    static const unsigned char magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
+    if (in->iend >= 4 && memcmp(in->ib, magic, 4) == 0) {
+        in->zstd = 1;
+        in->dz = ZSTD_createDStream();
+        if (!in->dz) {
+            mno_err(e, MNO_E_NOMEM, in->name, 0, NULL, "out of memory");
+            goto fail;
+        }
+    } else {
+        /* plain: what was read is the first decoded data */
+        memcpy(in->d, in->ib, in->iend);
+        in->dend = in->iend;
+        in->ipos = in->iend = 0;
+        in->deof = in->ieof;
+    }
+    return in;
+fail:
+    if (in)
+        in->own_fd = 0; /* the caller keeps its fd on failure */
+    mno_in_close(in);
+    return NULL;
+}
+
+mno_in *mno_in_open(const char *path, mno_error *e)
+{
+    if (!path || strcmp(path, "-") == 0)
+        return mno_in_fdopen(0, "-", 0, e);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        mno_err(e, MNO_E_IO, path, 0, NULL, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    mno_in *in = mno_in_fdopen(fd, path, 1, e);
+    if (!in)
+        close(fd);
+    return in;
+}
+
+/* Appends decoded bytes at d[dend..dcap-1). Returns bytes added, 0 at end of input, -1 on error. */
+static ssize_t in_fill(mno_in *in, mno_error *e)
+{
+    size_t room = in->dcap - in->dend - 1; /* keep one byte for the NUL */
+    if (in->deof)
+        return 0;
+    if (!in->zstd) {
+        ssize_t r = read_some(in->fd, in->d + in->dend, room);
+        if (r < 0)
+            return mno_err(e, MNO_E_IO, in->name, in->lineno + 1, NULL, "read error: %s",
+                           strerror(errno));
+        if (r == 0)
+            in->deof = 1;
+        in->bytes_in += (unsigned long long)r;
+        in->dend += (size_t)r;
+        return r;
+    }
+    for (;;) {
+        if (in->ipos == in->iend && !in->ieof && in_read_compressed(in, e) < 0)
+            return -1;
+        if (in->ipos == in->iend && in->ieof && in->zret == 0) {
+            in->deof = 1;
+            return 0;
+        }
+        ZSTD_inBuffer zi = {in->ib, in->iend, in->ipos};
+        ZSTD_outBuffer zo = {in->d + in->dend, room, 0};
+        size_t ret = ZSTD_decompressStream(in->dz, &zo, &zi);
+        if (ZSTD_isError(ret))
+            return mno_err(e, MNO_E_FORMAT, in->name, in->lineno + 1, NULL,
+                           "corrupted zstd data: %s", ZSTD_getErrorName(ret));
+        in->ipos = zi.pos;
+        in->zret = ret;
+        in->dend += zo.pos;
+        if (zo.pos > 0)
+            return (ssize_t)zo.pos;
+        if (in->ipos == in->iend && in->ieof && ret != 0)
+            return mno_err(e, MNO_E_TRUNCATED, in->name, in->lineno + 1, NULL,
+                           "premature end of zstd frame");
+    }
+}
+
+int mno_in_getline(mno_in *in, char **line, size_t *len, mno_error *e)
+{
+    for (;;) {
+        char *start = in->d + in->dpos;
+        size_t have = in->dend - in->dpos;
+        char *nl = memchr(start + in->scanned, '\n', have - in->scanned);
+        if (nl) {
+            size_t n = (size_t)(nl - start);
+            if (n > in->max_line)
+                return mno_err(e, MNO_E_FORMAT, in->name, in->lineno + 1, NULL,
+                               "line too long (more than %zu bytes)", in->max_line);
+            *nl = '\0';
+            in->dpos += n + 1;
+            in->scanned = 0;
+            in->lineno++;
+            *line = start;
+            *len = n;
+            return 1;
+        }
+        in->scanned = have;
+        if (have > in->max_line)
+            return mno_err(e, MNO_E_FORMAT, in->name, in->lineno + 1, NULL,
+                           "line too long (more than %zu bytes)", in->max_line);
+        if (in->deof) {
+            if (have == 0)
+                return 0;
+            start[have] = '\0';
+            in->dpos = in->dend;
+            in->scanned = 0;
+            in->lineno++;
+            *line = start;
+            *len = have;
+            return 1;
+        }
+        /* make room: move the partial line to the front, grow if little room is left */
+        if (in->dpos > 0) {
+            memmove(in->d, start, have);
+            in->dpos = 0;
+            in->dend = have;
+        }
+        if (in->dcap - in->dend < IN_CHUNK) {
+            size_t cap = in->dcap * 2;
+            char *d = realloc(in->d, cap);
+            if (!d)
+                return mno_err(e, MNO_E_NOMEM, in->name, in->lineno + 1, NULL, "out of memory");
+            in->d = d;
+            in->dcap = cap;
+        }
+        if (in_fill(in, e) < 0)
+            return -1;
+    }
+}
+
+void mno_in_set_max_line(mno_in *in, size_t max_line)
+{
+    in->max_line = max_line ? max_line : MNO_MAX_LINE_DEFAULT;
+}
+
+long long mno_in_lineno(const mno_in *in) { return in->lineno; }
+const char *mno_in_name(const mno_in *in) { return in->name; }
+int mno_in_is_zstd(const mno_in *in) { return in->zstd; }
+unsigned long long mno_in_bytes(const mno_in *in) { return in->bytes_in; }
+
+void mno_in_close(mno_in *in)
+{
+    if (!in)
+        return;
+    if (in->own_fd)
+        close(in->fd);
+    ZSTD_freeDStream(in->dz);
+    free(in->ib);
+    free(in->d);
+    free(in);
+}
+
+/* ---- output ---- */
+
+#define OUT_CHUNK ((size_t)256 << 10)
+
+struct mno_out {
+    int fd;
+    int is_stdout;
+    char *path;               /* final name (NULL for stdout) */
+    char *partial;            /* path.partial (NULL for stdout) */
+    const char *name;         /* for messages */
+    ZSTD_CCtx *cz;            /* NULL: plain */
+    char *ib;                 /* uncompressed bytes waiting: [0, ilen) */
+    size_t ilen;
+    char *ob;                 /* compressed bytes waiting: [0, olen) */
+    size_t ocap, olen;
+    unsigned long long bytes;
+};
+
+static int write_all(mno_out *o, const void *p, size_t n, mno_error *e)
+{
+    const char *s = p;
+    while (n > 0) {
+        ssize_t w = write(o->fd, s, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return mno_err(e, MNO_E_IO, o->name, 0, NULL, "write error: %s", strerror(errno));
+        s += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Compresses (or writes) the staged bytes; mode ZSTD_e_end also ends the frame. */
+static int out_drain(mno_out *o, ZSTD_EndDirective mode, mno_error *e)
+{
+    if (!o->cz) {
+        int rc = write_all(o, o->ib, o->ilen, e);
+        o->ilen = 0;
+        return rc;
+    }
+    ZSTD_inBuffer zi = {o->ib, o->ilen, 0};
+    for (;;) {
+        ZSTD_outBuffer zo = {o->ob, o->ocap, o->olen};
+        size_t ret = ZSTD_compressStream2(o->cz, &zo, &zi, mode);
+        if (ZSTD_isError(ret))
+            return mno_err(e, MNO_E_INTERNAL, o->name, 0, NULL, "zstd compression failed: %s",
+                           ZSTD_getErrorName(ret));
+        o->olen = zo.pos;
+        int done = mode == ZSTD_e_end ? ret == 0 : zi.pos == zi.size;
+        if (o->olen == o->ocap || (done && o->olen > 0 && mode == ZSTD_e_end)) {
+            if (write_all(o, o->ob, o->olen, e) < 0)
+                return -1;
+            o->olen = 0;
+        }
+        if (done)
+            break;
+    }
+    o->ilen = 0;
+    return 0;
+}
+
+mno_out *mno_out_open(const char *path, const mno_out_opts *opts, mno_error *e)
+{
+    mno_out_opts def = MNO_OUT_OPTS_INIT;
+    int to_stdout = !path || strcmp(path, "-") == 0;
+    if (!opts) {
+        size_t n = to_stdout ? 0 : strlen(path);
+        def.zstd = n > 4 && strcmp(path + n - 4, ".zst") == 0;
+        opts = &def;
+    }
+    mno_out *o = calloc(1, sizeof *o);
+    if (!o) {
+        mno_err(e, MNO_E_NOMEM, path, 0, NULL, "out of memory");
+        return NULL;
+    }
+    o->fd = -1;
+    if (to_stdout) {
+        o->fd = 1;
+        o->is_stdout = 1;
+        o->name = "<stdout>";
+    } else {
+        o->path = strdup(path);
+        o->partial = malloc(strlen(path) + sizeof ".partial");
+        if (!o->path || !o->partial) {
+            mno_err(e, MNO_E_NOMEM, path, 0, NULL, "out of memory");
+            goto fail;
+        }
+        strcpy(o->partial, path);
+        strcat(o->partial, ".partial");
+        o->name = o->path;
+        int mode = opts->mode ? opts->mode : 0600;
+        o->fd = open(o->partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+        if (o->fd < 0) {
+            mno_err(e, MNO_E_IO, o->partial, 0, NULL, "cannot create: %s", strerror(errno));
+            goto fail;
+        }
+        if (fchmod(o->fd, (mode_t)mode) < 0) {
+            mno_err(e, MNO_E_IO, o->partial, 0, NULL, "cannot set mode: %s", strerror(errno));
+            goto fail;
+        }
+    }
+    o->ib = malloc(OUT_CHUNK);
+    if (!o->ib) {
+        mno_err(e, MNO_E_NOMEM, o->name, 0, NULL, "out of memory");
+        goto fail;
+    }
+    if (opts->zstd) {
+        o->cz = ZSTD_createCCtx();
+        o->ocap = ZSTD_CStreamOutSize();
+        o->ob = malloc(o->ocap);
+        if (!o->cz || !o->ob) {
+            mno_err(e, MNO_E_NOMEM, o->name, 0, NULL, "out of memory");
+            goto fail;
+        }
+        size_t r = ZSTD_CCtx_setParameter(o->cz, ZSTD_c_compressionLevel, opts->level);
+        if (!ZSTD_isError(r))
+            r = ZSTD_CCtx_setParameter(o->cz, ZSTD_c_checksumFlag, 1);
+        if (ZSTD_isError(r)) {
+            mno_err(e, MNO_E_USAGE, o->name, 0, NULL, "zstd level %d: %s", opts->level,
+                    ZSTD_getErrorName(r));
+            goto fail;
+        }
+        if (opts->threads > 0) {
+            r = ZSTD_CCtx_setParameter(o->cz, ZSTD_c_nbWorkers, opts->threads);
+            if (ZSTD_isError(r)) {
+                mno_err(e, MNO_E_USAGE, o->name, 0, NULL, "zstd with %d threads: %s",
+                        opts->threads, ZSTD_getErrorName(r));
+                goto fail;
+            }
+        }
+    }
+    return o;
+fail:
+    mno_out_abort(o);
+    return NULL;
+}
+
+int mno_out_write(mno_out *o, const void *p, size_t n, mno_error *e)
+{
+    const char *s = p;
+    o->bytes += n;
+    while (n > 0) {
+        if (o->ilen == 0 && n >= OUT_CHUNK && !o->cz)
+            return write_all(o, s, n, e); /* large plain write: no copy */
+        size_t k = OUT_CHUNK - o->ilen;
+        if (k > n)
+            k = n;
+        memcpy(o->ib + o->ilen, s, k);
+        o->ilen += k;
+        s += k;
+        n -= k;
+        if (o->ilen == OUT_CHUNK && out_drain(o, ZSTD_e_continue, e) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* fsyncs the directory holding path, so that a rename is durable. */
+static int fsync_dir(const char *path, mno_error *e)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return mno_err(e, MNO_E_NOMEM, path, 0, NULL, "out of memory");
+    int rc = 0;
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (fsync(fd) < 0 && errno != EINVAL)
+            rc = mno_err(e, MNO_E_IO, path, 0, NULL, "cannot sync directory: %s", strerror(errno));
+        close(fd);
+    }
+    free(copy);
+    return rc;
+}
+
+int mno_out_finish(mno_out *o, mno_error *e)
+{
+    int rc = -1;
+    if (out_drain(o, o->cz ? ZSTD_e_end : ZSTD_e_continue, e) < 0)
+        goto done;
+    if (o->is_stdout) {
+        struct stat st;
+        if (fstat(o->fd, &st) == 0 && S_ISREG(st.st_mode) && fsync(o->fd) < 0) {
+            mno_err(e, MNO_E_IO, o->name, 0, NULL, "cannot sync: %s", strerror(errno));
+            goto done;
+        }
+        rc = 0;
+        goto done;
+    }
+    if (fsync(o->fd) < 0) {
+        mno_err(e, MNO_E_IO, o->partial, 0, NULL, "cannot sync: %s", strerror(errno));
+        goto done;
+    }
+    int fd = o->fd;
+    o->fd = -1;
+    if (close(fd) < 0) {
+        mno_err(e, MNO_E_IO, o->partial, 0, NULL, "cannot close: %s", strerror(errno));
+        goto done;
+    }
+    if (rename(o->partial, o->path) < 0) {
+        mno_err(e, MNO_E_IO, o->partial, 0, NULL, "cannot rename to %s: %s", o->path,
+                strerror(errno));
+        goto done;
+    }
+    free(o->partial);
+    o->partial = NULL; /* renamed: nothing to remove */
+    rc = fsync_dir(o->path, e);
+done:
+    mno_out_abort(o);
+    return rc;
+}
+
+void mno_out_abort(mno_out *o)
+{
+    if (!o)
+        return;
+    if (!o->is_stdout && o->fd >= 0)
+        close(o->fd);
+    if (o->partial)
+        unlink(o->partial);
+    ZSTD_freeCCtx(o->cz);
+    free(o->ib);
+    free(o->ob);
+    free(o->path);
+    free(o->partial);
+    free(o);
+}
+
+unsigned long long mno_out_bytes(const mno_out *o) { return o->bytes; }

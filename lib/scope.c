@@ -1,0 +1,547 @@
+/* scope.c: the scope file parser (docs/scope.md); every error cites file:line. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "buf.h"
+#include "scope.h"
+
+enum tok_kind { T_WORD = 1, T_STRING, T_ARROW, T_COLON, T_EQ };
+
+typedef struct tok {
+    enum tok_kind kind;
+    char *s;                /* WORD / STRING text (owned) */
+} tok;
+
+/* The parser's state: where it is, for messages. */
+typedef struct parser {
+    const char *file;
+    int line;
+    mno_error *e;
+    tok toks[64];
+    size_t ntok;
+} parser;
+
+static void toks_clear(parser *ps)
+{
+    for (size_t i = 0; i < ps->ntok; i++)
+        free(ps->toks[i].s);
+    ps->ntok = 0;
+}
+
+static int perr(parser *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int perr(parser *ps, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    mno_verr(ps->e, MNO_E_SCOPE, ps->file, ps->line, NULL, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int is_word_char(const char *p, const char *end)
+{
+    unsigned char c = (unsigned char)*p;
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+        c == '_' || c == '$' || c == '.')
+        return 1;
+    return c == '-' && !(p + 1 < end && p[1] == '>');
+}
+
+static const char *tok_desc(const tok *t)
+{
+    switch (t->kind) {
+    case T_ARROW: return "->";
+    case T_COLON: return ":";
+    case T_EQ: return "=";
+    default: return t->s;
+    }
+}
+
+/* Splits one line (comment already allowed) into tokens. Returns 0 or -1. */
+static int tokenize(parser *ps, const char *p, const char *end)
+{
+    while (p < end) {
+        if (*p == ' ' || *p == '\t' || *p == '\r') {
+            p++;
+            continue;
+        }
+        if (*p == '#')
+            break;
+        if (ps->ntok == sizeof ps->toks / sizeof ps->toks[0])
+            return perr(ps, "too many words on one line");
+        tok *t = &ps->toks[ps->ntok];
+        t->s = NULL;
+        if (*p == ':') {
+            t->kind = T_COLON;
+            p++;
+        } else if (*p == '=') {
+            t->kind = T_EQ;
+            p++;
+        } else if (*p == '-' && p + 1 < end && p[1] == '>') {
+            t->kind = T_ARROW;
+            p += 2;
+        } else if (*p == '\'') {
+            mno_buf b = MNO_BUF_INIT;
+            p++;
+            for (;;) {
+                if (p >= end) {
+                    mno_buf_release(&b);
+                    return perr(ps, "unterminated string");
+                }
+                if (*p == '\'') {
+                    if (p + 1 < end && p[1] == '\'') {
+                        p += 2;
+                        if (mno_buf_addc(&b, '\'') < 0)
+                            goto nomem;
+                        continue;
+                    }
+                    p++;
+                    break;
+                }
+                if (mno_buf_addc(&b, *p++) < 0)
+                    goto nomem;
+            }
+            t->kind = T_STRING;
+            t->s = b.data ? b.data : strdup("");
+            if (!t->s)
+                goto nomem;
+            if (0) {
+            nomem:
+                mno_buf_release(&b);
+                return mno_err(ps->e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+            }
+        } else if (is_word_char(p, end)) {
+            const char *s = p;
+            while (p < end && is_word_char(p, end))
+                p++;
+            t->kind = T_WORD;
+            t->s = strndup(s, (size_t)(p - s));
+            if (!t->s)
+                return mno_err(ps->e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+        } else {
+            unsigned char c = (unsigned char)*p;
+            if (c >= 0x20 && c < 0x7f)
+                return perr(ps, "unexpected character '%c'", c);
+            return perr(ps, "unexpected character 0x%02x", c);
+        }
+        ps->ntok++;
+    }
+    return 0;
+}
+
+/* A name: dot-separated non-empty parts. */
+static int valid_name(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 0 && s[0] != '.' && s[n - 1] != '.' && !strstr(s, "..");
+}
+
+static int valid_col(const char *s)
+{
+    return valid_name(s);
+}
+
+static int want_word(parser *ps, size_t i, const char *what, const char *after)
+{
+    if (i < ps->ntok && ps->toks[i].kind == T_WORD)
+        return 0;
+    if (i < ps->ntok)
+        return perr(ps, "expected %s after '%s', found '%s'", what, after, tok_desc(&ps->toks[i]));
+    return perr(ps, "expected %s after '%s'", what, after);
+}
+
+/* Splits "ns.col" at the last dot into r->ref_ns and r->ref_col. */
+static int parse_ref(parser *ps, size_t i, mno_scope_rule *r)
+{
+    if (want_word(ps, i, "TABLE.COLUMN", "->") < 0)
+        return -1;
+    const char *s = ps->toks[i].s;
+    const char *dot = strrchr(s, '.');
+    if (!valid_name(s) || !dot)
+        return perr(ps, "expected TABLE.COLUMN after '->', found '%s'", s);
+    r->ref_ns = strndup(s, (size_t)(dot - s));
+    r->ref_col = strdup(dot + 1);
+    if (!r->ref_ns || !r->ref_col)
+        return mno_err(ps->e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+    return 0;
+}
+
+static int set_cols(parser *ps, mno_scope_rule *r, size_t from, size_t to)
+{
+    r->cols = calloc(to - from, sizeof *r->cols);
+    if (!r->cols)
+        return mno_err(ps->e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+    for (size_t i = from; i < to; i++) {
+        if (!valid_col(ps->toks[i].s))
+            return perr(ps, "bad column name '%s'", ps->toks[i].s);
+        r->cols[r->ncols] = strdup(ps->toks[i].s);
+        if (!r->cols[r->ncols++])
+            return mno_err(ps->e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+    }
+    return 0;
+}
+
+static int no_more(parser *ps, size_t i)
+{
+    if (i < ps->ntok)
+        return perr(ps, "unexpected '%s' at the end of the rule", tok_desc(&ps->toks[i]));
+    return 0;
+}
+
+static int split_path(parser *ps, mno_scope_rule *r, const char *s)
+{
+    if (!valid_name(s))
+        return perr(ps, "bad key path '%s'", s);
+    size_t n = 1;
+    for (const char *p = s; *p; p++)
+        n += *p == '.';
+    r->path = calloc(n, sizeof *r->path);
+    if (!r->path)
+        return mno_err(ps->e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+    const char *p = s;
+    for (;;) {
+        const char *dot = strchr(p, '.');
+        size_t len = dot ? (size_t)(dot - p) : strlen(p);
+        r->path[r->npath] = strndup(p, len);
+        if (!r->path[r->npath++])
+            return mno_err(ps->e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+        if (!dot)
+            break;
+        p = dot + 1;
+    }
+    return 0;
+}
+
+/* Builds r->text, the canonical form of the rule. */
+static int rule_text(mno_scope_rule *r)
+{
+    mno_buf b = MNO_BUF_INIT;
+    int rc = 0;
+    rc |= mno_buf_adds(&b, mno_scope_kind_name(r->kind));
+    switch (r->kind) {
+    case MNO_SCOPE_ROOT:
+        for (size_t i = 0; i < r->ncols; i++)
+            rc |= mno_buf_addf(&b, " %s", r->cols[i]);
+        break;
+    case MNO_SCOPE_PARENT:
+        rc |= mno_buf_addf(&b, " %s -> %s.%s", r->cols[0], r->ref_ns, r->ref_col);
+        if (r->guard_col) {
+            rc |= mno_buf_addf(&b, " when %s = '", r->guard_col);
+            for (const char *p = r->guard_val; *p; p++)
+                rc |= *p == '\'' ? mno_buf_adds(&b, "''") : mno_buf_addc(&b, *p);
+            rc |= mno_buf_addc(&b, '\'');
+        }
+        break;
+    case MNO_SCOPE_UIDS:
+        rc |= mno_buf_addf(&b, " %s %s", r->uids_json ? "json" : "text", r->cols[0]);
+        if (r->npath) {
+            rc |= mno_buf_adds(&b, " at ");
+            for (size_t i = 0; i < r->npath; i++)
+                rc |= mno_buf_addf(&b, "%s%s", i ? "." : "", r->path[i]);
+        }
+        rc |= mno_buf_addf(&b, " -> %s.%s", r->ref_ns, r->ref_col);
+        break;
+    case MNO_SCOPE_MATCH:
+        rc |= mno_buf_addf(&b, " %s in %s", r->cols[0], r->set);
+        break;
+    default:
+        break;
+    }
+    if (rc) {
+        mno_buf_release(&b);
+        return -1;
+    }
+    r->text = b.data;
+    return 0;
+}
+
+/* Parses the tokens of one rule line into r. Returns 0 or -1. */
+static int parse_rule(parser *ps, mno_scope_rule *r)
+{
+    if (ps->toks[0].kind != T_WORD || ps->ntok < 2 || ps->toks[1].kind != T_COLON)
+        return perr(ps, "expected 'NAME: RULE'");
+    if (!valid_name(ps->toks[0].s))
+        return perr(ps, "bad name '%s'", ps->toks[0].s);
+    r->name = strdup(ps->toks[0].s);
+    if (!r->name)
+        return mno_err(ps->e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+    if (ps->ntok < 3)
+        return perr(ps, "%s: missing rule after ':'", r->name);
+    if (ps->toks[2].kind != T_WORD)
+        return perr(ps, "%s: expected a rule after ':', found '%s'", r->name, tok_desc(&ps->toks[2]));
+    const char *kw = ps->toks[2].s;
+    size_t i = 3;
+    if (strcmp(kw, "global") == 0 || strcmp(kw, "skip") == 0) {
+        r->kind = kw[0] == 'g' ? MNO_SCOPE_GLOBAL : MNO_SCOPE_SKIP;
+        if (no_more(ps, i) < 0)
+            return -1;
+    } else if (strcmp(kw, "root") == 0) {
+        r->kind = MNO_SCOPE_ROOT;
+        size_t j = i;
+        while (j < ps->ntok && ps->toks[j].kind == T_WORD)
+            j++;
+        if (j == i)
+            return perr(ps, "root: expected at least one column");
+        if (no_more(ps, j) < 0 || set_cols(ps, r, i, j) < 0)
+            return -1;
+    } else if (strcmp(kw, "parent") == 0) {
+        r->kind = MNO_SCOPE_PARENT;
+        if (want_word(ps, i, "COLUMN", "parent") < 0 || set_cols(ps, r, i, i + 1) < 0)
+            return -1;
+        i++;
+        if (i >= ps->ntok || ps->toks[i].kind != T_ARROW)
+            return perr(ps, "parent: expected '->' after '%s'", r->cols[0]);
+        if (parse_ref(ps, ++i, r) < 0)
+            return -1;
+        i++;
+        if (i < ps->ntok && ps->toks[i].kind == T_WORD && strcmp(ps->toks[i].s, "when") == 0) {
+            i++;
+            if (want_word(ps, i, "COLUMN", "when") < 0)
+                return -1;
+            if (!valid_col(ps->toks[i].s))
+                return perr(ps, "bad column name '%s'", ps->toks[i].s);
+            if (i + 2 >= ps->ntok || ps->toks[i + 1].kind != T_EQ || ps->toks[i + 2].kind != T_STRING)
+                return perr(ps, "when: expected COLUMN = 'VALUE'");
+            r->guard_col = strdup(ps->toks[i].s);
+            r->guard_val = strdup(ps->toks[i + 2].s);
+            if (!r->guard_col || !r->guard_val)
+                return mno_err(ps->e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+            i += 3;
+        }
+        if (no_more(ps, i) < 0)
+            return -1;
+    } else if (strcmp(kw, "uids") == 0) {
+        r->kind = MNO_SCOPE_UIDS;
+        if (i >= ps->ntok || ps->toks[i].kind != T_WORD ||
+            (strcmp(ps->toks[i].s, "text") != 0 && strcmp(ps->toks[i].s, "json") != 0))
+            return perr(ps, "uids: expected 'text' or 'json' after 'uids'");
+        r->uids_json = ps->toks[i].s[0] == 'j';
+        i++;
+        if (want_word(ps, i, "COLUMN", r->uids_json ? "json" : "text") < 0 || set_cols(ps, r, i, i + 1) < 0)
+            return -1;
+        i++;
+        if (i < ps->ntok && ps->toks[i].kind == T_WORD && strcmp(ps->toks[i].s, "at") == 0) {
+            if (!r->uids_json)
+                return perr(ps, "uids: 'at' needs a json column");
+            i++;
+            if (want_word(ps, i, "KEY", "at") < 0 || split_path(ps, r, ps->toks[i].s) < 0)
+                return -1;
+            i++;
+        }
+        if (i >= ps->ntok || ps->toks[i].kind != T_ARROW)
+            return perr(ps, "uids: expected '->' after '%s'", ps->toks[i - 1].s);
+        if (parse_ref(ps, ++i, r) < 0)
+            return -1;
+        if (no_more(ps, i + 1) < 0)
+            return -1;
+    } else if (strcmp(kw, "match") == 0) {
+        r->kind = MNO_SCOPE_MATCH;
+        if (want_word(ps, i, "FIELD", "match") < 0 || set_cols(ps, r, i, i + 1) < 0)
+            return -1;
+        i++;
+        if (i >= ps->ntok || ps->toks[i].kind != T_WORD || strcmp(ps->toks[i].s, "in") != 0)
+            return perr(ps, "match: expected 'in' after '%s'", r->cols[0]);
+        i++;
+        if (want_word(ps, i, "SET", "in") < 0)
+            return -1;
+        r->set = strdup(ps->toks[i].s);
+        if (!r->set)
+            return mno_err(ps->e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+        if (no_more(ps, i + 1) < 0)
+            return -1;
+    } else {
+        return perr(ps, "%s: unknown rule '%s' (expected root, parent, uids, match, global or skip)",
+                    r->name, kw);
+    }
+    if ((r->kind == MNO_SCOPE_PARENT || r->kind == MNO_SCOPE_UIDS) && strcmp(r->ref_ns, r->name) == 0)
+        return perr(ps, "%s: a table cannot link to itself", r->name);
+    if (rule_text(r) < 0)
+        return mno_err(ps->e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+    return 0;
+}
+
+static void rule_release(mno_scope_rule *r)
+{
+    free(r->name);
+    for (size_t i = 0; i < r->ncols; i++)
+        free(r->cols[i]);
+    free(r->cols);
+    free(r->ref_ns);
+    free(r->ref_col);
+    free(r->guard_col);
+    free(r->guard_val);
+    for (size_t i = 0; i < r->npath; i++)
+        free(r->path[i]);
+    free(r->path);
+    free(r->set);
+    free(r->text);
+    memset(r, 0, sizeof *r);
+}
+
+/* Rules that contradict each other across lines. */
+static int check_rules(parser *ps, const mno_scope *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        const mno_scope_rule *r = &s->rules[i];
+        for (size_t j = 0; j < i; j++) {
+            const mno_scope_rule *q = &s->rules[j];
+            if (strcmp(q->name, r->name) != 0)
+                continue;
+            ps->line = r->line;
+            if (strcmp(q->text, r->text) == 0)
+                return perr(ps, "%s: duplicate rule (line %d)", r->name, q->line);
+            int qw = q->kind == MNO_SCOPE_GLOBAL || q->kind == MNO_SCOPE_SKIP;
+            int rw = r->kind == MNO_SCOPE_GLOBAL || r->kind == MNO_SCOPE_SKIP;
+            if (qw || rw)
+                return perr(ps, "%s: '%s' cannot be combined with other rules (line %d: %s)",
+                            r->name, mno_scope_kind_name(rw ? r->kind : q->kind), q->line, q->text);
+        }
+    }
+    return 0;
+}
+
+mno_scope *mno_scope_parse(const char *text, size_t len, const char *file, mno_error *e)
+{
+    parser ps = {.file = file ? file : "<scope>", .line = 0, .e = e};
+    mno_scope *s = calloc(1, sizeof *s);
+    size_t cap = 0;
+    if (!s || !(s->file = strdup(ps.file))) {
+        mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+        goto fail;
+    }
+    ps.file = s->file;
+    const char *p = text, *end = text + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *eol = nl ? nl : end;
+        ps.line++;
+        if (memchr(p, '\0', (size_t)(eol - p))) {
+            perr(&ps, "unexpected NUL byte");
+            goto fail;
+        }
+        if (tokenize(&ps, p, eol) < 0)
+            goto fail;
+        p = nl ? nl + 1 : end;
+        if (ps.ntok == 0)
+            continue;
+        if (s->n == cap) {
+            size_t nc = cap ? cap * 2 : 32;
+            mno_scope_rule *nr = realloc(s->rules, nc * sizeof *nr);
+            if (!nr) {
+                mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+                goto fail;
+            }
+            s->rules = nr;
+            cap = nc;
+        }
+        mno_scope_rule *r = &s->rules[s->n++];
+        memset(r, 0, sizeof *r);
+        r->file = s->file;
+        r->line = ps.line;
+        if (parse_rule(&ps, r) < 0)
+            goto fail;
+        toks_clear(&ps);
+    }
+    if (check_rules(&ps, s) < 0)
+        goto fail;
+    return s;
+fail:
+    toks_clear(&ps);
+    mno_scope_free(s);
+    return NULL;
+}
+
+mno_scope *mno_scope_load(const char *path, mno_error *e)
+{
+    mno_buf b = MNO_BUF_INIT;
+    mno_scope *s = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        mno_err(e, MNO_E_IO, path, 0, NULL, "cannot open scope file: %s", strerror(errno));
+        goto done;
+    }
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (mno_buf_add(&b, chunk, n) < 0) {
+            mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+            goto done;
+        }
+    if (ferror(f)) {
+        mno_err(e, MNO_E_IO, path, 0, NULL, "cannot read scope file: %s", strerror(errno));
+        goto done;
+    }
+    s = mno_scope_parse(b.data ? b.data : "", b.len, path, e);
+done:
+    if (f)
+        fclose(f);
+    mno_buf_release(&b);
+    return s;
+}
+
+void mno_scope_free(mno_scope *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        rule_release(&s->rules[i]);
+    free(s->rules);
+    free(s->file);
+    free(s);
+}
+
+static int qualify(char **name, const char *prefix)
+{
+    if (!*name || strchr(*name, '.'))
+        return 0;
+    size_t n = strlen(prefix) + strlen(*name) + 2;
+    char *q = malloc(n);
+    if (!q)
+        return -1;
+    snprintf(q, n, "%s.%s", prefix, *name);
+    free(*name);
+    *name = q;
+    return 0;
+}
+
+int mno_scope_qualify(mno_scope *s, const char *prefix, mno_error *e)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        mno_scope_rule *r = &s->rules[i];
+        if (qualify(&r->name, prefix) < 0 || qualify(&r->ref_ns, prefix) < 0)
+            return mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+        if (r->ref_ns) {
+            free(r->text);
+            r->text = NULL;
+            if (rule_text(r) < 0)
+                return mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+        }
+    }
+    return 0;
+}
+
+size_t mno_scope_find(const mno_scope *s, const char *name, size_t *idx, size_t max)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->rules[i].name, name) == 0) {
+            if (k < max)
+                idx[k] = i;
+            k++;
+        }
+    return k;
+}
+
+const char *mno_scope_kind_name(mno_scope_kind k)
+{
+    switch (k) {
+    case MNO_SCOPE_ROOT: return "root";
+    case MNO_SCOPE_PARENT: return "parent";
+    case MNO_SCOPE_UIDS: return "uids";
+    case MNO_SCOPE_MATCH: return "match";
+    case MNO_SCOPE_GLOBAL: return "global";
+    case MNO_SCOPE_SKIP: return "skip";
+    }
+    return "?";
+}

@@ -1,0 +1,849 @@
+/* stream.c: the "mnoa" v1 archive stream (docs/format.md): writer and checking reader. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <openssl/rand.h>
+#include "buf.h"
+#include "stream.h"
+
+#ifndef MNO_VERSION_STR
+#define MNO_VERSION_STR "0.0.0"
+#endif
+
+/* jansson flags for every archive line: "\u0000" is allowed in strings (BSON strings may
+   hold NUL), a key given twice is an error. */
+#define LINE_JSON_FLAGS (JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES)
+
+mno_engine_kind mno_engine_kind_parse(const char *s)
+{
+    if (s && strcmp(s, "postgresql") == 0)
+        return MNO_ENGINE_PG;
+    if (s && strcmp(s, "mongodb") == 0)
+        return MNO_ENGINE_MONGO;
+    return MNO_ENGINE_UNKNOWN;
+}
+
+const char *mno_engine_kind_name(mno_engine_kind k)
+{
+    switch (k) {
+    case MNO_ENGINE_PG: return "postgresql";
+    case MNO_ENGINE_MONGO: return "mongodb";
+    default: return "unknown";
+    }
+}
+
+/* ---- sections (shared by writer and reader) ---- */
+
+static void section_release(mno_section *s)
+{
+    free(s->ns);
+    json_decref(s->begin);
+    free(s->colnames);
+    free(s->coltypes);
+    memset(s, 0, sizeof *s);
+}
+
+/*
+ * Sets s up from a begin object (ownership of begin passes to s, also on failure).
+ * Returns 0, or -1 with why[] holding the reason.
+ */
+static int section_setup(mno_section *s, const char *ns, json_t *begin, mno_engine_kind dflt,
+                         char *why, size_t whylen)
+{
+    memset(s, 0, sizeof *s);
+    s->begin = begin;
+    s->ns = strdup(ns);
+    if (!s->ns)
+        goto nomem;
+    s->engine = dflt;
+    json_t *eng = json_object_get(begin, "engine");
+    if (eng) {
+        s->engine = mno_engine_kind_parse(json_string_value(eng));
+        if (s->engine == MNO_ENGINE_UNKNOWN) {
+            char *d = json_dumps(eng, JSON_COMPACT | JSON_ENCODE_ANY);
+            snprintf(why, whylen, "unknown engine %s", d ? d : "?");
+            free(d);
+            return -1;
+        }
+    }
+    if (s->engine != MNO_ENGINE_PG)
+        return 0;
+    json_t *cols = json_object_get(begin, "columns");
+    if (!json_is_array(cols) || json_array_size(cols) == 0) {
+        snprintf(why, whylen, "begin line has no \"columns\" array");
+        return -1;
+    }
+    s->ncols = json_array_size(cols);
+    s->colnames = calloc(s->ncols, sizeof *s->colnames);
+    s->coltypes = calloc(s->ncols, sizeof *s->coltypes);
+    if (!s->colnames || !s->coltypes)
+        goto nomem;
+    for (size_t i = 0; i < s->ncols; i++) {
+        json_t *c = json_array_get(cols, i);
+        const char *name = json_string_value(json_object_get(c, "name"));
+        const char *type = json_string_value(json_object_get(c, "type"));
+        if (!name || !*name) {
+            snprintf(why, whylen, "column %zu has no \"name\"", i + 1);
+            return -1;
+        }
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(s->colnames[k], name) == 0) {
+                snprintf(why, whylen, "column \"%s\" appears twice", name);
+                return -1;
+            }
+        s->colnames[i] = name;
+        s->coltypes[i] = type ? type : "";
+    }
+    return 0;
+nomem:
+    snprintf(why, whylen, "out of memory");
+    return -1;
+}
+
+/*
+ * Takes a pg record's values from v into vals/lens (pointing into v) in column order.
+ * Returns 0, or -1 with why[] holding the reason.
+ */
+static int pg_values(const mno_section *s, const json_t *v, const char **vals, size_t *lens,
+                     char *why, size_t whylen)
+{
+    if (!json_is_object(v)) {
+        snprintf(why, whylen, "record value \"v\" is not an object");
+        return -1;
+    }
+    for (size_t i = 0; i < s->ncols; i++) {
+        json_t *x = json_object_get(v, s->colnames[i]);
+        if (!x) {
+            snprintf(why, whylen, "record has no column \"%s\"", s->colnames[i]);
+            return -1;
+        }
+        if (json_is_null(x)) {
+            vals[i] = NULL;
+            lens[i] = 0;
+        } else if (json_is_string(x)) {
+            vals[i] = json_string_value(x);
+            lens[i] = json_string_length(x);
+        } else {
+            snprintf(why, whylen, "column \"%s\" is neither a string nor null", s->colnames[i]);
+            return -1;
+        }
+    }
+    if (json_object_size(v) != s->ncols) {
+        const char *key;
+        json_t *x;
+        json_object_foreach((json_t *)v, key, x) {
+            size_t i = 0;
+            while (i < s->ncols && strcmp(s->colnames[i], key) != 0)
+                i++;
+            if (i == s->ncols) {
+                snprintf(why, whylen, "record has unknown column \"%s\"", key);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* A mongo record's value as BSON (caller destroys), or NULL with why[] holding the reason. */
+static bson_t *mongo_doc(const json_t *v, char *why, size_t whylen)
+{
+    if (!json_is_object(v)) {
+        snprintf(why, whylen, "record value \"v\" is not an object");
+        return NULL;
+    }
+    char *s = json_dumps(v, JSON_COMPACT);
+    if (!s) {
+        snprintf(why, whylen, "out of memory");
+        return NULL;
+    }
+    bson_error_t be;
+    bson_t *doc = bson_new_from_json((const uint8_t *)s, -1, &be);
+    free(s);
+    if (!doc)
+        snprintf(why, whylen, "invalid Extended JSON: %s", be.message);
+    return doc;
+}
+
+/* ---- writer ---- */
+
+struct mno_writer {
+    mno_out *out;
+    json_t *header;
+    mno_engine_kind engine;
+    json_t *seen;             /* ns -> true: sections written */
+    mno_section sec;
+    int open;                 /* sec is open */
+    int closed;               /* trailer written */
+    mno_buf line;             /* the line being built */
+    mno_buf text;             /* pg record text */
+    mno_buf recpre;           /* {"t":"rec","ns":NS,"v":   for the open section */
+    mno_buf keys;             /* pg: "name": per column, back to back */
+    size_t *keyoff;           /* pg: ncols+1 offsets into keys */
+    const char **vals;        /* pg: rec_json's values */
+    size_t *lens;
+    mno_hasher *h;
+    uint64_t nsections, count;
+    mno_sum sum;
+};
+
+static int w_put(mno_writer *w, const mno_buf *b, mno_error *e)
+{
+    return mno_out_write(w->out, b->data, b->len, e);
+}
+
+/* Writes obj as one compact line. */
+static int w_put_json(mno_writer *w, const json_t *obj, mno_error *e)
+{
+    char *s = json_dumps(obj, JSON_COMPACT);
+    if (!s)
+        return mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+    mno_buf_reset(&w->line);
+    int rc = mno_buf_adds(&w->line, s) < 0 || mno_buf_addc(&w->line, '\n') < 0
+                 ? mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory")
+                 : w_put(w, &w->line, e);
+    free(s);
+    return rc;
+}
+
+static int nomem(mno_error *e) { return mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory"); }
+
+mno_writer *mno_writer_new(mno_out *out, const json_t *header, const char *producer, mno_error *e)
+{
+    mno_writer *w = calloc(1, sizeof *w);
+    if (!w) {
+        nomem(e);
+        return NULL;
+    }
+    w->out = out;
+    w->header = json_object();
+    w->seen = json_object();
+    w->h = mno_hasher_new();
+    if (!w->header || !w->seen || !w->h) {
+        nomem(e);
+        goto fail;
+    }
+    if (!json_is_object(header)) {
+        mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "archive header is not an object");
+        goto fail;
+    }
+    w->engine = mno_engine_kind_parse(json_string_value(json_object_get(header, "engine")));
+    if (w->engine == MNO_ENGINE_UNKNOWN) {
+        const char *s = json_string_value(json_object_get(header, "engine"));
+        mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "archive header: unknown engine \"%s\"", s ? s : "");
+        goto fail;
+    }
+    json_object_set_new(w->header, "t", json_string("header"));
+    json_object_set_new(w->header, "format", json_string(MNO_FORMAT));
+    json_object_set_new(w->header, "version", json_integer(MNO_VERSION));
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)header, key, val) {
+        if (strcmp(key, "t") && strcmp(key, "format") && strcmp(key, "version"))
+            json_object_set_new(w->header, key, json_deep_copy(val));
+    }
+    if (!json_object_get(w->header, "created")) {
+        char ts[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        json_object_set_new(w->header, "created", json_string(ts));
+    }
+    if (!json_object_get(w->header, "producer")) {
+        char p[256];
+        if (!producer)
+            producer = "mno";
+        if (strchr(producer, ' '))
+            snprintf(p, sizeof p, "%s", producer);
+        else
+            snprintf(p, sizeof p, "%s %s", producer, MNO_VERSION_STR);
+        json_object_set_new(w->header, "producer", json_string(p));
+    }
+    if (!json_object_get(w->header, "id")) {
+        unsigned char rnd[16];
+        mno_sum id;
+        char hex[33];
+        if (RAND_bytes(rnd, sizeof rnd) != 1) {
+            mno_err(e, MNO_E_INTERNAL, NULL, 0, NULL, "no random bytes for the archive id");
+            goto fail;
+        }
+        memcpy(&id.hi, rnd, 8);
+        memcpy(&id.lo, rnd + 8, 8);
+        json_object_set_new(w->header, "id", json_string(mno_sum_hex(&id, hex)));
+    }
+    if (w_put_json(w, w->header, e) < 0)
+        goto fail;
+    return w;
+fail:
+    mno_writer_free(w);
+    return NULL;
+}
+
+const json_t *mno_writer_header(const mno_writer *w) { return w->header; }
+const mno_section *mno_writer_section(const mno_writer *w) { return w->open ? &w->sec : NULL; }
+
+int mno_writer_begin(mno_writer *w, const char *ns, const json_t *begin, mno_error *e)
+{
+    char why[600];
+    if (w->closed)
+        return mno_err(e, MNO_E_USAGE, NULL, 0, ns, "begin after the trailer");
+    if (w->open)
+        return mno_err(e, MNO_E_USAGE, NULL, 0, w->sec.ns, "no end before the begin of section %s", ns);
+    if (!ns || !*ns)
+        return mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "begin without a namespace");
+    if (json_object_get(w->seen, ns))
+        return mno_err(e, MNO_E_USAGE, NULL, 0, ns, "section opened twice");
+    json_t *b = json_object();
+    if (!b)
+        return nomem(e);
+    json_object_set_new(b, "t", json_string("begin"));
+    json_object_set_new(b, "ns", json_string(ns));
+    if (begin) {
+        const char *key;
+        json_t *val;
+        json_object_foreach((json_t *)begin, key, val) {
+            if (strcmp(key, "t") && strcmp(key, "ns"))
+                json_object_set_new(b, key, json_deep_copy(val));
+        }
+    }
+    if (section_setup(&w->sec, ns, b, w->engine, why, sizeof why) < 0) {
+        section_release(&w->sec);
+        return mno_err(e, MNO_E_USAGE, NULL, 0, ns, "%s", why);
+    }
+    /* the fixed parts of every record line of this section */
+    mno_buf_reset(&w->recpre);
+    mno_buf_reset(&w->keys);
+    free(w->keyoff);
+    free(w->vals);
+    free(w->lens);
+    w->keyoff = calloc(w->sec.ncols + 1, sizeof *w->keyoff);
+    w->vals = calloc(w->sec.ncols + 1, sizeof *w->vals);
+    w->lens = calloc(w->sec.ncols + 1, sizeof *w->lens);
+    if (!w->keyoff || !w->vals || !w->lens || mno_buf_adds(&w->recpre, "{\"t\":\"rec\",\"ns\":") < 0 ||
+        mno_buf_add_json_str(&w->recpre, ns, strlen(ns)) < 0 ||
+        mno_buf_adds(&w->recpre, w->sec.engine == MNO_ENGINE_PG ? ",\"v\":{" : ",\"v\":") < 0)
+        goto nomem;
+    for (size_t i = 0; i < w->sec.ncols; i++) {
+        w->keyoff[i] = w->keys.len;
+        if ((i > 0 && mno_buf_addc(&w->keys, ',') < 0) ||
+            mno_buf_add_json_str(&w->keys, w->sec.colnames[i], strlen(w->sec.colnames[i])) < 0 ||
+            mno_buf_addc(&w->keys, ':') < 0)
+            goto nomem;
+    }
+    w->keyoff[w->sec.ncols] = w->keys.len;
+    if (!w->keys.data && mno_buf_grow(&w->keys, 1) < 0)
+        goto nomem;
+    json_object_set_new(w->seen, ns, json_true());
+    w->open = 1;
+    if (w_put_json(w, b, e) < 0)
+        return -1;
+    return 0;
+nomem:
+    section_release(&w->sec);
+    return nomem(e);
+}
+
+static int w_need_open(mno_writer *w, mno_engine_kind k, mno_error *e)
+{
+    if (!w->open)
+        return mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "record outside any section");
+    if (w->sec.engine != k)
+        return mno_err(e, MNO_E_USAGE, NULL, 0, w->sec.ns, "%s record in a %s section",
+                       mno_engine_kind_name(k), mno_engine_kind_name(w->sec.engine));
+    return 0;
+}
+
+int mno_writer_rec_pg(mno_writer *w, const char *const *vals, const size_t *lens, mno_error *e)
+{
+    if (w_need_open(w, MNO_ENGINE_PG, e) < 0)
+        return -1;
+    mno_buf *l = &w->line;
+    mno_buf_reset(l);
+    if (mno_buf_add(l, w->recpre.data, w->recpre.len) < 0)
+        return nomem(e);
+    for (size_t i = 0; i < w->sec.ncols; i++) {
+        if (mno_buf_add(l, w->keys.data + w->keyoff[i], w->keyoff[i + 1] - w->keyoff[i]) < 0)
+            return nomem(e);
+        int rc = vals[i] ? mno_buf_add_json_str(l, vals[i], lens ? lens[i] : strlen(vals[i]))
+                         : mno_buf_add(l, "null", 4);
+        if (rc < 0)
+            return nomem(e);
+    }
+    if (mno_buf_add(l, "}}\n", 3) < 0)
+        return nomem(e);
+    mno_buf_reset(&w->text);
+    if (mno_pg_record_text(&w->text, vals, lens, w->sec.ncols) < 0)
+        return nomem(e);
+    unsigned char d[16];
+    mno_hasher_md5(w->h, w->text.data, w->text.len, d);
+    mno_sum_add_digest(&w->sec.sum, d);
+    w->sec.count++;
+    return w_put(w, l, e);
+}
+
+int mno_writer_rec_bson(mno_writer *w, const bson_t *doc, mno_error *e)
+{
+    if (w_need_open(w, MNO_ENGINE_MONGO, e) < 0)
+        return -1;
+    size_t jl = 0;
+    char *js = bson_as_canonical_extended_json(doc, &jl);
+    if (!js)
+        return mno_err(e, MNO_E_FORMAT, NULL, 0, w->sec.ns,
+                       "record %llu cannot be written as Extended JSON (invalid BSON or UTF-8)",
+                       (unsigned long long)w->sec.count + 1);
+    mno_buf *l = &w->line;
+    mno_buf_reset(l);
+    int rc = mno_buf_add(l, w->recpre.data, w->recpre.len) < 0 || mno_buf_add(l, js, jl) < 0 ||
+             mno_buf_add(l, "}\n", 2) < 0;
+    bson_free(js);
+    if (rc)
+        return nomem(e);
+    unsigned char d[16];
+    mno_hasher_md5(w->h, bson_get_data(doc), doc->len, d);
+    mno_sum_add_digest(&w->sec.sum, d);
+    w->sec.count++;
+    return w_put(w, l, e);
+}
+
+int mno_writer_rec_json(mno_writer *w, const json_t *v, mno_error *e)
+{
+    char why[600];
+    if (!w->open)
+        return mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "record outside any section");
+    if (w->sec.engine == MNO_ENGINE_PG) {
+        if (pg_values(&w->sec, v, w->vals, w->lens, why, sizeof why) < 0)
+            return mno_err(e, MNO_E_FORMAT, NULL, 0, w->sec.ns, "%s", why);
+        return mno_writer_rec_pg(w, w->vals, w->lens, e);
+    }
+    bson_t *doc = mongo_doc(v, why, sizeof why);
+    if (!doc)
+        return mno_err(e, MNO_E_FORMAT, NULL, 0, w->sec.ns, "%s", why);
+    int rc = mno_writer_rec_bson(w, doc, e);
+    bson_destroy(doc);
+    return rc;
+}
+
+int mno_writer_end(mno_writer *w, mno_error *e)
+{
+    char hex[33];
+    if (!w->open)
+        return mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "end without an open section");
+    mno_buf *l = &w->line;
+    mno_buf_reset(l);
+    if (mno_buf_adds(l, "{\"t\":\"end\",\"ns\":") < 0 ||
+        mno_buf_add_json_str(l, w->sec.ns, strlen(w->sec.ns)) < 0 ||
+        mno_buf_addf(l, ",\"count\":%llu,\"sum\":\"%s\"}\n", (unsigned long long)w->sec.count,
+                     mno_sum_hex(&w->sec.sum, hex)) < 0)
+        return nomem(e);
+    w->nsections++;
+    w->count += w->sec.count;
+    mno_sum_add(&w->sum, &w->sec.sum);
+    w->open = 0;
+    section_release(&w->sec);
+    return w_put(w, l, e);
+}
+
+int mno_writer_close(mno_writer *w, mno_error *e)
+{
+    char hex[33];
+    if (w->open)
+        return mno_err(e, MNO_E_USAGE, NULL, 0, w->sec.ns, "trailer before the end of the section");
+    if (w->closed)
+        return mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "trailer written twice");
+    mno_buf *l = &w->line;
+    mno_buf_reset(l);
+    if (mno_buf_addf(l, "{\"t\":\"trailer\",\"sections\":%llu,\"count\":%llu,\"sum\":\"%s\"}\n",
+                     (unsigned long long)w->nsections, (unsigned long long)w->count,
+                     mno_sum_hex(&w->sum, hex)) < 0)
+        return nomem(e);
+    w->closed = 1;
+    return w_put(w, l, e);
+}
+
+void mno_writer_free(mno_writer *w)
+{
+    if (!w)
+        return;
+    section_release(&w->sec);
+    json_decref(w->header);
+    json_decref(w->seen);
+    mno_buf_release(&w->line);
+    mno_buf_release(&w->text);
+    mno_buf_release(&w->recpre);
+    mno_buf_release(&w->keys);
+    free(w->keyoff);
+    free(w->vals);
+    free(w->lens);
+    mno_hasher_free(w->h);
+    free(w);
+}
+
+/* ---- reader ---- */
+
+enum { R_HEADER, R_BODY, R_AFTER, R_FAILED };
+
+struct mno_reader {
+    mno_in *in;
+    mno_reader_opts opts;
+    int state;
+    json_t *header;
+    mno_engine_kind engine;
+    json_t *obj;              /* the current line */
+    json_t *seen;             /* ns -> line of its begin */
+    mno_section sec;
+    int open;                 /* sec is open; sec may still hold a just-ended section */
+    const char **vals;        /* pg values of the current record */
+    size_t *lens;
+    bson_t *doc;              /* mongo document of the current record */
+    mno_buf text;
+    mno_hasher *h;
+    uint64_t nsections, count;
+    mno_sum sum;
+};
+
+mno_reader *mno_reader_new(mno_in *in, const mno_reader_opts *opts, mno_error *e)
+{
+    mno_reader_opts def = MNO_READER_OPTS_INIT;
+    mno_reader *r = calloc(1, sizeof *r);
+    if (!r) {
+        nomem(e);
+        return NULL;
+    }
+    r->in = in;
+    r->opts = opts ? *opts : def;
+    r->seen = json_object();
+    r->h = mno_hasher_new();
+    if (!r->seen || !r->h) {
+        nomem(e);
+        mno_reader_free(r);
+        return NULL;
+    }
+    if (r->opts.max_line)
+        mno_in_set_max_line(in, r->opts.max_line);
+    return r;
+}
+
+const json_t *mno_reader_header(const mno_reader *r) { return r->header; }
+
+/* Fills e for the current line (and the open section when there is one). */
+static int r_err(mno_reader *r, mno_error *e, int code, const char *ns, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static int r_err(mno_reader *r, mno_error *e, int code, const char *ns, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    mno_verr(e, code, mno_in_name(r->in), mno_in_lineno(r->in), ns, fmt, ap);
+    va_end(ap);
+    r->state = R_FAILED;
+    return -1;
+}
+
+/* Adds the open section to an error from the codec ("input:line: what"). */
+static int r_rewrap(mno_reader *r, mno_error *e)
+{
+    r->state = R_FAILED;
+    if (!r->open || !e)
+        return -1;
+    char pre[700], body[sizeof e->msg];
+    snprintf(pre, sizeof pre, e->line > 0 ? "%s:%lld: " : "%s: ", e->input, e->line);
+    size_t n = strlen(pre);
+    snprintf(body, sizeof body, "%s", strncmp(e->msg, pre, n) == 0 ? e->msg + n : e->msg);
+    char input[sizeof e->input];
+    snprintf(input, sizeof input, "%s", e->input);
+    return mno_err(e, e->code, input, e->line, r->sec.ns, "%s", body);
+}
+
+static int get_u64(json_t *obj, const char *key, uint64_t *out)
+{
+    json_t *x = json_object_get(obj, key);
+    if (!json_is_integer(x) || json_integer_value(x) < 0)
+        return -1;
+    *out = (uint64_t)json_integer_value(x);
+    return 0;
+}
+
+static int r_header(mno_reader *r, mno_item *it, mno_error *e)
+{
+    json_t *o = r->obj;
+    const char *t = json_string_value(json_object_get(o, "t"));
+    if (strcmp(t, "header") != 0)
+        return r_err(r, e, MNO_E_FORMAT, NULL, "not an mnoa archive: the first line is not a header");
+    const char *fmt = json_string_value(json_object_get(o, "format"));
+    if (!fmt || strcmp(fmt, MNO_FORMAT) != 0)
+        return r_err(r, e, MNO_E_FORMAT, NULL, "not an mnoa archive: format is not \"mnoa\"");
+    json_t *ver = json_object_get(o, "version");
+    if (!json_is_integer(ver) || json_integer_value(ver) != MNO_VERSION) {
+        char *d = ver ? json_dumps(ver, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        r_err(r, e, MNO_E_FORMAT, NULL, "unsupported archive version %s (this reader reads version %d)",
+              d ? d : "(none)", MNO_VERSION);
+        free(d);
+        return -1;
+    }
+    const char *eng = json_string_value(json_object_get(o, "engine"));
+    r->engine = mno_engine_kind_parse(eng);
+    if (r->engine == MNO_ENGINE_UNKNOWN)
+        return r_err(r, e, MNO_E_FORMAT, NULL, "unknown engine \"%s\" in the header", eng ? eng : "");
+    r->header = json_incref(o);
+    r->state = R_BODY;
+    it->kind = MNO_ITEM_HEADER;
+    return 1;
+}
+
+static int r_begin(mno_reader *r, const char *ns, mno_item *it, mno_error *e)
+{
+    char why[600];
+    if (r->open)
+        return r_err(r, e, MNO_E_FORMAT, r->sec.ns, "no end line before the begin of section %s", ns);
+    json_t *first = json_object_get(r->seen, ns);
+    if (first)
+        return r_err(r, e, MNO_E_FORMAT, ns, "section opened twice (first at line %lld)",
+                     (long long)json_integer_value(first));
+    section_release(&r->sec);
+    free(r->vals);
+    free(r->lens);
+    r->vals = NULL;
+    r->lens = NULL;
+    if (section_setup(&r->sec, ns, json_incref(r->obj), r->engine, why, sizeof why) < 0)
+        return r_err(r, e, MNO_E_FORMAT, ns, "%s", why);
+    r->sec.begin_line = mno_in_lineno(r->in);
+    r->vals = calloc(r->sec.ncols + 1, sizeof *r->vals);
+    r->lens = calloc(r->sec.ncols + 1, sizeof *r->lens);
+    if (!r->vals || !r->lens)
+        return r_err(r, e, MNO_E_NOMEM, ns, "out of memory");
+    json_object_set_new(r->seen, ns, json_integer(r->sec.begin_line));
+    r->open = 1;
+    it->kind = MNO_ITEM_BEGIN;
+    it->section = &r->sec;
+    return 1;
+}
+
+static int r_rec(mno_reader *r, const char *ns, mno_item *it, mno_error *e)
+{
+    char why[600];
+    if (!r->open)
+        return r_err(r, e, MNO_E_FORMAT, ns, "record outside its section (no begin line before it)");
+    if (strcmp(ns, r->sec.ns) != 0)
+        return r_err(r, e, MNO_E_FORMAT, r->sec.ns, "record of section %s inside this section", ns);
+    json_t *v = json_object_get(r->obj, "v");
+    if (!v)
+        return r_err(r, e, MNO_E_FORMAT, ns, "record has no \"v\"");
+    if (r->sec.engine == MNO_ENGINE_PG) {
+        if (pg_values(&r->sec, v, r->vals, r->lens, why, sizeof why) < 0)
+            return r_err(r, e, MNO_E_FORMAT, ns, "%s", why);
+        mno_buf_reset(&r->text);
+        if (mno_pg_record_text(&r->text, r->vals, r->lens, r->sec.ncols) < 0)
+            return r_err(r, e, MNO_E_NOMEM, ns, "out of memory");
+        mno_hasher_md5(r->h, r->text.data, r->text.len, it->digest);
+        it->vals = r->vals;
+        it->lens = r->lens;
+    } else {
+        r->doc = mongo_doc(v, why, sizeof why);
+        if (!r->doc)
+            return r_err(r, e, MNO_E_FORMAT, ns, "%s", why);
+        mno_hasher_md5(r->h, bson_get_data(r->doc), r->doc->len, it->digest);
+        it->doc = r->doc;
+    }
+    mno_sum_add_digest(&r->sec.sum, it->digest);
+    r->sec.count++;
+    it->kind = MNO_ITEM_REC;
+    it->v = v;
+    it->section = &r->sec;
+    return 1;
+}
+
+static int r_end(mno_reader *r, const char *ns, mno_item *it, mno_error *e)
+{
+    char want[33], got[33];
+    if (!r->open)
+        return r_err(r, e, MNO_E_FORMAT, ns, "end of a section that is not open");
+    if (strcmp(ns, r->sec.ns) != 0)
+        return r_err(r, e, MNO_E_FORMAT, r->sec.ns, "end of section %s inside this section", ns);
+    if (get_u64(r->obj, "count", &it->declared_count) < 0)
+        return r_err(r, e, MNO_E_FORMAT, ns, "end line has no valid \"count\"");
+    if (mno_sum_parse(json_string_value(json_object_get(r->obj, "sum")), &it->declared_sum) < 0)
+        return r_err(r, e, MNO_E_FORMAT, ns, "end line has no valid \"sum\" (32 hex digits)");
+    it->sum_ok = it->declared_count == r->sec.count && mno_sum_eq(&it->declared_sum, &r->sec.sum);
+    if (!it->sum_ok && r->opts.verify) {
+        if (it->declared_count != r->sec.count)
+            return r_err(r, e, MNO_E_CORRUPT, ns, "count mismatch: end line says %llu, found %llu records",
+                         (unsigned long long)it->declared_count, (unsigned long long)r->sec.count);
+        return r_err(r, e, MNO_E_CORRUPT, ns, "sum mismatch: end line says %s, computed %s",
+                     mno_sum_hex(&it->declared_sum, want), mno_sum_hex(&r->sec.sum, got));
+    }
+    r->nsections++;
+    r->count += r->sec.count;
+    mno_sum_add(&r->sum, &r->sec.sum);
+    r->open = 0; /* sec stays readable until the next call */
+    it->kind = MNO_ITEM_END;
+    it->section = &r->sec;
+    return 1;
+}
+
+static int r_trailer(mno_reader *r, mno_item *it, mno_error *e)
+{
+    char want[33], got[33];
+    uint64_t nsec;
+    if (r->open)
+        return r_err(r, e, MNO_E_FORMAT, r->sec.ns, "no end line before the trailer");
+    if (get_u64(r->obj, "sections", &nsec) < 0)
+        return r_err(r, e, MNO_E_FORMAT, NULL, "trailer has no valid \"sections\"");
+    if (get_u64(r->obj, "count", &it->declared_count) < 0)
+        return r_err(r, e, MNO_E_FORMAT, NULL, "trailer has no valid \"count\"");
+    if (mno_sum_parse(json_string_value(json_object_get(r->obj, "sum")), &it->declared_sum) < 0)
+        return r_err(r, e, MNO_E_FORMAT, NULL, "trailer has no valid \"sum\" (32 hex digits)");
+    it->sum_ok = nsec == r->nsections && it->declared_count == r->count &&
+                 mno_sum_eq(&it->declared_sum, &r->sum);
+    if (!it->sum_ok && r->opts.verify) {
+        if (nsec != r->nsections)
+            return r_err(r, e, MNO_E_CORRUPT, NULL, "trailer: section count mismatch: trailer says %llu, found %llu sections",
+                         (unsigned long long)nsec, (unsigned long long)r->nsections);
+        if (it->declared_count != r->count)
+            return r_err(r, e, MNO_E_CORRUPT, NULL, "trailer: count mismatch: trailer says %llu, found %llu records",
+                         (unsigned long long)it->declared_count, (unsigned long long)r->count);
+        return r_err(r, e, MNO_E_CORRUPT, NULL, "trailer: sum mismatch: trailer says %s, computed %s",
+                     mno_sum_hex(&it->declared_sum, want), mno_sum_hex(&r->sum, got));
+    }
+    r->state = R_AFTER;
+    it->kind = MNO_ITEM_TRAILER;
+    return 1;
+}
+
+int mno_reader_next(mno_reader *r, mno_item *it, mno_error *e)
+{
+    char *line;
+    size_t len;
+    json_error_t jerr;
+
+    memset(it, 0, sizeof *it);
+    json_decref(r->obj);
+    r->obj = NULL;
+    if (r->doc) {
+        bson_destroy(r->doc);
+        r->doc = NULL;
+    }
+    if (r->state == R_FAILED)
+        return mno_err(e, MNO_E_USAGE, mno_in_name(r->in), mno_in_lineno(r->in), NULL,
+                       "reading on after an error");
+    int rc = mno_in_getline(r->in, &line, &len, e);
+    if (rc < 0)
+        return r_rewrap(r, e);
+    if (rc == 0) {
+        if (r->state == R_AFTER)
+            return 0;
+        if (r->state == R_HEADER)
+            return r_err(r, e, MNO_E_TRUNCATED, NULL, "empty input: no archive header");
+        return r_err(r, e, MNO_E_TRUNCATED, r->open ? r->sec.ns : NULL,
+                     "truncated archive: no trailer");
+    }
+    it->lineno = mno_in_lineno(r->in);
+    it->line = line;
+    it->len = len;
+    if (r->state == R_AFTER)
+        return r_err(r, e, MNO_E_FORMAT, NULL, "data after the trailer");
+    r->obj = json_loadb(line, len, LINE_JSON_FLAGS, &jerr);
+    if (!r->obj)
+        return r_err(r, e, MNO_E_FORMAT, r->open ? r->sec.ns : NULL, "invalid JSON at column %d: %s",
+                     jerr.column, jerr.text);
+    it->obj = r->obj;
+    if (!json_is_object(r->obj))
+        return r_err(r, e, MNO_E_FORMAT, r->open ? r->sec.ns : NULL, "line is not a JSON object");
+    const char *t = json_string_value(json_object_get(r->obj, "t"));
+    if (!t)
+        return r_err(r, e, MNO_E_FORMAT, r->open ? r->sec.ns : NULL, "line has no \"t\"");
+    if (r->state == R_HEADER)
+        return r_header(r, it, e);
+    if (strcmp(t, "trailer") == 0)
+        return r_trailer(r, it, e);
+    if (strcmp(t, "header") == 0)
+        return r_err(r, e, MNO_E_FORMAT, r->open ? r->sec.ns : NULL, "second header line");
+    if (strcmp(t, "begin") && strcmp(t, "rec") && strcmp(t, "end"))
+        return r_err(r, e, MNO_E_FORMAT, r->open ? r->sec.ns : NULL, "unknown line type \"%s\"", t);
+    const char *ns = json_string_value(json_object_get(r->obj, "ns"));
+    if (!ns || !*ns)
+        return r_err(r, e, MNO_E_FORMAT, r->open ? r->sec.ns : NULL, "%s line has no \"ns\"", t);
+    if (t[0] == 'b')
+        return r_begin(r, ns, it, e);
+    if (t[0] == 'r')
+        return r_rec(r, ns, it, e);
+    return r_end(r, ns, it, e);
+}
+
+void mno_reader_free(mno_reader *r)
+{
+    if (!r)
+        return;
+    json_decref(r->header);
+    json_decref(r->obj);
+    json_decref(r->seen);
+    section_release(&r->sec);
+    free(r->vals);
+    free(r->lens);
+    if (r->doc)
+        bson_destroy(r->doc);
+    mno_buf_release(&r->text);
+    mno_hasher_free(r->h);
+    free(r);
+}
+
+/* ---- whole streams ---- */
+
+int mno_stream_seal(mno_in *in, mno_out *out, const char *producer, mno_error *e)
+{
+    mno_reader_opts ro = MNO_READER_OPTS_INIT;
+    ro.verify = 0;
+    mno_reader *r = mno_reader_new(in, &ro, e);
+    mno_writer *w = NULL;
+    json_t *h = NULL;
+    mno_item it;
+    int rc = -1, n;
+    if (!r)
+        goto done;
+    while ((n = mno_reader_next(r, &it, e)) > 0) {
+        int wrc = 0;
+        switch (it.kind) {
+        case MNO_ITEM_HEADER: {
+            char p[256];
+            h = json_deep_copy(it.obj);
+            if (!h) {
+                nomem(e);
+                goto done;
+            }
+            json_object_del(h, "id");
+            snprintf(p, sizeof p, strchr(producer ? producer : "mno", ' ') ? "%s" : "%s " MNO_VERSION_STR,
+                     producer ? producer : "mno");
+            json_object_set_new(h, "sealed_by", json_string(p));
+            w = mno_writer_new(out, h, producer, e);
+            wrc = w ? 0 : -1;
+            break;
+        }
+        case MNO_ITEM_BEGIN:
+            wrc = mno_writer_begin(w, it.section->ns, it.obj, e);
+            break;
+        case MNO_ITEM_REC:
+            wrc = mno_writer_rec_json(w, it.v, e);
+            break;
+        case MNO_ITEM_END:
+            wrc = mno_writer_end(w, e);
+            break;
+        case MNO_ITEM_TRAILER:
+            wrc = mno_writer_close(w, e);
+            break;
+        default:
+            break;
+        }
+        if (wrc < 0) {
+            /* name the input line the write failed on */
+            char body[sizeof e->msg];
+            snprintf(body, sizeof body, "%s", e->msg);
+            mno_err(e, e->code, mno_in_name(in), it.lineno, NULL, "%s", body);
+            goto done;
+        }
+    }
+    rc = n;
+done:
+    json_decref(h);
+    mno_writer_free(w);
+    mno_reader_free(r);
+    return rc;
+}

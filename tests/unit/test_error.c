@@ -1,0 +1,81 @@
+/* test_error.c: error values, exit statuses, credential redaction, and the JSON string buffer. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+#include "buf.h"
+#include "error.h"
+
+static void test_err_prefix(void **state)
+{
+    (void)state;
+    mno_error e;
+    mno_error_clear(&e);
+    assert_int_equal(mno_err(&e, MNO_E_CORRUPT, "hub.mnoa", 12, "public.users", "sum %s", "differs"), -1);
+    assert_string_equal(e.msg, "hub.mnoa:12: section public.users: sum differs");
+    assert_int_equal(e.code, MNO_E_CORRUPT);
+    assert_string_equal(e.object, "public.users");
+    assert_int_equal(e.line, 12);
+    assert_int_equal(mno_exit_status(&e), 2);
+    mno_err(&e, MNO_E_USAGE, NULL, 0, NULL, "unknown option '%s'", "--x");
+    assert_string_equal(e.msg, "unknown option '--x'");
+    mno_err(&e, MNO_E_IO, "-", 0, NULL, "cannot read");
+    assert_string_equal(e.msg, "-: cannot read");
+    mno_error_clear(&e);
+    assert_int_equal(mno_exit_status(&e), 0);
+    assert_int_equal(mno_err(NULL, MNO_E_IO, NULL, 0, NULL, "ignored"), -1);
+}
+
+static void check_redact(const char *in, const char *want)
+{
+    char out[512];
+    mno_redact_uri(in, out, sizeof out);
+    assert_string_equal(out, want);
+}
+
+static void test_redact(void **state)
+{
+    (void)state;
+    check_redact("postgresql://alice:s3cret@db.example:5432/hub", "postgresql://alice@db.example:5432/hub");
+    check_redact("postgresql://alice@db/hub", "postgresql://alice@db/hub");
+    check_redact("postgres://db/hub?sslmode=require&password=s3cret&connect_timeout=5",
+                 "postgres://db/hub?sslmode=require&connect_timeout=5");
+    check_redact("mongodb://u:p%40ss@h1:27017,h2:27018/connec?authSource=admin",
+                 "mongodb://u@h1:27017,h2:27018/connec?authSource=admin");
+    check_redact("host=db user=alice password='a b\\' c' dbname=hub", "host=db user=alice dbname=hub");
+    check_redact("host=db password=x", "host=db");
+    check_redact("", "");
+    /* a password holding '@' is still removed whole (the last '@' ends the user info) */
+    check_redact("postgresql://bob:p@ss@db/hub", "postgresql://bob@db/hub");
+}
+
+static void test_buf_json(void **state)
+{
+    (void)state;
+    mno_buf b = MNO_BUF_INIT;
+    const char s[] = "a\"b\\c\n\t\x01\x7f\xc3\xa9";
+    assert_int_equal(mno_buf_add_json_str(&b, s, sizeof s - 1), 0);
+    assert_string_equal(b.data, "\"a\\\"b\\\\c\\n\\t\\u0001\x7f\xc3\xa9\"");
+    mno_buf_reset(&b);
+    assert_int_equal(mno_buf_add_json_str(&b, "", 0), 0);
+    assert_string_equal(b.data, "\"\"");
+    mno_buf_reset(&b);
+    for (int i = 0; i < 10000; i++)
+        assert_int_equal(mno_buf_addf(&b, "%d,", i % 10), 0);
+    assert_int_equal(b.len, 20000);
+    mno_buf_release(&b);
+    mno_buf_release(&b);
+    mno_buf_release(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_err_prefix),
+        cmocka_unit_test(test_redact),
+        cmocka_unit_test(test_buf_json),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,223 @@
+/* mno-cat: lists, prints, checks and seals mnoa archives (docs/format.md). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "stream.h"
+
+static const char usage[] =
+    "usage: mno-cat [options] FILE|-\n"
+    "Reads an mnoa archive (plain or zstd, detected by its magic number) and checks it as it\n"
+    "reads: every section's count and sum, the trailer, the order of the lines.\n"
+    "\n"
+    "  (no mode)        print the archive uncompressed\n"
+    "  --header         print the header line\n"
+    "  --list           one line per section: ns, count, sum, ok|BAD (tab-separated)\n"
+    "  --records        print the record lines (JSON Lines, uncompressed)\n"
+    "    --ns NS        only the records of section NS\n"
+    "  --check          verify every count and sum and the trailer; print a summary\n"
+    "  --seal           recompute every count and sum and the trailer and write the\n"
+    "                   archive (after a deliberate edit with jq or sed)\n"
+    "    -o FILE        write to FILE (default stdout); FILE appears only when complete\n"
+    "    -z             compress with zstd (implied by a FILE ending in .zst)\n"
+    "    --level N      zstd level (default 3)\n"
+    "    --threads N    zstd worker threads (default 0: single-threaded)\n"
+    "  --max-line N     longest line accepted, in bytes (default 268435456)\n"
+    "  --help           this text\n"
+    "  --version        the version\n"
+    "\n"
+    "Exit status: 0 the archive holds, 2 an error (the message names the input, line and\n"
+    "section).\n";
+
+enum mode { M_CAT, M_HEADER, M_LIST, M_RECORDS, M_CHECK, M_SEAL };
+
+struct opts {
+    enum mode mode;
+    const char *input, *output, *ns;
+    int zstd, level, threads;
+    size_t max_line;
+};
+
+static int fail(const mno_error *e)
+{
+    fprintf(stderr, "mno-cat: %s\n", e->msg);
+    return 2;
+}
+
+static int usage_error(const char *msg)
+{
+    fprintf(stderr, "mno-cat: %s\n%s", msg, "try 'mno-cat --help'\n");
+    return 2;
+}
+
+static int parse_int(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+    static const struct option lopts[] = {
+        {"header", no_argument, 0, 'H'}, {"list", no_argument, 0, 'l'},
+        {"records", no_argument, 0, 'r'}, {"ns", required_argument, 0, 'n'},
+        {"check", no_argument, 0, 'c'}, {"seal", no_argument, 0, 's'},
+        {"output", required_argument, 0, 'o'}, {"level", required_argument, 0, 'L'},
+        {"threads", required_argument, 0, 'T'}, {"max-line", required_argument, 0, 'M'},
+        {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
+    int c, modes = 0, packing = 0;
+    long v;
+    char msg[300];
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "o:z", lopts, NULL)) != -1) {
+        switch (c) {
+        case 'H': o->mode = M_HEADER; modes++; break;
+        case 'l': o->mode = M_LIST; modes++; break;
+        case 'r': o->mode = M_RECORDS; modes++; break;
+        case 'c': o->mode = M_CHECK; modes++; break;
+        case 's': o->mode = M_SEAL; modes++; break;
+        case 'n': o->ns = optarg; break;
+        case 'o': o->output = optarg; packing = 1; break;
+        case 'z': o->zstd = 1; packing = 1; break;
+        case 'L':
+            if (parse_int(optarg, -131072, 22, &v) < 0)
+                return usage_error("--level: expected a zstd level up to 22");
+            o->level = (int)v;
+            packing = 1;
+            break;
+        case 'T':
+            if (parse_int(optarg, 0, 200, &v) < 0)
+                return usage_error("--threads: expected a number from 0 to 200");
+            o->threads = (int)v;
+            packing = 1;
+            break;
+        case 'M':
+            if (parse_int(optarg, 1, 1L << 40, &v) < 0)
+                return usage_error("--max-line: expected a positive number of bytes");
+            o->max_line = (size_t)v;
+            break;
+        case 'h': fputs(usage, stdout); exit(0);
+        case 'V': printf("mno-cat %s\n", MNO_VERSION_STR); exit(0);
+        default:
+            snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
+            return usage_error(msg);
+        }
+    }
+    if (modes > 1)
+        return usage_error("give at most one of --header, --list, --records, --check, --seal");
+    if (o->ns && o->mode != M_RECORDS)
+        return usage_error("--ns goes with --records");
+    if (packing && o->mode != M_SEAL)
+        return usage_error("-o, -z, --level and --threads go with --seal");
+    if (optind + 1 != argc)
+        return usage_error(optind == argc ? "no input (give FILE, or - for stdin)" : "one input only");
+    o->input = argv[optind];
+    return 0;
+}
+
+static int print_line(const mno_item *it)
+{
+    return fwrite(it->line, 1, it->len, stdout) == it->len && putchar('\n') != EOF ? 0 : -1;
+}
+
+/* Reads the whole archive; per mode prints lines. Returns the exit status. */
+static int run_read(const struct opts *o, mno_in *in)
+{
+    mno_error e = {0};
+    mno_reader_opts ro = MNO_READER_OPTS_INIT;
+    ro.verify = o->mode != M_LIST;
+    ro.max_line = o->max_line;
+    mno_reader *r = mno_reader_new(in, &ro, &e);
+    mno_item it;
+    int n, status = 0;
+    long long bad_line = 0;
+    char bad_ns[512] = "", hex[33];
+    if (!r)
+        return fail(&e);
+    while ((n = mno_reader_next(r, &it, &e)) > 0) {
+        int wr = 0;
+        if (o->mode == M_CAT)
+            wr = print_line(&it);
+        else if (o->mode == M_HEADER) {
+            wr = print_line(&it);
+            break;
+        } else if (o->mode == M_RECORDS && it.kind == MNO_ITEM_REC &&
+                   (!o->ns || strcmp(o->ns, it.section->ns) == 0))
+            wr = print_line(&it);
+        else if (o->mode == M_LIST && it.kind == MNO_ITEM_END) {
+            printf("%s\t%llu\t%s\t%s\n", it.section->ns, (unsigned long long)it.declared_count,
+                   mno_sum_hex(&it.declared_sum, hex), it.sum_ok ? "ok" : "BAD");
+            if (!it.sum_ok && !bad_line) {
+                bad_line = it.lineno;
+                snprintf(bad_ns, sizeof bad_ns, "%s", it.section->ns);
+            }
+        } else if (o->mode == M_LIST && it.kind == MNO_ITEM_TRAILER && !it.sum_ok && !bad_line)
+            bad_line = it.lineno;
+        else if (o->mode == M_CHECK && it.kind == MNO_ITEM_TRAILER)
+            printf("ok: %llu sections, %llu records, sum %s\n",
+                   (unsigned long long)json_integer_value(json_object_get(it.obj, "sections")),
+                   (unsigned long long)it.declared_count, mno_sum_hex(&it.declared_sum, hex));
+        if (wr < 0 || ferror(stdout)) {
+            fprintf(stderr, "mno-cat: <stdout>: write error\n");
+            status = 2;
+            goto done;
+        }
+    }
+    if (n < 0) {
+        status = fail(&e);
+        goto done;
+    }
+    if (bad_line) {
+        mno_err(&e, MNO_E_CORRUPT, mno_in_name(in), bad_line, bad_ns,
+                *bad_ns ? "count or sum does not match the records" : "trailer does not match the sections");
+        status = fail(&e);
+    }
+done:
+    mno_reader_free(r);
+    if (fflush(stdout) != 0 && status == 0) {
+        fprintf(stderr, "mno-cat: <stdout>: write error\n");
+        status = 2;
+    }
+    return status;
+}
+
+static int run_seal(const struct opts *o, mno_in *in)
+{
+    mno_error e = {0};
+    mno_out_opts oo = MNO_OUT_OPTS_INIT;
+    size_t n = o->output ? strlen(o->output) : 0;
+    oo.zstd = o->zstd || (n > 4 && strcmp(o->output + n - 4, ".zst") == 0);
+    oo.level = o->level;
+    oo.threads = o->threads;
+    if (o->max_line)
+        mno_in_set_max_line(in, o->max_line);
+    mno_out *out = mno_out_open(o->output, &oo, &e);
+    if (!out)
+        return fail(&e);
+    if (mno_stream_seal(in, out, "mno-cat", &e) < 0) {
+        mno_out_abort(out);
+        return fail(&e);
+    }
+    if (mno_out_finish(out, &e) < 0)
+        return fail(&e);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o = {M_CAT, NULL, NULL, NULL, 0, 3, 0, 0};
+    mno_error e = {0};
+    int status = parse_opts(argc, argv, &o);
+    if (status)
+        return status;
+    mno_in *in = mno_in_open(o.input, &e);
+    if (!in)
+        return fail(&e);
+    status = o.mode == M_SEAL ? run_seal(&o, in) : run_read(&o, in);
+    mno_in_close(in);
+    return status;
+}
