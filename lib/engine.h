@@ -41,6 +41,8 @@ typedef struct mno_dump_opts {
     int jobs;                 /* -j N */
     const char *orgs_from;    /* mongo: MnoHub archive giving the tenant's org uids */
     const char *hub_uri;      /* mongo: live MnoHub giving them */
+    int retries;              /* mongo: reconnects per collection when the connection drops
+                                 mid-cursor (the tool's default is 5); 0: none */
 } mno_dump_opts;
 
 typedef struct mno_restore_opts {

@@ -66,6 +66,7 @@ void mno_mongo_close(mno_engine *en)
     mno_mongo *m = MNO_MONGO(en);
     if (!m)
         return;
+    mno_mongo_dump_free(en);
     if (m->client)
         mongoc_client_destroy(m->client);
     if (m->uri)

@@ -23,6 +23,33 @@ typedef struct mno_mongo {
 /* Fills e from a bson_error_t: "what: server text (code N)". Returns -1. */
 int mno_mongo_err(mno_error *e, const bson_error_t *be, const char *object, const char *what);
 
+/* ---- dump helpers (engine_mongo_dump.c, engine_mongo_orgs.c) ---- */
+
+/* The scope set a `match FIELD in SET` rule names for Connec!: the tenant's organization uids. */
+#define MNO_MONGO_SET_ORGS "org_uids"
+
+/* doc as canonical Extended JSON v2, parsed into a new json_t (caller decrefs); NULL on failure. */
+json_t *mno_mongo_bson_to_json(const bson_t *doc);
+
+/*
+ * The filter that resumes an _id-ordered read after the document whose _id is last: filter
+ * AND _id sorts after last, in MongoDB's order across types (a bare $gt only matches values
+ * of last's own type class). Initializes out (caller destroys). Returns 0, or -1 on out of memory.
+ */
+int mno_mongo_after_filter(const bson_t *filter, const bson_value_t *last, bson_t *out);
+
+/*
+ * The tenant's MnoHub organization uids, sorted: from o->orgs_from (a MnoHub archive of the
+ * same tenant: the uid of every public.organizations record) or o->hub_uri (a live MnoHub:
+ * organizations whose mnoe_tenant_id is the tenant named o->tenant). Returns 0 with *uids
+ * (free with mno_mongo_orgs_free) and *n, or -1 with e filled.
+ */
+int mno_mongo_tenant_orgs(const mno_dump_opts *o, char ***uids, size_t *n, mno_error *e);
+void mno_mongo_orgs_free(char **uids, size_t n);
+
+/* Frees the dump state (m->dump). Accepts NULL. */
+void mno_mongo_dump_free(mno_engine *en);
+
 /* ops, by file */
 int  mno_mongo_open(mno_engine **out, const char *uri, int role, mno_error *e);
 void mno_mongo_close(mno_engine *en);
