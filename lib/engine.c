@@ -1,4 +1,5 @@
 /* engine.c: the engines' operation tables and the choice of engine by URI or archive kind. */
+#include <stdlib.h>
 #include <string.h>
 #include "engine.h"
 #include "engine_pg.h"
@@ -16,6 +17,10 @@ const mno_engine_ops mno_engine_pg = {
     .restore_commit = mno_pg_restore_commit,
     .restore_abort = mno_pg_restore_abort,
     .hash_section = mno_pg_hash_section,
+    .hash_start = mno_pg_hash_start,
+    .hash_range = mno_pg_hash_range,
+    .list_range = mno_pg_list_range,
+    .list_ns = mno_pg_list_ns,
 };
 
 const mno_engine_ops mno_engine_mongo = {
@@ -30,7 +35,18 @@ const mno_engine_ops mno_engine_mongo = {
     .restore_commit = mno_mongo_restore_commit,
     .restore_abort = mno_mongo_restore_abort,
     .hash_section = mno_mongo_hash_section,
+    .list_range = mno_mongo_list_range,
+    .list_ns = mno_mongo_list_ns,
 };
+
+void mno_ns_counts_free(mno_ns_count *a, size_t n)
+{
+    if (!a)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(a[i].ns);
+    free(a);
+}
 
 const mno_engine_ops *mno_engine_for_uri(const char *uri)
 {

@@ -52,6 +52,20 @@ typedef struct mno_restore_opts {
     const char *archive_id;  /* header "id" */
 } mno_restore_opts;
 
+/* verify: a target row as list_range reports it. key: JSON array of the key's values in the
+   archive's form (pg: the key columns' text; mongo: [_id as canonical Extended JSON]);
+   v: the row in the archive's form (pg: {column: text|null}; mongo: the document);
+   digest: md5 of its canonical form. All borrowed for the call. Returns 0 to go on, 1 to
+   stop, -1 on error (e filled). */
+typedef int (*mno_row_cb)(void *arg, const json_t *key, const json_t *v,
+                          const unsigned char digest[16], mno_error *e);
+
+/* verify: a table/collection of the target and its row count (list_ns). */
+typedef struct mno_ns_count {
+    char *ns;
+    long long count;
+} mno_ns_count;
+
 typedef struct mno_engine_ops {
     const char *name;   /* the archive's engine value: "postgresql" | "mongodb" */
     /* Connects to uri in role. Returns 0 with *out set, or -1 with e filled (no credential in it). */
@@ -77,7 +91,28 @@ typedef struct mno_engine_ops {
     /* Count and sum of the target's rows for section s; *exists 0 when the table/collection is missing. */
     int (*hash_section)(mno_engine *en, const mno_section *s, uint64_t *count, mno_sum *sum,
                         int *exists, mno_error *e);
+    /* Starts hash_section(s) in the background so the caller can read on meanwhile; the
+       next hash_section for the same s collects the result. NULL: not supported. */
+    int (*hash_start)(mno_engine *en, const mno_section *s, mno_error *e);
+    /* Count and sum of the target's rows of s whose key is in [lo, hi) (JSON arrays as in
+       mno_row_cb; NULL = unbounded), computed in the server. NULL: the engine cannot push key
+       ranges down (verify --diff then lists the whole section with list_range). */
+    int (*hash_range)(mno_engine *en, const mno_section *s, const json_t *lo, const json_t *hi,
+                      uint64_t *count, mno_sum *sum, mno_error *e);
+    /* Calls cb for each target row of s whose key is in [lo, hi), in key order (unordered
+       when both are NULL and the engine does not push ranges down), at most limit rows (0:
+       no limit). Returns 0, or -1 with e filled (also when cb fails). */
+    int (*list_range)(mno_engine *en, const mno_section *s, const json_t *lo, const json_t *hi,
+                      size_t limit, mno_row_cb cb, void *arg, mno_error *e);
+    /* The tables/collections of the target in the schemas (pg) or database (mongo) that the
+       namespaces ns[0..n) live in, with their row counts, as a malloc'd array (*out, *nout)
+       that the caller frees with mno_ns_counts_free. Returns 0 or -1. */
+    int (*list_ns)(mno_engine *en, const char *const *ns, size_t n, mno_ns_count **out,
+                   size_t *nout, mno_error *e);
 } mno_engine_ops;
+
+/* Frees list_ns's array. Accepts NULL. */
+void mno_ns_counts_free(mno_ns_count *a, size_t n);
 
 extern const mno_engine_ops mno_engine_pg;
 extern const mno_engine_ops mno_engine_mongo;

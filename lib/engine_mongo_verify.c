@@ -1,5 +1,307 @@
-/* engine_mongo_verify.c: placeholder until issue 7 builds this part; every operation fails with "not built yet". */
+/* engine_mongo_verify.c: MongoDB verify ops: counts and md5 sums of a collection's documents, hashed as they stream. */
+#include <stdlib.h>
+#include <string.h>
 #include "engine_mongo.h"
 
-int mno_mongo_hash_section(mno_engine *en, const mno_section *s, uint64_t *count, mno_sum *sum, int *exists, mno_error *e)
-{ (void)en; (void)s; (void)count; (void)sum; (void)exists; return mno_err(e, MNO_E_INTERNAL, NULL, 0, NULL, "verify is not built yet"); }
+/*
+ * A section "db.coll" is read from the target URI's database when it names one, else from
+ * the ns's own database part (as mno-restore writes it). Each document's BSON bytes are
+ * hashed as they come: the server cannot compute md5 of BSON, and a document comes back
+ * byte for byte as it was stored. The begin's "filter" (canonical Extended JSON), when
+ * present, restricts the collection to the tenant's documents (a shared target).
+ */
+
+/* Opens the collection of ns. Caller destroys it. NULL with e filled. */
+static mongoc_collection_t *open_coll(mno_mongo *m, const char *ns, char **dbname, char **cname,
+                                      mno_error *e)
+{
+    const char *dot = strchr(ns, '.');
+    *dbname = m->dbname ? strdup(m->dbname) : dot ? strndup(ns, (size_t)(dot - ns)) : NULL;
+    *cname = strdup(dot ? dot + 1 : ns);
+    if (!*dbname || !*cname) {
+        free(*dbname);
+        free(*cname);
+        *dbname = *cname = NULL;
+        mno_err(e, MNO_E_USAGE, NULL, 0, ns, "no database: give one in the target uri");
+        return NULL;
+    }
+    return mongoc_client_get_collection(m->client, *dbname, *cname);
+}
+
+/* 1 if collection cname exists in dbname, 0 if not, -1 on error. */
+static int coll_exists(mno_mongo *m, const char *dbname, const char *cname, const char *ns,
+                       mno_error *e)
+{
+    bson_error_t be;
+    mongoc_database_t *db = mongoc_client_get_database(m->client, dbname);
+    bson_t opts = BSON_INITIALIZER, filter;
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "filter", &filter);
+    BSON_APPEND_UTF8(&filter, "name", cname);
+    bson_append_document_end(&opts, &filter);
+    char **names = mongoc_database_get_collection_names_with_opts(db, &opts, &be);
+    int rc;
+    if (!names) {
+        rc = mno_mongo_err(e, &be, ns, "cannot list collections");
+    } else {
+        rc = 0;
+        for (char **p = names; *p; p++)
+            if (strcmp(*p, cname) == 0)
+                rc = 1;
+        bson_strfreev(names);
+    }
+    bson_destroy(&opts);
+    mongoc_database_destroy(db);
+    return rc;
+}
+
+/* The section's filter: begin's "filter" as BSON, or {}; with the _id range [lo, hi). */
+static bson_t *section_filter(const mno_section *s, const json_t *lo, const json_t *hi, mno_error *e)
+{
+    json_t *f = json_object_get(s->begin, "filter");
+    json_t *q = json_is_object(f) ? json_deep_copy(f) : json_object();
+    bson_t *b = NULL;
+    bson_error_t be;
+    if (!q)
+        goto nomem;
+    if (lo || hi) {
+        json_t *r = json_object();
+        if (!r || json_object_set_new(q, "_id", r) < 0)
+            goto nomem;
+        /* a filter that names _id itself is combined with $and */
+        if (lo && json_object_set(r, "$gte", json_array_get(lo, 0)) < 0)
+            goto nomem;
+        if (hi && json_object_set(r, "$lt", json_array_get(hi, 0)) < 0)
+            goto nomem;
+        if (json_object_get(f, "_id")) {
+            json_t *and = json_pack("{s:[O,{s:O}]}", "$and", f, "_id", r);
+            json_decref(q);
+            q = and;
+            if (!q)
+                goto nomem;
+        }
+    }
+    char *txt = json_dumps(q, JSON_COMPACT);
+    if (!txt)
+        goto nomem;
+    b = bson_new_from_json((const uint8_t *)txt, -1, &be);
+    free(txt);
+    if (!b)
+        mno_err(e, MNO_E_FORMAT, NULL, 0, s->ns, "begin: bad filter: %s", be.message);
+    json_decref(q);
+    return b;
+nomem:
+    json_decref(q);
+    mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "out of memory");
+    return NULL;
+}
+
+int mno_mongo_hash_section(mno_engine *en, const mno_section *s, uint64_t *count, mno_sum *sum,
+                           int *exists, mno_error *e)
+{
+    mno_mongo *m = MNO_MONGO(en);
+    char *dbname = NULL, *cname = NULL;
+    mongoc_collection_t *coll = NULL;
+    mongoc_cursor_t *cur = NULL;
+    bson_t *filter = NULL;
+    bson_error_t be;
+    const bson_t *doc;
+    int rc = -1;
+    *count = 0;
+    sum->hi = sum->lo = 0;
+    *exists = 0;
+    coll = open_coll(m, s->ns, &dbname, &cname, e);
+    if (!coll)
+        goto done;
+    int ex = coll_exists(m, dbname, cname, s->ns, e);
+    if (ex <= 0) {
+        rc = ex;
+        goto done;
+    }
+    *exists = 1;
+    filter = section_filter(s, NULL, NULL, e);
+    if (!filter)
+        goto done;
+    cur = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
+    while (mongoc_cursor_next(cur, &doc)) {
+        mno_sum_add_md5(sum, bson_get_data(doc), doc->len);
+        (*count)++;
+    }
+    if (mongoc_cursor_error(cur, &be)) {
+        mno_mongo_err(e, &be, s->ns, "cannot read the collection");
+        goto done;
+    }
+    rc = 0;
+done:
+    mongoc_cursor_destroy(cur);
+    bson_destroy(filter);
+    mongoc_collection_destroy(coll);
+    free(dbname);
+    free(cname);
+    return rc;
+}
+
+int mno_mongo_list_range(mno_engine *en, const mno_section *s, const json_t *lo, const json_t *hi,
+                         size_t limit, mno_row_cb cb, void *arg, mno_error *e)
+{
+    mno_mongo *m = MNO_MONGO(en);
+    char *dbname = NULL, *cname = NULL;
+    mongoc_collection_t *coll = NULL;
+    mongoc_cursor_t *cur = NULL;
+    bson_t *filter = NULL;
+    bson_t opts = BSON_INITIALIZER;
+    bson_error_t be;
+    const bson_t *doc;
+    json_t *v = NULL, *key = NULL;
+    int rc = -1;
+    size_t seen = 0;
+    coll = open_coll(m, s->ns, &dbname, &cname, e);
+    if (!coll)
+        goto done;
+    filter = section_filter(s, lo, hi, e);
+    if (!filter)
+        goto done;
+    if (lo || hi) {
+        bson_t sort;
+        BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+        BSON_APPEND_INT32(&sort, "_id", 1);
+        bson_append_document_end(&opts, &sort);
+    }
+    cur = mongoc_collection_find_with_opts(coll, filter, &opts, NULL);
+    while ((!limit || seen < limit) && mongoc_cursor_next(cur, &doc)) {
+        unsigned char digest[16];
+        size_t n;
+        seen++;
+        mno_md5(bson_get_data(doc), doc->len, digest);
+        char *txt = bson_as_canonical_extended_json(doc, &n);
+        json_error_t je;
+        v = txt ? json_loadb(txt, n, JSON_DECODE_ANY, &je) : NULL;
+        bson_free(txt);
+        key = json_array();
+        if (!v || !key || json_array_append(key, json_object_get(v, "_id")) < 0) {
+            mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "cannot convert a document to json");
+            goto done;
+        }
+        int x = cb(arg, key, v, digest, e);
+        json_decref(v);
+        json_decref(key);
+        v = key = NULL;
+        if (x < 0)
+            goto done;
+        if (x > 0)
+            break;
+    }
+    if (mongoc_cursor_error(cur, &be)) {
+        mno_mongo_err(e, &be, s->ns, "cannot read the collection");
+        goto done;
+    }
+    rc = 0;
+done:
+    json_decref(v);
+    json_decref(key);
+    mongoc_cursor_destroy(cur);
+    bson_destroy(filter);
+    bson_destroy(&opts);
+    mongoc_collection_destroy(coll);
+    free(dbname);
+    free(cname);
+    return rc;
+}
+
+/* Adds db to the set unless there. */
+static int add_db(mno_mongo *m, json_t *set, const char *ns)
+{
+    const char *dot = strchr(ns, '.');
+    char *db = m->dbname ? strdup(m->dbname) : dot ? strndup(ns, (size_t)(dot - ns)) : NULL;
+    if (!db)
+        return 0;
+    int rc = json_object_set_new(set, db, json_true());
+    free(db);
+    return rc;
+}
+
+int mno_mongo_list_ns(mno_engine *en, const char *const *ns, size_t n, mno_ns_count **out,
+                      size_t *nout, mno_error *e)
+{
+    mno_mongo *m = MNO_MONGO(en);
+    json_t *set = json_object();
+    mno_ns_count *a = NULL;
+    size_t na = 0, cap = 0;
+    int rc = -1;
+    bson_error_t be;
+    *out = NULL;
+    *nout = 0;
+    if (!set)
+        goto nomem;
+    for (size_t i = 0; i < n; i++)
+        if (add_db(m, set, ns[i]) < 0)
+            goto nomem;
+    const char *dbname;
+    json_t *val;
+    json_object_foreach(set, dbname, val) {
+        mongoc_database_t *db = mongoc_client_get_database(m->client, dbname);
+        char **names = mongoc_database_get_collection_names_with_opts(db, NULL, &be);
+        mongoc_database_destroy(db);
+        if (!names) {
+            mno_mongo_err(e, &be, dbname, "cannot list collections");
+            goto done;
+        }
+        for (char **p = names; *p; p++) {
+            if (strncmp(*p, "system.", 7) == 0)
+                continue;
+            if (na == cap) {
+                cap = cap ? 2 * cap : 16;
+                mno_ns_count *t = realloc(a, cap * sizeof *a);
+                if (!t) {
+                    bson_strfreev(names);
+                    goto nomem;
+                }
+                a = t;
+            }
+            /* named as the archive names it: when the URI chose the database, with the
+               archive's database part (that of ns[0]) */
+            const char *dot = m->dbname && n ? strchr(ns[0], '.') : NULL;
+            size_t plen = dot ? (size_t)(dot - ns[0]) : strlen(dbname);
+            const char *prefix = dot ? ns[0] : dbname;
+            size_t len = plen + 1 + strlen(*p) + 1;
+            a[na].ns = malloc(len);
+            if (!a[na].ns) {
+                bson_strfreev(names);
+                goto nomem;
+            }
+            snprintf(a[na].ns, len, "%.*s.%s", (int)plen, prefix, *p);
+            a[na].count = 0;
+            na++;
+            mongoc_collection_t *coll = mongoc_client_get_collection(m->client, dbname, *p);
+            bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, proj;
+            BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
+            BSON_APPEND_INT32(&proj, "_id", 1);
+            bson_append_document_end(&opts, &proj);
+            mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
+            const bson_t *doc;
+            while (mongoc_cursor_next(cur, &doc))
+                a[na - 1].count++;
+            int bad = mongoc_cursor_error(cur, &be);
+            mongoc_cursor_destroy(cur);
+            bson_destroy(&filter);
+            bson_destroy(&opts);
+            mongoc_collection_destroy(coll);
+            if (bad) {
+                bson_strfreev(names);
+                mno_mongo_err(e, &be, a[na - 1].ns, "cannot count documents");
+                goto done;
+            }
+        }
+        bson_strfreev(names);
+    }
+    *out = a;
+    *nout = na;
+    a = NULL;
+    rc = 0;
+    goto done;
+nomem:
+    mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+done:
+    mno_ns_counts_free(a, na);
+    json_decref(set);
+    return rc;
+}

@@ -43,5 +43,14 @@ int  mno_pg_restore_commit(mno_engine *en, const mno_section *s, mno_error *e);
 void mno_pg_restore_abort(mno_engine *en);
 int  mno_pg_hash_section(mno_engine *en, const mno_section *s, uint64_t *count, mno_sum *sum,
                          int *exists, mno_error *e);
+int  mno_pg_hash_start(mno_engine *en, const mno_section *s, mno_error *e);
+int  mno_pg_hash_range(mno_engine *en, const mno_section *s, const json_t *lo, const json_t *hi,
+                       uint64_t *count, mno_sum *sum, mno_error *e);
+int  mno_pg_list_range(mno_engine *en, const mno_section *s, const json_t *lo, const json_t *hi,
+                       size_t limit, mno_row_cb cb, void *arg, mno_error *e);
+int  mno_pg_list_ns(mno_engine *en, const char *const *ns, size_t n, mno_ns_count **out,
+                    size_t *nout, mno_error *e);
+/* Frees engine_pg_verify.c's state (pg->verify); called by mno_pg_close. Accepts NULL. */
+void mno_pg_verify_free(mno_pg *pg);
 
 #endif

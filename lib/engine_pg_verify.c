@@ -1,5 +1,555 @@
-/* engine_pg_verify.c: placeholder until issue 7 builds this part; every operation fails with "not built yet". */
+/* engine_pg_verify.c: PostgreSQL verify ops: counts and md5 sums of a table's rows, computed in the server. */
+#include <stdlib.h>
+#include <string.h>
+#include "buf.h"
 #include "engine_pg.h"
 
-int mno_pg_hash_section(mno_engine *en, const mno_section *s, uint64_t *count, mno_sum *sum, int *exists, mno_error *e)
-{ (void)en; (void)s; (void)count; (void)sum; (void)exists; return mno_err(e, MNO_E_INTERNAL, NULL, 0, NULL, "verify is not built yet"); }
+/*
+ * All hashing runs in one REPEATABLE READ READ ONLY transaction, so every table is seen at
+ * the same instant and nothing can be written by mistake. The record text of a row is
+ * ROW(c1,...,cn)::text over the archive's columns, in the archive's order; the session
+ * settings of mno_pg_session_setup pin the text of every value, as for the dump. The 128-bit
+ * sum of the md5 digests is computed as four sums of 32-bit words (bigint sums cannot
+ * overflow) that are combined with their carries here.
+ */
+
+typedef struct pg_verify {
+    int in_txn;           /* the snapshot transaction is open */
+    char *pending_ns;     /* hash_start sent the query for this section */
+    int pending_exists;   /* 0: the table is missing, nothing was sent */
+} pg_verify;
+
+static pg_verify *state(mno_pg *pg, mno_error *e)
+{
+    if (!pg->verify) {
+        pg->verify = calloc(1, sizeof(pg_verify));
+        if (!pg->verify)
+            mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+    }
+    return pg->verify;
+}
+
+void mno_pg_verify_free(mno_pg *pg)
+{
+    if (!pg || !pg->verify)
+        return;
+    pg_verify *v = pg->verify;
+    free(v->pending_ns);
+    free(v);
+    pg->verify = NULL;
+}
+
+static int begin_snapshot(mno_pg *pg, pg_verify *v, mno_error *e)
+{
+    if (v->in_txn)
+        return 0;
+    if (mno_pg_exec(pg->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL, e) < 0)
+        return -1;
+    v->in_txn = 1;
+    return 0;
+}
+
+/* 1 if the table of ns exists, 0 if not, -1 on error. */
+static int table_exists(mno_pg *pg, const char *ns, mno_error *e)
+{
+    char *q = mno_pg_quote_ns(pg->conn, ns);
+    if (!q)
+        return mno_err(e, MNO_E_NOMEM, NULL, 0, ns, "cannot quote the table name");
+    const char *params[1] = {q};
+    PGresult *r = PQexecParams(pg->conn, "SELECT to_regclass($1) IS NOT NULL", 1, NULL, params,
+                               NULL, NULL, 0);
+    int rc = -1;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        mno_pg_err(e, pg->conn, r, ns, "cannot look up the table");
+    else
+        rc = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    free(q);
+    return rc;
+}
+
+/* Appends "(c1,c2,...)" of the names, quoted. */
+static int add_collist(mno_buf *b, PGconn *c, const char *const *names, size_t n)
+{
+    if (mno_buf_addc(b, '(') < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        char *q = PQescapeIdentifier(c, names[i], strlen(names[i]));
+        if (!q)
+            return -1;
+        int rc = mno_buf_addf(b, "%s%s", i ? "," : "", q);
+        PQfreemem(q);
+        if (rc < 0)
+            return -1;
+    }
+    return mno_buf_addc(b, ')');
+}
+
+/* The section's key column names (point into begin); *n 0 when it has none. Caller frees the array. */
+static const char **key_names(const mno_section *s, size_t *n)
+{
+    json_t *key = json_object_get(s->begin, "key");
+    *n = json_is_array(key) ? json_array_size(key) : 0;
+    const char **names = calloc(*n + 1, sizeof *names);
+    if (!names)
+        return NULL;
+    for (size_t i = 0; i < *n; i++) {
+        names[i] = json_string_value(json_array_get(key, i));
+        if (!names[i]) {
+            free(names);
+            return NULL;
+        }
+    }
+    return names;
+}
+
+/*
+ * Builds the WHERE clause of a section: the begin's "where" (a shared target: only the
+ * tenant's rows) and the key range [lo, hi) as row comparisons with parameters (types taken
+ * from the key columns). Fills params (pointing into lo/hi) and *np.
+ */
+static int add_where(mno_buf *b, PGconn *c, const mno_section *s, const json_t *lo,
+                     const json_t *hi, const char **params, int *np, mno_error *e)
+{
+    const char *where = json_string_value(json_object_get(s->begin, "where"));
+    const char *sep = " WHERE ";
+    *np = 0;
+    if (where && *where) {
+        if (mno_buf_addf(b, "%s(%s)", sep, where) < 0)
+            goto nomem;
+        sep = " AND ";
+    }
+    if (!lo && !hi)
+        return 0;
+    size_t nk = 0;
+    const char **keys = key_names(s, &nk);
+    if (!keys)
+        goto nomem;
+    if (nk == 0) {
+        free(keys);
+        return mno_err(e, MNO_E_FORMAT, NULL, 0, s->ns, "the section has no key");
+    }
+    const json_t *bounds[2] = {lo, hi};
+    const char *ops[2] = {">=", "<"};
+    for (int k = 0; k < 2; k++) {
+        if (!bounds[k])
+            continue;
+        if (json_array_size(bounds[k]) != nk) {
+            free(keys);
+            return mno_err(e, MNO_E_INTERNAL, NULL, 0, s->ns, "key bound has the wrong arity");
+        }
+        if (mno_buf_adds(b, sep) < 0 || add_collist(b, c, keys, nk) < 0 ||
+            mno_buf_addf(b, " %s (", ops[k]) < 0) {
+            free(keys);
+            goto nomem;
+        }
+        for (size_t i = 0; i < nk; i++) {
+            params[*np] = json_string_value(json_array_get(bounds[k], i));
+            (*np)++;
+            if (mno_buf_addf(b, "%s$%d", i ? "," : "", *np) < 0) {
+                free(keys);
+                goto nomem;
+            }
+        }
+        if (mno_buf_addc(b, ')') < 0) {
+            free(keys);
+            goto nomem;
+        }
+        sep = " AND ";
+    }
+    free(keys);
+    return 0;
+nomem:
+    return mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "out of memory");
+}
+
+/* The query that counts and sums s's rows in [lo, hi). */
+static int hash_sql(mno_buf *b, PGconn *c, const mno_section *s, const json_t *lo,
+                    const json_t *hi, const char **params, int *np, mno_error *e)
+{
+    char *qns = mno_pg_quote_ns(c, s->ns);
+    if (!qns)
+        return mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "cannot quote the table name");
+    int rc = -1;
+    if (mno_buf_adds(b, "SELECT count(*)") < 0)
+        goto nomem;
+    for (int w = 0; w < 4; w++)
+        if (mno_buf_addf(b, ", coalesce(sum(('x' || substr(h, %d, 8))::bit(32)::bigint), 0)",
+                         1 + 8 * w) < 0)
+            goto nomem;
+    if (mno_buf_adds(b, " FROM (SELECT md5(ROW") < 0 ||
+        add_collist(b, c, s->colnames, s->ncols) < 0 ||
+        mno_buf_addf(b, "::text) AS h FROM %s", qns) < 0)
+        goto nomem;
+    if (add_where(b, c, s, lo, hi, params, np, e) < 0)
+        goto done;
+    if (mno_buf_adds(b, ") q") < 0)
+        goto nomem;
+    rc = 0;
+    goto done;
+nomem:
+    mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "out of memory");
+done:
+    free(qns);
+    return rc;
+}
+
+/* Parses a non-negative decimal into *v mod 2^128. */
+static int parse_u128(const char *t, unsigned __int128 *v)
+{
+    *v = 0;
+    if (!*t)
+        return -1;
+    for (; *t; t++) {
+        if (*t < '0' || *t > '9')
+            return -1;
+        *v = *v * 10 + (unsigned)(*t - '0');
+    }
+    return 0;
+}
+
+/* Reads the one-row result of hash_sql into count and sum. */
+static int read_hash(PGresult *r, PGconn *c, const mno_section *s, uint64_t *count, mno_sum *sum,
+                     mno_error *e)
+{
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return mno_pg_err(e, c, r, s->ns, "cannot hash the table");
+    if (PQntuples(r) != 1 || PQnfields(r) != 5)
+        return mno_err(e, MNO_E_INTERNAL, NULL, 0, s->ns, "unexpected hash result");
+    unsigned __int128 n, w[4], total = 0;
+    if (parse_u128(PQgetvalue(r, 0, 0), &n) < 0)
+        return mno_err(e, MNO_E_INTERNAL, NULL, 0, s->ns, "bad count from the server");
+    for (int i = 0; i < 4; i++) {
+        if (parse_u128(PQgetvalue(r, 0, i + 1), &w[i]) < 0)
+            return mno_err(e, MNO_E_INTERNAL, NULL, 0, s->ns, "bad sum from the server");
+        total += w[i] << (32 * (3 - i));
+    }
+    *count = (uint64_t)n;
+    sum->hi = (uint64_t)(total >> 64);
+    sum->lo = (uint64_t)total;
+    return 0;
+}
+
+static int check_cols(const mno_section *s, mno_error *e)
+{
+    for (size_t i = 0; i < s->ncols; i++)
+        if (!s->colnames[i])
+            return mno_err(e, MNO_E_FORMAT, NULL, 0, s->ns, "begin: column %zu has no name", i + 1);
+    return 0;
+}
+
+int mno_pg_hash_start(mno_engine *en, const mno_section *s, mno_error *e)
+{
+    mno_pg *pg = MNO_PG(en);
+    pg_verify *v = state(pg, e);
+    mno_buf sql = MNO_BUF_INIT;
+    int rc = -1;
+    if (!v || check_cols(s, e) < 0 || begin_snapshot(pg, v, e) < 0)
+        return -1;
+    if (v->pending_ns)
+        return mno_err(e, MNO_E_INTERNAL, NULL, 0, s->ns, "a hash is already pending for %s", v->pending_ns);
+    int ex = table_exists(pg, s->ns, e);
+    if (ex < 0)
+        return -1;
+    if (ex) {
+        const char *params[1];
+        int np = 0;
+        if (hash_sql(&sql, pg->conn, s, NULL, NULL, params, &np, e) < 0)
+            goto done;
+        if (!PQsendQueryParams(pg->conn, sql.data, np, NULL, params, NULL, NULL, 0)) {
+            mno_pg_err(e, pg->conn, NULL, s->ns, "cannot hash the table");
+            goto done;
+        }
+    }
+    v->pending_ns = strdup(s->ns);
+    v->pending_exists = ex;
+    if (!v->pending_ns) {
+        mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "out of memory");
+        goto done;
+    }
+    rc = 0;
+done:
+    mno_buf_release(&sql);
+    return rc;
+}
+
+/* Collects the result of the query hash_start sent. */
+static int hash_collect(mno_pg *pg, pg_verify *v, const mno_section *s, uint64_t *count,
+                        mno_sum *sum, int *exists, mno_error *e)
+{
+    int rc = 0, ex = v->pending_exists;
+    free(v->pending_ns);
+    v->pending_ns = NULL;
+    *exists = ex;
+    if (!ex)
+        return 0;
+    PGresult *r, *first = NULL;
+    while ((r = PQgetResult(pg->conn)) != NULL) {
+        if (!first)
+            first = r;
+        else
+            PQclear(r);
+    }
+    if (!first)
+        rc = mno_pg_err(e, pg->conn, NULL, s->ns, "cannot hash the table");
+    else
+        rc = read_hash(first, pg->conn, s, count, sum, e);
+    PQclear(first);
+    return rc;
+}
+
+int mno_pg_hash_section(mno_engine *en, const mno_section *s, uint64_t *count, mno_sum *sum,
+                        int *exists, mno_error *e)
+{
+    mno_pg *pg = MNO_PG(en);
+    pg_verify *v = state(pg, e);
+    *count = 0;
+    sum->hi = sum->lo = 0;
+    *exists = 0;
+    if (!v)
+        return -1;
+    if (v->pending_ns) {
+        if (strcmp(v->pending_ns, s->ns) != 0)
+            return mno_err(e, MNO_E_INTERNAL, NULL, 0, s->ns, "the pending hash is for %s", v->pending_ns);
+        return hash_collect(pg, v, s, count, sum, exists, e);
+    }
+    if (check_cols(s, e) < 0 || begin_snapshot(pg, v, e) < 0)
+        return -1;
+    int ex = table_exists(pg, s->ns, e);
+    if (ex <= 0)
+        return ex;
+    *exists = 1;
+    return mno_pg_hash_range(en, s, NULL, NULL, count, sum, e);
+}
+
+int mno_pg_hash_range(mno_engine *en, const mno_section *s, const json_t *lo, const json_t *hi,
+                      uint64_t *count, mno_sum *sum, mno_error *e)
+{
+    mno_pg *pg = MNO_PG(en);
+    pg_verify *v = state(pg, e);
+    mno_buf sql = MNO_BUF_INIT;
+    const char *params[64];
+    int np = 0, rc = -1;
+    if (!v || begin_snapshot(pg, v, e) < 0)
+        return -1;
+    if ((lo && json_array_size(lo) > 32) || (hi && json_array_size(hi) > 32))
+        return mno_err(e, MNO_E_FORMAT, NULL, 0, s->ns, "the key has more than 32 columns");
+    if (hash_sql(&sql, pg->conn, s, lo, hi, params, &np, e) < 0)
+        goto done;
+    PGresult *r = PQexecParams(pg->conn, sql.data, np, NULL, params, NULL, NULL, 0);
+    rc = read_hash(r, pg->conn, s, count, sum, e);
+    PQclear(r);
+done:
+    mno_buf_release(&sql);
+    return rc;
+}
+
+static int hexval(char c)
+{
+    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+int mno_pg_list_range(mno_engine *en, const mno_section *s, const json_t *lo, const json_t *hi,
+                      size_t limit, mno_row_cb cb, void *arg, mno_error *e)
+{
+    mno_pg *pg = MNO_PG(en);
+    pg_verify *v = state(pg, e);
+    mno_buf sql = MNO_BUF_INIT;
+    const char *params[64];
+    int np = 0, rc = -1;
+    PGresult *r = NULL;
+    json_t *key = NULL, *row = NULL;
+    size_t nk = 0;
+    const char **keys = NULL;
+    size_t *kidx = NULL;
+    char *qns = NULL;
+    if (!v || check_cols(s, e) < 0 || begin_snapshot(pg, v, e) < 0)
+        return -1;
+    if ((lo && json_array_size(lo) > 32) || (hi && json_array_size(hi) > 32))
+        return mno_err(e, MNO_E_FORMAT, NULL, 0, s->ns, "the key has more than 32 columns");
+    keys = key_names(s, &nk);
+    kidx = calloc(nk + 1, sizeof *kidx);
+    qns = mno_pg_quote_ns(pg->conn, s->ns);
+    if (!keys || !kidx || !qns) {
+        mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "out of memory");
+        goto done;
+    }
+    for (size_t k = 0; k < nk; k++) {
+        size_t i = 0;
+        while (i < s->ncols && strcmp(s->colnames[i], keys[k]) != 0)
+            i++;
+        if (i == s->ncols) {
+            mno_err(e, MNO_E_FORMAT, NULL, 0, s->ns, "key column \"%s\" is not among the columns", keys[k]);
+            goto done;
+        }
+        kidx[k] = i;
+    }
+    if (mno_buf_adds(&sql, "SELECT md5(ROW") < 0 || add_collist(&sql, pg->conn, s->colnames, s->ncols) < 0 ||
+        mno_buf_adds(&sql, "::text)") < 0)
+        goto nomem;
+    for (size_t i = 0; i < s->ncols; i++) {
+        char *q = PQescapeIdentifier(pg->conn, s->colnames[i], strlen(s->colnames[i]));
+        int x = q ? mno_buf_addf(&sql, ", %s", q) : -1;
+        PQfreemem(q);
+        if (x < 0)
+            goto nomem;
+    }
+    if (mno_buf_addf(&sql, " FROM %s", qns) < 0)
+        goto nomem;
+    if (add_where(&sql, pg->conn, s, lo, hi, params, &np, e) < 0)
+        goto done;
+    if (nk && (mno_buf_adds(&sql, " ORDER BY ") < 0))
+        goto nomem;
+    for (size_t k = 0; k < nk; k++) {
+        char *q = PQescapeIdentifier(pg->conn, keys[k], strlen(keys[k]));
+        int x = q ? mno_buf_addf(&sql, "%s%s", k ? ", " : "", q) : -1;
+        PQfreemem(q);
+        if (x < 0)
+            goto nomem;
+    }
+    if (limit && mno_buf_addf(&sql, " LIMIT %zu", limit) < 0)
+        goto nomem;
+    r = PQexecParams(pg->conn, sql.data, np, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        mno_pg_err(e, pg->conn, r, s->ns, "cannot list rows");
+        goto done;
+    }
+    for (int t = 0; t < PQntuples(r); t++) {
+        unsigned char digest[16];
+        const char *h = PQgetvalue(r, t, 0);
+        for (int i = 0; i < 16; i++)
+            digest[i] = (unsigned char)(hexval(h[2 * i]) << 4 | hexval(h[2 * i + 1]));
+        row = json_object();
+        key = json_array();
+        if (!row || !key)
+            goto nomem;
+        for (size_t i = 0; i < s->ncols; i++) {
+            json_t *val = PQgetisnull(r, t, (int)i + 1)
+                              ? json_null()
+                              : json_stringn(PQgetvalue(r, t, (int)i + 1),
+                                             (size_t)PQgetlength(r, t, (int)i + 1));
+            if (!val || json_object_set_new(row, s->colnames[i], val) < 0)
+                goto nomem;
+        }
+        for (size_t k = 0; k < nk; k++)
+            if (json_array_append(key, json_object_get(row, s->colnames[kidx[k]])) < 0)
+                goto nomem;
+        int x = cb(arg, key, row, digest, e);
+        json_decref(key);
+        json_decref(row);
+        key = row = NULL;
+        if (x < 0)
+            goto done;
+        if (x > 0)
+            break;
+    }
+    rc = 0;
+    goto done;
+nomem:
+    mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "out of memory");
+done:
+    json_decref(key);
+    json_decref(row);
+    PQclear(r);
+    free(qns);
+    free(keys);
+    free(kidx);
+    mno_buf_release(&sql);
+    return rc;
+}
+
+/* Adds the schema of ns ("public" when it has none) to the set. */
+static int add_schema(json_t *set, const char *ns)
+{
+    const char *dot = strchr(ns, '.');
+    char *schema = dot ? strndup(ns, (size_t)(dot - ns)) : strdup("public");
+    if (!schema)
+        return -1;
+    int rc = json_object_set_new(set, schema, json_true());
+    free(schema);
+    return rc;
+}
+
+int mno_pg_list_ns(mno_engine *en, const char *const *ns, size_t n, mno_ns_count **out,
+                   size_t *nout, mno_error *e)
+{
+    mno_pg *pg = MNO_PG(en);
+    pg_verify *v = state(pg, e);
+    json_t *set = json_object();
+    mno_buf arr = MNO_BUF_INIT;
+    PGresult *r = NULL;
+    mno_ns_count *a = NULL;
+    size_t na = 0;
+    int rc = -1;
+    *out = NULL;
+    *nout = 0;
+    if (!v || !set)
+        goto nomem;
+    if (begin_snapshot(pg, v, e) < 0)
+        goto done;
+    for (size_t i = 0; i < n; i++)
+        if (add_schema(set, ns[i]) < 0)
+            goto nomem;
+    const char *schema;
+    json_t *val;
+    if (mno_buf_addc(&arr, '{') < 0)
+        goto nomem;
+    json_object_foreach(set, schema, val) {
+        if (mno_buf_addf(&arr, "%s", arr.len > 1 ? "," : "") < 0 ||
+            mno_buf_add_json_str(&arr, schema, strlen(schema)) < 0)
+            goto nomem;
+    }
+    if (mno_buf_addc(&arr, '}') < 0)
+        goto nomem;
+    const char *params[1] = {arr.data};
+    r = PQexecParams(pg->conn,
+                     "SELECT n.nspname || '.' || c.relname FROM pg_class c"
+                     " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                     " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition"
+                     " AND n.nspname = ANY ($1::text[]) ORDER BY 1",
+                     1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        mno_pg_err(e, pg->conn, r, NULL, "cannot list tables");
+        goto done;
+    }
+    a = calloc((size_t)PQntuples(r) + 1, sizeof *a);
+    if (!a)
+        goto nomem;
+    for (int t = 0; t < PQntuples(r); t++) {
+        const char *name = PQgetvalue(r, t, 0);
+        a[na].ns = strdup(name);
+        if (!a[na].ns)
+            goto nomem;
+        na++;
+        char *q = mno_pg_quote_ns(pg->conn, name);
+        mno_buf c = MNO_BUF_INIT;
+        if (!q || mno_buf_addf(&c, "SELECT count(*) FROM %s", q) < 0) {
+            free(q);
+            mno_buf_release(&c);
+            goto nomem;
+        }
+        free(q);
+        PGresult *rc2 = PQexec(pg->conn, c.data);
+        mno_buf_release(&c);
+        if (PQresultStatus(rc2) != PGRES_TUPLES_OK) {
+            mno_pg_err(e, pg->conn, rc2, name, "cannot count rows");
+            PQclear(rc2);
+            goto done;
+        }
+        a[na - 1].count = strtoll(PQgetvalue(rc2, 0, 0), NULL, 10);
+        PQclear(rc2);
+    }
+    *out = a;
+    *nout = na;
+    a = NULL;
+    rc = 0;
+    goto done;
+nomem:
+    mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+done:
+    mno_ns_counts_free(a, na);
+    PQclear(r);
+    json_decref(set);
+    mno_buf_release(&arr);
+    return rc;
+}

@@ -1,0 +1,204 @@
+/* verify.c: mno-verify's comparison: reads the archive with the checking reader and compares each section with the target's count and sum. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "verify.h"
+
+static char *now_utc(void)
+{
+    char buf[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return strdup(buf);
+}
+
+static char *redact(const char *uri)
+{
+    char red[1024];
+    return strdup(mno_redact_uri(uri, red, sizeof red));
+}
+
+/* Section s of the archive against the target: fills vs. */
+static int compare_section(const mno_engine_ops *ops, mno_engine *en, const mno_item *it,
+                           const mno_verify_opts *o, mno_arows *rows, mno_vsection *vs, mno_error *e)
+{
+    const mno_section *s = it->section;
+    int exists = 0;
+    vs->has_expected = 1;
+    vs->exp_count = it->declared_count;
+    vs->exp_sum = it->declared_sum;
+    if (ops->hash_section(en, s, &vs->act_count, &vs->act_sum, &exists, e) < 0)
+        return -1;
+    if (!exists) {
+        vs->status = MNO_VS_MISSING;
+        return 0;
+    }
+    vs->has_actual = vs->has_actual_sum = 1;
+    if (vs->act_count == vs->exp_count && mno_sum_eq(&vs->act_sum, &vs->exp_sum)) {
+        vs->status = MNO_VS_OK;
+        return 0;
+    }
+    vs->status = MNO_VS_DIFFERS;
+    if (!o->diff)
+        return 0;
+    if (!rows->keynames) {
+        vs->note = strdup("the section has no key");
+        return 0;
+    }
+    return mno_verify_diff(ops, en, s, rows, o->max_diff, vs, e);
+}
+
+/* Tables/collections of the target that the archive does not have and that hold rows. */
+static int find_extra(const mno_engine_ops *ops, mno_engine *en, mno_vreport *rep, mno_error *e)
+{
+    mno_ns_count *a = NULL;
+    size_t na = 0;
+    int rc = -1;
+    const char **ns = calloc(rep->n + 1, sizeof *ns);
+    if (!ns)
+        return mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+    for (size_t i = 0; i < rep->n; i++)
+        ns[i] = rep->secs[i].ns;
+    size_t nsec = rep->n;
+    if (nsec == 0) {
+        rc = 0;
+        goto done;
+    }
+    if (ops->list_ns(en, ns, nsec, &a, &na, e) < 0)
+        goto done;
+    for (size_t k = 0; k < na; k++) {
+        size_t i = 0;
+        while (i < nsec && strcmp(ns[i], a[k].ns) != 0)
+            i++;
+        if (i < nsec || a[k].count <= 0)
+            continue;
+        mno_vsection *vs = mno_vreport_add(rep, a[k].ns);
+        if (!vs) {
+            mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+            goto done;
+        }
+        vs->status = MNO_VS_EXTRA;
+        vs->has_actual = 1;
+        vs->act_count = (uint64_t)a[k].count;
+    }
+    rc = 0;
+done:
+    mno_ns_counts_free(a, na);
+    free(ns);
+    return rc;
+}
+
+static int verify_archive(const mno_verify_opts *o, mno_vreport *rep, mno_error *e)
+{
+    const mno_engine_ops *ops = NULL;
+    mno_engine *en = NULL;
+    mno_in *in = NULL;
+    mno_reader *r = NULL;
+    mno_reader_opts ropts = MNO_READER_OPTS_INIT;
+    mno_arows rows;
+    mno_item it;
+    int rc = -1, got;
+    memset(&rows, 0, sizeof rows);
+    rep->archive = strdup(o->archive);
+    if (!rep->archive)
+        return mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+    in = mno_in_open(o->archive, e);
+    if (!in)
+        goto done;
+    r = mno_reader_new(in, &ropts, e);
+    if (!r)
+        goto done;
+    while ((got = mno_reader_next(r, &it, e)) > 0) {
+        switch (it.kind) {
+        case MNO_ITEM_HEADER: {
+            rep->header = json_deep_copy(it.obj);
+            const char *kind = json_string_value(json_object_get(it.obj, "engine"));
+            const mno_engine_ops *want = mno_engine_for_kind(mno_engine_kind_parse(kind));
+            ops = mno_engine_for_uri(o->target);
+            if (!want) {
+                mno_err(e, MNO_E_FORMAT, mno_in_name(in), it.lineno, NULL, "header: unknown engine \"%s\"",
+                        kind ? kind : "");
+                goto done;
+            }
+            if (want != ops) {
+                mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "the archive is a %s archive but the target is %s",
+                        want->name, ops->name);
+                goto done;
+            }
+            rep->engine = strdup(ops->name);
+            if (!rep->header || !rep->engine) {
+                mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+                goto done;
+            }
+            if (ops->open(&en, o->target, MNO_ROLE_TARGET, e) < 0)
+                goto done;
+            break;
+        }
+        case MNO_ITEM_BEGIN:
+            if (json_object_get(it.obj, "where") || json_object_get(it.obj, "filter"))
+                rep->scoped = 1;
+            if (o->diff && mno_arows_init(&rows, it.section, e) < 0) {
+                if (e->code != MNO_E_FORMAT)
+                    goto done;
+                mno_error_clear(e);  /* no key: the section is compared, its keys not listed */
+            }
+            if (ops->hash_start && ops->hash_start(en, it.section, e) < 0)
+                goto done;
+            break;
+        case MNO_ITEM_REC:
+            if (rows.keynames && mno_arows_add(&rows, &it, e) < 0)
+                goto done;
+            break;
+        case MNO_ITEM_END: {
+            mno_vsection *vs = mno_vreport_add(rep, it.section->ns);
+            if (!vs) {
+                mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+                goto done;
+            }
+            if (compare_section(ops, en, &it, o, &rows, vs, e) < 0)
+                goto done;
+            mno_arows_release(&rows);
+            break;
+        }
+        case MNO_ITEM_TRAILER:
+            rep->trailer = json_deep_copy(it.obj);
+            break;
+        default:
+            break;
+        }
+    }
+    if (got < 0)
+        goto done;
+    if (!en) {
+        mno_err(e, MNO_E_FORMAT, mno_in_name(in), 0, NULL, "the archive has no header");
+        goto done;
+    }
+    if (!o->no_extra && !rep->scoped && ops->list_ns && find_extra(ops, en, rep, e) < 0)
+        goto done;
+    rc = 0;
+done:
+    mno_arows_release(&rows);
+    if (ops && en)
+        ops->close(en);
+    mno_reader_free(r);
+    mno_in_close(in);
+    return rc;
+}
+
+int mno_verify(const mno_verify_opts *o, mno_vreport *rep, mno_error *e)
+{
+    if (!o->target)
+        return mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "no target: give --target URI");
+    if (!o->archive == !o->source)
+        return mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "give either --archive FILE or --source URI");
+    rep->mode = strdup(o->archive ? "archive" : "live");
+    rep->target = redact(o->target);
+    rep->time = now_utc();
+    if (!rep->mode || !rep->target || !rep->time)
+        return mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+    if (o->archive)
+        return verify_archive(o, rep, e);
+    return mno_verify_live(o, rep, e);
+}

@@ -1,0 +1,72 @@
+/* verify.h: checksum verification of a target database against an archive or a live source (mno-verify). */
+#ifndef MNO_VERIFY_H
+#define MNO_VERIFY_H
+
+#include <stddef.h>
+#include "engine.h"
+#include "error.h"
+#include "report.h"
+
+typedef struct mno_verify_opts {
+    const char *archive;      /* archive path ("-": stdin); or NULL with source */
+    const char *source;       /* live source URI (with tenant); or NULL with archive */
+    const char *tenant;       /* live: the tenant */
+    const char *scope_path;   /* live: scope file (NULL: the engine's default) */
+    const char *target;       /* target URI (required) */
+    int diff;                 /* --diff: list the keys that differ */
+    size_t max_diff;          /* --max: at most this many keys per table (0: 20) */
+    int no_extra;             /* do not look for tables/collections the archive lacks */
+} mno_verify_opts;
+
+#define MNO_VERIFY_MAX_DIFF_DEFAULT 20
+
+/*
+ * Compares the target with the archive (or the live source) per table/collection: count
+ * and sum over the same rows, and with o->diff the differing keys. Fills rep (initialised
+ * by the caller with mno_vreport_init; freed with mno_vreport_release, also after an error).
+ * Returns 0 when the comparison ran (whatever it found: see mno_vreport_status), -1 on an
+ * error (a corrupt or truncated archive, a server error) with e filled.
+ */
+int mno_verify(const mno_verify_opts *o, mno_vreport *rep, mno_error *e);
+
+/*
+ * Live against live (verify_live.c): the source's rows of the tenant (the source engine's
+ * plan, as mno-dump would select them) against the target's tables. Same returns as mno_verify.
+ */
+int mno_verify_live(const mno_verify_opts *o, mno_vreport *rep, mno_error *e);
+
+/* ---- --diff, engine-neutral (verify_diff.c) ---- */
+
+/* The archive's rows of one section, as --diff needs them. */
+typedef struct mno_arow {
+    json_t *key;              /* JSON array of the key's values (as mno_row_cb's key) */
+    unsigned char digest[16];
+    char *line;               /* the rec line, to name the columns that differ */
+} mno_arow;
+
+typedef struct mno_arows {
+    mno_arow *rows;           /* in archive (key) order */
+    size_t n, cap;
+    const char **keynames;    /* the key's names: pg key columns, mongo "_id" */
+    size_t *keyidx;           /* pg: their positions among the columns */
+    size_t nk;
+} mno_arows;
+
+/* Sets up rows for section s (key names from its begin). Returns 0, or -1 (a section without key: MNO_E_FORMAT). */
+int mno_arows_init(mno_arows *a, const mno_section *s, mno_error *e);
+/* Appends the record it (a rec item of s). Returns 0 or -1. */
+int mno_arows_add(mno_arows *a, const mno_item *it, mno_error *e);
+/* Frees what a holds. Accepts NULL. */
+void mno_arows_release(mno_arows *a);
+
+/*
+ * Finds the keys of section s that differ between the archive rows a and the target, by
+ * bisecting key ranges (ops->hash_range: count and sum per range, in the server) down to
+ * small ranges whose rows are listed (ops->list_range); engines without hash_range list
+ * the whole section. Fills vs->diff with at most max entries (vs->diff_more when there are
+ * more). Returns 0 or -1.
+ */
+int mno_verify_diff(const mno_engine_ops *ops, mno_engine *en, const mno_section *s,
+                    const mno_arows *a, size_t max, mno_vsection *vs, mno_error *e);
+
+#endif

@@ -1,0 +1,224 @@
+#!/usr/bin/env bats
+# 50-verify-pg.bats: mno-verify against PostgreSQL: every status, --diff, --json, the exit codes, corrupt archives.
+# The archive is written independently of mno-dump (psql's JSON and mno-cat --seal), so these
+# tests check mno-verify's sums against another producer of the same canonical form.
+
+setup_file() {
+  export MNO_TOP=${MNO_TOP:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}
+  export PATH="$MNO_BIN:$PATH"
+  . "$MNO_TOP/tests/lib/env.sh"
+  export VSRC; VSRC=$(pg_newdb verify_pg_src)
+  load_data "$VSRC"
+  export VARCH=$BATS_FILE_TMPDIR/hub.mnoa.zst
+  make_archive "$VSRC" >"$BATS_FILE_TMPDIR/hub.raw"
+  mno-cat --seal -o "$VARCH" "$BATS_FILE_TMPDIR/hub.raw"
+}
+
+setup() {
+  . "$MNO_TOP/tests/lib/env.sh"
+}
+
+# A small MnoHub-like schema: values that need quoting in record text, a composite key, two tenants.
+load_data() {
+  psql -X -q -v ON_ERROR_STOP=1 -d "$1" <<'SQL'
+CREATE TABLE public.tenants (id bigint PRIMARY KEY, name text NOT NULL);
+CREATE TABLE public.users (id bigint PRIMARY KEY, uid text, email text, name text,
+  mnoe_tenant_id bigint, settings jsonb, created_at timestamptz);
+CREATE TABLE public.orga_relations (organization_id bigint, user_id bigint, role text,
+  PRIMARY KEY (organization_id, user_id));
+INSERT INTO public.tenants VALUES (1, 'acme'), (2, 'other');
+INSERT INTO public.users SELECT g, 'usr-' || g, 'user' || g || '@acme.test',
+  CASE g % 4 WHEN 0 THEN 'O''Brien, "Bob"' WHEN 1 THEN '' WHEN 2 THEN NULL ELSE 'back\slash (x)' END,
+  1, jsonb_build_object('n', g, 'tags', jsonb_build_array('a b', g)),
+  '2026-01-01 00:00:00+00'::timestamptz + g * interval '1 hour 1 second'
+  FROM generate_series(1, 150) g;
+INSERT INTO public.orga_relations SELECT g % 5 + 1, g, CASE WHEN g % 3 = 0 THEN 'Admin' ELSE 'Member' END
+  FROM generate_series(1, 150) g;
+SQL
+}
+
+# The archive of the tenant's tables, as JSON Lines with zero sums (mno-cat --seal fills them).
+make_archive() {
+  local u=$1
+  export PGOPTIONS="-c TimeZone=UTC -c DateStyle=ISO -c extra_float_digits=3"
+  echo '{"t":"header","format":"mnoa","version":1,"engine":"postgresql","source":"mnohub","tenant":"acme"}'
+  section "$u" public.tenants '[{"name":"id","type":"bigint"},{"name":"name","type":"text"}]' '["id"]' \
+    "json_build_object('id', id::text, 'name', name)" "WHERE id = 1 ORDER BY id"
+  section "$u" public.users '[{"name":"id","type":"bigint"},{"name":"uid","type":"text"},{"name":"email","type":"text"},{"name":"name","type":"text"},{"name":"mnoe_tenant_id","type":"bigint"},{"name":"settings","type":"jsonb"},{"name":"created_at","type":"timestamp with time zone"}]' '["id"]' \
+    "json_build_object('id', id::text, 'uid', uid, 'email', email, 'name', name, 'mnoe_tenant_id', mnoe_tenant_id::text, 'settings', settings::text, 'created_at', created_at::text)" "ORDER BY id"
+  section "$u" public.orga_relations '[{"name":"organization_id","type":"bigint"},{"name":"user_id","type":"bigint"},{"name":"role","type":"text"}]' '["organization_id","user_id"]' \
+    "json_build_object('organization_id', organization_id::text, 'user_id', user_id::text, 'role', role)" "ORDER BY organization_id, user_id"
+  echo '{"t":"trailer","sections":0,"count":0,"sum":"00000000000000000000000000000000"}'
+}
+
+section() { # uri ns columns key json-expr tail
+  local t=${2#public.}
+  echo "{\"t\":\"begin\",\"ns\":\"$2\",\"columns\":$3,\"key\":$4}"
+  psql -X -At -v ON_ERROR_STOP=1 -d "$1" -c "SELECT json_build_object('t', 'rec', 'ns', '$2', 'v', $5) FROM public.$t $6"
+  echo "{\"t\":\"end\",\"ns\":\"$2\",\"count\":0,\"sum\":\"00000000000000000000000000000000\"}"
+}
+
+# A target that holds exactly the tenant's rows: what mno-restore leaves.
+new_target() {
+  local u
+  u=$(pg_newdb "verify_pg_t$BATS_TEST_NUMBER")
+  pg_dump -d "$VSRC" | psql -X -q -v ON_ERROR_STOP=1 -d "$u" >/dev/null
+  psql -X -q -v ON_ERROR_STOP=1 -d "$u" -c "DELETE FROM public.tenants WHERE id <> 1"
+  echo "$u"
+}
+
+HEAD='ns                       expected      actual  expected sum  actual sum    status'
+OK_TENANTS='public.tenants                  1           1  d2a116d578b7  d2a116d578b7  ok'
+OK_USERS='public.users                  150         150  0edf6082ba34  0edf6082ba34  ok'
+OK_RELS='public.orga_relations         150         150  47bff4e3ac9f  47bff4e3ac9f  ok'
+
+@test "verify pg: after a restore every section is ok, exit 0" {
+  t=$(new_target)
+  run mno-verify --archive "$VARCH" --target "$t"
+  [ "$status" -eq 0 ]
+  [ "${lines[1]}" = "target   $t" ]
+  [ "${lines[2]}" = "$HEAD" ]
+  [ "${lines[3]}" = "$OK_TENANTS" ]
+  [ "${lines[4]}" = "$OK_USERS" ]
+  [ "${lines[5]}" = "$OK_RELS" ]
+  [ "${lines[6]}" = "total                         301         301  29406c3bdf8b  29406c3bdf8b" ]
+  [ "${lines[7]}" = "verdict: ok: 3 of 3 tables match, 301 records" ]
+  [ "${#lines[@]}" -eq 8 ]
+  [[ "${lines[0]}" == "archive  $VARCH: postgresql, source mnohub, tenant acme, id "*", 3 sections, 301 records, sum 29406c3bdf8b"* ]]
+}
+
+@test "verify pg: the archive's sums equal mno-cat's, and the server's sums equal the archive's" {
+  t=$(new_target)
+  run mno-cat --list "$VARCH"
+  [ "$status" -eq 0 ]
+  users_sum=$(echo "$output" | awk -F'\t' '$1 == "public.users" {print $3}')
+  [ "${#users_sum}" -eq 32 ]
+  mno-verify --archive "$VARCH" --target "$t" --json >"$BATS_TEST_TMPDIR/r.json"
+  [ "$(jq -r '.sections[] | select(.ns == "public.users") | .actual.sum' "$BATS_TEST_TMPDIR/r.json")" = "$users_sum" ]
+}
+
+@test "verify pg: one changed value -> DIFFERS; --diff names the key and the column" {
+  t=$(new_target)
+  psql -X -q -d "$t" -c "UPDATE public.users SET email = 'evil@x.test' WHERE id = 77"
+  run mno-verify --archive "$VARCH" --target "$t"
+  [ "$status" -eq 1 ]
+  [[ "${lines[4]}" == "public.users                  150         150  0edf6082ba34  "*"  DIFFERS" ]]
+  [ "${lines[-1]}" = "verdict: DIFFERS: 1 of 3 tables do not match (1 DIFFERS)" ]
+  run mno-verify --archive "$VARCH" --target "$t" --diff
+  [ "$status" -eq 1 ]
+  [[ "$output" == *$'\n\npublic.users: 1 key differs\n  changed  id=77: email\nverdict: DIFFERS'* ]]
+}
+
+@test "verify pg: a deleted row -> the count differs and --diff names the key" {
+  t=$(new_target)
+  psql -X -q -d "$t" -c "DELETE FROM public.orga_relations WHERE organization_id = 3 AND user_id = 42"
+  run mno-verify --archive "$VARCH" --target "$t" --diff
+  [ "$status" -eq 1 ]
+  [[ "${lines[5]}" == "public.orga_relations         150         149  47bff4e3ac9f  "*"  DIFFERS" ]]
+  [[ "$output" == *$'public.orga_relations: 1 key differs\n  missing  organization_id=3, user_id=42\n'* ]]
+}
+
+@test "verify pg: a row of the tenant added in the target -> DIFFERS, --diff lists it as extra" {
+  t=$(new_target)
+  psql -X -q -d "$t" -c "INSERT INTO public.users (id, uid, mnoe_tenant_id) VALUES (151, 'usr-151', 1), (0, 'usr-0', 1)"
+  run mno-verify --archive "$VARCH" --target "$t" --diff
+  [ "$status" -eq 1 ]
+  [[ "${lines[4]}" == "public.users                  150         152  0edf6082ba34  "*"  DIFFERS" ]]
+  [[ "$output" == *$'public.users: 2 keys differ\n  extra    id=0\n  extra    id=151\n'* ]]
+}
+
+@test "verify pg: --diff finds many differences by bisection and stops at --max" {
+  t=$(new_target)
+  psql -X -q -d "$t" -c "UPDATE public.users SET name = 'x' WHERE id % 10 = 0"
+  run mno-verify --archive "$VARCH" --target "$t" --diff --max 3
+  [ "$status" -eq 1 ]
+  [[ "$output" == *$'public.users: 3+ keys differ\n  changed  id=10: name\n  changed  id=20: name\n  changed  id=30: name\n  ... more keys differ (see --max)\n'* ]]
+  run mno-verify --archive "$VARCH" --target "$t" --diff --json
+  [ "$status" -eq 1 ]
+  [ "$(echo "$output" | jq -c '[.sections[1].diff[] | .key.id] | length')" = 15 ]
+  [ "$(echo "$output" | jq -c '.sections[1].diff[0]')" = '{"what":"changed","key":{"id":"10"},"columns":["name"]}' ]
+}
+
+@test "verify pg: a dropped table -> MISSING in target" {
+  t=$(new_target)
+  psql -X -q -d "$t" -c "DROP TABLE public.orga_relations"
+  run mno-verify --archive "$VARCH" --target "$t"
+  [ "$status" -eq 1 ]
+  [ "${lines[5]}" = "public.orga_relations         150           -  47bff4e3ac9f  -             MISSING in target" ]
+  [ "${lines[-1]}" = "verdict: DIFFERS: 1 of 3 tables do not match (1 MISSING in target)" ]
+}
+
+@test "verify pg: a table with rows that the archive lacks -> EXTRA in target; --no-extra ignores it" {
+  t=$(new_target)
+  psql -X -q -d "$t" -c "CREATE TABLE public.stray (i int); INSERT INTO public.stray VALUES (1), (2); CREATE TABLE public.empty (i int)"
+  run mno-verify --archive "$VARCH" --target "$t"
+  [ "$status" -eq 1 ]
+  [ "${lines[6]}" = "public.stray                    -           2  -             -             EXTRA in target" ]
+  [ "${lines[-1]}" = "verdict: DIFFERS: 1 of 4 tables do not match (1 EXTRA in target)" ]
+  run mno-verify --archive "$VARCH" --target "$t" --no-extra
+  [ "$status" -eq 0 ]
+}
+
+@test "verify pg: --json has full sums, the archive's identity, the target without credentials" {
+  t=$(new_target)
+  secret=${MNO_TEST_PG_SECRET_URI%/postgres}/verify_pg_t$BATS_TEST_NUMBER
+  psql -X -q -d "$t" -c "GRANT SELECT ON ALL TABLES IN SCHEMA public TO mno_secret"
+  run mno-verify --archive "$VARCH" --target "$secret" --json
+  [ "$status" -eq 0 ]
+  [[ "$output" != *"$MNO_TEST_PG_PASSWORD"* ]]
+  j=$output
+  [ "$(jq -r .target.uri <<<"$j")" = "postgresql://mno_secret@127.0.0.1:$MNO_TEST_PGPORT/verify_pg_t$BATS_TEST_NUMBER" ]
+  [ "$(jq -r '.target.engine, .mode, .verdict, .archive.header.tenant, .archive.trailer.count' <<<"$j")" = "$(printf 'postgresql\narchive\nok\nacme\n301')" ]
+  [ "$(jq -r .archive.trailer.sum <<<"$j")" = "$(jq -r .totals.actual_sum <<<"$j")" ]
+  [ "$(jq -c '.sections[0]' <<<"$j")" = "$(jq -c '.sections[0]' <<<"$j" | jq -c '{ns, status, expected, actual}')" ]
+  [ "$(jq -r '.sections[1].expected.sum | length' <<<"$j")" = 32 ]
+  [[ "$(jq -r .time <<<"$j")" =~ ^20[0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-9:]{8}Z$ ]]
+  [ "$(jq -r .archive.header.id <<<"$j" | wc -c)" -eq 33 ]
+}
+
+@test "verify pg: a corrupt archive is an error (exit 2) that names the line and section" {
+  t=$(new_target)
+  zstd -dc "$VARCH" | sed '/"id":"4"/s/user4@acme/user4@acmf/' >"$BATS_TEST_TMPDIR/bad.mnoa"
+  run mno-verify --archive "$BATS_TEST_TMPDIR/bad.mnoa" --target "$t"
+  [ "$status" -eq 2 ]
+  [[ "${lines[0]}" == "mno-verify: $BATS_TEST_TMPDIR/bad.mnoa:"*"section public.users: "* ]]
+  [ "${#lines[@]}" -eq 1 ]
+  zstd -dc "$VARCH" | head -n 100 >"$BATS_TEST_TMPDIR/short.mnoa"
+  run mno-verify --archive "$BATS_TEST_TMPDIR/short.mnoa" --target "$t"
+  [ "$status" -eq 2 ]
+  [[ "$output" == "mno-verify: "*"truncated"* ]]
+}
+
+@test "verify pg: bad usage and unreachable targets are errors (exit 2)" {
+  run mno-verify --archive "$VARCH"
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "mno-verify: no target: give --target URI" ]
+  run mno-verify --archive "$VARCH" --target "mongodb://127.0.0.1:1/x"
+  [ "$status" -eq 2 ]
+  [ "$output" = "mno-verify: the archive is a postgresql archive but the target is mongodb" ]
+  run mno-verify --archive "$VARCH" --target "postgresql://mno_secret:hunter2@127.0.0.1:1/none"
+  [ "$status" -eq 2 ]
+  [[ "$output" == "mno-verify: "*"cannot connect to postgresql"* ]]
+  [[ "$output" != *hunter2* ]]
+  run mno-verify --target x --max 3 --archive "$VARCH"
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "mno-verify: --max goes with --diff" ]
+}
+
+@test "verify pg: a shared target: the begin's where restricts both sides to the tenant's rows" {
+  t=$(pg_newdb "verify_pg_t$BATS_TEST_NUMBER")
+  pg_dump -d "$VSRC" | psql -X -q -v ON_ERROR_STOP=1 -d "$t" >/dev/null
+  # another tenant's rows in the shared target do not count; the tenant's own do
+  psql -X -q -d "$t" -c "INSERT INTO public.users (id, uid, mnoe_tenant_id) VALUES (500, 'usr-500', 2)"
+  zstd -dc "$VARCH" | jq -c 'if .t == "begin" and .ns == "public.users" then . + {where: "mnoe_tenant_id = 1"} elif .t == "begin" and .ns == "public.tenants" then . + {where: "id = 1"} else . end' \
+    >"$BATS_TEST_TMPDIR/scoped.raw"
+  mno-cat --seal -o "$BATS_TEST_TMPDIR/scoped.mnoa" "$BATS_TEST_TMPDIR/scoped.raw"
+  run mno-verify --archive "$BATS_TEST_TMPDIR/scoped.mnoa" --target "$t"
+  [ "$status" -eq 0 ]
+  [ "${lines[1]}" = "target   $t (only the tenant's rows of a shared target)" ]
+  [ "${lines[4]}" = "$OK_USERS" ]
+  psql -X -q -d "$t" -c "INSERT INTO public.users (id, uid, mnoe_tenant_id) VALUES (501, 'usr-501', 1)"
+  run mno-verify --archive "$BATS_TEST_TMPDIR/scoped.mnoa" --target "$t" --diff
+  [ "$status" -eq 1 ]
+  [[ "$output" == *$'public.users: 1 key differs\n  extra    id=501\n'* ]]
+}
