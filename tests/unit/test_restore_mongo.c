@@ -464,6 +464,18 @@ static void test_round_trip_every_type(void **state)
     char *c = colls(db);
     assert_string_equal(c, "edge\nmno_restore_journal\npeople\n");
     free(c);
+    /* verify's listing leaves the toolkit's own collections out */
+    mno_engine *en;
+    mno_ns_count *a;
+    size_t na;
+    const char *nss[] = {"connec.edge"};
+    assert_int_equal(mno_engine_mongo.open(&en, uri, MNO_ROLE_TARGET, &e), 0);
+    assert_int_equal(mno_engine_mongo.list_ns(en, nss, 1, &a, &na, &e), 0);
+    assert_int_equal(na, 2);
+    for (size_t i = 0; i < na; i++)
+        assert_null(strstr(a[i].ns, "mno_restore"));
+    mno_ns_counts_free(a, na);
+    mno_engine_mongo.close(en);
 
     /* again without --resume: refused, by name; with it: nothing to do */
     assert_int_equal(restore(path, uri, 1, 0, 0, 0, &e), -1);
