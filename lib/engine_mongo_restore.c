@@ -51,18 +51,30 @@ typedef struct batch {
     size_t n, cap;
 } batch;
 
+/* What a comparison with the target found. */
+#define MAX_KEYS 5
+typedef struct found {
+    uint64_t same;           /* documents there, byte-identical */
+    uint64_t diff;           /* documents there under the same _id, different */
+    char keys[512];          /* the first MAX_KEYS different ones: `_id="p3", _id=1.0` */
+    int nkeys;
+    char first[256];         /* the first different _id, as text */
+    long long first_line;    /* its archive line, 0 if unknown */
+} found;
+
 /* The engine's restore state (m->restore). */
 typedef struct restore_state {
     int create, resume, dry_run;
     char *archive_id;
     size_t max_docs, max_bytes;   /* insert batch limits, from the server */
     /* the open section */
-    int open, skip, exists;
+    int open, exists;
     char *ns, *dbname, *cname, *stage;
     mongoc_collection_t *stage_c, *target_c;
     batch b;
     int retried;                  /* a batch was re-sent (duplicates may be our own) */
     uint64_t inserted, already;   /* merge: documents written, documents found identical */
+    found probe;                  /* dry run: what the target holds of the section */
 } restore_state;
 
 /* ---- small helpers ---- */
@@ -199,8 +211,9 @@ static void section_close(restore_state *rs)
     free(rs->stage);
     rs->ns = rs->dbname = rs->cname = rs->stage = NULL;
     batch_reset(&rs->b);
-    rs->open = rs->skip = rs->exists = rs->retried = 0;
+    rs->open = rs->exists = rs->retried = 0;
     rs->inserted = rs->already = 0;
+    memset(&rs->probe, 0, sizeof rs->probe);
 }
 
 void mno_mongo_restore_free(mno_engine *en)
@@ -389,10 +402,24 @@ static int create_indexes(mno_mongo *m, restore_state *rs, const mno_section *s,
     return 0;
 }
 
+static void found_add_diff(found *f, const bson_t *doc, long long line)
+{
+    char id[256];
+    id_text(doc, id, sizeof id);
+    if (f->diff++ == 0) {
+        snprintf(f->first, sizeof f->first, "%s", id);
+        f->first_line = line;
+    }
+    if (f->nkeys < MAX_KEYS) {
+        size_t k = strlen(f->keys);
+        snprintf(f->keys + k, sizeof f->keys - k, "%s_id=%s", f->nkeys ? ", " : "", id);
+        f->nkeys++;
+    }
+}
+
 /*
- * Compares documents [from, to) of b (at most CHECK_CHUNK) with the documents of coll that
- * have their _id. For each one found: byte-identical adds 1 to *same; different adds 1 to
- * *diff and, for the first, fills first (its _id as text) and *first_line. Returns 0 or -1.
+ * Compares documents sel[0..nsel) of b (at most CHECK_CHUNK) with the documents of coll
+ * that have their _id, and counts them in f (same, or diff with the key). Returns 0 or -1.
  */
 typedef struct keyed {
     id_raw id;
@@ -405,8 +432,7 @@ static int keyed_cmp(const void *a, const void *b)
 }
 
 static int check_docs(restore_state *rs, mongoc_collection_t *coll, const batch *b, const size_t *sel,
-                      size_t nsel, uint64_t *same, uint64_t *diff, char *first, size_t firstn,
-                      long long *first_line, mno_error *e)
+                      size_t nsel, found *f, mno_error *e)
 {
     int rc = -1;
     keyed *k = calloc(nsel ? nsel : 1, sizeof *k);
@@ -448,15 +474,12 @@ static int check_docs(restore_state *rs, mongoc_collection_t *coll, const batch 
         if (hit)
             batch_doc(b, hit->i, &mine);
         if (hit && mine.len == doc->len && memcmp(bson_get_data(&mine), bson_get_data(doc), doc->len) == 0) {
-            (*same)++;
+            f->same++;
             continue;
         }
         /* different content, or an _id equal to one of ours only as MongoDB compares
            (1 and 1.0): either way the target holds another document under that key */
-        if ((*diff)++ == 0) {
-            id_text(hit ? &mine : doc, first, firstn);
-            *first_line = hit ? b->line[hit->i] : 0;
-        }
+        found_add_diff(f, doc, hit ? b->line[hit->i] : 0);
     }
     if (mongoc_cursor_error(cur, &be)) {
         mno_mongo_err(e, &be, rs->ns, "cannot look up _ids in the target");
@@ -472,30 +495,26 @@ done:
 }
 
 /* check_docs over all of b, CHECK_CHUNK at a time. */
-static int check_batch(restore_state *rs, mongoc_collection_t *coll, const batch *b, uint64_t *same,
-                       uint64_t *diff, char *first, size_t firstn, long long *first_line, mno_error *e)
+static int check_batch(restore_state *rs, mongoc_collection_t *coll, const batch *b, found *f, mno_error *e)
 {
     size_t sel[CHECK_CHUNK];
     for (size_t i = 0; i < b->n; i += CHECK_CHUNK) {
         size_t n = b->n - i < CHECK_CHUNK ? b->n - i : CHECK_CHUNK;
         for (size_t j = 0; j < n; j++)
             sel[j] = i + j;
-        if (check_docs(rs, coll, b, sel, n, same, diff, first, firstn, first_line, e) < 0)
+        if (check_docs(rs, coll, b, sel, n, f, e) < 0)
             return -1;
     }
     return 0;
 }
 
-static int conflict_error(restore_state *rs, uint64_t diff, const char *first, long long line, mno_error *e)
+static int conflict_error(restore_state *rs, const found *f, mno_error *e)
 {
-    char at[64] = "";
-    if (line > 0)
-        snprintf(at, sizeof at, " (archive line %lld)", line);
     return mno_err(e, MNO_E_CONFLICT, NULL, 0, rs->ns,
-                   "conflict: %llu document%s in the target collection '%s' differ%s from the archive, "
-                   "first _id %s%s; refusing to overwrite (nothing of this section was written)",
-                   (unsigned long long)diff, diff == 1 ? "" : "s", rs->cname, diff == 1 ? "s" : "",
-                   first, at);
+                   "conflict: %llu document%s already in the target collection '%s' differ%s from the "
+                   "archive: %s%s; refusing to overwrite (nothing of this section was written)",
+                   (unsigned long long)f->diff, f->diff == 1 ? "" : "s", rs->cname, f->diff == 1 ? "s" : "",
+                   f->keys, f->diff > (uint64_t)f->nkeys ? ", ..." : "");
 }
 
 /*
@@ -589,26 +608,24 @@ static int insert_batch(restore_state *rs, mongoc_collection_t *coll, int to_tar
         bson_destroy(&reply);
         if (ndup) {
             /* every failure was a duplicate _id: the documents must be ours, byte for byte */
-            uint64_t same = 0, diff = 0;
-            char first[256] = "";
-            long long line = 0;
+            found f = {0};
             for (size_t i = 0; i < ndup; i += CHECK_CHUNK) {
                 size_t n = ndup - i < CHECK_CHUNK ? ndup - i : CHECK_CHUNK;
-                if (check_docs(rs, coll, b, dups + i, n, &same, &diff, first, sizeof first, &line, e) < 0)
+                if (check_docs(rs, coll, b, dups + i, n, &f, e) < 0)
                     goto done;
             }
-            if (diff || same != ndup) {
+            if (f.diff || f.same != ndup) {
                 if (to_target)
                     mno_err(e, MNO_E_CONFLICT, NULL, 0, rs->ns,
                             "conflict: the target collection '%s' changed during the restore: _id %s "
-                            "is there with different content", rs->cname, first[0] ? first : "?");
+                            "is there with different content", rs->cname, f.first[0] ? f.first : "?");
                 else
                     mno_err(e, MNO_E_FORMAT, NULL, 0, rs->ns,
-                            "line %lld: duplicate _id %s: the section holds it twice", line, first);
+                            "line %lld: duplicate _id %s: the section holds it twice", f.first_line, f.first);
                 goto done;
             }
             if (to_target)
-                rs->already += same;
+                rs->already += f.same;
             break;
         }
         if (!is_retryable(&be) || attempt >= RETRIES) {
@@ -642,15 +659,10 @@ static int flush_section(restore_state *rs, mno_error *e)
 {
     if (!rs->dry_run)
         return insert_batch(rs, rs->stage_c, 0, e);
+    /* dry run: compare with the target; restore_probe reports what was found */
     int rc = 0;
-    if (rs->exists) {
-        uint64_t diff = 0;
-        char first[256] = "";
-        long long line = 0;
-        rc = check_batch(rs, rs->target_c, &rs->b, &rs->already, &diff, first, sizeof first, &line, e);
-        if (rc == 0 && diff)
-            rc = conflict_error(rs, diff, first, line, e);
-    }
+    if (rs->exists)
+        rc = check_batch(rs, rs->target_c, &rs->b, &rs->probe, e);
     batch_reset(&rs->b);
     return rc;
 }
@@ -665,13 +677,31 @@ static char *journal_key(const restore_state *rs)
     return k;
 }
 
-/* Finds the section's journal entry: 1 with *count and sum filled, 0 if none, -1 on error. */
-static int journal_find(mno_mongo *m, restore_state *rs, uint64_t *count, char sum[33], mno_error *e)
+/* The database a section "db.coll" goes to: the target URI's when it names one, else db
+   (caller frees). NULL when there is none or out of memory. */
+static char *section_db(const mno_mongo *m, const char *ns)
 {
-    char *key = journal_key(rs);
-    if (!key)
-        return nomem(e, rs->ns);
-    mongoc_collection_t *j = mongoc_client_get_collection(m->client, rs->dbname, MNO_MONGO_JOURNAL);
+    const char *dot = strchr(ns, '.');
+    if (m->dbname && *m->dbname)
+        return strdup(m->dbname);
+    return dot && dot > ns ? strndup(ns, (size_t)(dot - ns)) : NULL;
+}
+
+int mno_mongo_journal_get(mno_engine *en, const char *archive_id, const char *ns, int *found,
+                          uint64_t *count, mno_sum *sum, mno_error *e)
+{
+    mno_mongo *m = MNO_MONGO(en);
+    char *key = NULL, *dbname = section_db(m, ns);
+    *found = 0;
+    *count = 0;
+    memset(sum, 0, sizeof *sum);
+    if (!dbname)
+        return mno_err(e, MNO_E_USAGE, NULL, 0, ns, "no database for the section: give one in the target uri");
+    if (asprintf(&key, "%s:%s", archive_id, ns) < 0) {
+        free(dbname);
+        return nomem(e, ns);
+    }
+    mongoc_collection_t *j = mongoc_client_get_collection(m->client, dbname, MNO_MONGO_JOURNAL);
     bson_t filter = BSON_INITIALIZER;
     BSON_APPEND_UTF8(&filter, "_id", key);
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(j, &filter, NULL, NULL);
@@ -680,20 +710,23 @@ static int journal_find(mno_mongo *m, restore_state *rs, uint64_t *count, char s
     int rc = 0;
     if (mongoc_cursor_next(cur, &doc)) {
         bson_iter_t it;
-        rc = 1;
-        *count = 0;
-        sum[0] = '\0';
+        *found = 1;
         if (bson_iter_init_find(&it, doc, "count") && BSON_ITER_HOLDS_NUMBER(&it))
             *count = (uint64_t)bson_iter_as_int64(&it);
-        if (bson_iter_init_find(&it, doc, "sum") && BSON_ITER_HOLDS_UTF8(&it))
-            snprintf(sum, 33, "%s", bson_iter_utf8(&it, NULL));
+        if (!bson_iter_init_find(&it, doc, "sum") || !BSON_ITER_HOLDS_UTF8(&it) ||
+            mno_sum_parse(bson_iter_utf8(&it, NULL), sum) < 0)
+            rc = mno_err(e, MNO_E_FORMAT, NULL, 0, ns, "the restore journal '%s.%s' has a bad entry '%s'",
+                         dbname, MNO_MONGO_JOURNAL, key);
     } else if (mongoc_cursor_error(cur, &be)) {
-        rc = mno_mongo_err(e, &be, rs->ns, "cannot read the restore journal");
+        /* a missing journal is an empty one */
+        if (!(be.domain == MONGOC_ERROR_SERVER && be.code == CODE_NS_NOT_FOUND))
+            rc = mno_mongo_err(e, &be, ns, "cannot read the restore journal");
     }
     mongoc_cursor_destroy(cur);
     bson_destroy(&filter);
     mongoc_collection_destroy(j);
     free(key);
+    free(dbname);
     return rc;
 }
 
@@ -758,7 +791,7 @@ int mno_mongo_restore_begin(mno_engine *en, const mno_restore_opts *o, const mno
     /* "db.coll": into the target URI's database when it names one, else into db */
     const char *dot = strchr(s->ns, '.');
     rs->ns = strdup(s->ns);
-    rs->dbname = m->dbname ? strdup(m->dbname) : dot ? strndup(s->ns, (size_t)(dot - s->ns)) : NULL;
+    rs->dbname = section_db(m, s->ns);
     rs->cname = strdup(dot ? dot + 1 : s->ns);
     if (!rs->ns || !rs->cname)
         return nomem(e, s->ns);
@@ -772,25 +805,6 @@ int mno_mongo_restore_begin(mno_engine *en, const mno_restore_opts *o, const mno
     if (asprintf(&rs->stage, "%s%s", MNO_MONGO_STAGING_PREFIX, rs->cname) < 0) {
         rs->stage = NULL;
         return nomem(e, s->ns);
-    }
-
-    if (rs->archive_id) {
-        uint64_t jcount;
-        char jsum[33];
-        int f = journal_find(m, rs, &jcount, jsum, e);
-        if (f < 0)
-            return -1;
-        if (f && !rs->resume)
-            return mno_err(e, MNO_E_USAGE, NULL, s->begin_line, s->ns,
-                           "already restored from archive %s (journal '%s.%s'): give --resume to go on "
-                           "after the restored sections", rs->archive_id, rs->dbname, MNO_MONGO_JOURNAL);
-        if (f) {
-            rs->skip = 1;
-            return 0;
-        }
-    } else if (rs->resume) {
-        return mno_err(e, MNO_E_USAGE, NULL, s->begin_line, s->ns,
-                       "the archive has no id: its restore cannot be resumed");
     }
 
     int ex = coll_exists(m, rs->dbname, rs->cname, s->ns, e);
@@ -830,8 +844,6 @@ int mno_mongo_restore_rec(mno_engine *en, const mno_item *it, mno_error *e)
     restore_state *rs = MNO_MONGO(en)->restore;
     if (!rs || !rs->open)
         return mno_err(e, MNO_E_INTERNAL, NULL, it->lineno, NULL, "record outside a section");
-    if (rs->skip)
-        return 0;
     bson_iter_t id;
     if (!it->doc || !bson_iter_init_find(&id, it->doc, "_id"))
         return mno_err(e, MNO_E_FORMAT, NULL, 0, rs->ns, "line %lld: document without _id", it->lineno);
@@ -850,9 +862,7 @@ static int merge_into_target(restore_state *rs, mno_error *e)
     bson_error_t be;
     const bson_t *doc;
     bson_t opts = BSON_INITIALIZER;
-    uint64_t same = 0, diff = 0;
-    char first[256] = "";
-    long long line = 0;
+    found f = {0};
     BSON_APPEND_INT32(&opts, "batchSize", CHECK_CHUNK);
     /* pass 1: nothing is written unless every staged document is absent or identical */
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(rs->stage_c, &empty, &opts, NULL);
@@ -863,7 +873,7 @@ static int merge_into_target(restore_state *rs, mno_error *e)
             goto done;
         }
         if (rs->b.n == CHECK_CHUNK) {
-            if (check_batch(rs, rs->target_c, &rs->b, &same, &diff, first, sizeof first, &line, e) < 0)
+            if (check_batch(rs, rs->target_c, &rs->b, &f, e) < 0)
                 goto done;
             batch_reset(&rs->b);
         }
@@ -872,17 +882,17 @@ static int merge_into_target(restore_state *rs, mno_error *e)
         mno_mongo_err(e, &be, rs->ns, "cannot read the staging collection");
         goto done;
     }
-    if (check_batch(rs, rs->target_c, &rs->b, &same, &diff, first, sizeof first, &line, e) < 0)
+    if (check_batch(rs, rs->target_c, &rs->b, &f, e) < 0)
         goto done;
     batch_reset(&rs->b);
-    if (diff) {
-        conflict_error(rs, diff, first, 0, e);
+    if (f.diff) {
+        conflict_error(rs, &f, e);
         goto done;
     }
     mongoc_cursor_destroy(cur);
     cur = NULL;
     /* pass 2: insert; the identical ones come back as duplicates and are checked again */
-    if (same < rs->inserted) {
+    if (f.same < rs->inserted) {
         uint64_t staged = rs->inserted;
         rs->inserted = 0;
         rs->retried = 0;
@@ -904,7 +914,7 @@ static int merge_into_target(restore_state *rs, mno_error *e)
             goto done;
         (void)staged;
     } else {
-        rs->already = same;
+        rs->already = f.same;
     }
     rc = 0;
 done:
@@ -921,22 +931,6 @@ int mno_mongo_restore_commit(mno_engine *en, const mno_section *s, mno_error *e)
     bson_error_t be;
     if (!rs || !rs->open)
         return mno_err(e, MNO_E_INTERNAL, NULL, 0, s->ns, "commit outside a section");
-    if (rs->skip) {
-        /* journaled by an earlier run: the archive must be the one it restored */
-        uint64_t jcount;
-        char jsum[33], hex[33];
-        int f = journal_find(m, rs, &jcount, jsum, e);
-        if (f < 0)
-            return -1;
-        mno_sum_hex(&s->sum, hex);
-        if (f && (jcount != s->count || strcmp(jsum, hex) != 0))
-            return mno_err(e, MNO_E_CONFLICT, NULL, 0, s->ns,
-                           "the journal of archive %s records %llu documents, sum %s; this archive has "
-                           "%llu, sum %s: not the same archive", rs->archive_id,
-                           (unsigned long long)jcount, jsum, (unsigned long long)s->count, hex);
-        section_close(rs);
-        return 0;
-    }
     if (flush_section(rs, e) < 0)
         return -1;
     if (rs->dry_run) {
