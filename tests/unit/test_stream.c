@@ -345,7 +345,6 @@ static void test_mongo_round_trip(void **state)
 #define H "{\"t\":\"header\",\"format\":\"mnoa\",\"version\":1,\"engine\":\"postgresql\"}\n"
 #define B(ns) "{\"t\":\"begin\",\"ns\":\"" ns "\",\"columns\":[{\"name\":\"id\",\"type\":\"int\"},{\"name\":\"s\",\"type\":\"text\"}]}\n"
 #define R(ns, id, s) "{\"t\":\"rec\",\"ns\":\"" ns "\",\"v\":{\"id\":\"" id "\",\"s\":" s "}}\n"
-/* (1,a) md5 0f2cdd5bd4e8b1ab1e21a7b4b9d2bd8e? computed in the test, not here */
 
 /* The sum of md5 of the given texts, as hex. */
 static const char *sumhex(const char *const *texts, size_t n)
