@@ -586,7 +586,10 @@ int cmd_update(mreq *r, const char *name, bson_t *reply)
             }
             if (!code) {
                 matched++;
-                if (nu.len != old.len || memcmp(bson_get_data(&nu), bson_get_data(&old), old.len)) {
+                if (nu.len > MD_MAX_BSON) {
+                    code = 17419;
+                    bson_string_append_printf(msg, "Resulting document after update is larger than %d", MD_MAX_BSON);
+                } else if (nu.len != old.len || memcmp(bson_get_data(&nu), bson_get_data(&old), old.len)) {
                     code = store_replace(db, c, docs[k], bson_get_data(&nu), nu.len, msg);
                     if (!code)
                         modified++;
