@@ -1880,6 +1880,44 @@ static void test_fault_drop_on_command(void **state)
     assert_int_equal(srv_stop(&s), 0);
 }
 
+/* A connection that closes frees the cursors it left open (they hold documents). */
+static void test_fault_cursor_freed_with_connection(void **state)
+{
+    (void)state;
+    SKIP_UNLESS_OURS();
+    srv s;
+    const char *args[] = { "--fault-drop-on", "getMore:1", NULL };
+    srv_start(&s, args, NULL);
+    mongoc_client_t *c = client_for(uri_for(s.uri, NULL, NULL));
+    mongoc_collection_t *coll = mongoc_client_get_collection(c, "f", "c");
+    fill(coll, 50);
+    bson_t r;
+    run_ok(c, "admin", "{\"serverStatus\": 1}", &r);
+    assert_int_equal(get_int(&r, "metrics.cursor.open.total"), 0);
+    bson_destroy(&r);
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, J("{}"), J("{\"batchSize\": 5}"), NULL);
+    const bson_t *d;
+    int n = 0;
+    while (mongoc_cursor_next(cur, &d))
+        n++;
+    bson_error_t e;
+    assert_true(mongoc_cursor_error(cur, &e));
+    assert_int_equal(n, 5);
+    mongoc_cursor_destroy(cur);
+    mongoc_cursor_t *live = mongoc_collection_find_with_opts(coll, J("{}"), J("{\"batchSize\": 5}"), NULL);
+    assert_true(mongoc_cursor_next(live, &d));
+    run_ok(c, "admin", "{\"serverStatus\": 1}", &r);
+    assert_int_equal(get_int(&r, "metrics.cursor.open.total"), 1); /* the live one only */
+    bson_destroy(&r);
+    mongoc_cursor_destroy(live);
+    run_ok(c, "admin", "{\"serverStatus\": 1}", &r);
+    assert_int_equal(get_int(&r, "metrics.cursor.open.total"), 0); /* killed */
+    bson_destroy(&r);
+    mongoc_collection_destroy(coll);
+    mongoc_client_destroy(c);
+    assert_int_equal(srv_stop(&s), 0);
+}
+
 static void test_fault_fail_on_command(void **state)
 {
     (void)state;
@@ -2022,6 +2060,7 @@ int main(void)
         cmocka_unit_test_teardown(test_concurrent_clients, jfree),
         cmocka_unit_test_teardown(test_fault_drop_after_docs, jfree),
         cmocka_unit_test_teardown(test_fault_drop_on_command, jfree),
+        cmocka_unit_test_teardown(test_fault_cursor_freed_with_connection, jfree),
         cmocka_unit_test_teardown(test_fault_fail_on_command, jfree),
         cmocka_unit_test_teardown(test_fault_delay, jfree),
         cmocka_unit_test_teardown(test_sigterm_with_clients, jfree),
