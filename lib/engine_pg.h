@@ -55,6 +55,8 @@ int  mno_pg_journal_get(mno_engine *en, const char *archive_id, const char *ns, 
                         uint64_t *count, mno_sum *sum, mno_error *e);
 /* Frees engine_pg_restore.c's state (pg->restore); called by mno_pg_close. Accepts NULL. */
 void mno_pg_restore_free(mno_pg *pg);
+/* Frees engine_pg_dump.c's state (pg->dump), stopping its -j workers; called by mno_pg_close. Accepts NULL. */
+void mno_pg_dump_free(mno_pg *pg);
 /* Frees engine_pg_verify.c's state (pg->verify); called by mno_pg_close. Accepts NULL. */
 void mno_pg_verify_free(mno_pg *pg);
 

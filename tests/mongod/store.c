@@ -377,6 +377,20 @@ int store_insert(mdb *db, mcoll *c, const uint8_t *data, uint32_t len, bson_stri
         bson_concat(&out, &in);
         d = mdoc_new(bson_get_data(&out), out.len);
         bson_destroy(&out);
+    } else if (d->id_off != 4) {
+        /* _id not first: mongod moves it to the front, the rest keeps its order */
+        bson_t in, out = BSON_INITIALIZER;
+        bson_iter_t it;
+        bson_init_static(&in, data, len);
+        mdoc_id(d, &it);
+        bson_append_iter(&out, "_id", 3, &it);
+        bson_iter_init(&it, &in);
+        while (bson_iter_next(&it))
+            if (strcmp(bson_iter_key(&it), "_id"))
+                bson_append_iter(&out, bson_iter_key(&it), (int)bson_iter_key_len(&it), &it);
+        mdoc_unref(d);
+        d = mdoc_new(bson_get_data(&out), out.len);
+        bson_destroy(&out);
     }
     rc = insert_doc(db, c, d, msg);
     if (rc)
