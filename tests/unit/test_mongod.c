@@ -1240,6 +1240,25 @@ static void test_filters(void **state)
         want_n += *cases[i].want ? 1 : 0;
         assert_int_equal(count(coll, cases[i].filter), want_n);
     }
+    /* $in and $nin with many values (other types, null, an array element) */
+    static const struct { const char *op, *extra, *want; } many[] = {
+        { "$in", "5, null", "1,4,5" },
+        { "$in", "\"5\", {\"$numberLong\": \"10\"}", "2,3,8" },
+        { "$in", "20, 7.5", "6,7" },
+        { "$in", "{\"$numberDecimal\": \"7.50\"}", "7" },
+        { "$in", "[1, 20]", "6" },
+        { "$nin", "5, 10, null", "3,6,7" },
+    };
+    for (size_t i = 0; i < sizeof many / sizeof many[0]; i++) {
+        char f[8192];
+        size_t l = (size_t)snprintf(f, sizeof f, "{\"a\": {\"%s\": [", many[i].op);
+        for (int k = 0; k < 150; k++)
+            l += (size_t)snprintf(f + l, sizeof f - l, "\"filler%03d\", %d, ", k, 1000 + k);
+        snprintf(f + l, sizeof f - l, "%s]}}", many[i].extra);
+        const char *got = ids(coll, f);
+        if (strcmp(got, many[i].want))
+            fail_msg("%s with many values and %s: got [%s], want [%s]", many[i].op, many[i].extra, got, many[i].want);
+    }
     mongoc_collection_destroy(coll);
     dropdb(db);
     mongoc_client_destroy(c);
