@@ -1556,6 +1556,23 @@ static void test_id_ranges(void **state)
         assert_int_equal(k, 50);
         mongoc_cursor_destroy(cur);
     }
+    /* $in on _id: each value once, in _id order either way, with the rest of the filter */
+    static const char *const in_want[2] = { "3,5,7", "7,5,3" };
+    for (int dir = 0; dir < 2; dir++) {
+        bson_t *opts = J(dir ? "{\"sort\": {\"_id\": -1}}" : "{\"sort\": {\"_id\": 1}}");
+        mongoc_cursor_t *cur = mongoc_collection_find_with_opts(
+            coll, J("{\"$and\": [{\"_id\": {\"$in\": [5, 3, 3.0, 7, \"s1\", 5000, {\"$numberLong\": \"7\"}]}}, {\"_id\": {\"$type\": \"number\"}}]}"), opts, NULL);
+        const bson_t *d;
+        char got[64] = "";
+        while (mongoc_cursor_next(cur, &d)) {
+            size_t l = strlen(got);
+            snprintf(got + l, sizeof got - l, "%s%lld", l ? "," : "", (long long)get_int(d, "_id"));
+        }
+        bson_error_t e;
+        assert_false(mongoc_cursor_error(cur, &e));
+        mongoc_cursor_destroy(cur);
+        assert_string_equal(got, in_want[dir]);
+    }
     /* update and delete by _id */
     bson_t r;
     bson_error_t e;
