@@ -398,7 +398,7 @@ void md_project(const bson_t *proj, const bson_t *doc, bson_t *out)
             incl = bson_iter_as_bool(&p);
     }
     if (incl < 0)
-        incl = 0; /* only _id given: exclusion of nothing else */
+        incl = id ? 1 : 0; /* only _id given: {_id: 1} keeps just _id, {_id: 0} all but _id */
     bson_iter_init(&it, doc);
     while (bson_iter_next(&it)) {
         const char *k = bson_iter_key(&it);
