@@ -592,12 +592,12 @@ static int insert_batch(restore_state *rs, mongoc_collection_t *coll, int to_tar
                     dups[ndup++] = (size_t)idx;
                     continue;
                 }
+                /* e->line: the record's own line, which the driver puts in front */
                 if (code == CODE_DUPKEY)
-                    mno_err(e, MNO_E_FORMAT, NULL, 0, rs->ns,
-                            "line %lld: duplicate _id %s: the section holds it twice", line, id);
+                    mno_err(e, MNO_E_FORMAT, NULL, line, rs->ns, "duplicate _id %s: the section holds it twice", id);
                 else if (line > 0)
-                    mno_err(e, MNO_E_SERVER, NULL, 0, rs->ns, "line %lld: cannot insert _id %s: %s (code %lld)",
-                            line, id, msg, (long long)code);
+                    mno_err(e, MNO_E_SERVER, NULL, line, rs->ns, "cannot insert _id %s: %s (code %lld)", id, msg,
+                            (long long)code);
                 else
                     mno_err(e, MNO_E_SERVER, NULL, 0, rs->ns, "cannot insert _id %s into '%s': %s (code %lld)",
                             id, rs->cname, msg, (long long)code);
@@ -620,8 +620,8 @@ static int insert_batch(restore_state *rs, mongoc_collection_t *coll, int to_tar
                             "conflict: the target collection '%s' changed during the restore: _id %s "
                             "is there with different content", rs->cname, f.first[0] ? f.first : "?");
                 else
-                    mno_err(e, MNO_E_FORMAT, NULL, 0, rs->ns,
-                            "line %lld: duplicate _id %s: the section holds it twice", f.first_line, f.first);
+                    mno_err(e, MNO_E_FORMAT, NULL, f.first_line, rs->ns,
+                            "duplicate _id %s: the section holds it twice", f.first);
                 goto done;
             }
             if (to_target)
@@ -846,7 +846,7 @@ int mno_mongo_restore_rec(mno_engine *en, const mno_item *it, mno_error *e)
         return mno_err(e, MNO_E_INTERNAL, NULL, it->lineno, NULL, "record outside a section");
     bson_iter_t id;
     if (!it->doc || !bson_iter_init_find(&id, it->doc, "_id"))
-        return mno_err(e, MNO_E_FORMAT, NULL, 0, rs->ns, "line %lld: document without _id", it->lineno);
+        return mno_err(e, MNO_E_FORMAT, NULL, it->lineno, rs->ns, "document without _id");
     if (rs->b.n && (rs->b.n >= rs->max_docs || rs->b.data.len + it->doc->len > rs->max_bytes) &&
         flush_section(rs, e) < 0)
         return -1;
