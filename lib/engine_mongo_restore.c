@@ -7,6 +7,7 @@
 #include <time.h>
 #include "engine_mongo.h"
 #include "buf.h"
+#include "restore.h"
 
 /*
  * How a section is applied (docs/restore.md, "MongoDB"):
@@ -978,6 +979,38 @@ int mno_mongo_restore_commit(mno_engine *en, const mno_section *s, mno_error *e)
     }
     section_close(rs);
     return 0;
+}
+
+int mno_mongo_restore_probe(mno_engine *en, const mno_section *s, struct mno_restore_probe *p, mno_error *e)
+{
+    mno_mongo *m = MNO_MONGO(en);
+    restore_state *rs = m->restore;
+    int rc = -1;
+    bson_error_t be;
+    memset(p, 0, sizeof *p);
+    p->rows = -1;
+    p->conflicts = -1;
+    if (!rs || !rs->open)
+        return mno_err(e, MNO_E_INTERNAL, NULL, 0, s->ns, "probe outside a section");
+    if (flush_section(rs, e) < 0)
+        goto done;
+    p->exists = rs->exists;
+    p->rows = 0;
+    if (rs->exists) {
+        int64_t n = mongoc_collection_count_documents(rs->target_c, &empty, NULL, NULL, NULL, &be);
+        if (n < 0) {
+            mno_mongo_err(e, &be, s->ns, "cannot count the target's documents");
+            goto done;
+        }
+        p->rows = n;
+    }
+    /* identical documents are not conflicts: they count as already restored */
+    p->conflicts = (long long)rs->probe.diff;
+    snprintf(p->keys, sizeof p->keys, "%s", rs->probe.keys);
+    rc = rs->probe.diff ? conflict_error(rs, &rs->probe, e) : 0;
+done:
+    section_close(rs);
+    return rc;
 }
 
 void mno_mongo_restore_abort(mno_engine *en)

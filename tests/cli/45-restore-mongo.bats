@@ -26,6 +26,15 @@ setup() {
   . "$MNO_TOP/tests/lib/env.sh"
 }
 
+# Extra test servers a failed test left running (they would keep bats waiting).
+teardown() {
+  local d
+  for d in "$BATS_TEST_TMPDIR"/f*/ "$BATS_TEST_TMPDIR"/fail/; do
+    [ -f "$d/pid" ] && { mongod_stop "${d%/}" || true; }
+  done
+  return 0
+}
+
 # The archive (zero sums: mno-cat --seal fills them): people with two indexes, sessions capped.
 make_archive() {
   local d=$1 c
@@ -84,7 +93,7 @@ indexes() { # uri coll
   # every document exactly, as a set of BSON byte strings
   [ "$("$MC" hex "$t" edge | cut -f2 | sort)" = "$(mno-cat --records --ns connec.edge "$PARCH" | "$MC" archive-hex - | cut -f2 | sort)" ]
   # the journal: one entry per section, the archive's count and sum
-  id=$(mno-cat --header "$PARCH" | jq -r .id)
+  id=$(mno-cat --header "$ARCH" | jq -r .id)
   j=$("$MC" command "$t" '{"find":"mno_restore_journal","filter":{},"sort":{"_id":1}}')
   [ "$(jq -r '.cursor.firstBatch | length' <<<"$j")" = 5 ]
   [ "$(jq -r '.cursor.firstBatch[0]._id' <<<"$j")" = "$id:connec.edge" ]
@@ -110,19 +119,23 @@ indexes() { # uri coll
   t=$(mongo_newdb restore_mongo_t3)
   run mno-restore --quiet --target "$t" "$PARCH"
   [ "$status" -eq 2 ]
-  [ "$output" = "mno-restore: error: $PARCH:2: section connec.edge: collection 'edge' does not exist in database 'restore_mongo_t3': give --create to create it with the archive's options and indexes" ]
+  [ "${lines[0]}" = "mno-restore: error: $PARCH:2: section connec.edge: collection 'edge' does not exist in database 'restore_mongo_t3': give --create to create it with the archive's options and indexes" ]
+  [ "${lines[1]}" = "mno-restore: section connec.edge rolled back: nothing of it was written; 0 sections before it restored (journaled: --resume finishes)" ]
+  [ "${#lines[@]}" -eq 2 ]
   [ -z "$("$MC" colls "$t")" ]
 }
 
 @test "restore mongo: a corrupt section is not applied; the sections before it are" {
   t=$(mongo_newdb restore_mongo_t4)
-  sed '/"title":"INV-0007"/s/INV-0007/INV-0008/' "$PARCH" >"$BATS_TEST_TMPDIR/bad.mnoa"
+  sed 's/"INV-0007"/"INV-0008"/' "$PARCH" >"$BATS_TEST_TMPDIR/bad.mnoa"
   ! cmp -s "$PARCH" "$BATS_TEST_TMPDIR/bad.mnoa"
   end=$(grep -n '"t":"end","ns":"connec.invoices"' "$PARCH" | cut -d: -f1)
   run mno-restore --quiet --create --target "$t" "$BATS_TEST_TMPDIR/bad.mnoa"
   [ "$status" -eq 2 ]
-  [[ "$output" == "mno-restore: error: $BATS_TEST_TMPDIR/bad.mnoa:$end: section connec.invoices: "*"sum"* ]]
-  [ "${#lines[@]}" -eq 1 ]
+  sum=$(awk -F'\t' '$1 == "connec.invoices" {print $3}' "$BATS_FILE_TMPDIR/list")
+  [[ "${lines[0]}" == "mno-restore: error: $BATS_TEST_TMPDIR/bad.mnoa:$end: section connec.invoices: sum mismatch: end line says $sum, computed "* ]]
+  [ "${lines[1]}" = "mno-restore: section connec.invoices rolled back: nothing of it was written; 1 section before it restored (journaled: --resume finishes)" ]
+  [ "${#lines[@]}" -eq 2 ]
   [ "$("$MC" colls "$t" | sort | tr '\n' ' ')" = "edge mno_restore_journal " ]
   [ "$(server_sum "$t" edge)" = "$(awk -F'\t' '$1 == "connec.edge" {print $3}' "$BATS_FILE_TMPDIR/list")" ]
 }
@@ -133,7 +146,8 @@ indexes() { # uri coll
   head -n "$cut" "$PARCH" | zstd -q >"$BATS_TEST_TMPDIR/short.mnoa.zst"
   run bash -c "mno-restore --quiet --create --target '$t' - <'$BATS_TEST_TMPDIR/short.mnoa.zst'"
   [ "$status" -eq 2 ]
-  [[ "$output" == "mno-restore: error: -:"*"section connec.people: "*"truncated"* ]]
+  [ "${lines[0]}" = "mno-restore: error: <stdin>:$cut: section connec.people: truncated archive: no trailer" ]
+  [ "${lines[1]}" = "mno-restore: section connec.people rolled back: nothing of it was written; 3 sections before it restored (journaled: --resume finishes)" ]
   [ "$("$MC" colls "$t" | sort | tr '\n' ' ')" = "edge invoices lookups mno_restore_journal " ]
   [ "$("$MC" count "$t" lookups)" = 5 ]
 }
@@ -148,14 +162,33 @@ indexes() { # uri coll
   before=$("$MC" hex "$t" people)
   id7=$(jq -r 'select(.code == "PE7") | ._id' "$BATS_FILE_TMPDIR/people.jsonl")
   id9=$(jq -r 'select(.code == "PE9") | ._id' "$BATS_FILE_TMPDIR/people.jsonl")
-  first=$(printf '%s\n%s\n' "$id7" "$id9" | sort | head -1)
   run mno-restore --quiet --create --target "$t" "$PARCH"
   [ "$status" -eq 2 ]
-  [[ "$output" == "mno-restore: error: $PARCH:"*": section connec.people: conflict: 2 documents already in the target collection 'people' differ from the archive: _id=\""*"\", _id=\""*"\"; refusing to overwrite (nothing of this section was written)" ]]
-  [[ "$output" == *"$id7"* && "$output" == *"$id9"* ]]
+  end=$(grep -n '"t":"end","ns":"connec.people"' "$PARCH" | cut -d: -f1)
+  [[ "${lines[0]}" == "mno-restore: error: $PARCH:$end: section connec.people: conflict: 2 documents already in the target collection 'people' differ from the archive: _id=\""*"\", _id=\""*"\"; refusing to overwrite (nothing of this section was written)" ]]
+  [[ "${lines[0]}" == *"_id=\"$id7\""* && "${lines[0]}" == *"_id=\"$id9\""* ]]
+  [ "${lines[1]}" = "mno-restore: section connec.people rolled back: nothing of it was written; 3 sections before it restored (journaled: --resume finishes)" ]
   [ "$("$MC" hex "$t" people)" = "$before" ]
   [ "$(indexes "$t" people)" = "_id_ " ]
   [ "$("$MC" colls "$t" | sort | tr '\n' ' ')" = "edge invoices lookups mno_restore_journal people " ]
+}
+
+@test "restore mongo: --dry-run finds missing collections and conflicts, writes nothing" {
+  t=$(mongo_newdb restore_mongo_t12)
+  jq -c 'select(.code == "PE7") | .status = "CHANGED"' "$BATS_FILE_TMPDIR/people.jsonl" | "$MC" insert "$t" people >/dev/null
+  "$MC" insert "$t" edge <"$BATS_FILE_TMPDIR/edge.jsonl" >/dev/null
+  before=$("$MC" hex "$t" people; "$MC" hex "$t" edge)
+  id7=$(jq -r 'select(.code == "PE7") | ._id' "$BATS_FILE_TMPDIR/people.jsonl")
+  run bash -c "mno-restore --dry-run --create --target '$t' '$PARCH' 2>'$BATS_TEST_TMPDIR/err'"
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "dry run: nothing written to $t" ]
+  [ "${lines[1]}" = "connec.edge"$'\t'"22"$'\t'"exists, 22 rows: would be written" ]
+  [ "${lines[2]}" = "connec.invoices"$'\t'"50"$'\t'"missing: would be created (--create)" ]
+  [ "${lines[4]}" = "connec.people"$'\t'"300"$'\t'"would fail: conflict: 1 document already in the target collection 'people' differs from the archive: _id=\"$id7\"; refusing to overwrite (nothing of this section was written)" ]
+  [ "${#lines[@]}" -eq 6 ]
+  [ "$(cat "$BATS_TEST_TMPDIR/err")" = "mno-restore: error: $PARCH:$(grep -n '"t":"end","ns":"connec.people"' "$PARCH" | cut -d: -f1): section connec.people: conflict: 1 document already in the target collection 'people' differs from the archive: _id=\"$id7\"; refusing to overwrite (nothing of this section was written)" ]
+  [ "$("$MC" hex "$t" people; "$MC" hex "$t" edge)" = "$before" ]
+  [ "$("$MC" colls "$t" | sort | tr '\n' ' ')" = "edge people " ]
 }
 
 @test "restore mongo: documents already there byte-identical count as restored" {
@@ -198,33 +231,34 @@ indexes() { # uri coll
   [ "${MNO_TEST_MONGOD:-}" = 1 ] || skip "needs the project's test server (fault knobs)"
   for f in insert:1 insert:1:after insert:4:after renameCollection:1; do
     dir=$BATS_TEST_TMPDIR/f$RANDOM
-    u=$(mongod_start_extra "$dir" --fault-drop-on "$f")
+    u=$(mongod_start_extra "$dir" --fault-drop-on "$f" 3>&-)
     t=$(mongo_uri_db "$u" restore_mongo_t10)
     run mno-restore --quiet --create --target "$t" "$ARCH"
     if [ "$status" -ne 0 ]; then
       # a lost answer to a command that is not an insert batch: the run stops, --resume finishes
       [[ "$f" == renameCollection:* ]] || { echo "$f: $output" >&2; false; }
-      [[ "$output" == "mno-restore: error: $ARCH:"*"section connec.edge: "* ]]
+      [[ "${lines[0]}" == "mno-restore: error: $ARCH:25: section connec.edge: cannot rename the staging collection to 'edge': "* ]] || { echo "$output" >&2; false; }
       run mno-restore --quiet --create --resume --target "$t" "$ARCH"
       [ "$status" -eq 0 ]
     fi
     target_is_archive "$t" || { echo "fault $f" >&2; false; }
-    mongod_stop "$dir"
+    mongod_stop "$dir" || true
   done
 }
 
 @test "restore mongo: a server error mid-section: exit 2 naming the lines, nothing of it applied; --resume finishes" {
   [ "${MNO_TEST_MONGOD:-}" = 1 ] || skip "needs the project's test server (fault knobs)"
   dir=$BATS_TEST_TMPDIR/fail
-  u=$(mongod_start_extra "$dir" --fault-fail-on "insert:5:2:injected failure")
+  u=$(mongod_start_extra "$dir" --fault-fail-on "insert:5:2:injected failure" 3>&-)
   t=$(mongo_uri_db "$u" restore_mongo_t11)
   run mno-restore --quiet --create --target "$t" "$ARCH"
   [ "$status" -eq 2 ]
   lookups=$(grep -n '"ns":"connec.lookups"' "$PARCH" | cut -d: -f1 | sed -n '2p;6p' | tr '\n' - | sed 's/-$//')
-  [[ "$output" == "mno-restore: error: $ARCH:"*": section connec.lookups: cannot insert the 5 documents of lines $lookups: injected failure (code 2)" ]]
+  [ "${lines[0]}" = "mno-restore: error: $ARCH:84: section connec.lookups: cannot insert the 5 documents of lines $lookups: injected failure (code 2)" ]
+  [ "${lines[1]}" = "mno-restore: section connec.lookups rolled back: nothing of it was written; 2 sections before it restored (journaled: --resume finishes)" ]
   [ "$("$MC" colls "$t" | sort | tr '\n' ' ')" = "edge invoices mno_restore_journal " ]
   run mno-restore --quiet --create --resume --target "$t" "$ARCH"
   [ "$status" -eq 0 ]
   target_is_archive "$t"
-  mongod_stop "$dir"
+  mongod_stop "$dir" || true
 }
