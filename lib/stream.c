@@ -6,6 +6,7 @@
 #include <openssl/rand.h>
 #include "buf.h"
 #include "stream.h"
+#include "engine_mongo_json.h"
 #include "ejson.h"
 #include "pgrec.h"
 
@@ -154,13 +155,19 @@ static bson_t *mongo_doc(const json_t *v, char *why, size_t whylen)
         snprintf(why, whylen, "record value \"v\" is not an object");
         return NULL;
     }
+    /* canonical Extended JSON straight from the tree (engine_mongo_json.h); any other form
+       is printed and parsed by libbson, which also words the error */
+    bson_t *doc = bson_new();
+    if (doc && mno_json_to_bson(v, doc) == 0)
+        return doc;
+    bson_destroy(doc);
     char *s = json_dumps(v, JSON_COMPACT);
     if (!s) {
         snprintf(why, whylen, "out of memory");
         return NULL;
     }
     bson_error_t be;
-    bson_t *doc = bson_new_from_json((const uint8_t *)s, -1, &be);
+    doc = bson_new_from_json((const uint8_t *)s, -1, &be);
     free(s);
     if (!doc)
         snprintf(why, whylen, "invalid Extended JSON: %s", be.message);
