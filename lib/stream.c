@@ -186,11 +186,23 @@ struct mno_writer {
     mno_hasher *h;
     uint64_t nsections, count;
     mno_sum sum;
+    void (*tick)(void *arg);  /* called after every line (progress) */
+    void *tick_arg;
 };
 
 static int w_put(mno_writer *w, const mno_buf *b, mno_error *e)
 {
-    return mno_out_write(w->out, b->data, b->len, e);
+    if (mno_out_write(w->out, b->data, b->len, e) < 0)
+        return -1;
+    if (w->tick)
+        w->tick(w->tick_arg);
+    return 0;
+}
+
+void mno_writer_set_tick(mno_writer *w, void (*tick)(void *arg), void *arg)
+{
+    w->tick = tick;
+    w->tick_arg = arg;
 }
 
 /* Writes obj as one compact line. */

@@ -68,6 +68,9 @@ int mno_writer_rec_json(mno_writer *w, const json_t *v, mno_error *e);
 int mno_writer_end(mno_writer *w, mno_error *e);
 /* Writes the trailer (sections, count, sum). No section may be open. */
 int mno_writer_close(mno_writer *w, mno_error *e);
+/* Calls tick(arg) after every line written (NULL: none), e.g. for progress: it may look at
+   mno_writer_section(w) and the output's mno_out_bytes. It must be cheap. */
+void mno_writer_set_tick(mno_writer *w, void (*tick)(void *arg), void *arg);
 /* The section being written (NULL if none). */
 const mno_section *mno_writer_section(const mno_writer *w);
 /* Frees. Accepts NULL. Does not touch out. */
