@@ -9,6 +9,9 @@ static void mongo_cleanup(void) { mongoc_cleanup(); }
 static void mongo_init(void)
 {
     mongoc_init();
+    /* lib/ never prints: libmongoc's own log lines (which may echo a URI) are dropped; its
+       errors reach us through bson_error_t */
+    mongoc_log_set_handler(NULL, NULL);
     atexit(mongo_cleanup);
 }
 
