@@ -632,8 +632,50 @@ static int r_begin(mno_reader *r, const char *ns, mno_item *it, mno_error *e)
     return 1;
 }
 
+/*
+ * Describes a record's key for messages, into out[n]: "key (id)=(1): " (pg: begin's "key"
+ * columns, values as in v; composite "(a, b)=(1, x)"), "key (_id)=({\"$oid\":...}): "
+ * (mongo), or "" when the key is not known from v.
+ */
+static void rec_key(const mno_section *s, const json_t *v, char *out, size_t n)
+{
+    mno_buf names = MNO_BUF_INIT, vals = MNO_BUF_INIT;
+    out[0] = '\0';
+    if (!json_is_object(v))
+        return;
+    if (s->engine == MNO_ENGINE_PG) {
+        json_t *key = json_object_get(s->begin, "key");
+        size_t i;
+        json_t *k;
+        if (!json_is_array(key) || json_array_size(key) == 0)
+            return;
+        json_array_foreach(key, i, k) {
+            const char *name = json_string_value(k);
+            json_t *x = name ? json_object_get(v, name) : NULL;
+            if (!x || !(json_is_string(x) || json_is_null(x)))
+                goto done;
+            if (mno_buf_addf(&names, "%s%s", i ? ", " : "", name) < 0 ||
+                mno_buf_addf(&vals, "%s%s", i ? ", " : "", json_is_null(x) ? "null" : json_string_value(x)) < 0)
+                goto done;
+        }
+    } else {
+        json_t *id = json_object_get(v, "_id");
+        char *d = id ? json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        int rc = !d || mno_buf_adds(&names, "_id") < 0 || mno_buf_adds(&vals, d) < 0;
+        free(d);
+        if (rc)
+            goto done;
+    }
+    /* long keys are cut: the message stays readable */
+    snprintf(out, n, "key (%.200s)=(%.300s%s): ", names.data, vals.data, vals.len > 300 ? "..." : "");
+done:
+    mno_buf_release(&names);
+    mno_buf_release(&vals);
+}
+
 static int r_rec(mno_reader *r, const char *ns, mno_item *it, mno_error *e)
 {
+    char key[600];
     char why[600];
     if (!r->open)
         return r_err(r, e, MNO_E_FORMAT, ns, "record outside its section (no begin line before it)");
@@ -643,8 +685,10 @@ static int r_rec(mno_reader *r, const char *ns, mno_item *it, mno_error *e)
     if (!v)
         return r_err(r, e, MNO_E_FORMAT, ns, "record has no \"v\"");
     if (r->sec.engine == MNO_ENGINE_PG) {
-        if (pg_values(&r->sec, v, r->vals, r->lens, why, sizeof why) < 0)
-            return r_err(r, e, MNO_E_FORMAT, ns, "%s", why);
+        if (pg_values(&r->sec, v, r->vals, r->lens, why, sizeof why) < 0) {
+            rec_key(&r->sec, v, key, sizeof key);
+            return r_err(r, e, MNO_E_FORMAT, ns, "%s%s", key, why);
+        }
         mno_buf_reset(&r->text);
         if (mno_pg_record_text(&r->text, r->vals, r->lens, r->sec.ncols) < 0)
             return r_err(r, e, MNO_E_NOMEM, ns, "out of memory");
@@ -653,8 +697,10 @@ static int r_rec(mno_reader *r, const char *ns, mno_item *it, mno_error *e)
         it->lens = r->lens;
     } else {
         r->doc = mongo_doc(v, why, sizeof why);
-        if (!r->doc)
-            return r_err(r, e, MNO_E_FORMAT, ns, "%s", why);
+        if (!r->doc) {
+            rec_key(&r->sec, v, key, sizeof key);
+            return r_err(r, e, MNO_E_FORMAT, ns, "%s%s", key, why);
+        }
         mno_hasher_md5(r->h, bson_get_data(r->doc), r->doc->len, it->digest);
         it->doc = r->doc;
     }

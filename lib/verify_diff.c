@@ -151,7 +151,7 @@ static int emit(diffctx *c, const char *what, const json_t *key, json_t *columns
         json_decref(columns);
         return 1;
     }
-    json_t *d = json_pack("{s:s,s:o,s:o?}", "what", what, "key", key_object(c->a, key), "columns", columns);
+    json_t *d = json_pack("{s:s,s:o,s:o*}", "what", what, "key", key_object(c->a, key), "columns", columns);
     if (!d || json_array_append_new(c->vs->diff, d) < 0)
         return mno_err(e, MNO_E_NOMEM, NULL, 0, c->s->ns, "out of memory");
     return 0;

@@ -135,7 +135,7 @@ static int run_read(const struct opts *o, mno_in *in)
     mno_item it;
     int n, status = 0;
     long long bad_line = 0;
-    char bad_ns[512] = "", hex[33];
+    char bad_ns[512] = "", hex[33], summary[200] = "";
     if (!r)
         return fail(&e);
     while ((n = mno_reader_next(r, &it, &e)) > 0) {
@@ -158,9 +158,10 @@ static int run_read(const struct opts *o, mno_in *in)
         } else if (o->mode == M_LIST && it.kind == MNO_ITEM_TRAILER && !it.sum_ok && !bad_line)
             bad_line = it.lineno;
         else if (o->mode == M_CHECK && it.kind == MNO_ITEM_TRAILER)
-            printf("ok: %llu sections, %llu records, sum %s\n",
-                   (unsigned long long)json_integer_value(json_object_get(it.obj, "sections")),
-                   (unsigned long long)it.declared_count, mno_sum_hex(&it.declared_sum, hex));
+            /* printed only once the end of input is seen: nothing may follow the trailer */
+            snprintf(summary, sizeof summary, "ok: %llu sections, %llu records, sum %s\n",
+                     (unsigned long long)json_integer_value(json_object_get(it.obj, "sections")),
+                     (unsigned long long)it.declared_count, mno_sum_hex(&it.declared_sum, hex));
         if (wr < 0 || ferror(stdout)) {
             fprintf(stderr, "mno-cat: <stdout>: write error\n");
             status = 2;
@@ -171,6 +172,8 @@ static int run_read(const struct opts *o, mno_in *in)
         status = fail(&e);
         goto done;
     }
+    if (*summary)
+        fputs(summary, stdout);
     if (bad_line) {
         mno_err(&e, MNO_E_CORRUPT, mno_in_name(in), bad_line, bad_ns,
                 *bad_ns ? "count or sum does not match the records" : "trailer does not match the sections");

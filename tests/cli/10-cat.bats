@@ -1,0 +1,284 @@
+#!/usr/bin/env bats
+# 10-cat.bats: mno-cat lists, prints, checks and seals archives written by hand to docs/format.md.
+# The archives in 10-cat/ (hub.mnoa: PostgreSQL, connec.mnoa: MongoDB) were written by hand,
+# their sums computed with md5sum/python and PostgreSQL's md5(ROW(...)::text), not by mno-cat;
+# compressed copies are made with the zstd CLI. Each corruption is one edit of hub.mnoa; the
+# expected outputs and messages are the sibling files 10-cat/NAME.*.
+
+bats_require_minimum_version 1.5.0
+
+setup() {
+  export PATH="$MNO_BIN:$PATH"
+  D=$BATS_TEST_DIRNAME/10-cat
+  cd "$BATS_TEST_TMPDIR"
+  cp "$D/hub.mnoa" "$D/connec.mnoa" .
+}
+
+# same FILE: $output equals the expected-output file 10-cat/FILE (diff shown on failure).
+same() {
+  diff -u "$D/$1" <(printf '%s\n' "$output")
+}
+
+# fails_with NAME: mno-cat --check on NAME exits 2, prints nothing on stdout and exactly
+# 10-cat/NAME.err on stderr.
+fails_with() {
+  run --separate-stderr mno-cat --check "$1"
+  [ "$status" -eq 2 ]
+  [ -z "$output" ]
+  diff -u "$D/$1.err" <(printf '%s\n' "$stderr")
+}
+
+# zstd_frames FILE N: FILE compressed as two zstd frames, lines 1..N and the rest, to FILE.zst.
+zstd_frames() {
+  { head -n "$2" "$1" | zstd -q -c; tail -n +"$(($2 + 1))" "$1" | zstd -q -c; } >"$1.zst"
+}
+
+@test "cat: the hand-written archives hold: --check prints the totals, exit 0" {
+  run --separate-stderr mno-cat --check hub.mnoa
+  [ "$status" -eq 0 ]
+  [ -z "$stderr" ]
+  same hub.check
+  run mno-cat --check connec.mnoa
+  [ "$status" -eq 0 ]
+  same connec.check
+}
+
+@test "cat: --list prints ns, count, sum, ok per section" {
+  run --separate-stderr mno-cat --list hub.mnoa
+  [ "$status" -eq 0 ]
+  [ -z "$stderr" ]
+  same hub.list
+}
+
+@test "cat: --records prints the record lines as they are; --ns selects one section" {
+  run mno-cat --records hub.mnoa
+  [ "$status" -eq 0 ]
+  same hub.records
+  run mno-cat --records --ns public.users hub.mnoa
+  [ "$status" -eq 0 ]
+  same hub.records-users
+  run mno-cat --records --ns public.nothing hub.mnoa
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+}
+
+@test "cat: no mode prints the archive; --header its first line" {
+  run mno-cat hub.mnoa
+  [ "$status" -eq 0 ]
+  diff hub.mnoa <(printf '%s\n' "$output")
+  run mno-cat --header connec.mnoa
+  [ "$status" -eq 0 ]
+  [ "$output" = "$(head -n 1 connec.mnoa)" ]
+}
+
+@test "cat: zstd archives (one frame or several, from the zstd CLI) read like plain ones; stdin too" {
+  zstd -q hub.mnoa -o hub.mnoa.zst
+  zstd_frames connec.mnoa 3
+  run mno-cat --check hub.mnoa.zst
+  [ "$status" -eq 0 ]
+  same hub.check
+  run mno-cat --list hub.mnoa.zst
+  same hub.list
+  run mno-cat --records --ns public.users hub.mnoa.zst
+  same hub.records-users
+  run mno-cat --check connec.mnoa.zst
+  [ "$status" -eq 0 ]
+  same connec.check
+  run mno-cat - <hub.mnoa.zst
+  [ "$status" -eq 0 ]
+  diff hub.mnoa <(printf '%s\n' "$output")
+  run mno-cat --check - <connec.mnoa
+  [ "$status" -eq 0 ]
+  same connec.check
+}
+
+# ---- corruption: the exact message (10-cat/NAME.err) and exit 2 ----
+
+@test "cat: a changed value without re-seal -> sum mismatch at the section's end line" {
+  sed 's/"name":"Ann"/"name":"Anne"/' hub.mnoa >changed.mnoa
+  fails_with changed.mnoa
+  zstd -q changed.mnoa -o changed.mnoa.zst
+  fails_with changed.mnoa.zst
+}
+
+@test "cat: --list shows the changed section BAD, lists on, exits 2 naming it" {
+  sed 's/"name":"Ann"/"name":"Anne"/' hub.mnoa >changed.mnoa
+  run --separate-stderr mno-cat --list changed.mnoa
+  [ "$status" -eq 2 ]
+  same changed.list
+  [ "$stderr" = "mno-cat: changed.mnoa:10: section public.users: count or sum does not match the records" ]
+}
+
+@test "cat: a missing record -> count mismatch" {
+  sed '8d' hub.mnoa >missing.mnoa
+  fails_with missing.mnoa
+}
+
+@test "cat: an extra record -> count mismatch" {
+  sed '4p' hub.mnoa >extra.mnoa
+  fails_with extra.mnoa
+}
+
+@test "cat: a missing trailer -> truncated, also mid-section and empty" {
+  sed '$d' hub.mnoa >notrailer.mnoa
+  fails_with notrailer.mnoa
+  head -n 8 hub.mnoa >cut.mnoa
+  fails_with cut.mnoa
+  : >empty.mnoa
+  fails_with empty.mnoa
+}
+
+@test "cat: a truncated zstd frame -> premature end, at the line and section it cut" {
+  zstd_frames hub.mnoa 7
+  size=$(stat -c %s hub.mnoa.zst)
+  head -c $((size - 40)) hub.mnoa.zst >cut.mnoa.zst
+  fails_with cut.mnoa.zst
+}
+
+@test "cat: a corrupted zstd frame -> zstd catches it (content checksum, frame magic) before any JSON" {
+  zstd_frames hub.mnoa 7
+  first=$(head -n 7 hub.mnoa | zstd -q -c | wc -c)
+  size=$(stat -c %s hub.mnoa.zst)
+  # one byte of the second frame's content checksum (its last 4 bytes) flipped
+  cp hub.mnoa.zst bad.mnoa.zst
+  printf '\x00' | dd of=bad.mnoa.zst bs=1 seek=$((size - 1)) conv=notrunc status=none
+  cmp -s hub.mnoa.zst bad.mnoa.zst && false
+  fails_with bad.mnoa.zst
+  # the second frame's magic number damaged
+  cp hub.mnoa.zst magic.mnoa.zst
+  printf '\x00' | dd of=magic.mnoa.zst bs=1 seek="$first" conv=notrunc status=none
+  fails_with magic.mnoa.zst
+}
+
+@test "cat: invalid JSON -> the line, the column and jansson's reason" {
+  sed '7s/}}$/}/' hub.mnoa >badjson.mnoa
+  fails_with badjson.mnoa
+}
+
+@test "cat: an unknown version -> refused at line 1" {
+  sed '1s/"version":1/"version":2/' hub.mnoa >v2.mnoa
+  fails_with v2.mnoa
+}
+
+@test "cat: a record outside its section -> refused" {
+  sed '5a {"t":"rec","ns":"public.orgs","v":{"id":"12","uid":"org-12","tags":null}}' hub.mnoa >outside.mnoa
+  fails_with outside.mnoa
+}
+
+@test "cat: a section opened twice -> refused, naming the first begin" {
+  sed '10r /dev/stdin' hub.mnoa >twice.mnoa <<'EOF'
+{"t":"begin","ns":"public.orgs","columns":[{"name":"id","type":"bigint"}]}
+EOF
+  fails_with twice.mnoa
+}
+
+@test "cat: a trailer that does not add up; data after the trailer" {
+  sed '$s/"count":5/"count":6/' hub.mnoa >trailer.mnoa
+  fails_with trailer.mnoa
+  { cat hub.mnoa; echo '{"t":"rec","ns":"public.orgs","v":{}}'; } >after.mnoa
+  fails_with after.mnoa
+}
+
+@test "cat: a bad record names its key" {
+  sed '8s/"name":""/"name":"","x":1/' hub.mnoa >unknowncol.mnoa
+  fails_with unknowncol.mnoa
+  sed 's/"n":{"$numberLong":"1"}/"_id":{"$oid":"5f1b2c3d4e5f60718293a4b6"},"n":{"$numberLong":"x"}/' connec.mnoa >badejson.mnoa
+  fails_with badejson.mnoa
+}
+
+@test "cat: --max-line refuses a longer line; errors on stdin name <stdin>" {
+  run --separate-stderr mno-cat --check --max-line 100 hub.mnoa
+  [ "$status" -eq 2 ]
+  [ "$stderr" = "mno-cat: hub.mnoa:1: line too long (more than 100 bytes)" ]
+  run mno-cat --check --max-line 151 hub.mnoa
+  [ "$status" -eq 0 ]
+  run --separate-stderr mno-cat --check - < <(sed '$d' hub.mnoa)
+  [ "$status" -eq 2 ]
+  [ "$stderr" = "mno-cat: <stdin>:10: truncated archive: no trailer" ]
+}
+
+# ---- sealing ----
+
+@test "cat: --seal -o FILE accepts a deliberate edit: new sums, FILE only when complete" {
+  sed 's/"name":"Ann"/"name":"Anne"/' hub.mnoa >changed.mnoa
+  run --separate-stderr mno-cat --seal -o sealed.mnoa changed.mnoa
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  [ -z "$stderr" ]
+  [ ! -e sealed.mnoa.partial ]
+  [ "$(stat -c %a sealed.mnoa)" = 600 ]
+  run mno-cat --check sealed.mnoa
+  [ "$status" -eq 0 ]
+  same changed-sealed.check
+  run mno-cat --list sealed.mnoa
+  same changed-sealed.list
+  run tail -n +2 sealed.mnoa
+  same changed.sealed
+  # the header keeps its fields, gets a new id and says who sealed it
+  run jq -c 'del(.id)' <(head -n 1 sealed.mnoa)
+  [ "$output" = '{"t":"header","format":"mnoa","version":1,"engine":"postgresql","source":"mnohub","tenant":"acme","created":"2026-11-25T12:00:00Z","producer":"hand","sealed_by":"mno-cat 0.1.0"}' ]
+  [[ "$(head -n 1 sealed.mnoa | jq -r .id)" =~ ^[0-9a-f]{32}$ ]]
+}
+
+@test "cat: --seal -z and -o FILE.zst compress (zstd CLI reads them); --level/--threads" {
+  run mno-cat --seal -z hub.mnoa
+  [ "$status" -eq 0 ]
+  mno-cat --seal -z hub.mnoa >s.zst
+  [ "$(head -c 4 s.zst | od -An -tx1 | tr -d ' ')" = 28b52ffd ]
+  diff <(tail -n +2 hub.mnoa) <(zstd -dc s.zst | tail -n +2)
+  mno-cat --seal --level 19 --threads 2 -o s2.mnoa.zst connec.mnoa
+  [ "$(head -c 4 s2.mnoa.zst | od -An -tx1 | tr -d ' ')" = 28b52ffd ]
+  run bash -c 'zstd -dc s2.mnoa.zst | tail -n +2'
+  same connec.sealed
+  run mno-cat --check s2.mnoa.zst
+  [ "$status" -eq 0 ]
+  same connec.check
+}
+
+@test "cat: round trip: sealing a sealed archive changes nothing but the header's id" {
+  mno-cat --seal -o a.mnoa.zst hub.mnoa
+  mno-cat --seal a.mnoa.zst >b.mnoa
+  mno-cat --seal - <b.mnoa >c.mnoa
+  diff <(tail -n +2 hub.mnoa) <(tail -n +2 b.mnoa)
+  diff <(tail -n +2 b.mnoa) <(tail -n +2 c.mnoa)
+  diff <(head -n 1 b.mnoa | jq -c 'del(.id)') <(head -n 1 c.mnoa | jq -c 'del(.id)')
+  [ "$(head -n 1 b.mnoa | jq -r .id)" != "$(head -n 1 c.mnoa | jq -r .id)" ]
+  run mno-cat --records b.mnoa
+  same hub.records
+  # a MongoDB archive is written back in canonical Extended JSON, same sums
+  mno-cat --seal connec.mnoa >m.mnoa
+  run tail -n +2 m.mnoa
+  same connec.sealed
+}
+
+@test "cat: --seal refuses a broken structure or a truncated archive; no FILE is left" {
+  sed '5a {"t":"rec","ns":"public.orgs","v":{"id":"12","uid":"org-12","tags":null}}' hub.mnoa >outside.mnoa
+  run --separate-stderr mno-cat --seal -o out.mnoa outside.mnoa
+  [ "$status" -eq 2 ]
+  [ "$stderr" = "mno-cat: outside.mnoa:6: section public.orgs: record outside its section (no begin line before it)" ]
+  [ ! -e out.mnoa ] && [ ! -e out.mnoa.partial ]
+  head -n 8 hub.mnoa >cut.mnoa
+  run --separate-stderr mno-cat --seal -o out.mnoa.zst cut.mnoa
+  [ "$status" -eq 2 ]
+  [ "$stderr" = "mno-cat: cut.mnoa:8: section public.users: truncated archive: no trailer" ]
+  [ ! -e out.mnoa.zst ] && [ ! -e out.mnoa.zst.partial ]
+}
+
+@test "cat: usage errors exit 2 with a hint" {
+  run --separate-stderr mno-cat --check --list hub.mnoa
+  [ "$status" -eq 2 ]
+  [ "$stderr" = "mno-cat: give at most one of --header, --list, --records, --check, --seal"$'\n'"try 'mno-cat --help'" ]
+  run --separate-stderr mno-cat --check -z hub.mnoa
+  [ "$status" -eq 2 ]
+  [ "${stderr%%$'\n'*}" = "mno-cat: -o, -z, --level and --threads go with --seal" ]
+  run --separate-stderr mno-cat --list --ns public.users hub.mnoa
+  [ "${stderr%%$'\n'*}" = "mno-cat: --ns goes with --records" ]
+  run --separate-stderr mno-cat --check
+  [ "$status" -eq 2 ]
+  [ "${stderr%%$'\n'*}" = "mno-cat: no input (give FILE, or - for stdin)" ]
+  run --separate-stderr mno-cat --bogus hub.mnoa
+  [ "${stderr%%$'\n'*}" = "mno-cat: unknown option '--bogus'" ]
+  run --separate-stderr mno-cat --check nothere.mnoa
+  [ "$status" -eq 2 ]
+  [ "$stderr" = "mno-cat: nothere.mnoa: cannot open: No such file or directory" ]
+}
