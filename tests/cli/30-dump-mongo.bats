@@ -372,7 +372,8 @@ for i in range(int(sys.argv[1])):
   run mno-dump --source "$u" --tenant acme --scope "$SCOPE" --orgs-from "$HUB" --retries 0 -o r.mnoa
   [ "$status" -eq 2 ]
   last=$("$CL" ids "$DM" people "$ACME" | sed -n 51p | jq -r ._id)
-  [[ "$output" == "mno-dump: error: section dump_mongo.people: connection lost 1 time, retries used up (--retries 0), after _id \"$last\": "* ]]
+  [[ "$output" == "mno-dump: error: section dump_mongo.people: connection lost 1 time, retries used up (--retries 0), after _id \"$last\": "* ]] ||
+    { echo "# got: $output"; echo "# last: $last"; false; }
   [ -z "$(ls r.mnoa* 2>/dev/null)" ]
   big_people "$u" 9000
   printf 'big: match channel_id in org_uids\n' >big.scope
