@@ -729,72 +729,71 @@ done:
 
 /* ---- sections ---- */
 
-/* Decodes one COPY text row in place into vals/lens (NULL for \N). Returns 0, or -1 when the
-   row does not have n fields. */
+/* Decodes one field's escapes in place from p to end (no tab inside); returns its new end. */
+static char *unescape(char *p, char *end)
+{
+    char *w = p;
+    while (p < end) {
+        char c = *p++;
+        if (c == '\\' && p < end) {
+            c = *p++;
+            switch (c) {
+            case 'b': c = '\b'; break;
+            case 'f': c = '\f'; break;
+            case 'n': c = '\n'; break;
+            case 'r': c = '\r'; break;
+            case 't': c = '\t'; break;
+            case 'v': c = '\v'; break;
+            case 'x': {
+                int v = 0, k = 0;
+                while (k < 2 && p < end && ((*p >= '0' && *p <= '9') || ((*p | 32) >= 'a' && (*p | 32) <= 'f'))) {
+                    v = v * 16 + (*p <= '9' ? *p - '0' : (*p | 32) - 'a' + 10);
+                    p++, k++;
+                }
+                c = k ? (char)v : 'x';
+                break;
+            }
+            default:
+                if (c >= '0' && c <= '7') {
+                    int v = c - '0', k = 1;
+                    while (k < 3 && p < end && *p >= '0' && *p <= '7')
+                        v = v * 8 + (*p++ - '0'), k++;
+                    c = (char)v;
+                }
+                break;
+            }
+        }
+        *w++ = c;
+    }
+    return w;
+}
+
+/* Decodes one COPY text row in place into vals/lens (NULL for \N), each value NUL-terminated.
+   Returns 0, or -1 when the row does not have n fields. */
 static int decode_row(char *row, size_t len, size_t n, const char **vals, size_t *lens)
 {
-    size_t f = 0;
     char *p = row, *end = row + len;
     if (len && end[-1] == '\n')
         end--;
     if (n == 0)
         return p == end ? 0 : -1;
-    for (;;) {
-        if (f >= n)
+    for (size_t f = 0; f < n; f++) {
+        char *tab = memchr(p, '\t', (size_t)(end - p));
+        char *fend = tab ? tab : end;
+        if ((tab == NULL) != (f == n - 1))
             return -1;
-        char *start = p, *w = p;
-        if (end - p >= 2 && p[0] == '\\' && p[1] == 'N' && (end - p == 2 || p[2] == '\t')) {
+        if (fend - p == 2 && p[0] == '\\' && p[1] == 'N') {
             vals[f] = NULL;
             lens[f] = 0;
-            p += 2;
         } else {
-            while (p < end && *p != '\t') {
-                char c = *p++;
-                if (c == '\\' && p < end) {
-                    c = *p++;
-                    switch (c) {
-                    case 'b': c = '\b'; break;
-                    case 'f': c = '\f'; break;
-                    case 'n': c = '\n'; break;
-                    case 'r': c = '\r'; break;
-                    case 't': c = '\t'; break;
-                    case 'v': c = '\v'; break;
-                    case 'x': {
-                        int v = 0, k = 0;
-                        while (k < 2 && p < end && ((*p >= '0' && *p <= '9') || ((*p | 32) >= 'a' && (*p | 32) <= 'f'))) {
-                            v = v * 16 + (*p <= '9' ? *p - '0' : (*p | 32) - 'a' + 10);
-                            p++, k++;
-                        }
-                        c = k ? (char)v : 'x';
-                        break;
-                    }
-                    default:
-                        if (c >= '0' && c <= '7') {
-                            int v = c - '0', k = 1;
-                            while (k < 3 && p < end && *p >= '0' && *p <= '7')
-                                v = v * 8 + (*p++ - '0'), k++;
-                            c = (char)v;
-                        }
-                        break;
-                    }
-                }
-                *w++ = c;
-            }
-            vals[f] = start;
-            lens[f] = (size_t)(w - start);
+            char *w = memchr(p, '\\', (size_t)(fend - p)) ? unescape(p, fend) : fend;
+            *w = '\0';    /* over the tab (or the newline/end: the buffer has a byte after) */
+            vals[f] = p;
+            lens[f] = (size_t)(w - p);
         }
-        f++;
-        if (p >= end) {
-            if (vals[f - 1])
-                *w = '\0';
-            break;
-        }
-        /* p at a tab: terminate the value (w <= p) and go on */
-        if (vals[f - 1])
-            *w = '\0';
-        p++;
+        p = fend + 1;
     }
-    return f == n ? 0 : -1;
+    return 0;
 }
 
 typedef struct row_sink {

@@ -5,6 +5,8 @@
 #                                archive (global tables are in it whole); prints the dangling
 #                                ones and exits 1. UIDS: a file of every organization uid of
 #                                the source (a token of a text column is a reference when it is one)
+#   check.py absent ARCHIVE VALS none of the values (one a line) appears in the archive as a
+#                                whole token (uids, emails); prints the ones found and exits 1
 #   check.py copy ARCHIVE NS     the section's records as COPY text (what psql's \copy prints)
 import json, re, sys
 
@@ -79,6 +81,17 @@ def refs(path, uidfile):
         print(b)
     return 1 if bad else 0
 
+def absent(path, valfile):
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    with open(valfile, encoding="utf-8") as f:
+        vals = [line.rstrip("\n") for line in f if line.strip()]
+    found = [v for v in vals
+             if re.search(r"(?<![A-Za-z0-9_.@+-])" + re.escape(v) + r"(?![A-Za-z0-9_@+-]|\.[A-Za-z0-9])", text)]
+    for v in found:
+        print(v)
+    return 1 if found else 0
+
 def copytext(path, ns):
     esc = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f", "\v": "\\v"}
     out = sys.stdout
@@ -94,4 +107,6 @@ if __name__ == "__main__":
         for line in sorted("%s\t%s" % (ns.split(".", 1)[1], v["id"]) for ns, v in records(path)):
             print(line)
         sys.exit(0)
+    if cmd == "absent":
+        sys.exit(absent(path, sys.argv[3]))
     sys.exit(refs(path, sys.argv[3]) if cmd == "refs" else copytext(path, sys.argv[3]))
