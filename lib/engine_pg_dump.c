@@ -193,13 +193,15 @@ static int add_lit(mno_buf *b, const char *s)
 
 static int add_pred(pg_dump *st, size_t ti, const char *alias, int *ctr, mno_buf *b);
 
-/* Appends "(SELECT p.c1[, p.c2...] FROM parent p WHERE pred)"; astext casts the column to text. */
+/* Appends "(SELECT p.c1[, p.c2...] FROM parent p WHERE pred)"; astext casts the column to
+   text; array makes it "ARRAY(SELECT ...)" (one column), which the planner evaluates once and
+   can match with an index (col = ANY (...), several of them OR-ed as a BitmapOr). */
 static int add_parent_set(pg_dump *st, size_t pi, char *const *cols, size_t n, int astext,
-                          int *ctr, mno_buf *b)
+                          int array, int *ctr, mno_buf *b)
 {
     char sub[24];
     snprintf(sub, sizeof sub, "p%d", ++*ctr);
-    if (mno_buf_adds(b, "(SELECT ") < 0)
+    if (mno_buf_adds(b, array ? "ARRAY(SELECT " : "(SELECT ") < 0)
         return -1;
     for (size_t i = 0; i < n; i++)
         if ((i && mno_buf_adds(b, ", ") < 0) || add_col(b, sub, cols[i]) < 0 ||
@@ -265,10 +267,10 @@ static int add_rule_pred(pg_dump *st, size_t ti, const mno_scope_rule *r, const 
         if (r->guard_col && (add_col(b, alias, r->guard_col) < 0 || mno_buf_adds(b, " = ") < 0 ||
                              add_lit(b, r->guard_val) < 0 || mno_buf_adds(b, " AND ") < 0))
             return -1;
-        if (add_col(b, alias, r->cols[0]) < 0 || mno_buf_adds(b, " IN ") < 0 ||
-            add_parent_set(st, (size_t)pi, refcol, 1, 0, ctr, b) < 0)
+        if (add_col(b, alias, r->cols[0]) < 0 || mno_buf_adds(b, " = ANY (") < 0 ||
+            add_parent_set(st, (size_t)pi, refcol, 1, 0, 1, ctr, b) < 0)
             return -1;
-        return mno_buf_addc(b, ')');
+        return mno_buf_adds(b, "))");
     case MNO_SCOPE_UIDS:
         if (!r->uids_json) {
             char tok[24];
@@ -276,13 +278,13 @@ static int add_rule_pred(pg_dump *st, size_t ti, const mno_scope_rule *r, const 
             if (mno_buf_adds(b, "EXISTS (SELECT 1 FROM regexp_split_to_table(") < 0 ||
                 add_col(b, alias, r->cols[0]) < 0 ||
                 mno_buf_addf(b, "::text, '[^A-Za-z0-9_-]+') AS %s(tok) WHERE %s.tok IN ", tok, tok) < 0 ||
-                add_parent_set(st, (size_t)pi, refcol, 1, 1, ctr, b) < 0)
+                add_parent_set(st, (size_t)pi, refcol, 1, 1, 0, ctr, b) < 0)
                 return -1;
             return mno_buf_addc(b, ')');
         }
         if (mno_buf_adds(b, "(jsonb_typeof") < 0 || add_json_expr(b, t, r, alias) < 0 ||
             mno_buf_adds(b, " IN ('array', 'string') AND ") < 0 || add_json_expr(b, t, r, alias) < 0 ||
-            mno_buf_adds(b, " ?| ARRAY") < 0 || add_parent_set(st, (size_t)pi, refcol, 1, 1, ctr, b) < 0)
+            mno_buf_adds(b, " ?| ") < 0 || add_parent_set(st, (size_t)pi, refcol, 1, 1, 1, ctr, b) < 0)
             return -1;
         return mno_buf_addc(b, ')');
     default:
@@ -310,8 +312,9 @@ static int add_pred(pg_dump *st, size_t ti, const char *alias, int *ctr, mno_buf
             for (size_t i = 0; i < fk->n; i++)
                 if ((i && mno_buf_adds(b, ", ") < 0) || add_col(b, alias, fk->cols[i]) < 0)
                     return -1;
-            if ((fk->n > 1 && mno_buf_addc(b, ')') < 0) || mno_buf_adds(b, " IN ") < 0 ||
-                add_parent_set(st, fk->ref, fk->refcols, fk->n, 0, ctr, b) < 0)
+            if ((fk->n > 1 && mno_buf_addc(b, ')') < 0) || mno_buf_adds(b, fk->n > 1 ? " IN " : " = ANY (") < 0 ||
+                add_parent_set(st, fk->ref, fk->refcols, fk->n, 0, fk->n == 1, ctr, b) < 0 ||
+                (fk->n == 1 && mno_buf_addc(b, ')') < 0))
                 return -1;
         } else if (add_rule_pred(st, ti, &st->scope->rules[d->rules[k]], alias, ctr, b) < 0) {
             return -1;

@@ -182,17 +182,18 @@ SQL
 }
 
 @test "dump pg: permission denied on a table -> exit 2, the server's message, no output file" {
-  psql -X -q -d "$HUB" <<SQL
-GRANT CONNECT ON DATABASE dump_pg_hub TO mno_secret;
-GRANT USAGE ON SCHEMA public TO mno_secret;
-GRANT SELECT ON ALL TABLES IN SCHEMA public TO mno_secret;
-REVOKE SELECT ON public.identities FROM mno_secret;
+  psql -X -q -v ON_ERROR_STOP=1 -d "$HUB" <<'SQL'
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'dump_pg_reader') THEN CREATE ROLE dump_pg_reader LOGIN; END IF;
+END $$;
+GRANT USAGE ON SCHEMA public TO dump_pg_reader;
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO dump_pg_reader;
+REVOKE SELECT ON public.identities FROM dump_pg_reader;
 SQL
-  src=${MNO_TEST_PG_SECRET_URI%/postgres}/dump_pg_hub
+  src="postgresql://dump_pg_reader@127.0.0.1:$MNO_TEST_PGPORT/dump_pg_hub"
   run mno-dump --source "$src" --tenant acme --scope "$MNO_TOP/filters/mnohub.scope" -o "$BATS_TEST_TMPDIR/p.mnoa"
   [ "$status" -eq 2 ]
   [[ "$output" == "mno-dump: error: "*"public.identities"*"permission denied for table identities"* ]]
-  [[ "$output" != *"$MNO_TEST_PG_PASSWORD"* ]]
   [ -z "$(ls -A "$BATS_TEST_TMPDIR")" ]
 }
 
