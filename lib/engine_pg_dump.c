@@ -387,6 +387,24 @@ fail:
     return NULL;
 }
 
+/* ---- source kind ---- */
+
+const char *mno_pg_source_kind(mno_engine *en, mno_error *e)
+{
+    mno_pg *pg = MNO_PG(en);
+    /* a connector database keys its organizations by a tenant column and has no tenants table */
+    PGresult *r = PQexec(pg->conn,
+        "SELECT to_regclass('public.tenants') IS NULL AND EXISTS (SELECT 1 FROM pg_attribute "
+        "WHERE attrelid = to_regclass('public.organizations') AND attname = 'tenant' AND NOT attisdropped)");
+    const char *kind = NULL;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        mno_pg_err(e, pg->conn, r, NULL, "cannot read the catalog");
+    else
+        kind = strcmp(PQgetvalue(r, 0, 0), "t") == 0 ? "connector" : "mnohub";
+    PQclear(r);
+    return kind;
+}
+
 /* ---- plan ---- */
 
 static int scope_err(pg_dump *st, const mno_scope_rule *r, mno_error *e, const char *fmt, ...)
