@@ -38,7 +38,7 @@ typedef struct pg_table {
                            keys) and its indexes, owned sequences, schema */
 } pg_table;
 
-/* The user tables of a database (every schema but pg_* and information_schema), sorted by ns. */
+/* The user tables of a database (every schema but pg_*, information_schema and mno_migrate), sorted by ns. */
 typedef struct pg_schema {
     pg_table *t;
     size_t n;
