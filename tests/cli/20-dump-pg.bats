@@ -261,7 +261,9 @@ SQL
   run mno-verify --archive "$A/acme.mnoa" --target "$t"
   [ "$status" -eq 0 ]
   [[ "${lines[-1]}" == "verdict: ok: 20 of 20 tables match, "*" records" ]]
-  # the restored database is a MnoHub of one tenant: the same scope dumps the same archive
+  # the restored database is a MnoHub of one tenant: the same scope dumps the same sections
+  # (the DDL carries no foreign keys, so sections that only they ordered may come in another order)
   mno-dump --source "$t" --tenant acme --scope "$MNO_TOP/filters/mnohub.scope" --quiet -o "$BATS_TEST_TMPDIR/again.mnoa"
-  diff <(tail -n +2 "$A/acme.mnoa") <(tail -n +2 "$BATS_TEST_TMPDIR/again.mnoa")
+  diff <(tail -n +2 "$A/acme.mnoa" | sort) <(tail -n +2 "$BATS_TEST_TMPDIR/again.mnoa" | sort)
+  diff <(mno-cat --list "$A/acme.mnoa" | sort) <(mno-cat --list "$BATS_TEST_TMPDIR/again.mnoa" | sort)
 }
