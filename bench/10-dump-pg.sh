@@ -74,7 +74,8 @@ rows, scale, mc, md, mp, trows, frows = sys.argv[2:9]
 sc, sm, sp, zc, zm, zp = (int(x) / 1e6 for x in sys.argv[9:15])
 def row(name, base):
     r = t[name]
-    return "| %s | %.2f ± %.2f | %.2f |" % (name, r["mean"], r["stddev"] or 0, r["mean"] / t[base]["mean"])
+    return "| %s | %.2f ± %.2f | %.2f |" % (name.replace("|", "\\|"), r["mean"], r["stddev"] or 0,
+                                          r["mean"] / t[base]["mean"])
 print("## mno-dump, PostgreSQL (MnoHub)")
 print()
 print("One large table, public.audit_events: %s rows (BENCH_SCALE=%s), dumped whole to a file." % (rows, scale))
