@@ -355,7 +355,23 @@ static int w_need_open(mno_writer *w, mno_engine_kind k, mno_error *e)
     return 0;
 }
 
+static int rec_pg(mno_writer *w, const char *const *vals, const size_t *lens,
+                  const unsigned char *digest, mno_error *e);
+
 int mno_writer_rec_pg(mno_writer *w, const char *const *vals, const size_t *lens, mno_error *e)
+{
+    return rec_pg(w, vals, lens, NULL, e);
+}
+
+int mno_writer_rec_pg_digest(mno_writer *w, const char *const *vals, const size_t *lens,
+                             const unsigned char digest[16], mno_error *e)
+{
+    return rec_pg(w, vals, lens, digest, e);
+}
+
+/* Writes a pg record line; digest: its record text's md5, computed here when NULL. */
+static int rec_pg(mno_writer *w, const char *const *vals, const size_t *lens,
+                  const unsigned char *digest, mno_error *e)
 {
     if (w_need_open(w, MNO_ENGINE_PG, e) < 0)
         return -1;
@@ -373,12 +389,15 @@ int mno_writer_rec_pg(mno_writer *w, const char *const *vals, const size_t *lens
     }
     if (mno_buf_add(l, "}}\n", 3) < 0)
         return nomem(e);
-    mno_buf_reset(&w->text);
-    if (mno_pg_record_text(&w->text, vals, lens, w->sec.ncols) < 0)
-        return nomem(e);
     unsigned char d[16];
-    mno_hasher_md5(w->h, w->text.data, w->text.len, d);
-    mno_sum_add_digest(&w->sec.sum, d);
+    if (!digest) {
+        mno_buf_reset(&w->text);
+        if (mno_pg_record_text(&w->text, vals, lens, w->sec.ncols) < 0)
+            return nomem(e);
+        mno_hasher_md5(w->h, w->text.data, w->text.len, d);
+        digest = d;
+    }
+    mno_sum_add_digest(&w->sec.sum, digest);
     w->sec.count++;
     return w_put(w, l, e);
 }
