@@ -701,6 +701,13 @@ int mno_pg_plan(mno_engine *en, const mno_dump_opts *o, mno_plan *plan, mno_erro
         goto done;
     if (!(order = topo_order(st, &norder, e)))
         goto done;
+    for (size_t k = 0; k < norder; k++)
+        if (st->schema.t[order[k]].ncols == 0) {
+            mno_err(e, MNO_E_SCOPE, NULL, 0, NULL,
+                    "table %s has no columns: an archive section cannot hold it (mark it skip in %s)",
+                    st->schema.t[order[k]].ns, st->scope->file);
+            goto done;
+        }
     if (!o->all && check_tenant(st, pg->conn, st->tenant, e) < 0)
         goto done;
 
@@ -1124,15 +1131,20 @@ drain:
     return rc;
 }
 
-/* The begin object of table t: columns, key, ddl. */
+/* The begin object of table t: columns, key, ddl, and "generated": the columns the server
+   computes (a restore cannot write them), when there are any. */
 static json_t *begin_obj(const pg_table *t)
 {
-    json_t *cols = json_array(), *key = json_array();
-    for (size_t i = 0; cols && i < t->ncols; i++)
+    json_t *cols = json_array(), *key = json_array(), *gen = NULL;
+    for (size_t i = 0; cols && i < t->ncols; i++) {
         json_array_append_new(cols, json_pack("{s:s,s:s}", "name", t->cols[i].name, "type", t->cols[i].type));
+        if (t->cols[i].generated && (gen || (gen = json_array())))
+            json_array_append_new(gen, json_string(t->cols[i].name));
+    }
     for (size_t i = 0; key && i < t->nkey; i++)
         json_array_append_new(key, json_string(t->key[i]));
-    return json_pack("{s:o*,s:o*,s:s}", "columns", cols, "key", key, "ddl", t->ddl ? t->ddl : "");
+    return json_pack("{s:o*,s:o*,s:s,s:o*}", "columns", cols, "key", key, "ddl", t->ddl ? t->ddl : "",
+                     "generated", gen);
 }
 
 /* Writes rows already fetched by a worker (raw COPY rows in s->tmp) into the open section. */

@@ -377,6 +377,7 @@ int mno_pg_schema_load(PGconn *c, pg_schema *s, mno_error *e)
         col->type = strdup(PQgetvalue(cols, r, 2));
         col->notnull = strcmp(PQgetvalue(cols, r, 3), "t") == 0;
         col->orderable = strcmp(PQgetvalue(cols, r, 7), "t") == 0;
+        col->generated = *PQgetvalue(cols, r, 6) == 's';
         if (!col->name || !col->type)
             goto nomem;
     }

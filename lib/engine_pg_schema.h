@@ -11,6 +11,7 @@ typedef struct pg_col {
     char *type;         /* format_type(): "bigint", "character varying(255)", "public.mood" */
     int notnull;
     int orderable;      /* the type has a default btree ordering (else ORDER BY its text) */
+    int generated;      /* GENERATED ALWAYS AS (...) STORED: the server computes it */
 } pg_col;
 
 /* A declared foreign key of a table (columns -> table(columns)). */
