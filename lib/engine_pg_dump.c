@@ -572,7 +572,21 @@ static long long count_rows(PGconn *c, const char *sql, const char *ns, mno_erro
     return n;
 }
 
-/* Opens the dump's transaction on c: one snapshot, read only; binds the tenant. */
+/* Binds the tenant (a parameter) to the session setting the queries read. */
+static int set_tenant(PGconn *c, const char *tenant, mno_error *e)
+{
+    const char *params[1] = {tenant ? tenant : ""};
+    PGresult *r = PQexecParams(c, "SELECT set_config('" TENANT_SETTING "', $1, false)", 1, NULL,
+                               params, NULL, NULL, 0);
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    if (!ok)
+        mno_pg_err(e, c, r, NULL, "cannot set the tenant");
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+/* Opens the dump's transaction on c: one snapshot (snapshot: an exported one to share),
+   read only; binds the tenant. */
 static int begin_snapshot(PGconn *c, const char *snapshot, const char *tenant, mno_error *e)
 {
     if (mno_pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL, e) < 0)
@@ -586,14 +600,7 @@ static int begin_snapshot(PGconn *c, const char *snapshot, const char *tenant, m
         if (rc < 0)
             return -1;
     }
-    const char *params[1] = {tenant ? tenant : ""};
-    PGresult *r = PQexecParams(c, "SELECT set_config('" TENANT_SETTING "', $1, false)", 1, NULL,
-                               params, NULL, NULL, 0);
-    int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
-    if (!ok)
-        mno_pg_err(e, c, r, NULL, "cannot set the tenant");
-    PQclear(r);
-    return ok ? 0 : -1;
+    return set_tenant(c, tenant, e);
 }
 
 /* Fails with the unknown tenant when no root rule selects a row. */
@@ -668,6 +675,8 @@ int mno_pg_plan(mno_engine *en, const mno_dump_opts *o, mno_plan *plan, mno_erro
         if (begin_snapshot(pg->conn, NULL, st->tenant, e) < 0)
             goto done;
         st->in_txn = 1;
+    } else if (set_tenant(pg->conn, st->tenant, e) < 0) {
+        goto done;
     }
     if (mno_pg_schema_load(pg->conn, &st->schema, e) < 0)
         goto done;
