@@ -271,3 +271,12 @@ SQL
   diff <(tail -n +2 "$A/acme.mnoa" | sort) <(tail -n +2 "$BATS_TEST_TMPDIR/again.mnoa" | sort)
   diff <(mno-cat --list "$A/acme.mnoa" | sort) <(mno-cat --list "$BATS_TEST_TMPDIR/again.mnoa" | sort)
 }
+
+@test "dump pg: without --scope the source kind picks filters/mnohub.scope or filters/connector.scope" {
+  mno-dump --source "$HUB" --tenant acme --quiet -o "$BATS_TEST_TMPDIR/h.mnoa"
+  [ "$(head -1 "$BATS_TEST_TMPDIR/h.mnoa" | jq -r .source)" = mnohub ]
+  diff <(tail -n +2 "$A/acme.mnoa") <(tail -n +2 "$BATS_TEST_TMPDIR/h.mnoa")
+  mno-dump --source "$CONN" --tenant acme --quiet -o "$BATS_TEST_TMPDIR/c.mnoa"
+  [ "$(head -1 "$BATS_TEST_TMPDIR/c.mnoa" | jq -r .source)" = connector ]
+  [ "$(mno-cat --list "$BATS_TEST_TMPDIR/c.mnoa" | cut -f1 | tr '\n' ' ')" = "public.organizations public.id_maps public.synchronizations public.users public.user_organization_rels " ]
+}
