@@ -26,6 +26,11 @@ setup() {
   export PGOPTIONS="-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 -c bytea_output=hex"
 }
 
+teardown() {
+  # the concurrent writer's session, should its test stop early
+  psql -X -q -d "$MNO_TEST_PG_URI" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'mno-test-writer'" >/dev/null 2>&1 || true
+}
+
 hub_dump() { mno-dump --source "$HUB" --scope "$MNO_TOP/filters/mnohub.scope" --quiet "$@"; }
 
 @test "dump pg: each tenant's archive holds exactly the rows expect.sql gives, table by table" {
