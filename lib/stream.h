@@ -112,9 +112,13 @@ typedef struct mno_item {
 typedef struct mno_reader_opts {
     int verify;        /* 1 (default): a count/sum mismatch is an error (MNO_E_CORRUPT); 0: reported in sum_ok only */
     size_t max_line;   /* 0: MNO_MAX_LINE_DEFAULT */
+    int fast_pg;       /* 1: PostgreSQL record lines in the writer's own compact form are decoded
+                          by lib/pgrec.c instead of jansson (several times faster); for those
+                          records it->obj and it->v are NULL (vals, lens, digest as always).
+                          Any other line takes the general path, errors included. */
 } mno_reader_opts;
 
-#define MNO_READER_OPTS_INIT {1, 0}
+#define MNO_READER_OPTS_INIT {1, 0, 0}
 
 typedef struct mno_reader mno_reader;
 
