@@ -1,4 +1,5 @@
 /* verify_live.c: mno-verify --source: a live source against a live target, the source's side being exactly what mno-dump selects. */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -73,6 +74,12 @@ int mno_verify_live(const mno_verify_opts *o, mno_vreport *rep, mno_error *e)
     /* connect, choose the scope and plan here: a bad tenant or scope is reported as such */
     if (mno_dump_open(&l.d, &cfg, e) < 0)
         goto done;
+    if (mno_dump_plan(l.d)->n == 0) {
+        /* an empty comparison would pass: a wrong database name must not */
+        mno_err(e, MNO_E_SCOPE, NULL, 0, NULL, "nothing to verify: the source '%s' has no %s that "
+                "scope '%s' covers", rep->source, mno_dump_object_word(l.d), mno_dump_scope_path(l.d));
+        goto done;
+    }
     if (pipe2(fds, O_CLOEXEC) < 0) {
         mno_err(e, MNO_E_IO, NULL, 0, NULL, "cannot create a pipe: %s", strerror(errno));
         goto done;
