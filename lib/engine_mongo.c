@@ -18,6 +18,11 @@ int mno_mongo_err(mno_error *e, const bson_error_t *be, const char *object, cons
                    be && be->message[0] ? be->message : "unknown error", be ? be->code : 0);
 }
 
+int mno_mongo_is_own_collection(const char *name)
+{
+    return strncmp(name, MNO_MONGO_OWN_PREFIX, strlen(MNO_MONGO_OWN_PREFIX)) == 0;
+}
+
 int mno_mongo_open(mno_engine **out, const char *uri, int role, mno_error *e)
 {
     char red[1024];
@@ -67,6 +72,7 @@ void mno_mongo_close(mno_engine *en)
     if (!m)
         return;
     mno_mongo_dump_free(en);
+    mno_mongo_restore_free(en);
     if (m->client)
         mongoc_client_destroy(m->client);
     if (m->uri)

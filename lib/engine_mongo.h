@@ -23,6 +23,18 @@ typedef struct mno_mongo {
 /* Fills e from a bson_error_t: "what: server text (code N)". Returns -1. */
 int mno_mongo_err(mno_error *e, const bson_error_t *be, const char *object, const char *what);
 
+/* The toolkit's own collections in a target database (docs/restore.md): every name starts
+   with MNO_MONGO_OWN_PREFIX; dump, verify and restore leave them out of listings. */
+#define MNO_MONGO_OWN_PREFIX "mno_restore_"
+#define MNO_MONGO_JOURNAL "mno_restore_journal"           /* one document per restored section */
+#define MNO_MONGO_STAGING_PREFIX "mno_restore_staging."   /* + collection: a section being read */
+
+/* 1 if collection name is one of the toolkit's own (MNO_MONGO_OWN_PREFIX), else 0. */
+int mno_mongo_is_own_collection(const char *name);
+
+/* Frees the restore state (m->restore). Accepts NULL. */
+void mno_mongo_restore_free(mno_engine *en);
+
 /* ---- dump helpers (engine_mongo_dump.c, engine_mongo_orgs.c) ---- */
 
 /* The scope set a `match FIELD in SET` rule names for Connec!: the tenant's organization uids. */
@@ -58,6 +70,9 @@ int  mno_mongo_dump_section(mno_engine *en, const mno_plan_item *it, mno_writer 
 void mno_mongo_plan_free(mno_engine *en, mno_plan *plan);
 int  mno_mongo_restore_begin(mno_engine *en, const mno_restore_opts *o, const mno_section *s, mno_error *e);
 int  mno_mongo_restore_rec(mno_engine *en, const mno_item *it, mno_error *e);
+/* The restore journal entry of section ns of archive archive_id (engine.h journal_get). */
+int  mno_mongo_journal_get(mno_engine *en, const char *archive_id, const char *ns, int *found,
+                           uint64_t *count, mno_sum *sum, mno_error *e);
 int  mno_mongo_restore_commit(mno_engine *en, const mno_section *s, mno_error *e);
 void mno_mongo_restore_abort(mno_engine *en);
 int  mno_mongo_hash_section(mno_engine *en, const mno_section *s, uint64_t *count, mno_sum *sum,

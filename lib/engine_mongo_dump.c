@@ -210,7 +210,9 @@ static int list_collections(mno_mongo *m, coll_info **out, size_t *nout, mno_err
             name = bson_iter_utf8(&it, NULL);
         if (bson_iter_init_find(&it, doc, "type") && BSON_ITER_HOLDS_UTF8(&it))
             type = bson_iter_utf8(&it, NULL);
-        if (!name || strncmp(name, "system.", 7) == 0 || strcmp(type, "collection") != 0)
+        /* not the server's system.* nor the toolkit's own (restore journal and staging) */
+        if (!name || strncmp(name, "system.", 7) == 0 || mno_mongo_is_own_collection(name) ||
+            strcmp(type, "collection") != 0)
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 32;

@@ -246,7 +246,8 @@ int mno_mongo_list_ns(mno_engine *en, const char *const *ns, size_t n, mno_ns_co
             goto done;
         }
         for (char **p = names; *p; p++) {
-            if (strncmp(*p, "system.", 7) == 0)
+            /* not system.* nor the toolkit's own (restore journal and staging) */
+            if (strncmp(*p, "system.", 7) == 0 || mno_mongo_is_own_collection(*p))
                 continue;
             if (na == cap) {
                 cap = cap ? 2 * cap : 16;

@@ -120,6 +120,7 @@ void mno_pg_close(mno_engine *en)
     mno_pg *pg = MNO_PG(en);
     if (!pg)
         return;
+    mno_pg_dump_free(pg);
     mno_pg_verify_free(pg);
     if (pg->conn)
         PQfinish(pg->conn);

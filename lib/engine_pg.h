@@ -50,6 +50,8 @@ int  mno_pg_list_range(mno_engine *en, const mno_section *s, const json_t *lo, c
                        size_t limit, mno_row_cb cb, void *arg, mno_error *e);
 int  mno_pg_list_ns(mno_engine *en, const char *const *ns, size_t n, mno_ns_count **out,
                     size_t *nout, mno_error *e);
+/* Frees engine_pg_dump.c's state (pg->dump), stopping its -j workers; called by mno_pg_close. Accepts NULL. */
+void mno_pg_dump_free(mno_pg *pg);
 /* Frees engine_pg_verify.c's state (pg->verify); called by mno_pg_close. Accepts NULL. */
 void mno_pg_verify_free(mno_pg *pg);
 

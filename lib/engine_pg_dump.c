@@ -1,8 +1,1078 @@
-/* engine_pg_dump.c: placeholder until issue 4 builds this part; every operation fails with "not built yet". */
+/* engine_pg_dump.c: the PostgreSQL engine's dump side: the plan (scope rules + declared foreign keys -> one SELECT per table, parents first) and each section streamed with COPY, in one snapshot, with -j workers sharing it. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "buf.h"
 #include "engine_pg.h"
+#include "engine_pg_schema.h"
+#include "scope.h"
+
+/*
+ * How a table belongs to the tenant. Rules come from the scope; a table the scope does not
+ * mention is placed by its declared foreign keys to tenant tables (K_FK), else unscoped.
+ * The tenant's rows of a table are selected by a predicate on the row: rules OR-ed, each
+ * parent link a semi-join (IN) on the parent's own predicate, recursively, so that one
+ * SELECT per table reads only the tenant's rows, in the same snapshot as every other.
+ * The tenant value is a session setting (mno.tenant, set with a bound parameter), so the
+ * queries, COPY included, carry no value of the user's.
+ */
+enum { K_UNSCOPED = 0, K_SKIP, K_GLOBAL, K_RULES, K_FK };
+
+#define TENANT_SETTING "mno.tenant"
+#define AHEAD_PER_JOB 2   /* -j: sections a worker may dump ahead of the writer, per job */
+
+typedef struct dtab {
+    int kind;
+    size_t *rules;        /* K_RULES/K_GLOBAL/K_SKIP: indexes into the scope's rules */
+    size_t nrules;
+    size_t *fks;          /* K_FK: indexes into the table's declared foreign keys */
+    size_t nfks;
+    int round;            /* K_FK: the placement round (rules: 0) */
+    int mark;             /* cycle check / topological order */
+} dtab;
+
+/* A plan item's engine part (it->priv). */
+typedef struct sec {
+    size_t idx;           /* position in the plan */
+    size_t table;         /* index in the schema */
+    char *copy;           /* COPY (SELECT ...) TO STDOUT */
+    /* -j: a worker's result */
+    int state;            /* S_* */
+    FILE *tmp;            /* the rows as COPY sent them */
+    mno_error err;
+} sec;
+
+enum { S_FREE = 0, S_RUNNING, S_DONE, S_FAILED };
+
+typedef struct pg_dump {
+    pg_schema schema;
+    mno_scope *scope;
+    dtab *d;
+    int in_txn;
+    int jobs;
+    sec **secs;           /* in plan order */
+    size_t nsecs;
+    /* -j */
+    int started;
+    char *snapshot;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int mu_init;
+    pthread_t *threads;
+    size_t nthreads;
+    PGconn **wconn;       /* workers' connections (set by each worker, for cancel) */
+    size_t next;          /* next section nobody claimed */
+    size_t cur;           /* the section the writer is at */
+    int stop;
+    char *tenant;
+    mno_pg *pg;
+} pg_dump;
+
+static int nomem(mno_error *e) { return mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory"); }
+
+/* ---- state ---- */
+
+static void sec_free(sec *s)
+{
+    if (!s)
+        return;
+    free(s->copy);
+    if (s->tmp)
+        fclose(s->tmp);
+    free(s);
+}
+
+static void stop_workers(pg_dump *st)
+{
+    if (!st->started)
+        return;
+    pthread_mutex_lock(&st->mu);
+    st->stop = 1;
+    for (size_t i = 0; i < st->nthreads; i++) {
+        if (!st->wconn[i])
+            continue;
+        PGcancel *cn = PQgetCancel(st->wconn[i]);
+        char buf[256];
+        if (cn) {
+            PQcancel(cn, buf, sizeof buf);
+            PQfreeCancel(cn);
+        }
+    }
+    pthread_cond_broadcast(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+    for (size_t i = 0; i < st->nthreads; i++)
+        pthread_join(st->threads[i], NULL);
+    st->started = 0;
+}
+
+static void dump_state_free(pg_dump *st)
+{
+    if (!st)
+        return;
+    stop_workers(st);
+    for (size_t i = 0; st->d && i < st->schema.n; i++) {
+        free(st->d[i].rules);
+        free(st->d[i].fks);
+    }
+    free(st->d);
+    mno_pg_schema_release(&st->schema);
+    mno_scope_free(st->scope);
+    for (size_t i = 0; i < st->nsecs; i++)
+        sec_free(st->secs[i]);
+    free(st->secs);
+    free(st->threads);
+    free(st->wconn);
+    free(st->snapshot);
+    free(st->tenant);
+    if (st->mu_init) {
+        pthread_mutex_destroy(&st->mu);
+        pthread_cond_destroy(&st->cv);
+    }
+    free(st);
+}
+
+void mno_pg_dump_free(mno_pg *pg)
+{
+    if (!pg || !pg->dump)
+        return;
+    dump_state_free(pg->dump);
+    pg->dump = NULL;
+}
+
+void mno_pg_plan_free(mno_engine *en, mno_plan *plan)
+{
+    mno_pg *pg = MNO_PG(en);
+    if (plan) {
+        for (size_t i = 0; i < plan->n; i++) {
+            free(plan->items[i].ns);
+            free(plan->items[i].rule);
+            free(plan->items[i].query);
+        }
+        free(plan->items);
+        for (size_t i = 0; i < plan->n_unscoped; i++)
+            free(plan->unscoped[i]);
+        free(plan->unscoped);
+        memset(plan, 0, sizeof *plan);
+    }
+    if (pg)
+        mno_pg_dump_free(pg);
+}
+
+/* ---- SQL ---- */
+
+/* Appends the quoted identifier. */
+static int add_ident(mno_buf *b, const char *name)
+{
+    char *q = mno_pg_ident(name);
+    int rc = q ? mno_buf_adds(b, q) : -1;
+    free(q);
+    return rc;
+}
+
+/* Appends alias."col". */
+static int add_col(mno_buf *b, const char *alias, const char *col)
+{
+    return mno_buf_addf(b, "%s.", alias) < 0 ? -1 : add_ident(b, col);
+}
+
+/* Appends a string literal ('...' with quotes doubled; standard_conforming_strings is on). */
+static int add_lit(mno_buf *b, const char *s)
+{
+    if (mno_buf_addc(b, '\'') < 0)
+        return -1;
+    for (const char *p = s; *p; p++)
+        if ((*p == '\'' && mno_buf_addc(b, '\'') < 0) || mno_buf_addc(b, *p) < 0)
+            return -1;
+    return mno_buf_addc(b, '\'');
+}
+
+static int add_pred(pg_dump *st, size_t ti, const char *alias, int *ctr, mno_buf *b);
+
+/* Appends "(SELECT p.c1[, p.c2...] FROM parent p WHERE pred)"; astext casts the column to text. */
+static int add_parent_set(pg_dump *st, size_t pi, char *const *cols, size_t n, int astext,
+                          int *ctr, mno_buf *b)
+{
+    char sub[24];
+    snprintf(sub, sizeof sub, "p%d", ++*ctr);
+    if (mno_buf_adds(b, "(SELECT ") < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if ((i && mno_buf_adds(b, ", ") < 0) || add_col(b, sub, cols[i]) < 0 ||
+            (astext && mno_buf_adds(b, "::text") < 0))
+            return -1;
+    if (mno_buf_addf(b, " FROM %s %s", st->schema.t[pi].qname, sub) < 0)
+        return -1;
+    if (st->d[pi].kind != K_GLOBAL &&
+        (mno_buf_adds(b, " WHERE ") < 0 || add_pred(st, pi, sub, ctr, b) < 0))
+        return -1;
+    return mno_buf_addc(b, ')');
+}
+
+/* Appends the jsonb value a uids json rule looks at: COL (as jsonb) #> path. */
+static int add_json_expr(mno_buf *b, const pg_table *t, const mno_scope_rule *r, const char *alias)
+{
+    long ci = mno_pg_table_col(t, r->cols[0]);
+    const char *type = ci >= 0 ? t->cols[ci].type : "";
+    if (mno_buf_addc(b, '(') < 0)
+        return -1;
+    if (strcmp(type, "jsonb") == 0) {
+        if (add_col(b, alias, r->cols[0]) < 0)
+            return -1;
+    } else if (strcmp(type, "json") == 0) {
+        if (add_col(b, alias, r->cols[0]) < 0 || mno_buf_adds(b, "::jsonb") < 0)
+            return -1;
+    } else { /* text holding JSON; blank is no value */
+        if (mno_buf_adds(b, "NULLIF(btrim(") < 0 || add_col(b, alias, r->cols[0]) < 0 ||
+            mno_buf_adds(b, "::text), '')::jsonb") < 0)
+            return -1;
+    }
+    if (r->npath) {
+        if (mno_buf_adds(b, " #> ARRAY[") < 0)
+            return -1;
+        for (size_t i = 0; i < r->npath; i++)
+            if ((i && mno_buf_adds(b, ", ") < 0) || add_lit(b, r->path[i]) < 0)
+                return -1;
+        if (mno_buf_adds(b, "]::text[]") < 0)
+            return -1;
+    }
+    return mno_buf_addc(b, ')');
+}
+
+/* Appends one rule as a predicate on alias. */
+static int add_rule_pred(pg_dump *st, size_t ti, const mno_scope_rule *r, const char *alias,
+                         int *ctr, mno_buf *b)
+{
+    const pg_table *t = &st->schema.t[ti];
+    long pi = r->ref_ns ? mno_pg_schema_find(&st->schema, r->ref_ns) : -1;
+    char *refcol[1] = {r->ref_col};
+    switch (r->kind) {
+    case MNO_SCOPE_ROOT:
+        if (mno_buf_addc(b, '(') < 0)
+            return -1;
+        for (size_t i = 0; i < r->ncols; i++)
+            if ((i && mno_buf_adds(b, " OR ") < 0) || add_col(b, alias, r->cols[i]) < 0 ||
+                mno_buf_adds(b, "::text = current_setting('" TENANT_SETTING "')") < 0)
+                return -1;
+        return mno_buf_addc(b, ')');
+    case MNO_SCOPE_PARENT:
+        if (mno_buf_addc(b, '(') < 0)
+            return -1;
+        if (r->guard_col && (add_col(b, alias, r->guard_col) < 0 || mno_buf_adds(b, " = ") < 0 ||
+                             add_lit(b, r->guard_val) < 0 || mno_buf_adds(b, " AND ") < 0))
+            return -1;
+        if (add_col(b, alias, r->cols[0]) < 0 || mno_buf_adds(b, " IN ") < 0 ||
+            add_parent_set(st, (size_t)pi, refcol, 1, 0, ctr, b) < 0)
+            return -1;
+        return mno_buf_addc(b, ')');
+    case MNO_SCOPE_UIDS:
+        if (!r->uids_json) {
+            char tok[24];
+            snprintf(tok, sizeof tok, "p%d", ++*ctr);
+            if (mno_buf_adds(b, "EXISTS (SELECT 1 FROM regexp_split_to_table(") < 0 ||
+                add_col(b, alias, r->cols[0]) < 0 ||
+                mno_buf_addf(b, "::text, '[^A-Za-z0-9_-]+') AS %s(tok) WHERE %s.tok IN ", tok, tok) < 0 ||
+                add_parent_set(st, (size_t)pi, refcol, 1, 1, ctr, b) < 0)
+                return -1;
+            return mno_buf_addc(b, ')');
+        }
+        if (mno_buf_adds(b, "(jsonb_typeof") < 0 || add_json_expr(b, t, r, alias) < 0 ||
+            mno_buf_adds(b, " IN ('array', 'string') AND ") < 0 || add_json_expr(b, t, r, alias) < 0 ||
+            mno_buf_adds(b, " ?| ARRAY") < 0 || add_parent_set(st, (size_t)pi, refcol, 1, 1, ctr, b) < 0)
+            return -1;
+        return mno_buf_addc(b, ')');
+    default:
+        return mno_buf_adds(b, "false");
+    }
+}
+
+/* Appends the predicate saying that the row alias of table ti belongs to the tenant. */
+static int add_pred(pg_dump *st, size_t ti, const char *alias, int *ctr, mno_buf *b)
+{
+    const dtab *d = &st->d[ti];
+    const pg_table *t = &st->schema.t[ti];
+    if (d->kind == K_GLOBAL)
+        return mno_buf_adds(b, "true");
+    size_t n = d->kind == K_FK ? d->nfks : d->nrules;
+    if (n > 1 && mno_buf_addc(b, '(') < 0)
+        return -1;
+    for (size_t k = 0; k < n; k++) {
+        if (k && mno_buf_adds(b, " OR ") < 0)
+            return -1;
+        if (d->kind == K_FK) {
+            const pg_fk *fk = &t->fks[d->fks[k]];
+            if (fk->n > 1 && mno_buf_addc(b, '(') < 0)
+                return -1;
+            for (size_t i = 0; i < fk->n; i++)
+                if ((i && mno_buf_adds(b, ", ") < 0) || add_col(b, alias, fk->cols[i]) < 0)
+                    return -1;
+            if ((fk->n > 1 && mno_buf_addc(b, ')') < 0) || mno_buf_adds(b, " IN ") < 0 ||
+                add_parent_set(st, fk->ref, fk->refcols, fk->n, 0, ctr, b) < 0)
+                return -1;
+        } else if (add_rule_pred(st, ti, &st->scope->rules[d->rules[k]], alias, ctr, b) < 0) {
+            return -1;
+        }
+    }
+    return n > 1 ? mno_buf_addc(b, ')') : 0;
+}
+
+/* The SELECT of table ti: its columns, the tenant predicate (none with all), key order. */
+static char *select_sql(pg_dump *st, size_t ti, int all)
+{
+    const pg_table *t = &st->schema.t[ti];
+    mno_buf b = MNO_BUF_INIT;
+    int ctr = 0;
+    if (mno_buf_adds(&b, "SELECT ") < 0)
+        goto fail;
+    for (size_t i = 0; i < t->ncols; i++)
+        if ((i && mno_buf_adds(&b, ", ") < 0) || add_col(&b, "t", t->cols[i].name) < 0)
+            goto fail;
+    if (mno_buf_addf(&b, " FROM %s t", t->qname) < 0)
+        goto fail;
+    if (!all && st->d[ti].kind != K_GLOBAL &&
+        (mno_buf_adds(&b, " WHERE ") < 0 || add_pred(st, ti, "t", &ctr, &b) < 0))
+        goto fail;
+    for (size_t i = 0; i < t->nkey; i++) {
+        long ci = mno_pg_table_col(t, t->key[i]);
+        if (mno_buf_adds(&b, i ? ", " : " ORDER BY ") < 0 || add_col(&b, "t", t->key[i]) < 0)
+            goto fail;
+        if (ci >= 0 && !t->cols[ci].orderable && mno_buf_adds(&b, "::text COLLATE \"C\"") < 0)
+            goto fail;
+    }
+    return b.data;
+fail:
+    mno_buf_release(&b);
+    return NULL;
+}
+
+/* The rule of table ti as --plan shows it. */
+static char *rule_text(pg_dump *st, size_t ti)
+{
+    const dtab *d = &st->d[ti];
+    const pg_table *t = &st->schema.t[ti];
+    mno_buf b = MNO_BUF_INIT;
+    if (d->kind == K_FK) {
+        for (size_t k = 0; k < d->nfks; k++) {
+            const pg_fk *fk = &t->fks[d->fks[k]];
+            if (mno_buf_adds(&b, k ? " or fk (" : "fk (") < 0)
+                goto fail;
+            for (size_t i = 0; i < fk->n; i++)
+                if (mno_buf_addf(&b, "%s%s", i ? ", " : "", fk->cols[i]) < 0)
+                    goto fail;
+            if (mno_buf_addf(&b, ") -> %s(", st->schema.t[fk->ref].ns) < 0)
+                goto fail;
+            for (size_t i = 0; i < fk->n; i++)
+                if (mno_buf_addf(&b, "%s%s", i ? ", " : "", fk->refcols[i]) < 0)
+                    goto fail;
+            if (mno_buf_addf(&b, ") (declared %s)", fk->name) < 0)
+                goto fail;
+        }
+    } else {
+        for (size_t k = 0; k < d->nrules; k++)
+            if (mno_buf_addf(&b, "%s%s", k ? " or " : "", st->scope->rules[d->rules[k]].text) < 0)
+                goto fail;
+    }
+    if (!b.data && mno_buf_adds(&b, "") < 0)
+        goto fail;
+    return b.data;
+fail:
+    mno_buf_release(&b);
+    return NULL;
+}
+
+/* ---- plan ---- */
+
+static int scope_err(pg_dump *st, const mno_scope_rule *r, mno_error *e, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int scope_err(pg_dump *st, const mno_scope_rule *r, mno_error *e, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return mno_err(e, MNO_E_SCOPE, st->scope->file, r->line, NULL, "%s: %s", r->name, msg);
+}
+
+/* Checks rule r of table ti against the catalog: columns, referenced table and column. */
+static int check_rule(pg_dump *st, size_t ti, const mno_scope_rule *r, mno_error *e)
+{
+    const pg_table *t = &st->schema.t[ti];
+    if (r->kind == MNO_SCOPE_MATCH)
+        return scope_err(st, r, e, "rule 'match' does not apply to a postgresql table (use root, parent, uids, global or skip)");
+    for (size_t i = 0; i < r->ncols; i++)
+        if (mno_pg_table_col(t, r->cols[i]) < 0)
+            return scope_err(st, r, e, "column '%s' not found in the source", r->cols[i]);
+    if (r->guard_col && mno_pg_table_col(t, r->guard_col) < 0)
+        return scope_err(st, r, e, "column '%s' not found in the source", r->guard_col);
+    if (!r->ref_ns)
+        return 0;
+    long pi = mno_pg_schema_find(&st->schema, r->ref_ns);
+    if (pi < 0)
+        return scope_err(st, r, e, "table '%s' not found in the source", r->ref_ns);
+    if ((size_t)pi == ti)
+        return scope_err(st, r, e, "a table cannot link to itself");
+    if (st->d[pi].kind == K_UNSCOPED)
+        return scope_err(st, r, e, "parent '%s' is not in the scope", r->ref_ns);
+    if (st->d[pi].kind == K_SKIP)
+        return scope_err(st, r, e, "parent '%s' is skipped", r->ref_ns);
+    if (mno_pg_table_col(&st->schema.t[pi], r->ref_col) < 0)
+        return scope_err(st, r, e, "column '%s.%s' not found in the source", r->ref_ns, r->ref_col);
+    return 0;
+}
+
+/* Depth-first search for a cycle of rule links from ti (mark: 1 on the path, 2 done). */
+static int rule_cycle(pg_dump *st, size_t ti, mno_error *e)
+{
+    dtab *d = &st->d[ti];
+    if (d->mark == 2 || d->kind != K_RULES)
+        return 0;
+    d->mark = 1;
+    for (size_t k = 0; k < d->nrules; k++) {
+        const mno_scope_rule *r = &st->scope->rules[d->rules[k]];
+        if (!r->ref_ns)
+            continue;
+        size_t pi = (size_t)mno_pg_schema_find(&st->schema, r->ref_ns);
+        if (st->d[pi].mark == 1)
+            return scope_err(st, r, e, "parent links form a cycle through '%s'", r->ref_ns);
+        if (rule_cycle(st, pi, e) < 0)
+            return -1;
+    }
+    d->mark = 2;
+    return 0;
+}
+
+/* Places the tables the scope does not mention by their declared foreign keys to tenant
+   tables, in rounds: a table placed in round n links only to tables placed before it. */
+static int place_by_fks(pg_dump *st, mno_error *e)
+{
+    for (int round = 1;; round++) {
+        int placed = 0;
+        for (size_t i = 0; i < st->schema.n; i++) {
+            dtab *d = &st->d[i];
+            const pg_table *t = &st->schema.t[i];
+            if (d->kind != K_UNSCOPED)
+                continue;
+            for (size_t k = 0; k < t->nfks; k++) {
+                const dtab *p = &st->d[t->fks[k].ref];
+                if (t->fks[k].ref == i || !((p->kind == K_RULES) || (p->kind == K_FK && p->round < round)))
+                    continue;
+                size_t *nf = realloc(d->fks, (d->nfks + 1) * sizeof *nf);
+                if (!nf)
+                    return nomem(e);
+                d->fks = nf;
+                d->fks[d->nfks++] = k;
+            }
+            if (d->nfks) {
+                d->kind = K_FK;
+                d->round = round;
+                placed = 1;
+            }
+        }
+        if (!placed)
+            return 0;
+    }
+}
+
+static int dumped(const dtab *d) { return d->kind == K_GLOBAL || d->kind == K_RULES || d->kind == K_FK; }
+
+/* 1 when every table ti must follow (rules, placing foreign keys; with all_fks every
+   declared foreign key) is emitted (mark 3). */
+static int deps_done(pg_dump *st, size_t ti, int all_fks)
+{
+    const dtab *d = &st->d[ti];
+    const pg_table *t = &st->schema.t[ti];
+    for (size_t k = 0; d->kind == K_RULES && k < d->nrules; k++) {
+        const mno_scope_rule *r = &st->scope->rules[d->rules[k]];
+        if (r->ref_ns && st->d[mno_pg_schema_find(&st->schema, r->ref_ns)].mark != 3)
+            return 0;
+    }
+    for (size_t k = 0; d->kind == K_FK && k < d->nfks; k++)
+        if (st->d[t->fks[d->fks[k]].ref].mark != 3)
+            return 0;
+    for (size_t k = 0; all_fks && k < t->nfks; k++) {
+        size_t ri = t->fks[k].ref;
+        if (ri != ti && dumped(&st->d[ri]) && st->d[ri].mark != 3)
+            return 0;
+    }
+    return 1;
+}
+
+/* The dumped tables parents first: the first by name whose parents are out; when declared
+   foreign keys form a cycle, the first by name whose rule parents are out. */
+static size_t *topo_order(pg_dump *st, size_t *nout, mno_error *e)
+{
+    size_t n = 0, total = 0;
+    for (size_t i = 0; i < st->schema.n; i++) {
+        st->d[i].mark = 0;
+        total += dumped(&st->d[i]);
+    }
+    size_t *order = calloc(total ? total : 1, sizeof *order);
+    if (!order) {
+        nomem(e);
+        return NULL;
+    }
+    while (n < total) {
+        long pick = -1;
+        for (int strict = 1; strict >= 0 && pick < 0; strict--)
+            for (size_t i = 0; i < st->schema.n && pick < 0; i++)
+                if (dumped(&st->d[i]) && st->d[i].mark != 3 && deps_done(st, i, strict))
+                    pick = (long)i;
+        if (pick < 0) { /* cannot happen: rule links were checked for cycles */
+            free(order);
+            mno_err(e, MNO_E_INTERNAL, NULL, 0, NULL, "no dump order for the scope's tables");
+            return NULL;
+        }
+        st->d[pick].mark = 3;
+        order[n++] = (size_t)pick;
+    }
+    *nout = n;
+    return order;
+}
+
+/* Runs a one-value query with the tenant bound; returns the count, or -1 with e filled. */
+static long long count_rows(PGconn *c, const char *sql, const char *ns, mno_error *e)
+{
+    PGresult *r = PQexec(c, sql);
+    long long n = -1;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        mno_pg_err(e, c, r, ns, "cannot count the rows");
+    else
+        n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return n;
+}
+
+/* Opens the dump's transaction on c: one snapshot, read only; binds the tenant. */
+static int begin_snapshot(PGconn *c, const char *snapshot, const char *tenant, mno_error *e)
+{
+    if (mno_pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL, e) < 0)
+        return -1;
+    if (snapshot) {
+        mno_buf b = MNO_BUF_INIT;
+        int rc = mno_buf_adds(&b, "SET TRANSACTION SNAPSHOT ") < 0 || add_lit(&b, snapshot) < 0
+                     ? nomem(e)
+                     : mno_pg_exec(c, b.data, NULL, e);
+        mno_buf_release(&b);
+        if (rc < 0)
+            return -1;
+    }
+    const char *params[1] = {tenant ? tenant : ""};
+    PGresult *r = PQexecParams(c, "SELECT set_config('" TENANT_SETTING "', $1, false)", 1, NULL,
+                               params, NULL, NULL, 0);
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    if (!ok)
+        mno_pg_err(e, c, r, NULL, "cannot set the tenant");
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+/* Fails with the unknown tenant when no root rule selects a row. */
+static int check_tenant(pg_dump *st, PGconn *c, const char *tenant, mno_error *e)
+{
+    mno_buf roots = MNO_BUF_INIT, q = MNO_BUF_INIT;
+    long long found = 0;
+    int rc = -1, nroots = 0;
+    for (size_t i = 0; i < st->schema.n; i++) {
+        const dtab *d = &st->d[i];
+        int has_root = 0;
+        mno_buf_reset(&q);
+        for (size_t k = 0; d->kind == K_RULES && k < d->nrules; k++) {
+            const mno_scope_rule *r = &st->scope->rules[d->rules[k]];
+            if (r->kind != MNO_SCOPE_ROOT)
+                continue;
+            int ctr = 0;
+            if (mno_buf_addf(&q, has_root ? " OR " : "SELECT count(*) FROM %s t WHERE ",
+                             st->schema.t[i].qname) < 0 ||
+                add_rule_pred(st, i, r, "t", &ctr, &q) < 0)
+                goto nomem;
+            has_root = 1;
+        }
+        if (!has_root)
+            continue;
+        if (mno_buf_addf(&roots, "%s%s", nroots++ ? " or " : "", st->schema.t[i].ns) < 0)
+            goto nomem;
+        long long n = count_rows(c, q.data, st->schema.t[i].ns, e);
+        if (n < 0)
+            goto done;
+        found += n;
+    }
+    if (!nroots)
+        mno_err(e, MNO_E_SCOPE, st->scope->file, 0, NULL,
+                "no root rule: the scope cannot select tenant '%s' (use --all for everything)", tenant);
+    else if (!found)
+        mno_err(e, MNO_E_SCOPE, NULL, 0, NULL, "tenant '%s' not found in %s", tenant, roots.data);
+    else
+        rc = 0;
+    goto done;
+nomem:
+    nomem(e);
+done:
+    mno_buf_release(&roots);
+    mno_buf_release(&q);
+    return rc;
+}
 
 int mno_pg_plan(mno_engine *en, const mno_dump_opts *o, mno_plan *plan, mno_error *e)
-{ (void)en; (void)o; (void)plan; return mno_err(e, MNO_E_INTERNAL, NULL, 0, NULL, "dump is not built yet"); }
+{
+    mno_pg *pg = MNO_PG(en);
+    int rc = -1;
+    size_t *order = NULL, norder = 0;
+    memset(plan, 0, sizeof *plan);
+    if (!o->all && !o->tenant)
+        return mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "no tenant: give --tenant NAME or --all");
+    if (!o->scope_path)
+        return mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "no scope file: give --scope FILE");
+    mno_pg_dump_free(pg);
+    pg_dump *st = calloc(1, sizeof *st);
+    if (!st)
+        return nomem(e);
+    pg->dump = st;
+    st->pg = pg;
+    st->jobs = o->jobs > 1 ? o->jobs : 1;
+    if (o->tenant && !o->all && !(st->tenant = strdup(o->tenant)))
+        goto nomem;
+
+    if (!(st->scope = mno_scope_load(o->scope_path, e)) || mno_scope_qualify(st->scope, "public", e) < 0)
+        goto done;
+    if (PQtransactionStatus(pg->conn) == PQTRANS_IDLE) {
+        if (begin_snapshot(pg->conn, NULL, st->tenant, e) < 0)
+            goto done;
+        st->in_txn = 1;
+    }
+    if (mno_pg_schema_load(pg->conn, &st->schema, e) < 0)
+        goto done;
+    if (!(st->d = calloc(st->schema.n ? st->schema.n : 1, sizeof *st->d)))
+        goto nomem;
+
+    /* the scope's rules, by table */
+    for (size_t k = 0; k < st->scope->n; k++) {
+        const mno_scope_rule *r = &st->scope->rules[k];
+        long ti = mno_pg_schema_find(&st->schema, r->name);
+        if (ti < 0) {
+            mno_err(e, MNO_E_SCOPE, st->scope->file, r->line, NULL, "%s: table not found in the source", r->name);
+            goto done;
+        }
+        dtab *d = &st->d[ti];
+        size_t *nr = realloc(d->rules, (d->nrules + 1) * sizeof *nr);
+        if (!nr)
+            goto nomem;
+        d->rules = nr;
+        d->rules[d->nrules++] = k;
+        d->kind = r->kind == MNO_SCOPE_SKIP ? K_SKIP : r->kind == MNO_SCOPE_GLOBAL ? K_GLOBAL : K_RULES;
+    }
+    for (size_t i = 0; i < st->schema.n; i++)
+        for (size_t k = 0; k < st->d[i].nrules; k++)
+            if (check_rule(st, i, &st->scope->rules[st->d[i].rules[k]], e) < 0)
+                goto done;
+    for (size_t i = 0; i < st->schema.n; i++)
+        if (rule_cycle(st, i, e) < 0)
+            goto done;
+    if (place_by_fks(st, e) < 0)
+        goto done;
+    if (!(order = topo_order(st, &norder, e)))
+        goto done;
+    if (!o->all && check_tenant(st, pg->conn, st->tenant, e) < 0)
+        goto done;
+
+    /* the plan */
+    plan->items = calloc(norder ? norder : 1, sizeof *plan->items);
+    plan->unscoped = calloc(st->schema.n ? st->schema.n : 1, sizeof *plan->unscoped);
+    st->secs = calloc(norder ? norder : 1, sizeof *st->secs);
+    if (!plan->items || !plan->unscoped || !st->secs)
+        goto nomem;
+    for (size_t i = 0; i < st->schema.n; i++)
+        if (st->d[i].kind == K_UNSCOPED && !(plan->unscoped[plan->n_unscoped++] = strdup(st->schema.t[i].ns)))
+            goto nomem;
+    for (size_t k = 0; k < norder; k++) {
+        size_t ti = order[k];
+        mno_plan_item *it = &plan->items[plan->n++];
+        sec *s = calloc(1, sizeof *s);
+        if (!s)
+            goto nomem;
+        st->secs[st->nsecs++] = s;
+        s->idx = k;
+        s->table = ti;
+        it->priv = s;
+        it->count = -1;
+        it->ns = strdup(st->schema.t[ti].ns);
+        it->rule = rule_text(st, ti);
+        it->query = select_sql(st, ti, o->all);
+        if (!it->ns || !it->rule || !it->query || asprintf(&s->copy, "COPY (%s) TO STDOUT", it->query) < 0) {
+            s->copy = NULL;
+            goto nomem;
+        }
+        if (o->count) {
+            char *cq = NULL;
+            if (asprintf(&cq, "SELECT count(*) FROM (%s) q", it->query) < 0)
+                goto nomem;
+            it->count = count_rows(pg->conn, cq, it->ns, e);
+            free(cq);
+            if (it->count < 0)
+                goto done;
+        }
+    }
+    rc = 0;
+    goto done;
+nomem:
+    nomem(e);
+done:
+    free(order);
+    if (rc < 0)
+        mno_pg_plan_free(en, plan);
+    return rc;
+}
+
+/* ---- sections ---- */
+
+/* Decodes one COPY text row in place into vals/lens (NULL for \N). Returns 0, or -1 when the
+   row does not have n fields. */
+static int decode_row(char *row, size_t len, size_t n, const char **vals, size_t *lens)
+{
+    size_t f = 0;
+    char *p = row, *end = row + len;
+    if (len && end[-1] == '\n')
+        end--;
+    if (n == 0)
+        return p == end ? 0 : -1;
+    for (;;) {
+        if (f >= n)
+            return -1;
+        char *start = p, *w = p;
+        if (end - p >= 2 && p[0] == '\\' && p[1] == 'N' && (end - p == 2 || p[2] == '\t')) {
+            vals[f] = NULL;
+            lens[f] = 0;
+            p += 2;
+        } else {
+            while (p < end && *p != '\t') {
+                char c = *p++;
+                if (c == '\\' && p < end) {
+                    c = *p++;
+                    switch (c) {
+                    case 'b': c = '\b'; break;
+                    case 'f': c = '\f'; break;
+                    case 'n': c = '\n'; break;
+                    case 'r': c = '\r'; break;
+                    case 't': c = '\t'; break;
+                    case 'v': c = '\v'; break;
+                    case 'x': {
+                        int v = 0, k = 0;
+                        while (k < 2 && p < end && ((*p >= '0' && *p <= '9') || ((*p | 32) >= 'a' && (*p | 32) <= 'f'))) {
+                            v = v * 16 + (*p <= '9' ? *p - '0' : (*p | 32) - 'a' + 10);
+                            p++, k++;
+                        }
+                        c = k ? (char)v : 'x';
+                        break;
+                    }
+                    default:
+                        if (c >= '0' && c <= '7') {
+                            int v = c - '0', k = 1;
+                            while (k < 3 && p < end && *p >= '0' && *p <= '7')
+                                v = v * 8 + (*p++ - '0'), k++;
+                            c = (char)v;
+                        }
+                        break;
+                    }
+                }
+                *w++ = c;
+            }
+            vals[f] = start;
+            lens[f] = (size_t)(w - start);
+        }
+        f++;
+        if (p >= end) {
+            if (vals[f - 1])
+                *w = '\0';
+            break;
+        }
+        /* p at a tab: terminate the value (w <= p) and go on */
+        if (vals[f - 1])
+            *w = '\0';
+        p++;
+    }
+    return f == n ? 0 : -1;
+}
+
+typedef struct row_sink {
+    mno_writer *w;        /* direct: into the archive */
+    FILE *f;              /* worker: raw rows into a temp file */
+    const char *ns;
+    size_t ncols;
+    const char **vals;
+    size_t *lens;
+    unsigned long long rows;
+} row_sink;
+
+static int sink_row(row_sink *k, char *row, size_t len, mno_error *e)
+{
+    k->rows++;
+    if (k->f) {
+        if (fwrite(row, 1, len, k->f) != len)
+            return mno_err(e, MNO_E_IO, NULL, 0, k->ns, "cannot write a temporary file: %s", strerror(errno));
+        return 0;
+    }
+    if (decode_row(row, len, k->ncols, k->vals, k->lens) < 0)
+        return mno_err(e, MNO_E_SERVER, NULL, 0, k->ns, "row %llu: COPY sent a row without %zu columns",
+                       k->rows, k->ncols);
+    return mno_writer_rec_pg(k->w, k->vals, k->lens, e);
+}
+
+/* Streams the rows of a COPY ... TO STDOUT into k. Returns 0 or -1. */
+static int copy_out(PGconn *c, const char *copy, row_sink *k, mno_error *e)
+{
+    int rc = -1;
+    PGresult *r = PQexec(c, copy);
+    if (PQresultStatus(r) != PGRES_COPY_OUT) {
+        mno_pg_err(e, c, r, k->ns, "query failed");
+        PQclear(r);
+        return -1;
+    }
+    PQclear(r);
+    char *buf = NULL;
+    int n, failed = 0;
+    while ((n = PQgetCopyData(c, &buf, 0)) > 0) {
+        if (!failed && sink_row(k, buf, (size_t)n, e) < 0)
+            failed = 1;
+        PQfreemem(buf);
+        buf = NULL;
+        if (failed)
+            break;
+    }
+    if (failed) {
+        /* stop the server sending: cancel, then drain what is in flight */
+        PGcancel *cn = PQgetCancel(c);
+        char err[256];
+        if (cn) {
+            PQcancel(cn, err, sizeof err);
+            PQfreeCancel(cn);
+        }
+        while ((n = PQgetCopyData(c, &buf, 0)) > 0)
+            PQfreemem(buf);
+        while ((r = PQgetResult(c)))
+            PQclear(r);
+        return -1;
+    }
+    if (n == -2) {
+        mno_pg_err(e, c, NULL, k->ns, "query failed");
+        goto drain;
+    }
+    rc = 0;
+drain:
+    while ((r = PQgetResult(c))) {
+        if (rc == 0 && PQresultStatus(r) != PGRES_COMMAND_OK) {
+            mno_pg_err(e, c, r, k->ns, "query failed");
+            rc = -1;
+        }
+        PQclear(r);
+    }
+    return rc;
+}
+
+/* The begin object of table t: columns, key, ddl. */
+static json_t *begin_obj(const pg_table *t)
+{
+    json_t *cols = json_array(), *key = json_array();
+    for (size_t i = 0; cols && i < t->ncols; i++)
+        json_array_append_new(cols, json_pack("{s:s,s:s}", "name", t->cols[i].name, "type", t->cols[i].type));
+    for (size_t i = 0; key && i < t->nkey; i++)
+        json_array_append_new(key, json_string(t->key[i]));
+    return json_pack("{s:o*,s:o*,s:s}", "columns", cols, "key", key, "ddl", t->ddl ? t->ddl : "");
+}
+
+/* Writes rows already fetched by a worker (raw COPY rows in s->tmp) into the open section. */
+static int replay(sec *s, row_sink *k, mno_error *e)
+{
+    int rc = -1;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    if (fflush(s->tmp) != 0 || fseeko(s->tmp, 0, SEEK_SET) != 0)
+        return mno_err(e, MNO_E_IO, NULL, 0, k->ns, "cannot read a temporary file: %s", strerror(errno));
+    k->f = NULL;
+    while ((n = getline(&line, &cap, s->tmp)) > 0)
+        if (sink_row(k, line, (size_t)n, e) < 0)
+            goto done;
+    if (ferror(s->tmp)) {
+        mno_err(e, MNO_E_IO, NULL, 0, k->ns, "cannot read a temporary file: %s", strerror(errno));
+        goto done;
+    }
+    rc = 0;
+done:
+    free(line);
+    fclose(s->tmp);
+    s->tmp = NULL;
+    return rc;
+}
+
+/* A temporary file in $TMPDIR (else /tmp), already unlinked. */
+static FILE *temp_file(mno_error *e)
+{
+    const char *dir = getenv("TMPDIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/mno-dump.XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        mno_err(e, MNO_E_IO, NULL, 0, NULL, "cannot create a temporary file in %s: %s",
+                dir && *dir ? dir : "/tmp", strerror(errno));
+        return NULL;
+    }
+    unlink(path);
+    FILE *f = fdopen(fd, "w+");
+    if (!f) {
+        close(fd);
+        mno_err(e, MNO_E_IO, NULL, 0, NULL, "cannot open a temporary file: %s", strerror(errno));
+    }
+    return f;
+}
+
+typedef struct worker_arg {
+    pg_dump *st;
+    size_t slot;
+} worker_arg;
+
+/* A -j worker: its own connection in the exported snapshot; dumps the next free sections
+   (at most AHEAD_PER_JOB * jobs ahead of the writer) into temporary files. */
+static void *worker(void *argp)
+{
+    worker_arg *a = argp;
+    pg_dump *st = a->st;
+    size_t slot = a->slot;
+    free(a);
+    mno_error e;
+    mno_error_clear(&e);
+    PGconn *c = mno_pg_connect(st->pg->conninfo, st->pg->uri_redacted, &e);
+    if (c && begin_snapshot(c, st->snapshot, st->tenant, &e) < 0) {
+        PQfinish(c);
+        c = NULL;
+    }
+    pthread_mutex_lock(&st->mu);
+    st->wconn[slot] = c;
+    for (;;) {
+        while (!st->stop && st->next < st->nsecs && st->next >= st->cur + AHEAD_PER_JOB * (size_t)st->jobs)
+            pthread_cond_wait(&st->cv, &st->mu);
+        if (st->stop || st->next >= st->nsecs)
+            break;
+        sec *s = st->secs[st->next++];
+        s->state = S_RUNNING;
+        pthread_mutex_unlock(&st->mu);
+        int rc = -1;
+        if (!c) {
+            s->err = e;
+        } else if ((s->tmp = temp_file(&s->err))) {
+            const pg_table *t = &st->schema.t[s->table];
+            row_sink k = {.f = s->tmp, .ns = t->ns, .ncols = t->ncols};
+            rc = copy_out(c, s->copy, &k, &s->err);
+        }
+        pthread_mutex_lock(&st->mu);
+        s->state = rc == 0 ? S_DONE : S_FAILED;
+        pthread_cond_broadcast(&st->cv);
+        if (!c)
+            break;
+    }
+    st->wconn[slot] = NULL;
+    pthread_mutex_unlock(&st->mu);
+    if (c)
+        PQfinish(c);
+    return NULL;
+}
+
+/* Exports the snapshot and starts jobs-1 workers. Returns 0 or -1. */
+static int start_workers(pg_dump *st, mno_error *e)
+{
+    PGresult *r = PQexec(st->pg->conn, "SELECT pg_export_snapshot()");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        mno_pg_err(e, st->pg->conn, r, NULL, "cannot export the snapshot for -j");
+        PQclear(r);
+        return -1;
+    }
+    st->snapshot = strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    size_t n = (size_t)st->jobs - 1;
+    st->threads = calloc(n, sizeof *st->threads);
+    st->wconn = calloc(n, sizeof *st->wconn);
+    if (!st->snapshot || !st->threads || !st->wconn)
+        return nomem(e);
+    if (pthread_mutex_init(&st->mu, NULL) != 0 || pthread_cond_init(&st->cv, NULL) != 0)
+        return mno_err(e, MNO_E_INTERNAL, NULL, 0, NULL, "cannot start the -j workers");
+    st->mu_init = 1;
+    st->started = 1;
+    for (size_t i = 0; i < n; i++) {
+        worker_arg *a = malloc(sizeof *a);
+        if (!a)
+            return nomem(e);
+        a->st = st;
+        a->slot = i;
+        if (pthread_create(&st->threads[i], NULL, worker, a) != 0) {
+            free(a);
+            return mno_err(e, MNO_E_INTERNAL, NULL, 0, NULL, "cannot start the -j workers");
+        }
+        st->nthreads++;
+    }
+    return 0;
+}
+
 int mno_pg_dump_section(mno_engine *en, const mno_plan_item *it, mno_writer *w, mno_error *e)
-{ (void)en; (void)it; (void)w; return mno_err(e, MNO_E_INTERNAL, NULL, 0, NULL, "dump is not built yet"); }
-void mno_pg_plan_free(mno_engine *en, mno_plan *plan) { (void)en; (void)plan; }
+{
+    mno_pg *pg = MNO_PG(en);
+    pg_dump *st = pg->dump;
+    sec *s = it->priv;
+    if (!st || !s || s->idx >= st->nsecs || st->secs[s->idx] != s)
+        return mno_err(e, MNO_E_USAGE, NULL, 0, it->ns, "section is not of this engine's plan");
+    const pg_table *t = &st->schema.t[s->table];
+    int rc = -1, direct = 1;
+    row_sink k = {.w = w, .ns = t->ns, .ncols = t->ncols};
+    json_t *b = NULL;
+
+    if (st->jobs > 1 && st->nsecs > 1 && !st->started && !st->stop) {
+        if (start_workers(st, e) < 0) {
+            stop_workers(st);
+            return -1;
+        }
+    }
+    if (st->started) {
+        pthread_mutex_lock(&st->mu);
+        st->cur = s->idx;
+        pthread_cond_broadcast(&st->cv);
+        if (s->state == S_FREE && st->next == s->idx) {
+            st->next++;
+            s->state = S_RUNNING;
+        } else {
+            direct = 0;
+            while (s->state != S_DONE && s->state != S_FAILED)
+                pthread_cond_wait(&st->cv, &st->mu);
+        }
+        pthread_mutex_unlock(&st->mu);
+        if (!direct && s->state == S_FAILED) {
+            *e = s->err;
+            return -1;
+        }
+    }
+    k.vals = calloc(t->ncols + 1, sizeof *k.vals);
+    k.lens = calloc(t->ncols + 1, sizeof *k.lens);
+    if (!k.vals || !k.lens || !(b = begin_obj(t))) {
+        nomem(e);
+        goto done;
+    }
+    if (mno_writer_begin(w, t->ns, b, e) < 0)
+        goto done;
+    if (direct ? copy_out(pg->conn, s->copy, &k, e) < 0 : replay(s, &k, e) < 0)
+        goto done;
+    if (mno_writer_end(w, e) < 0)
+        goto done;
+    rc = 0;
+done:
+    if (st->started && direct) {
+        pthread_mutex_lock(&st->mu);
+        s->state = rc == 0 ? S_DONE : S_FAILED;
+        pthread_cond_broadcast(&st->cv);
+        pthread_mutex_unlock(&st->mu);
+    }
+    json_decref(b);
+    free(k.vals);
+    free(k.lens);
+    return rc;
+}

@@ -55,3 +55,164 @@ setup() {
   [ "$status" -eq 0 ]
   [ "$output" = "$(printf '7\nstopped')" ]
 }
+
+# ---- fixtures (tests/fixtures) -----------------------------------------------------------
+
+# sql URI QUERY: one psql query, unaligned, tab-separated
+sql() { psql -X -At -F $'\t' -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
+# hex STRING: the bytes of STRING in lowercase hex
+hex() { printf '%s' "$1" | od -An -tx1 -v | tr -d ' \n'; }
+# table_md5s URI TABLE...: "TABLE md5" of every table's rows in key order
+table_md5s() {
+  local u=$1 t; shift
+  for t in "$@"; do
+    printf '%s %s\n' "$t" "$(sql "$u" "SELECT md5(coalesce(string_agg(x::text, E'\n' ORDER BY id), '')) FROM public.$t x")"
+  done
+}
+MNOHUB_TABLES="tenants sub_tenants users organizations orga_relations teams org_invites apps app_instances credit_cards invoices bills deletion_requests audit_events identities products product_pricings subscriptions dashboards widgets"
+CONNECTOR_TABLES="organizations users user_organization_rels id_maps synchronizations"
+
+
+@test "fixtures: mnohub loads; per-tenant rows (expect.sql) equal what the generator made, globals whole" {
+  u=$(pg_newdb fixtures_mnohub)
+  run "$MNO_TOP/tests/fixtures/load" mnohub "$u" --manifest "$BATS_TEST_TMPDIR/m"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  for t in acme globex initech; do
+    psql -X -At -F $'\t' -v tenant=$t -f "$MNO_TOP/tests/fixtures/expect.sql" -d "$u" |
+      cut -f1 | sort | uniq -c | awk -v t=$t '{print t "\t" $2 "\t" $1}'
+  done | grep -Pv '\t(apps|products|product_pricings)\t' | sort >"$BATS_TEST_TMPDIR/got"
+  grep -v '^\*' "$BATS_TEST_TMPDIR/m" | awk -F'\t' '$3 > 0' | sort >"$BATS_TEST_TMPDIR/want"
+  diff "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got"
+  [ "$(wc -l <"$BATS_TEST_TMPDIR/want")" -eq 51 ]   # 17 tenant tables x 3 tenants, none empty
+  run sql "$u" "SELECT (SELECT count(*) FROM apps), (SELECT count(*) FROM products), (SELECT count(*) FROM product_pricings), (SELECT count(*) FROM tenants)"
+  [ "$output" = $'12\t5\t10\t3' ]
+  grep -qP '^acme\taudit_events\t705$' "$BATS_TEST_TMPDIR/m"
+  # every row of every table belongs to exactly one tenant, or the table is global
+  for t in acme globex initech; do
+    psql -X -At -F $'\t' -v tenant=$t -f "$MNO_TOP/tests/fixtures/expect.sql" -d "$u"
+  done | sort >"$BATS_TEST_TMPDIR/all"
+  run bash -c "grep -Pv '^(apps|products|product_pricings)\t' '$BATS_TEST_TMPDIR/all' | uniq -d | head -3"
+  [ -z "$output" ]
+  for tb in $MNOHUB_TABLES; do
+    case $tb in apps|products|product_pricings) continue ;; esac
+    n=$(sql "$u" "SELECT count(*) FROM public.$tb")
+    [ "$(grep -cP "^$tb\t" "$BATS_TEST_TMPDIR/all")" -eq "$n" ] || { echo "$tb: $n rows, not all placed"; false; }
+  done
+  # sequences continue after the loaded keys
+  run sql "$u" "WITH n AS (INSERT INTO audit_events (key, created_at) VALUES ('x', now()) RETURNING id) SELECT n.id = (SELECT max(id) + 1 FROM audit_events) FROM n"
+  [ "$output" = t ]
+}
+
+@test "fixtures: mnohub edge values of tenant acme are byte-exact" {
+  u=$(pg_newdb fixtures_mnohub_edge)
+  "$MNO_TOP/tests/fixtures/load" mnohub "$u" --tenants 2
+  text=$'Ünïcödé «ταБЬℓσ» 日本語 🚀👩\u200d💻 שָׁלוֹם مرحبا\ttab\nnewline\r\\back\\slash \'single\' "double" a,b (paren) {brace} [x] %_ ;-- \\N end'
+  run sql "$u" "SELECT encode(convert_to(name, 'UTF8'), 'hex') FROM organizations WHERE uid = 'org-acme-1'"
+  [ "$output" = "$(hex "$text")" ]
+  run sql "$u" "SELECT encode(convert_to(name, 'UTF8'), 'hex'), encode(convert_to(geo_city, 'UTF8'), 'hex'), company = '', phone IS NULL FROM users WHERE uid = 'usr-acme-1'"
+  [ "$output" = "$(hex "$text")"$'\t'"$(hex '\N')"$'\tt\tt' ]
+  run sql "$u" "SELECT company IS NULL, phone = '', name = '' FROM users WHERE uid = 'usr-acme-2'"
+  [ "$output" = $'t\tt\tf' ]
+  run sql "$u" "SELECT encode(avatar, 'hex') FROM users WHERE uid = 'usr-acme-1'"
+  [ "$output" = "$(for i in $(seq 0 255); do printf '%02x' $i; done)" ]
+  run sql "$u" "SELECT string_agg(format('%s|%s|%s|%s|%s', uid, credit_limit, score, ratio, founded_on), ' ' ORDER BY uid) FROM organizations WHERE uid IN ('org-acme-1', 'org-acme-2', 'org-acme-3', 'org-acme-4')"
+  [ "$output" = "org-acme-1|-123456789012345678901234567890.123456789012345678901234567890|NaN|-0|1900-02-28 org-acme-2|98765432109876543210987654321098765432|Infinity|NaN|0001-01-01 BC org-acme-3|NaN|-Infinity|3.4028235e+38|1969-07-20 org-acme-4|0.000000000000000000000000000001|-0|1e-45|9999-12-31" ]
+  run sql "$u" "SELECT tags[1], tags[2], tags[4] IS NULL, tags[5] = '', tags[6], array_length(tags, 1), app_nids FROM organizations WHERE uid = 'org-acme-1'"
+  [ "$output" = $'a,b\tquote"d\tt\tt\tNULL\t11\t{1,2,NULL}' ]
+  run sql "$u" "SELECT confirmed_at, last_sign_in_at FROM users WHERE uid = 'usr-acme-1'"
+  [ "$output" = $'1969-07-20 20:17:40.123456+00\t1969-07-20 20:17:40.123456' ]
+  run sql "$u" "SELECT settings #>> '{a,b,2,c,3}', settings->>'big', settings->'deep'->0->0->0->0->0->0->0->0->0->0->'x', metadata IS NULL FROM users WHERE uid = 'usr-acme-1'"
+  [ "$output" = $'ü\n"q"\\\t123456789012345678901234567890.5\t[]\tf' ]
+  run sql "$u" "SELECT metadata = 'null'::jsonb FROM users WHERE uid = 'usr-acme-1'"
+  [ "$output" = t ]
+  run sql "$u" "SELECT octet_length(metadata), length(metadata) < octet_length(metadata), left(metadata, 7) FROM audit_events WHERE key = 'edge_1mb'"
+  [ "$output" = $'1048576\tt\tü€🚀abc\t' ] || [ "$output" = "$(printf '1048576\tt\tü€🚀abc\t')" ]
+  run sql "$u" "SELECT description = '', metadata = '' FROM audit_events WHERE key = 'edge_empty'"
+  [ "$output" = $'t\tt' ]
+  run sql "$u" "SELECT settings::text FROM widgets WHERE settings::text LIKE '%\"dup\": 1, \"dup\": 2%' LIMIT 1"
+  [ "$output" = $'{ "organization_ids" : [ "org-acme-1" , "org-acme-2" ],\n\t"dup": 1, "dup": 2, "f": 1.0e+2, "u": "\\u00fc\\ud83d\\ude80", "z": [] }' ]
+}
+
+@test "fixtures: other tenants hold near-miss values that must not follow acme" {
+  u=$(pg_newdb fixtures_mnohub_near)
+  "$MNO_TOP/tests/fixtures/load" mnohub "$u"
+  run sql "$u" "SELECT string_agg(o.uid || ':' || t.name, ' ' ORDER BY o.uid) FROM organizations o JOIN tenants t ON t.id = o.mnoe_tenant_id WHERE o.uid LIKE 'org-acme-1%' OR o.uid LIKE 'org-acme-0%'"
+  [ "$output" = "org-acme-01:globex org-acme-1:acme org-acme-1x:globex" ]
+  # a credit card of a globex user whose id is also the id of an acme organization
+  run sql "$u" "SELECT count(*) FROM credit_cards c JOIN users u ON c.owner_type = 'User' AND u.id = c.owner_id JOIN organizations o ON o.id = c.owner_id WHERE u.mnoe_tenant_id = 2 AND o.mnoe_tenant_id = 1"
+  [ "$output" -ge 1 ]
+  # serialized uids: a globex dashboard names org-acme-1x, initech ones xorg-acme-1
+  run sql "$u" "SELECT count(*) FROM dashboards WHERE organization_ids LIKE '%org-acme-1%' AND owner_id NOT IN (SELECT id FROM users WHERE mnoe_tenant_id = 1)"
+  [ "$output" -ge 2 ]
+  run psql -X -At -v tenant=acme -f "$MNO_TOP/tests/fixtures/expect.sql" -d "$u"
+  ids=$(sql "$u" "SELECT string_agg(id::text, ' ') FROM dashboards WHERE organization_ids LIKE '%org-acme-1x%' OR organization_ids LIKE '%xorg-acme-1%'")
+  for id in $ids; do [[ $'\n'"$output"$'\n' != *$'\ndashboards|'"$id"$'\n'* ]]; done
+}
+
+@test "fixtures: connector loads; tenants, links inside the tenant, the (uid, tenant) near miss" {
+  u=$(pg_newdb fixtures_connector)
+  run "$MNO_TOP/tests/fixtures/load" connector "$u" --manifest "$BATS_TEST_TMPDIR/m"
+  [ "$status" -eq 0 ]
+  for t in acme globex initech; do
+    for tb in $CONNECTOR_TABLES; do
+      case $tb in
+        organizations|users) q="SELECT count(*) FROM $tb WHERE tenant = '$t'" ;;
+        *) q="SELECT count(*) FROM $tb x JOIN organizations o ON o.id = x.organization_id WHERE o.tenant = '$t'" ;;
+      esac
+      printf '%s\t%s\t%s\n' "$t" "$tb" "$(sql "$u" "$q")"
+    done
+  done | sort >"$BATS_TEST_TMPDIR/got"
+  sort "$BATS_TEST_TMPDIR/m" >"$BATS_TEST_TMPDIR/want"
+  diff "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got"
+  run sql "$u" "SELECT count(*) FROM user_organization_rels r JOIN users s ON s.id = r.user_id JOIN organizations o ON o.id = r.organization_id WHERE s.tenant <> o.tenant"
+  [ "$output" = 0 ]
+  run sql "$u" "SELECT count(*) FROM (SELECT uid FROM organizations GROUP BY uid HAVING count(DISTINCT tenant) > 1) x"
+  [ "$output" = 1 ]
+  run sql "$u" "SELECT count(*) FROM (SELECT uid FROM users GROUP BY uid HAVING count(DISTINCT tenant) > 1) x"
+  [ "$output" = 1 ]
+  run sql "$u" "SELECT count(*) FILTER (WHERE oauth_uid IS NULL), count(*) FILTER (WHERE encrypted_oauth_token = '') FROM organizations WHERE tenant = 'acme'"
+  [ "$output" = $'2\t1' ]
+}
+
+@test "fixtures: the generators are deterministic: same seed, same data; another seed, other data" {
+  a=$(pg_newdb fixtures_det_a); b=$(pg_newdb fixtures_det_b); c=$(pg_newdb fixtures_det_c)
+  "$MNO_TOP/tests/fixtures/load" mnohub "$a" --seed 7 --tenants 4
+  "$MNO_TOP/tests/fixtures/load" mnohub "$b" --seed 7 --tenants 4
+  "$MNO_TOP/tests/fixtures/load" mnohub "$c" --seed 8 --tenants 4
+  table_md5s "$a" $MNOHUB_TABLES >"$BATS_TEST_TMPDIR/a"
+  table_md5s "$b" $MNOHUB_TABLES >"$BATS_TEST_TMPDIR/b"
+  table_md5s "$c" $MNOHUB_TABLES >"$BATS_TEST_TMPDIR/c"
+  diff "$BATS_TEST_TMPDIR/a" "$BATS_TEST_TMPDIR/b"
+  ! diff -q "$BATS_TEST_TMPDIR/a" "$BATS_TEST_TMPDIR/c"
+  run sql "$a" "SELECT string_agg(name, ' ' ORDER BY id) FROM tenants"
+  [ "$output" = "acme globex initech t0004" ]
+  a=$(pg_newdb fixtures_det_a); b=$(pg_newdb fixtures_det_b)
+  "$MNO_TOP/tests/fixtures/load" connector "$a"
+  "$MNO_TOP/tests/fixtures/load" connector "$b"
+  diff <(table_md5s "$a" $CONNECTOR_TABLES) <(table_md5s "$b" $CONNECTOR_TABLES)
+}
+
+@test "fixtures: load rejects a bad kind, option or URI with status 2" {
+  run "$MNO_TOP/tests/fixtures/load" mysql "$MNO_TEST_PG_URI"
+  [ "$status" -eq 2 ]
+  [ "$output" = "load: error: unknown kind 'mysql' (mnohub, connector or connec)" ]
+  run "$MNO_TOP/tests/fixtures/load" mnohub "$MNO_TEST_PG_URI" --scale x
+  [ "$status" -eq 2 ]
+  [ "$output" = "load: error: option '--scale': 'x' is not a number" ]
+  run "$MNO_TOP/tests/fixtures/load" mnohub "$MNO_TEST_PG_URI" --bogus
+  [ "$status" -eq 2 ]
+  [ "$output" = "load: error: unknown option '--bogus'" ]
+  run "$MNO_TOP/tests/fixtures/load" connec "$MNO_TEST_PG_URI"
+  [ "$status" -eq 2 ]
+  [ "$output" = "load: error: connec needs a mongodb:// URI with the database name" ]
+  # a database that already has the schema: nothing changes, status 2
+  u=$(pg_newdb fixtures_twice)
+  "$MNO_TOP/tests/fixtures/load" connector "$u"
+  before=$(table_md5s "$u" $CONNECTOR_TABLES)
+  run "$MNO_TOP/tests/fixtures/load" connector "$u" --seed 3
+  [ "$status" -eq 2 ]
+  [[ "$output" == *'relation "organizations" already exists'* ]]
+  [[ "$output" == *"load: error: loading connector failed (see the messages above)" ]]
+  [ "$(table_md5s "$u" $CONNECTOR_TABLES)" = "$before" ]
+}
