@@ -6,10 +6,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <libpq-fe.h>
 #include "buf.h"
 #include "stream.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+/* ASan keeps freed memory in a quarantine (256 MB by default), which would show as RSS
+   growth in the flat-memory tests; a small one keeps use-after-free detection meaningful. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void) { return "quarantine_size_mb=8"; }
+#endif
 
 static char tmpdir[256];
 
@@ -486,6 +497,16 @@ static void test_invalid_json(void **state)
                         msg("3: section public.t: record has no column \"s\""));
     assert_string_equal(verdict_edit("\"s\":\"a\"", "\"s\":\"a\",\"x\":null"),
                         msg("3: section public.t: record has unknown column \"x\""));
+    /* with a key in begin, a bad record names it */
+    write_file(tpath("edit.mnoa"), H "{\"t\":\"begin\",\"ns\":\"public.t\",\"columns\":[{\"name\":\"id\"},"
+                                   "{\"name\":\"s\"}],\"key\":[\"id\"]}\n" R("public.t", "7", "null")
+                                   R("public.t", "8", "1"));
+    assert_string_equal(read_all(tpath("edit.mnoa"), NULL, NULL),
+                        msg("4: section public.t: key (id)=(8): column \"s\" is neither a string nor null"));
+    write_file(tpath("edit.mnoa"), H "{\"t\":\"begin\",\"ns\":\"public.t\",\"columns\":[{\"name\":\"id\"},"
+                                   "{\"name\":\"s\"}],\"key\":[\"s\",\"id\"]}\n" R("public.t", "8", "\"b\",\"x\":null"));
+    assert_string_equal(read_all(tpath("edit.mnoa"), NULL, NULL),
+                        msg("3: section public.t: key (s, id)=(b, 8): record has unknown column \"x\""));
 }
 
 static void test_mongo_invalid_extended_json(void **state)
@@ -599,6 +620,358 @@ static void test_writer_misuse(void **state)
     json_decref(b);
 }
 
+/* ---- sums against PostgreSQL's own md5(ROW(...)::text) ---- */
+
+static void pg_ok(PGconn *c, PGresult *r, ExecStatusType want)
+{
+    if (PQresultStatus(r) != want)
+        fail_msg("postgresql: %s", PQerrorMessage(c));
+}
+
+/* A connection to MNO_TEST_PG_URI with the archive's session settings. */
+static PGconn *pg_connect_test(void)
+{
+    const char *uri = getenv("MNO_TEST_PG_URI");
+    if (!uri || !*uri)
+        fail_msg("MNO_TEST_PG_URI is not set: run the unit tests through tests/run");
+    PGconn *c = PQconnectdb(uri);
+    if (PQstatus(c) != CONNECTION_OK)
+        fail_msg("cannot connect to the test cluster: %s", PQerrorMessage(c));
+    PGresult *r = PQexec(c, "SET client_encoding = 'UTF8'; SET TimeZone = 'UTC'; SET DateStyle = 'ISO';"
+                            " SET IntervalStyle = 'postgres'; SET extra_float_digits = 3;"
+                            " SET bytea_output = 'hex'; SET standard_conforming_strings = on");
+    pg_ok(c, r, PGRES_COMMAND_OK);
+    PQclear(r);
+    return c;
+}
+
+/* Rows of every awkward kind: all ASCII bytes 1..126 in text, empty strings, nulls,
+   unicode (NBSP, NEL, emoji), numbers, times, intervals, bytea, arrays, jsonb, composites. */
+static const char awkward_sql[] =
+    "CREATE TYPE pg_temp.pair AS (a text, b int);"
+    "CREATE TEMP TABLE awkward (id int, s text, n numeric, f float8, r real, b bool, ts timestamptz,"
+    " d date, iv interval, by bytea, arr text[], ia int[], j jsonb, u uuid, ip inet, pt point,"
+    " rng int4range, c char(3), bits varbit, p pg_temp.pair);"
+    "INSERT INTO awkward SELECT g,"
+    " CASE g % 50 WHEN 0 THEN '' WHEN 1 THEN NULL"
+    "  WHEN 2 THEN 'caf' || chr(233) || chr(8364) || chr(128512) || chr(160) || 'x' || chr(133)"
+    "  ELSE (SELECT string_agg(chr(1 + (g * 31 + k) % 126), '') FROM generate_series(0, g % 40) k) END,"
+    " (g * 1.5 - 100)::numeric / 7, g * 0.1 - 3, (g / 3.0)::real,"
+    " CASE g % 3 WHEN 0 THEN true WHEN 1 THEN false END,"
+    " CASE WHEN g % 97 = 0 THEN '-infinity'::timestamptz"
+    "  ELSE '2026-01-01 00:00:00+00'::timestamptz + g * interval '1 day 1 hour 1.5 seconds' END,"
+    " date '1999-12-31' + g * 37, g * interval '1 month 2 days 03:04:05.6',"
+    " decode(md5(g::text), 'hex'), ARRAY['a b', NULL, 'q\"x', 'back\\slash', '', g::text],"
+    " ARRAY[g, -g], jsonb_build_object('k', g, 's', 'v \"q\" ,()', 'a', jsonb_build_array(1, 'x y')),"
+    " md5(g::text)::uuid, ('10.0.' || (g % 256) || '.' || (g * 7 % 256))::inet, point(g, -g / 2.0),"
+    " int4range(g, g + 10), left(g::text, 3)::char(3), g::bit(8)::varbit, ROW('x ' || g, g)::pg_temp.pair"
+    " FROM generate_series(1, 400) g;"
+    "INSERT INTO awkward (id) VALUES (0)";
+
+static const char awkward_cols[] = "id, s, n, f, r, b, ts, d, iv, by, arr, ia, j, u, ip, pt, rng, c, bits, p";
+
+static void test_pg_sums_match_postgresql(void **state)
+{
+    (void)state;
+    PGconn *c = pg_connect_test();
+    PGresult *r = PQexec(c, awkward_sql);
+    pg_ok(c, r, PGRES_COMMAND_OK);
+    PQclear(r);
+    char q[1024];
+    snprintf(q, sizeof q, "SELECT %s, ROW(%s)::text, md5(ROW(%s)::text) FROM awkward ORDER BY id",
+             awkward_cols, awkward_cols, awkward_cols);
+    r = PQexec(c, q);
+    pg_ok(c, r, PGRES_TUPLES_OK);
+    int nrows = PQntuples(r), ncols = PQnfields(r) - 2;
+    assert_int_equal(nrows, 401);
+    assert_int_equal(ncols, 20);
+
+    /* the archive: one section with PostgreSQL's text of every value */
+    mno_error e = {0};
+    mno_out *out = mno_out_open(tpath("pgsum.mnoa.zst"), NULL, &e);
+    assert_non_null(out);
+    json_t *h = pg_header(), *cols = json_array();
+    for (int k = 0; k < ncols; k++)
+        json_array_append_new(cols, json_pack("{s:s,s:s}", "name", PQfname(r, k), "type", "?"));
+    json_t *b = json_pack("{s:o,s:[s]}", "columns", cols, "key", "id");
+    mno_writer *w = mno_writer_new(out, h, "mno-test", &e);
+    assert_non_null(w);
+    assert_int_equal(mno_writer_begin(w, "pg_temp.awkward", b, &e), 0);
+
+    const char **vals = calloc((size_t)ncols, sizeof *vals);
+    size_t *lens = calloc((size_t)ncols, sizeof *lens);
+    unsigned char (*digests)[16] = calloc((size_t)nrows, 16);
+    mno_buf text = MNO_BUF_INIT;
+    mno_sum server = MNO_SUM_ZERO;
+    int quoted = 0;
+    for (int i = 0; i < nrows; i++) {
+        for (int k = 0; k < ncols; k++) {
+            vals[k] = PQgetisnull(r, i, k) ? NULL : PQgetvalue(r, i, k);
+            lens[k] = (size_t)PQgetlength(r, i, k);
+        }
+        /* our record text is PostgreSQL's, byte for byte */
+        mno_buf_reset(&text);
+        assert_int_equal(mno_pg_record_text(&text, vals, lens, (size_t)ncols), 0);
+        const char *pgtext = PQgetvalue(r, i, ncols);
+        if (text.len != (size_t)PQgetlength(r, i, ncols) || memcmp(text.data, pgtext, text.len) != 0)
+            fail_msg("row %d: record text differs:\n ours: %s\n   pg: %s", i, text.data, pgtext);
+        quoted += strchr(pgtext, '"') != NULL;
+        /* and so is the digest */
+        mno_sum one = MNO_SUM_ZERO, pgd;
+        mno_sum_add_md5(&one, text.data, text.len);
+        assert_int_equal(mno_sum_parse(PQgetvalue(r, i, ncols + 1), &pgd), 0);
+        assert_true(mno_sum_eq(&one, &pgd));
+        mno_sum_add(&server, &pgd);
+        for (int k = 0; k < 8; k++) {
+            digests[i][k] = (unsigned char)(pgd.hi >> (56 - 8 * k));
+            digests[i][8 + k] = (unsigned char)(pgd.lo >> (56 - 8 * k));
+        }
+        if (mno_writer_rec_pg(w, vals, lens, &e) < 0)
+            fail_msg("%s", e.msg);
+    }
+    assert_true(quoted > 300);
+    assert_int_equal(mno_writer_end(w, &e), 0);
+    assert_int_equal(mno_writer_close(w, &e), 0);
+    assert_int_equal(mno_out_finish(out, &e), 0);
+    mno_writer_free(w);
+
+    /* read back: each record's digest is PostgreSQL's md5, the section sum their sum */
+    mno_in *in = mno_in_open(tpath("pgsum.mnoa.zst"), &e);
+    assert_non_null(in);
+    mno_reader *rd = mno_reader_new(in, NULL, &e);
+    mno_item it;
+    int n, i = 0, ended = 0;
+    while ((n = mno_reader_next(rd, &it, &e)) > 0) {
+        if (it.kind == MNO_ITEM_REC) {
+            assert_true(i < nrows);
+            assert_memory_equal(it.digest, digests[i], 16);
+            i++;
+        } else if (it.kind == MNO_ITEM_END) {
+            assert_true(it.sum_ok);
+            assert_true(mno_sum_eq(&it.declared_sum, &server));
+            assert_true(mno_sum_eq(&it.section->sum, &server));
+            ended = 1;
+        }
+    }
+    if (n < 0)
+        fail_msg("%s", e.msg);
+    assert_int_equal(i, nrows);
+    assert_true(ended);
+    mno_reader_free(rd);
+    mno_in_close(in);
+    mno_buf_release(&text);
+    free(vals);
+    free(lens);
+    free(digests);
+    json_decref(h);
+    json_decref(b);
+    PQclear(r);
+    PQfinish(c);
+}
+
+/* ---- MongoDB: relaxed Extended JSON written by hand is typed as docs/format.md says ---- */
+
+static void test_mongo_relaxed_types(void **state)
+{
+    (void)state;
+    const char *path = tpath("relaxed.mnoa");
+    write_file(path, "{\"t\":\"header\",\"format\":\"mnoa\",\"version\":1,\"engine\":\"mongodb\"}\n"
+                     "{\"t\":\"begin\",\"ns\":\"c.p\"}\n"
+                     "{\"t\":\"rec\",\"ns\":\"c.p\",\"v\":{\"i\":1,\"big\":2147483648,\"neg\":-2147483649,"
+                     "\"min\":-2147483648,\"x\":1.5,\"e\":1e2,\"s\":\"\\u00e9\",\"n\":null,\"o\":{\"$oid\":"
+                     "\"5f1b2c3d4e5f60718293a4b5\"},\"d\":{\"$date\":\"2026-11-25T12:00:00Z\"}}}\n");
+    mno_error e = {0};
+    mno_in *in = mno_in_open(path, &e);
+    mno_reader_opts ro = MNO_READER_OPTS_INIT;
+    ro.verify = 0;
+    mno_reader *r = mno_reader_new(in, &ro, &e);
+    mno_item it;
+    int n;
+    while ((n = mno_reader_next(r, &it, &e)) > 0 && it.kind != MNO_ITEM_REC)
+        ;
+    if (n < 0)
+        fail_msg("%s", e.msg);
+    assert_int_equal(it.kind, MNO_ITEM_REC);
+    static const struct {
+        const char *key;
+        bson_type_t type;
+    } want[] = {{"i", BSON_TYPE_INT32},   {"big", BSON_TYPE_INT64},  {"neg", BSON_TYPE_INT64},
+                {"min", BSON_TYPE_INT32}, {"x", BSON_TYPE_DOUBLE},   {"e", BSON_TYPE_DOUBLE},
+                {"s", BSON_TYPE_UTF8},    {"n", BSON_TYPE_NULL},     {"o", BSON_TYPE_OID},
+                {"d", BSON_TYPE_DATE_TIME}};
+    bson_iter_t bi;
+    assert_true(bson_iter_init(&bi, it.doc));
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+        assert_true(bson_iter_next(&bi));
+        assert_string_equal(bson_iter_key(&bi), want[k].key);
+        if (bson_iter_type(&bi) != want[k].type)
+            fail_msg("field %s: BSON type 0x%02x, want 0x%02x", want[k].key, bson_iter_type(&bi), want[k].type);
+    }
+    assert_false(bson_iter_next(&bi));
+    /* the digest is md5 of exactly these bytes */
+    unsigned char d[16];
+    mno_md5(bson_get_data(it.doc), it.doc->len, d);
+    assert_memory_equal(it.digest, d, 16);
+    mno_reader_free(r);
+    mno_in_close(in);
+}
+
+/* ---- flat memory ---- */
+
+static long maxrss_kb(void)
+{
+    struct rusage ru;
+    assert_int_equal(getrusage(RUSAGE_SELF, &ru), 0);
+    return ru.ru_maxrss;
+}
+
+/* MiB of records for the large-stream test (MNO_TEST_FLAT_MB, default 256). */
+static unsigned long flat_mb(void)
+{
+    const char *s = getenv("MNO_TEST_FLAT_MB");
+    unsigned long v = s && *s ? strtoul(s, NULL, 10) : 0;
+    return v ? v : 256;
+}
+
+/*
+ * Starts a child process that writes a pg archive of about mb MiB of records, zstd
+ * compressed, to a pipe; every 10000th record holds a 1 MiB value. Returns the read end;
+ * *pid the child. *nrec gets the number of records the child writes.
+ */
+static int spawn_writer(unsigned long mb, pid_t *pid, unsigned long long *nrec)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    /* records: ~ 170 bytes on average; each 10000th adds 1 MiB */
+    unsigned long long target = (unsigned long long)mb << 20, n = 0, bytes = 0;
+    while (bytes < target) {
+        n++;
+        bytes += 120 + (n * 37) % 100 + (n % 10000 == 0 ? (1u << 20) : 0);
+    }
+    *nrec = n;
+    fflush(NULL);
+    *pid = fork();
+    assert_true(*pid >= 0);
+    if (*pid > 0) {
+        close(fds[1]);
+        return fds[0];
+    }
+    /* child: the writer */
+    close(fds[0]);
+    if (dup2(fds[1], 1) < 0)
+        _exit(3);
+    close(fds[1]);
+    mno_error e = {0};
+    mno_out_opts oo = MNO_OUT_OPTS_INIT;
+    oo.zstd = 1;
+    oo.level = 1;
+    mno_out *out = mno_out_open("-", &oo, &e);
+    json_t *h = pg_header(), *b = pg_begin();
+    mno_writer *w = out ? mno_writer_new(out, h, "mno-test", &e) : NULL;
+    if (!w || mno_writer_begin(w, "public.big", b, &e) < 0)
+        _exit(4);
+    char id[32], name[64];
+    char *note = malloc((1u << 20) + 200);
+    if (!note)
+        _exit(5);
+    for (unsigned long long i = 1; i <= n; i++) {
+        size_t len = 60 + (i * 37) % 100 + (i % 10000 == 0 ? (1u << 20) : 0);
+        memset(note, 'a' + (int)(i % 26), len);
+        note[len] = '\0';
+        note[len / 2] = ' ';
+        snprintf(id, sizeof id, "%llu", i);
+        snprintf(name, sizeof name, "user \"%llu\", (x)", i);
+        const char *row[3] = {id, name, note};
+        if (mno_writer_rec_pg(w, row, NULL, &e) < 0)
+            _exit(6);
+    }
+    if (mno_writer_end(w, &e) < 0 || mno_writer_close(w, &e) < 0 || mno_out_finish(out, &e) < 0)
+        _exit(7);
+    _exit(0);
+}
+
+static void test_flat_memory_large_stream(void **state)
+{
+    (void)state;
+    unsigned long mb = flat_mb();
+    pid_t pid;
+    unsigned long long want;
+    int fd = spawn_writer(mb, &pid, &want);
+    mno_error e = {0};
+    mno_in *in = mno_in_fdopen(fd, "pipe", 1, &e);
+    assert_non_null(in);
+    mno_reader *r = mno_reader_new(in, NULL, &e);
+    mno_item it;
+    int n;
+    unsigned long long recs = 0, bytes = 0;
+    long before = 0;
+    while ((n = mno_reader_next(r, &it, &e)) > 0) {
+        if (it.kind != MNO_ITEM_REC)
+            continue;
+        bytes += it.len + 1;
+        /* the baseline once the buffers have met a 1 MiB record */
+        if (++recs == 10001)
+            before = maxrss_kb();
+    }
+    if (n < 0)
+        fail_msg("%s", e.msg);
+    long after = maxrss_kb();
+    mno_reader_free(r);
+    mno_in_close(in);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_true(recs == want);
+    assert_true(bytes >= (unsigned long long)mb << 20);
+    /* the peak does not grow with the stream: one record and fixed buffers */
+    if (after - before > 16 * 1024)
+        fail_msg("peak RSS grew by %ld KiB while reading %llu MiB (%llu records)", after - before,
+                 bytes >> 20, recs);
+}
+
+static void test_flat_memory_line_over_max(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* a header, then one 96 MiB line that never ends */
+        close(fds[0]);
+        static char chunk[1 << 16];
+        memset(chunk, 'x', sizeof chunk);
+        const char *h = H "{\"t\":\"begin\",\"ns\":\"public.t\",\"v\":\"";
+        if (write(fds[1], h, strlen(h)) < 0)
+            _exit(0);
+        for (int i = 0; i < 96 * 16; i++)
+            if (write(fds[1], chunk, sizeof chunk) < 0)
+                _exit(0); /* the reader stopped: expected */
+        _exit(0);
+    }
+    close(fds[1]);
+    signal(SIGPIPE, SIG_IGN);
+    long before = maxrss_kb();
+    mno_error e = {0};
+    mno_in *in = mno_in_fdopen(fds[0], "pipe", 1, &e);
+    mno_reader_opts ro = MNO_READER_OPTS_INIT;
+    ro.max_line = (size_t)4 << 20;
+    mno_reader *r = mno_reader_new(in, &ro, &e);
+    mno_item it;
+    assert_int_equal(mno_reader_next(r, &it, &e), 1);
+    assert_int_equal(mno_reader_next(r, &it, &e), -1);
+    assert_string_equal(e.msg, "pipe:2: line too long (more than 4194304 bytes)");
+    long after = maxrss_kb();
+    mno_reader_free(r);
+    mno_in_close(in);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    /* the reader stopped at the limit: it never held the 96 MiB line */
+    if (after - before > 16 * 1024)
+        fail_msg("peak RSS grew by %ld KiB on a line over a 4 MiB limit", after - before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -616,6 +989,10 @@ int main(void)
         cmocka_unit_test(test_verify_off_reports),
         cmocka_unit_test(test_seal),
         cmocka_unit_test(test_writer_misuse),
+        cmocka_unit_test(test_pg_sums_match_postgresql),
+        cmocka_unit_test(test_mongo_relaxed_types),
+        cmocka_unit_test(test_flat_memory_large_stream),
+        cmocka_unit_test(test_flat_memory_line_over_max),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
