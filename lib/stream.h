@@ -108,9 +108,14 @@ typedef struct mno_item {
 typedef struct mno_reader_opts {
     int verify;        /* 1 (default): a count/sum mismatch is an error (MNO_E_CORRUPT); 0: reported in sum_ok only */
     size_t max_line;   /* 0: MNO_MAX_LINE_DEFAULT */
+    int skim;          /* 1: a rec line as the writer writes it ({"t":"rec","ns":NS,"v":...}) is
+                          only counted for its section, not parsed nor hashed: the item has no
+                          v, vals, doc or digest; an end line's count is checked and its sum
+                          taken as declared (the trailer is checked against those). For readers
+                          that need only the declared sums (mno-verify without --diff). */
 } mno_reader_opts;
 
-#define MNO_READER_OPTS_INIT {1, 0}
+#define MNO_READER_OPTS_INIT {1, 0, 0}
 
 typedef struct mno_reader mno_reader;
 

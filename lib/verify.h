@@ -19,6 +19,8 @@ typedef struct mno_verify_opts {
     int diff;                 /* --diff: list the keys that differ */
     size_t max_diff;          /* --max: at most this many keys per table (0: 20) */
     int no_extra;             /* do not look for tables/collections the archive lacks */
+    int check_archive;        /* also recompute every record's digest (else, without diff,
+                                 the archive's records are counted and its declared sums used) */
 } mno_verify_opts;
 
 #define MNO_VERIFY_MAX_DIFF_DEFAULT 20

@@ -14,7 +14,8 @@ static const char usage[] =
     "Compares the target with the archive (or the live source), per table or collection:\n"
     "the number of rows and the sum of their md5 digests over the same rows. PostgreSQL\n"
     "hashes in the server (no row leaves it); MongoDB documents are hashed as they stream.\n"
-    "The archive is checked as it is read: a corrupt or truncated archive is an error.\n"
+    "The archive is checked as it is read: a truncated or malformed archive, or one whose\n"
+    "record counts or sums do not add up, is an error (zstd archives: any damaged byte).\n"
     "\n"
     "  --archive FILE   the archive (plain or zstd; - for stdin)\n"
     "  --source URI     a live source instead: its rows of the tenant, exactly as\n"
@@ -28,6 +29,9 @@ static const char usage[] =
     "  --diff           list the keys that differ, found by bisecting key ranges\n"
     "  --max N          at most N keys per table or collection (default 20)\n"
     "  --no-extra       do not report tables/collections the archive does not have\n"
+    "  --check-archive  also recompute the digest of every record of the archive (as\n"
+    "                   mno-cat --check); otherwise, without --diff, the records are\n"
+    "                   counted and the sums their end lines declare are the expected ones\n"
     "  --json           write the report as JSON (full sums, the archive's identity)\n"
     "  -o FILE          write the report to FILE (default stdout)\n"
     "  --help           this text\n"
@@ -93,6 +97,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"max", required_argument, 0, 'm'},     {"no-extra", no_argument, 0, 'x'},
         {"json", no_argument, 0, 'j'},          {"output", required_argument, 0, 'o'},
         {"orgs-from", required_argument, 0, 'O'}, {"hub", required_argument, 0, 'H'},
+        {"check-archive", no_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'},          {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
     int c;
@@ -115,6 +120,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             break;
         }
         case 'x': o->v.no_extra = 1; break;
+        case 'C': o->v.check_archive = 1; break;
         case 'O': o->v.orgs_from = optarg; break;
         case 'H': o->v.hub_uri = optarg; break;
         case 'j': o->json = 1; break;
