@@ -45,11 +45,13 @@ typedef struct mno_dump_opts {
                                  mid-cursor (the tool's default is 5); 0: none */
 } mno_dump_opts;
 
+struct mno_restore_probe;   /* restore.h */
+
 typedef struct mno_restore_opts {
     int create;       /* --create missing tables/collections */
     int resume;       /* --resume */
     int dry_run;
-    const char *archive_id;  /* header "id" */
+    const char *archive_id;  /* the archive's identity (restore.h): the journal key */
 } mno_restore_opts;
 
 /* verify: a target row as list_range reports it. key: JSON array of the key's values in the
@@ -86,6 +88,16 @@ typedef struct mno_engine_ops {
     int (*restore_commit)(mno_engine *en, const mno_section *s, mno_error *e);
     /* Undoes everything since restore_begin. */
     void (*restore_abort)(mno_engine *en);
+    /* Dry run: instead of restore_commit, reports what committing would find (struct in
+       restore.h) and undoes everything since restore_begin. NULL: no probe. */
+    int (*restore_probe)(mno_engine *en, const mno_section *s, struct mno_restore_probe *p,
+                         mno_error *e);
+    /* The restore journal (docs/restore.md): *found 1 with the journaled count and sum when
+       section ns of archive archive_id was committed by an earlier restore; 0 when not (also
+       when there is no journal yet). NULL: the engine keeps no journal (--resume refused).
+       The protocol between lib/restore.c and these ops is written in restore.h. */
+    int (*journal_get)(mno_engine *en, const char *archive_id, const char *ns, int *found,
+                       uint64_t *count, mno_sum *sum, mno_error *e);
 
     /* ---- verify ---- */
     /* Count and sum of the target's rows for section s; *exists 0 when the table/collection is missing. */

@@ -122,6 +122,7 @@ void mno_pg_close(mno_engine *en)
         return;
     mno_pg_dump_free(pg);
     mno_pg_verify_free(pg);
+    mno_pg_restore_free(pg);
     if (pg->conn)
         PQfinish(pg->conn);
     free(pg->uri_redacted);

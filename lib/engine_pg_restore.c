@@ -1,10 +1,804 @@
-/* engine_pg_restore.c: placeholder until issue 6 builds this part; every operation fails with "not built yet". */
+/* engine_pg_restore.c: PostgreSQL restore ops: each section one transaction, COPY FROM STDIN, conflict refusal, sequences, the journal (docs/restore.md). */
+#include <stdlib.h>
+#include <string.h>
+#include "buf.h"
 #include "engine_pg.h"
+#include "restore.h"
+
+/*
+ * One section is one transaction:
+ *   BEGIN; look the table up (create it from the archive's ddl with --create);
+ *   LOCK it (SHARE ROW EXCLUSIVE: no concurrent writer between the emptiness check and commit);
+ *   empty table  -> COPY table (archive columns) FROM STDIN straight in, plain indexes
+ *                   dropped first and rebuilt after the load (same definitions, same end state);
+ *   rows there   -> COPY into a temporary table of the archive's columns, then refuse when any
+ *                   key is already in the table (naming up to 5), else INSERT ... SELECT;
+ *   set serial/identity sequences past the restored keys; INSERT the journal row; COMMIT.
+ * A kill at any point leaves either nothing of the section or all of it with its journal row.
+ * Values are PostgreSQL's own text output; they go out in COPY text format (backslash escapes).
+ */
+
+#define COPY_CHUNK (256 * 1024)
+#define JOURNAL "mno_migrate.journal"
+#define TMP "pg_temp.mno_restore_rows"
+
+typedef struct pg_restore {
+    int in_txn, in_copy;
+    int dry;              /* dry run: write nothing, roll back at the end */
+    int missing;          /* dry run: the table is not there (would be created) */
+    int direct;           /* COPY straight into the (empty) table */
+    int created;          /* the table was created in this transaction */
+    char *ns;
+    char *qtable;         /* "schema"."table" */
+    char *archive_id;
+    mno_buf cols;         /* "c1","c2",... quoted, the archive's columns in order */
+    size_t *keyidx;       /* key columns: indexes into the section's columns */
+    size_t nkey;
+    char **deferred;      /* CREATE INDEX statements to run after the load */
+    size_t ndeferred;
+    long long rows;       /* rows in the table before the section */
+    mno_buf copy;         /* COPY data not yet sent */
+    long long begin_line; /* the section's begin line (COPY line N = archive line begin+N) */
+} pg_restore;
+
+static void reset(pg_restore *st)
+{
+    free(st->ns);
+    free(st->qtable);
+    free(st->archive_id);
+    free(st->keyidx);
+    for (size_t i = 0; i < st->ndeferred; i++)
+        free(st->deferred[i]);
+    free(st->deferred);
+    st->ns = st->qtable = st->archive_id = NULL;
+    st->keyidx = NULL;
+    st->deferred = NULL;
+    st->nkey = st->ndeferred = 0;
+    st->in_txn = st->in_copy = st->dry = st->missing = st->direct = st->created = 0;
+    st->rows = 0;
+    mno_buf_reset(&st->cols);
+    mno_buf_reset(&st->copy);
+}
+
+void mno_pg_restore_free(mno_pg *pg)
+{
+    if (!pg || !pg->restore)
+        return;
+    pg_restore *st = pg->restore;
+    reset(st);
+    mno_buf_release(&st->cols);
+    mno_buf_release(&st->copy);
+    free(st);
+    pg->restore = NULL;
+}
+
+static int nomem(mno_error *e, const char *ns)
+{
+    return mno_err(e, MNO_E_NOMEM, NULL, 0, ns, "out of memory");
+}
+
+/* The server's message for a failed result: primary text, then detail (one line). */
+static int srv_err(mno_error *e, PGconn *c, const PGresult *r, const char *ns, const char *what)
+{
+    const char *prim = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *det = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL) : NULL;
+    if (!prim)
+        return mno_pg_err(e, c, r, ns, what);
+    if (det)
+        return mno_err(e, MNO_E_SERVER, NULL, 0, ns, "%s: %s (%s)", what, prim, det);
+    return mno_err(e, MNO_E_SERVER, NULL, 0, ns, "%s: %s", what, prim);
+}
+
+static int exec(PGconn *c, const char *sql, const char *ns, const char *what, mno_error *e)
+{
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType t = PQresultStatus(r);
+    int rc = (t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK) ? 0 : srv_err(e, c, r, ns, what);
+    PQclear(r);
+    return rc;
+}
+
+/* Runs a query with text parameters; returns the result (PQclear it) or NULL with e filled. */
+static PGresult *query(PGconn *c, const char *sql, int n, const char *const *params, const char *ns,
+                       const char *what, mno_error *e)
+{
+    PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK)
+        return r;
+    srv_err(e, c, r, ns, what);
+    PQclear(r);
+    return NULL;
+}
+
+static pg_restore *state(mno_pg *pg, mno_error *e)
+{
+    if (!pg->restore) {
+        /* no NOTICEs on stderr ("schema already exists, skipping"): set outside any transaction */
+        if (exec(pg->conn, "SET client_min_messages = warning", NULL, "cannot set up the session", e) < 0)
+            return NULL;
+        pg->restore = calloc(1, sizeof(pg_restore));
+        if (!pg->restore)
+            nomem(e, NULL);
+    }
+    return pg->restore;
+}
+
+/* ---- journal ---- */
+
+int mno_pg_journal_get(mno_engine *en, const char *archive_id, const char *ns, int *found,
+                       uint64_t *count, mno_sum *sum, mno_error *e)
+{
+    mno_pg *pg = MNO_PG(en);
+    const char *params[2] = {archive_id, ns};
+    *found = 0;
+    PGresult *r = query(pg->conn, "SELECT to_regclass('" JOURNAL "') IS NOT NULL", 0, NULL, ns,
+                        "cannot read the restore journal", e);
+    if (!r)
+        return -1;
+    int have = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (!have)
+        return 0;
+    r = query(pg->conn, "SELECT count, sum FROM " JOURNAL " WHERE archive_id = $1 AND ns = $2", 2,
+              params, ns, "cannot read the restore journal", e);
+    if (!r)
+        return -1;
+    int rc = 0;
+    if (PQntuples(r) == 1) {
+        *found = 1;
+        *count = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+        if (mno_sum_parse(PQgetvalue(r, 0, 1), sum) < 0)
+            rc = mno_err(e, MNO_E_SERVER, NULL, 0, ns, "the restore journal " JOURNAL " holds a bad sum");
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* Creates the journal when it is not there (inside the section's transaction). */
+static int journal_ensure(PGconn *c, const char *ns, mno_error *e)
+{
+    PGresult *r = query(c, "SELECT to_regclass('" JOURNAL "') IS NOT NULL", 0, NULL, ns,
+                        "cannot read the restore journal", e);
+    if (!r)
+        return -1;
+    int have = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (have)
+        return 0;
+    return exec(c,
+                "CREATE SCHEMA IF NOT EXISTS mno_migrate;"
+                "CREATE TABLE IF NOT EXISTS " JOURNAL " ("
+                " archive_id text NOT NULL, ns text NOT NULL, count bigint NOT NULL,"
+                " sum text NOT NULL, restored_at timestamptz NOT NULL DEFAULT now(),"
+                " PRIMARY KEY (archive_id, ns));"
+                "COMMENT ON TABLE " JOURNAL " IS 'mno-restore: sections committed per archive (docs/restore.md)'",
+                ns, "cannot create the restore journal " JOURNAL, e);
+}
+
+/* ---- begin ---- */
+
+/* The table's oid as text into oid[32]; "" when it does not exist. */
+static int lookup(PGconn *c, const char *qtable, const char *ns, char oid[32], mno_error *e)
+{
+    const char *params[1] = {qtable};
+    PGresult *r = query(c, "SELECT to_regclass($1)::oid", 1, params, ns, "cannot look up the table", e);
+    if (!r)
+        return -1;
+    snprintf(oid, 32, "%s", PQgetisnull(r, 0, 0) ? "" : PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return 0;
+}
+
+/* CREATE TABLE from the begin line's columns and key, for an archive without "ddl". */
+static int ddl_from_columns(PGconn *c, const mno_section *s, const char *qtable, mno_buf *b)
+{
+    if (mno_buf_addf(b, "CREATE TABLE %s (", qtable) < 0)
+        return -1;
+    for (size_t i = 0; i < s->ncols; i++) {
+        char *q = PQescapeIdentifier(c, s->colnames[i], strlen(s->colnames[i]));
+        int rc = q ? mno_buf_addf(b, "%s%s %s", i ? ", " : "", q, s->coltypes[i] ? s->coltypes[i] : "text") : -1;
+        PQfreemem(q);
+        if (rc < 0)
+            return -1;
+    }
+    json_t *key = json_object_get(s->begin, "key");
+    if (json_array_size(key) > 0) {
+        if (mno_buf_adds(b, ", PRIMARY KEY (") < 0)
+            return -1;
+        for (size_t i = 0; i < json_array_size(key); i++) {
+            const char *k = json_string_value(json_array_get(key, i));
+            char *q = k ? PQescapeIdentifier(c, k, strlen(k)) : NULL;
+            int rc = q ? mno_buf_addf(b, "%s%s", i ? ", " : "", q) : -1;
+            PQfreemem(q);
+            if (rc < 0)
+                return -1;
+        }
+        if (mno_buf_addc(b, ')') < 0)
+            return -1;
+    }
+    return mno_buf_adds(b, ")");
+}
+
+/* --create: the schema, then the archive's ddl (a string or an array of statements), or a
+   CREATE TABLE made from the columns and key when the archive has none. */
+static int create_table(PGconn *c, const mno_section *s, const char *qtable, mno_error *e)
+{
+    mno_buf b = MNO_BUF_INIT;
+    int rc = -1;
+    const char *dot = strchr(s->ns, '.');
+    if (dot) {
+        char *schema = strndup(s->ns, (size_t)(dot - s->ns));
+        char *q = schema ? PQescapeIdentifier(c, schema, strlen(schema)) : NULL;
+        int ok = q && mno_buf_addf(&b, "CREATE SCHEMA IF NOT EXISTS %s;", q) == 0;
+        PQfreemem(q);
+        free(schema);
+        if (!ok) {
+            nomem(e, s->ns);
+            goto done;
+        }
+    }
+    json_t *ddl = json_object_get(s->begin, "ddl");
+    int ok = 0;
+    if (json_is_string(ddl) && json_string_length(ddl) > 0)
+        ok = mno_buf_adds(&b, json_string_value(ddl)) == 0;
+    else if (json_is_array(ddl) && json_array_size(ddl) > 0) {
+        ok = 1;
+        for (size_t i = 0; ok && i < json_array_size(ddl); i++) {
+            const char *stmt = json_string_value(json_array_get(ddl, i));
+            if (!stmt) {
+                mno_err(e, MNO_E_FORMAT, NULL, 0, s->ns, "begin line: \"ddl\" item %zu is not a string", i + 1);
+                goto done;
+            }
+            ok = mno_buf_addf(&b, "%s;", stmt) == 0;
+        }
+    } else
+        ok = ddl_from_columns(c, s, qtable, &b) == 0;
+    if (!ok) {
+        nomem(e, s->ns);
+        goto done;
+    }
+    if (exec(c, b.data, s->ns, "--create: the archive's table definition failed", e) < 0)
+        goto done;
+    rc = 0;
+done:
+    mno_buf_release(&b);
+    return rc;
+}
+
+/* Every archive column must be a column of the table that COPY can write. */
+static int check_columns(PGconn *c, const mno_section *s, const char *oid, mno_error *e)
+{
+    const char *params[1] = {oid};
+    PGresult *r = query(c, "SELECT attname, attgenerated <> '' FROM pg_attribute WHERE attrelid = $1::oid"
+                           " AND attnum > 0 AND NOT attisdropped", 1, params, s->ns,
+                        "cannot read the table's columns", e);
+    if (!r)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < s->ncols && rc == 0; i++) {
+        int k = 0, n = PQntuples(r);
+        while (k < n && strcmp(PQgetvalue(r, k, 0), s->colnames[i]) != 0)
+            k++;
+        if (k == n)
+            rc = mno_err(e, MNO_E_USAGE, NULL, 0, s->ns, "column \"%s\" of the archive is not in the target table",
+                         s->colnames[i]);
+        else if (strcmp(PQgetvalue(r, k, 1), "t") == 0)
+            rc = mno_err(e, MNO_E_USAGE, NULL, 0, s->ns, "column \"%s\" is generated in the target table: "
+                         "it cannot be restored", s->colnames[i]);
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* The key columns (begin's "key") as indexes into the section's columns. */
+static int find_key(pg_restore *st, const mno_section *s, mno_error *e)
+{
+    json_t *key = json_object_get(s->begin, "key");
+    size_t n = json_array_size(key);
+    if (n == 0)
+        return 0;
+    st->keyidx = calloc(n, sizeof *st->keyidx);
+    if (!st->keyidx)
+        return nomem(e, s->ns);
+    for (size_t i = 0; i < n; i++) {
+        const char *k = json_string_value(json_array_get(key, i));
+        size_t j = 0;
+        while (k && j < s->ncols && strcmp(s->colnames[j], k) != 0)
+            j++;
+        if (!k || j == s->ncols)
+            return mno_err(e, MNO_E_FORMAT, NULL, 0, s->ns, "begin line: key column %s is not among the columns",
+                           k ? k : "(not a string)");
+        st->keyidx[i] = j;
+    }
+    st->nkey = n;
+    return 0;
+}
+
+/* Appends "c1, c2" (quoted, prefixed with pre) for the key columns. */
+static int add_keycols(mno_buf *b, PGconn *c, const pg_restore *st, const mno_section *s, const char *pre,
+                       const char *cast, const char *sep)
+{
+    for (size_t i = 0; i < st->nkey; i++) {
+        const char *name = s->colnames[st->keyidx[i]];
+        char *q = PQescapeIdentifier(c, name, strlen(name));
+        int rc = q ? mno_buf_addf(b, "%s%s%s%s", i ? sep : "", pre, q, cast) : -1;
+        PQfreemem(q);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/*
+ * Into an empty table, plain indexes (no constraint behind them, not clustered, not the
+ * replica identity, no comment, default tablespace, not part of a partitioned index) are
+ * dropped and rebuilt after the load from pg_get_indexdef: one sorted build instead of one
+ * insertion per row, and the same indexes at the end.
+ */
+static int defer_indexes(PGconn *c, pg_restore *st, const char *oid, mno_error *e)
+{
+    const char *params[1] = {oid};
+    PGresult *r = query(c,
+        "SELECT pg_get_indexdef(i.indexrelid), quote_ident(n.nspname) || '.' || quote_ident(x.relname)"
+        " FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid"
+        " JOIN pg_namespace n ON n.oid = x.relnamespace JOIN pg_class t ON t.oid = i.indrelid"
+        " WHERE i.indrelid = $1::oid AND t.relkind = 'r' AND NOT i.indisprimary AND NOT i.indisexclusion"
+        " AND NOT i.indisclustered AND NOT i.indisreplident AND i.indisvalid AND i.indisready"
+        " AND x.reltablespace = 0 AND NOT x.relispartition"
+        " AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)"
+        " AND NOT EXISTS (SELECT 1 FROM pg_description d WHERE d.objoid = i.indexrelid)"
+        " AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = i.indexrelid AND a.attstattarget > 0)"
+        " ORDER BY x.relname", 1, params, st->ns, "cannot read the table's indexes", e);
+    if (!r)
+        return -1;
+    int n = PQntuples(r), rc = 0;
+    mno_buf drop = MNO_BUF_INIT;
+    if (n > 0) {
+        st->deferred = calloc((size_t)n, sizeof *st->deferred);
+        if (!st->deferred)
+            rc = nomem(e, st->ns);
+    }
+    for (int i = 0; rc == 0 && i < n; i++) {
+        st->deferred[i] = strdup(PQgetvalue(r, i, 0));
+        if (!st->deferred[i] || mno_buf_addf(&drop, "DROP INDEX %s;", PQgetvalue(r, i, 1)) < 0)
+            rc = nomem(e, st->ns);
+        else
+            st->ndeferred++;
+    }
+    PQclear(r);
+    if (rc == 0 && drop.len)
+        rc = exec(c, drop.data, st->ns, "cannot drop the indexes to rebuild after the load", e);
+    mno_buf_release(&drop);
+    return rc;
+}
+
+static int start_copy(PGconn *c, pg_restore *st, const char *into, const char *collist, mno_error *e)
+{
+    mno_buf b = MNO_BUF_INIT;
+    int rc = -1;
+    if (mno_buf_addf(&b, "COPY %s (%s) FROM STDIN", into, collist) < 0) {
+        nomem(e, st->ns);
+        goto done;
+    }
+    PGresult *r = PQexec(c, b.data);
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        srv_err(e, c, r, st->ns, "cannot start COPY");
+        PQclear(r);
+        goto done;
+    }
+    PQclear(r);
+    st->in_copy = 1;
+    rc = 0;
+done:
+    mno_buf_release(&b);
+    return rc;
+}
 
 int mno_pg_restore_begin(mno_engine *en, const mno_restore_opts *o, const mno_section *s, mno_error *e)
-{ (void)en; (void)o; (void)s; return mno_err(e, MNO_E_INTERNAL, NULL, 0, NULL, "restore is not built yet"); }
+{
+    mno_pg *pg = MNO_PG(en);
+    PGconn *c = pg->conn;
+    pg_restore *st = state(pg, e);
+    char oid[32];
+    PGresult *r = NULL;
+    mno_buf b = MNO_BUF_INIT;
+    int rc = -1;
+    if (!st)
+        return -1;
+    reset(st);
+    if (s->engine != MNO_ENGINE_PG)
+        return mno_err(e, MNO_E_USAGE, NULL, 0, s->ns, "not a postgresql section");
+    st->dry = o->dry_run;
+    st->begin_line = s->begin_line;
+    st->ns = strdup(s->ns);
+    st->archive_id = strdup(o->archive_id ? o->archive_id : "");
+    st->qtable = mno_pg_quote_ns(c, s->ns);
+    if (!st->ns || !st->archive_id || !st->qtable)
+        return nomem(e, s->ns);
+    if (find_key(st, s, e) < 0)
+        return -1;
+    if (exec(c, "BEGIN", s->ns, "cannot begin the section's transaction", e) < 0)
+        return -1;
+    st->in_txn = 1;
+    if (!st->dry && journal_ensure(c, s->ns, e) < 0)
+        goto done;
+    if (lookup(c, st->qtable, s->ns, oid, e) < 0)
+        goto done;
+    if (!*oid) {
+        if (!o->create) {
+            mno_err(e, MNO_E_USAGE, NULL, 0, s->ns, "table %s is not in the target "
+                    "(--create creates it from the archive)", s->ns);
+            goto done;
+        }
+        if (st->dry) {   /* it would be created: nothing to probe */
+            st->missing = 1;
+            rc = 0;
+            goto done;
+        }
+        if (create_table(c, s, st->qtable, e) < 0 || lookup(c, st->qtable, s->ns, oid, e) < 0)
+            goto done;
+        if (!*oid) {
+            mno_err(e, MNO_E_FORMAT, NULL, 0, s->ns, "--create: the archive's table definition did not create table %s",
+                    s->ns);
+            goto done;
+        }
+        st->created = 1;
+    }
+    if (check_columns(c, s, oid, e) < 0)
+        goto done;
+    for (size_t i = 0; i < s->ncols; i++) {
+        char *q = PQescapeIdentifier(c, s->colnames[i], strlen(s->colnames[i]));
+        int bad = !q || mno_buf_addf(&st->cols, "%s%s", i ? "," : "", q) < 0;
+        PQfreemem(q);
+        if (bad)
+            goto nomem;
+    }
+    /* no writer may slip in between the emptiness check and the commit (a dry run only reads) */
+    if (!st->dry) {
+        if (mno_buf_addf(&b, "LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE", st->qtable) < 0)
+            goto nomem;
+        if (exec(c, b.data, s->ns, "cannot lock the table", e) < 0)
+            goto done;
+        mno_buf_reset(&b);
+    }
+    if (mno_buf_addf(&b, "SELECT count(*) FROM %s", st->qtable) < 0)
+        goto nomem;
+    if (st->dry) {
+        r = query(c, b.data, 0, NULL, s->ns, "cannot count the table's rows", e);
+        if (!r)
+            goto done;
+        st->rows = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    } else {
+        mno_buf_reset(&b);
+        if (mno_buf_addf(&b, "SELECT EXISTS (SELECT 1 FROM %s)", st->qtable) < 0)
+            goto nomem;
+        r = query(c, b.data, 0, NULL, s->ns, "cannot read the table", e);
+        if (!r)
+            goto done;
+        st->rows = strcmp(PQgetvalue(r, 0, 0), "t") == 0 ? -1 : 0;   /* -1: some */
+    }
+    PQclear(r);
+    r = NULL;
+    if (st->rows != 0 && st->nkey == 0) {
+        mno_err(e, MNO_E_CONFLICT, NULL, 0, s->ns, "refused: the target table already holds rows and the "
+                "section has no key to tell them apart: nothing of this section was written");
+        goto done;
+    }
+    if (st->rows == 0 && !st->dry) {
+        st->direct = 1;
+        if (defer_indexes(c, st, oid, e) < 0)
+            goto done;
+        rc = start_copy(c, st, st->qtable, st->cols.data, e);
+        goto done;
+    }
+    if (st->rows == 0) {   /* dry run, empty table: no conflict possible */
+        rc = 0;
+        goto done;
+    }
+    /* rows there: the section goes to a temporary table first (dry run: its key only) */
+    mno_buf_reset(&b);
+    mno_buf keycols = MNO_BUF_INIT;
+    if (add_keycols(&keycols, c, st, s, "", "", ",") < 0 ||
+        mno_buf_addf(&b, "CREATE TEMPORARY TABLE mno_restore_rows ON COMMIT DROP AS SELECT %s FROM %s WITH NO DATA",
+                     st->dry ? keycols.data : st->cols.data, st->qtable) < 0) {
+        mno_buf_release(&keycols);
+        goto nomem;
+    }
+    if (exec(c, b.data, s->ns, "cannot create the temporary table", e) < 0) {
+        mno_buf_release(&keycols);
+        goto done;
+    }
+    rc = start_copy(c, st, TMP, st->dry ? keycols.data : st->cols.data, e);
+    mno_buf_release(&keycols);
+    goto done;
+nomem:
+    nomem(e, s->ns);
+done:
+    PQclear(r);
+    mno_buf_release(&b);
+    return rc;
+}
+
+/* ---- records ---- */
+
+/* Appends v in COPY text format: backslash, newline, carriage return and tab escaped. */
+static int add_copy_value(mno_buf *b, const char *v, size_t n)
+{
+    if (mno_buf_grow(b, 2 * n + 1) < 0)
+        return -1;
+    char *o = b->data + b->len;
+    for (size_t i = 0; i < n; i++) {
+        char ch = v[i];
+        switch (ch) {
+        case '\\': *o++ = '\\'; *o++ = '\\'; break;
+        case '\n': *o++ = '\\'; *o++ = 'n'; break;
+        case '\r': *o++ = '\\'; *o++ = 'r'; break;
+        case '\t': *o++ = '\\'; *o++ = 't'; break;
+        default: *o++ = ch; break;
+        }
+    }
+    b->len = (size_t)(o - b->data);
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+static int flush_copy(PGconn *c, pg_restore *st, mno_error *e)
+{
+    if (st->copy.len == 0)
+        return 0;
+    if (PQputCopyData(c, st->copy.data, (int)st->copy.len) != 1)
+        return mno_pg_err(e, c, NULL, st->ns, "COPY failed");
+    mno_buf_reset(&st->copy);
+    return 0;
+}
+
 int mno_pg_restore_rec(mno_engine *en, const mno_item *it, mno_error *e)
-{ (void)en; (void)it; return mno_err(e, MNO_E_INTERNAL, NULL, 0, NULL, "restore is not built yet"); }
+{
+    mno_pg *pg = MNO_PG(en);
+    pg_restore *st = pg->restore;
+    if (!st || !st->in_copy)
+        return 0;   /* dry run without a probe to feed */
+    const mno_section *s = it->section;
+    size_t n = st->dry ? st->nkey : s->ncols;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = st->dry ? st->keyidx[k] : k;
+        int rc = k ? mno_buf_addc(&st->copy, '\t') : 0;
+        if (rc == 0)
+            rc = it->vals[i] ? add_copy_value(&st->copy, it->vals[i], it->lens[i])
+                             : mno_buf_add(&st->copy, "\\N", 2);
+        if (rc < 0)
+            return nomem(e, s->ns);
+    }
+    if (mno_buf_addc(&st->copy, '\n') < 0)
+        return nomem(e, s->ns);
+    if (st->copy.len >= COPY_CHUNK)
+        return flush_copy(pg->conn, st, e);
+    return 0;
+}
+
+/* Ends the COPY; a failure names the record's archive line (COPY line N = begin line + N). */
+static int end_copy(PGconn *c, pg_restore *st, mno_error *e)
+{
+    if (!st->in_copy)
+        return 0;
+    if (flush_copy(c, st, e) < 0)
+        return -1;
+    st->in_copy = 0;
+    if (PQputCopyEnd(c, NULL) != 1)
+        return mno_pg_err(e, c, NULL, st->ns, "COPY failed");
+    PGresult *r;
+    int rc = 0;
+    while ((r = PQgetResult(c)) != NULL) {
+        if (rc == 0 && PQresultStatus(r) != PGRES_COMMAND_OK) {
+            const char *ctx = PQresultErrorField(r, PG_DIAG_CONTEXT);
+            const char *ln = ctx ? strstr(ctx, ", line ") : NULL;
+            long long n = ln ? strtoll(ln + 7, NULL, 10) : 0;
+            rc = srv_err(e, c, r, st->ns, n > 0 ? "record rejected by the server" : "COPY failed");
+            if (n > 0)
+                e->line = st->begin_line + n;
+        }
+        PQclear(r);
+    }
+    return rc;
+}
+
+/* ---- commit ---- */
+
+/* Refuses when any key of the section is already in the table: counts them, names up to 5. */
+static int check_conflicts(PGconn *c, pg_restore *st, const mno_section *s, long long *nconf, char *keys,
+                           size_t keyslen, mno_error *e)
+{
+    mno_buf b = MNO_BUF_INIT;
+    PGresult *r = NULL;
+    int rc = -1;
+    *nconf = 0;
+    keys[0] = '\0';
+    if (mno_buf_adds(&b, "SELECT count(*) OVER ()") < 0 || add_keycols(&b, c, st, s, ", r.", "::text", "") < 0 ||
+        mno_buf_addf(&b, " FROM " TMP " r WHERE EXISTS (SELECT 1 FROM %s t WHERE ", st->qtable) < 0)
+        goto nomem;
+    for (size_t i = 0; i < st->nkey; i++) {
+        const char *name = s->colnames[st->keyidx[i]];
+        char *q = PQescapeIdentifier(c, name, strlen(name));
+        int bad = !q || mno_buf_addf(&b, "%st.%s = r.%s", i ? " AND " : "", q, q) < 0;
+        PQfreemem(q);
+        if (bad)
+            goto nomem;
+    }
+    if (mno_buf_adds(&b, ") ORDER BY ") < 0 || add_keycols(&b, c, st, s, "r.", "", ", ") < 0 ||
+        mno_buf_adds(&b, " LIMIT 5") < 0)
+        goto nomem;
+    r = query(c, b.data, 0, NULL, s->ns, "cannot look for conflicting keys", e);
+    if (!r)
+        goto done;
+    size_t k = 0;
+    for (int row = 0; row < PQntuples(r); row++) {
+        *nconf = strtoll(PQgetvalue(r, row, 0), NULL, 10);
+        if (k + 1 < keyslen)
+            k += (size_t)snprintf(keys + k, keyslen - k, "%s%s", row ? ", " : "", st->nkey > 1 ? "(" : "");
+        for (size_t i = 0; i < st->nkey && k + 1 < keyslen; i++)
+            k += (size_t)snprintf(keys + k, keyslen - k, "%s%s=%s", i ? ", " : "", s->colnames[st->keyidx[i]],
+                                  PQgetisnull(r, row, (int)i + 1) ? "null" : PQgetvalue(r, row, (int)i + 1));
+        if (st->nkey > 1 && k + 1 < keyslen)
+            k += (size_t)snprintf(keys + k, keyslen - k, ")");
+    }
+    if (*nconf > 5 && k + 1 < keyslen)
+        snprintf(keys + k, keyslen - k, ", ...");
+    rc = 0;
+    goto done;
+nomem:
+    nomem(e, s->ns);
+done:
+    PQclear(r);
+    mno_buf_release(&b);
+    return rc;
+}
+
+/* Serial and identity sequences of the restored columns set past the largest value. */
+static int set_sequences(PGconn *c, pg_restore *st, const mno_section *s, mno_error *e)
+{
+    const char *params[2] = {st->qtable, NULL};
+    PGresult *r = query(c, "SELECT a.attname, pg_get_serial_sequence($1, a.attname) FROM pg_attribute a"
+                           " WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped"
+                           " AND pg_get_serial_sequence($1, a.attname) IS NOT NULL",
+                        1, params, s->ns, "cannot find the table's sequences", e);
+    if (!r)
+        return -1;
+    int rc = 0;
+    mno_buf b = MNO_BUF_INIT;
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
+        const char *col = PQgetvalue(r, i, 0);
+        size_t j = 0;
+        while (j < s->ncols && strcmp(s->colnames[j], col) != 0)
+            j++;
+        if (j == s->ncols)
+            continue;   /* not restored: its default ran */
+        char *q = PQescapeIdentifier(c, col, strlen(col));
+        mno_buf_reset(&b);
+        /* only forward: the next value must be past max(col) (never move a sequence back) */
+        if (!q || mno_buf_addf(&b,
+                "SELECT pg_catalog.setval($1::regclass, m) FROM (SELECT max(%s)::bigint AS m FROM %s) x,"
+                " pg_catalog.pg_sequence q WHERE q.seqrelid = $1::regclass AND q.seqincrement > 0"
+                " AND m IS NOT NULL AND m >= COALESCE(pg_catalog.pg_sequence_last_value($1::regclass) + 1, q.seqstart)",
+                q, st->qtable) < 0)
+            rc = nomem(e, s->ns);
+        PQfreemem(q);
+        if (rc < 0)
+            break;
+        params[0] = PQgetvalue(r, i, 1);
+        PGresult *r2 = query(c, b.data, 1, params, s->ns, "cannot set the sequence past the restored keys", e);
+        if (!r2)
+            rc = -1;
+        PQclear(r2);
+    }
+    mno_buf_release(&b);
+    PQclear(r);
+    return rc;
+}
+
 int mno_pg_restore_commit(mno_engine *en, const mno_section *s, mno_error *e)
-{ (void)en; (void)s; return mno_err(e, MNO_E_INTERNAL, NULL, 0, NULL, "restore is not built yet"); }
-void mno_pg_restore_abort(mno_engine *en) { (void)en; }
+{
+    mno_pg *pg = MNO_PG(en);
+    PGconn *c = pg->conn;
+    pg_restore *st = pg->restore;
+    mno_buf b = MNO_BUF_INIT;
+    char keys[400], cnt[32], sum[33];
+    int rc = -1;
+    if (!st || !st->in_txn)
+        return mno_err(e, MNO_E_INTERNAL, NULL, 0, s->ns, "commit without a section in progress");
+    if (end_copy(c, st, e) < 0)
+        goto done;
+    if (!st->direct) {
+        long long nconf;
+        if (check_conflicts(c, st, s, &nconf, keys, sizeof keys, e) < 0)
+            goto done;
+        if (nconf > 0) {
+            mno_err(e, MNO_E_CONFLICT, NULL, 0, s->ns, "refused: %lld key%s of the archive %s already in the "
+                    "target table: %s; nothing of this section was written", nconf, nconf == 1 ? "" : "s",
+                    nconf == 1 ? "is" : "are", keys);
+            goto done;
+        }
+        if (mno_buf_addf(&b, "INSERT INTO %s (%s) SELECT * FROM " TMP, st->qtable, st->cols.data) < 0) {
+            nomem(e, s->ns);
+            goto done;
+        }
+        if (exec(c, b.data, s->ns, "cannot insert the section's rows", e) < 0)
+            goto done;
+    }
+    for (size_t i = 0; i < st->ndeferred; i++)
+        if (exec(c, st->deferred[i], s->ns, "cannot rebuild an index after the load", e) < 0)
+            goto done;
+    if (set_sequences(c, st, s, e) < 0)
+        goto done;
+    snprintf(cnt, sizeof cnt, "%llu", (unsigned long long)s->count);
+    mno_sum_hex(&s->sum, sum);
+    const char *params[4] = {st->archive_id, s->ns, cnt, sum};
+    PGresult *r = query(c, "INSERT INTO " JOURNAL " (archive_id, ns, count, sum) VALUES ($1, $2, $3, $4)", 4,
+                        params, s->ns, "cannot write the restore journal", e);
+    if (!r)
+        goto done;
+    PQclear(r);
+    st->in_txn = 0;
+    if (exec(c, "COMMIT", s->ns, "commit failed", e) < 0)
+        goto done;
+    rc = 0;
+done:
+    mno_buf_release(&b);
+    return rc;
+}
+
+void mno_pg_restore_abort(mno_engine *en)
+{
+    mno_pg *pg = MNO_PG(en);
+    pg_restore *st = pg ? pg->restore : NULL;
+    if (!st)
+        return;
+    if (st->in_copy && PQstatus(pg->conn) == CONNECTION_OK) {
+        PQputCopyEnd(pg->conn, "mno-restore: section abandoned");
+        PGresult *r;
+        while ((r = PQgetResult(pg->conn)) != NULL)
+            PQclear(r);
+    }
+    st->in_copy = 0;
+    if (PQstatus(pg->conn) == CONNECTION_OK && PQtransactionStatus(pg->conn) != PQTRANS_IDLE) {
+        PGresult *r = PQexec(pg->conn, "ROLLBACK");
+        PQclear(r);
+    }
+    st->in_txn = 0;
+}
+
+/* ---- dry run ---- */
+
+int mno_pg_restore_probe(mno_engine *en, const mno_section *s, mno_restore_probe *p, mno_error *e)
+{
+    mno_pg *pg = MNO_PG(en);
+    pg_restore *st = pg->restore;
+    int rc = -1;
+    memset(p, 0, sizeof *p);
+    p->rows = -1;
+    p->conflicts = -1;
+    if (!st || !st->in_txn)
+        return mno_err(e, MNO_E_INTERNAL, NULL, 0, s->ns, "probe without a section in progress");
+    if (st->missing) {
+        rc = 0;
+        goto done;
+    }
+    p->exists = 1;
+    p->rows = st->rows;
+    p->conflicts = 0;
+    if (end_copy(pg->conn, st, e) < 0)
+        goto done;
+    if (st->rows > 0) {
+        if (check_conflicts(pg->conn, st, s, &p->conflicts, p->keys, sizeof p->keys, e) < 0)
+            goto done;
+        if (p->conflicts > 0) {
+            mno_err(e, MNO_E_CONFLICT, NULL, 0, s->ns, "%lld key%s of the archive %s already "
+                    "in the target table: %s", p->conflicts, p->conflicts == 1 ? "" : "s",
+                    p->conflicts == 1 ? "is" : "are", p->keys);
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    mno_pg_restore_abort(en);
+    return rc;
+}

@@ -216,3 +216,121 @@ CONNECTOR_TABLES="organizations users user_organization_rels id_maps synchroniza
   [[ "$output" == *"load: error: loading connector failed (see the messages above)" ]]
   [ "$(table_md5s "$u" $CONNECTOR_TABLES)" = "$before" ]
 }
+
+# el TYPE NAME VALUEHEX: the hex of one BSON element
+el() { printf '%s%s00%s' "$1" "$(hex "$2")" "$3"; }
+# le64 N: N as 8 little-endian bytes, hex
+le64() { python3 -c 'import sys; print((int(sys.argv[1]) % (1 << 64)).to_bytes(8, "little").hex())' "$1"; }
+CONNEC_COLLS="accounts company employees invoices items journals opportunities organizations payments people sales_orders tax_codes tax_rates"
+mclient() { "$MNO_TESTBIN/mongodump-client" "$@"; }
+
+@test "fixtures: connec loads; channel_id and group_id are the MnoHub uids of the same seed; counts per tenant" {
+  p=$(pg_newdb fixtures_connec_hub)
+  "$MNO_TOP/tests/fixtures/load" mnohub "$p" --seed 5
+  m=$(mongo_newdb fixtures_connec)
+  run "$MNO_TOP/tests/fixtures/load" connec "$m" --seed 5 --manifest "$BATS_TEST_TMPDIR/m"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  [ "$(mclient colls "$m" | sort | tr '\n' ' ')" = "$CONNEC_COLLS " ]
+  all=$(sql "$p" "SELECT json_agg(uid ORDER BY uid) FROM organizations")
+  cld=$(sql "$p" "SELECT json_agg(uid ORDER BY uid) FROM app_instances")
+  total=0
+  for t in acme globex initech; do
+    uids=$(sql "$p" "SELECT json_agg(o.uid ORDER BY o.uid) FROM organizations o JOIN tenants t ON t.id = o.mnoe_tenant_id WHERE t.name = '$t'")
+    for c in $CONNEC_COLLS; do
+      n=$(mclient count "$m" "$c" "{\"channel_id\": {\"\$in\": $uids}}")
+      want=$(awk -F'\t' -v t=$t -v c=$c '$1 == t && $2 == c {print $3}' "$BATS_TEST_TMPDIR/m")
+      [ "$n" = "$want" ] || { echo "$t $c: $n documents, manifest $want"; false; }
+      [ "$n" -gt 0 ]
+      total=$((total + n))
+    done
+  done
+  sum=0
+  for c in $CONNEC_COLLS; do
+    sum=$((sum + $(mclient count "$m" "$c")))
+    [ "$(mclient count "$m" "$c" "{\"channel_id\": {\"\$nin\": $all}}")" = 0 ]
+    [ "$(mclient count "$m" "$c" "{\"group_id\": {\"\$nin\": $cld}}")" = 0 ]
+  done
+  [ "$sum" -eq "$total" ]
+  [ "$total" -ge 1200 ]
+  # the near miss: a globex document whose channel is org-acme-1x and that names org-acme-1
+  [ "$(mclient count "$m" people '{"channel_id": "org-acme-1x", "notes": "see org-acme-1"}')" = 1 ]
+  # every document's group_id is an app instance of its own organization
+  pairs=$(sql "$p" "SELECT json_agg(json_build_object('channel_id', o.uid, 'group_id', a.uid)) FROM app_instances a JOIN organizations o ON o.id = a.owner_id AND a.owner_type = 'Organization'")
+  for c in people invoices; do
+    [ "$(mclient count "$m" "$c" "{\"\$or\": $pairs}")" = "$(mclient count "$m" "$c")" ]
+  done
+}
+
+@test "fixtures: connec edge documents of acme are stored byte-exact" {
+  m=$(mongo_newdb fixtures_connec_edge)
+  "$MNO_TOP/tests/fixtures/load" connec "$m" --tenants 1
+  run mclient hex "$m" items '{"_id": {"$oid": "000000000000000000000000"}}'
+  [ "${#lines[@]}" -eq 1 ]
+  d=${output#*$'\t'}
+  e=$(el 07 _id 000000000000000000000000)
+  [ "${d:8:${#e}}" = "$e" ]   # the first element, after the document's length
+  for e in "$(el 10 i32min 00000080)" "$(el 10 i32max ffffff7f)" "$(el 12 i64min 0000000000000080)" \
+           "$(el 12 i64max ffffffffffffff7f)" "$(el 01 nan 000000000000f87f)" "$(el 01 inf 000000000000f07f)" \
+           "$(el 01 ninf 000000000000f0ff)" "$(el 01 negzero 0000000000000080)" "$(el 01 tiny 0100000000000000)" \
+           "$(el 13 dec e8030000000000000000000000003a30)" "$(el 08 flag 01)" "$(el 08 off 00)"; do
+    [[ $d == *"$e"* ]] || { echo "missing element $e"; false; }
+  done
+  run mclient hex "$m" journals '{"moon": {"$exists": true}}'
+  d=${output#*$'\t'}
+  for e in "$(el 09 moon "$(le64 -14182940000)")" "$(el 09 year1 "$(le64 -62135596800000)")" \
+           "$(el 09 before "$(le64 -1)")" "$(el 09 y2100 "$(le64 4102444800000)")" "$(el 09 y9999 "$(le64 253402300799999)")"; do
+    [[ $d == *"$e"* ]] || { echo "missing element $e"; false; }
+  done
+  run mclient hex "$m" accounts '{"_id": "00000000-0000-0000-0000-000000000000"}'
+  d=${output#*$'\t'}
+  for e in "$(el 05 user 0700000080""00ff0075736572)" "$(el 05 bin_empty 0000000000)" \
+           "$(el 05 uuid 1000000004101112131415161718191a1b1c1d1e1f)" "$(el 07 ref_oid 5f0a1b2c3d4e5f6a7b8c9d0e)"; do
+    [[ $d == *"$e"* ]] || { echo "missing element $e"; false; }
+  done
+  text=$'Ünïcödé «ταБЬℓσ» 日本語 🚀👩\u200d💻 שָׁלוֹם مرحبا\ttab\nnewline\r\\back\\slash \'single\' "double" a,b (paren) {brace} [x] %_ ;-- \\N end'
+  run mclient hex "$m" people '{"_id": "7a3c3b14-6a7e-4f0e-9d8e-0123456789ab"}'
+  [ "${#lines[@]}" -eq 1 ]
+  d=${output#*$'\t'}
+  n=$(printf '%s' "$text" | wc -c)
+  [[ $d == *"$(el 02 first_name "$(le64 $((n + 1)) | cut -c1-8)$(hex "$text")00")"* ]]
+  [[ $d == *"$(el 0a middle_name '')"* ]]
+  [[ $d == *"$(el 03 empty_doc 0500000000)"* ]]
+  [[ $d == *"$(el 04 empty_arr 0500000000)"* ]]
+  # the near-1-MB document
+  run mclient hex "$m" journals '{"_id": "big-1mb"}'
+  d=${output#*$'\t'}
+  [ $(( ${#d} / 2 )) -gt 1000000 ]
+  [ $(( ${#d} / 2 )) -lt 1048576 ]
+  # string UUID and ObjectId _ids side by side in one collection
+  [ "$(mclient count "$m" people '{"_id": {"$type": "string"}}')" -gt 1 ]
+  [ "$(mclient count "$m" people '{"_id": {"$type": "objectId"}}')" -gt 1 ]
+}
+
+@test "fixtures: connec is deterministic: same seed, same documents; another seed, others" {
+  a=$(mongo_newdb fixtures_cdet_a); b=$(mongo_newdb fixtures_cdet_b); c=$(mongo_newdb fixtures_cdet_c)
+  "$MNO_TOP/tests/fixtures/load" connec "$a" --tenants 2 --seed 9
+  "$MNO_TOP/tests/fixtures/load" connec "$b" --tenants 2 --seed 9
+  "$MNO_TOP/tests/fixtures/load" connec "$c" --tenants 2 --seed 10
+  for db in a b c; do
+    for coll in $CONNEC_COLLS; do
+      printf '%s %s\n' "$coll" "$(mclient hex "${!db}" "$coll" | cut -f2 | md5sum | cut -c1-32)"
+    done >"$BATS_TEST_TMPDIR/$db"
+  done
+  diff "$BATS_TEST_TMPDIR/a" "$BATS_TEST_TMPDIR/b"
+  ! diff -q "$BATS_TEST_TMPDIR/a" "$BATS_TEST_TMPDIR/c"
+  [ "$(python3 "$MNO_TOP/tests/fixtures/gen.py" connec --seed 9 | md5sum)" = "$(python3 "$MNO_TOP/tests/fixtures/gen.py" connec --seed 9 | md5sum)" ]
+}
+
+@test "fixtures: mongo-load reports a bad line with its number, status 2" {
+  m=$(mongo_newdb fixtures_mload)
+  run bash -c 'printf "%s\n" "{\"c\":\"x\",\"d\":{\"a\":1}}" "{\"d\":{}}" | "$1" "$2"' _ "$MNO_TESTBIN/mongo-load" "$m"
+  [ "$status" -eq 2 ]
+  [ "$output" = 'mongo-load: error: input object 2: no string "c" (the collection)' ]
+  run bash -c 'printf "%s\n" "{\"c\":\"x\",\"d\":{\"a\":1}}" "{\"c\":\"x\",\"d\":" | "$1" "$2"' _ "$MNO_TESTBIN/mongo-load" "$m"
+  [ "$status" -eq 2 ]
+  [[ "$output" == 'mongo-load: error: input object 2: '* ]]
+  run "$MNO_TESTBIN/mongo-load" "${MNO_TEST_MONGO_URI%/}"
+  [ "$status" -eq 2 ]
+  [ "$output" = "mongo-load: error: the URI names no database" ]
+}

@@ -346,7 +346,8 @@ static void keep(docs *in, size_t from, size_t to)
         to = in->n;
     if (to < from)
         to = from;
-    memmove(in->d, in->d + from, (to - from) * sizeof *in->d);
+    if (to > from && from > 0)
+        memmove(in->d, in->d + from, (to - from) * sizeof *in->d);
     in->n = to - from;
 }
 

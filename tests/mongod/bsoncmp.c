@@ -33,15 +33,111 @@ int md_canon_type(bson_type_t t)
     }
 }
 
-static int cmp3(long double a, long double b) { return a < b ? -1 : a > b ? 1 : 0; }
+/* A Decimal128 value taken apart: sign * coef * 10^exp, or an infinity or NaN. */
+typedef struct dec {
+    int kind; /* 0 finite, 1 infinity, 2 NaN */
+    bool neg;
+    unsigned __int128 coef;
+    int exp;
+} dec;
 
-static long double dec_to_ld(const bson_iter_t *it)
+static dec dec_from_bits(uint64_t high, uint64_t low)
 {
-    bson_decimal128_t d;
-    char s[BSON_DECIMAL128_STRING];
-    bson_iter_decimal128(it, &d);
-    bson_decimal128_to_string(&d, s);
-    return strtold(s, NULL);
+    dec d = { 0, (high >> 63) != 0, 0, 0 };
+    if (((high >> 61) & 3) == 3) {
+        uint64_t comb = (high >> 58) & 0x1f;
+        if (comb == 0x1e) {
+            d.kind = 1;
+            return d;
+        }
+        if (comb == 0x1f) {
+            d.kind = 2;
+            return d;
+        }
+        /* the large-coefficient form is always above 10^34 - 1: non-canonical, read as 0 */
+        d.exp = (int)((high >> 47) & 0x3fff) - 6176;
+        return d;
+    }
+    d.exp = (int)((high >> 49) & 0x3fff) - 6176;
+    d.coef = ((unsigned __int128)(high & 0x1ffffffffffffULL) << 64) | low;
+    static const unsigned __int128 max = (((unsigned __int128)0x1ed09bead87c0ULL) << 64) | 0x378d8e63ffffffffULL;
+    if (d.coef > max) /* above 10^34 - 1: non-canonical, read as 0 */
+        d.coef = 0;
+    return d;
+}
+
+static dec dec_from_iter(const bson_iter_t *it)
+{
+    bson_type_t t = bson_iter_type(it);
+    if (t == BSON_TYPE_DECIMAL128) {
+        bson_decimal128_t v;
+        bson_iter_decimal128(it, &v);
+        return dec_from_bits(v.high, v.low);
+    }
+    if (t == BSON_TYPE_DOUBLE) {
+        double x = bson_iter_double(it);
+        dec d = { 0, signbit(x) != 0, 0, 0 };
+        if (isnan(x)) {
+            d.kind = 2;
+            return d;
+        }
+        if (isinf(x)) {
+            d.kind = 1;
+            return d;
+        }
+        /* 34 significant digits: exact for every double that a decimal can equal */
+        char s[64];
+        bson_decimal128_t v;
+        snprintf(s, sizeof s, "%.33e", x);
+        if (!bson_decimal128_from_string(s, &v))
+            return d;
+        return dec_from_bits(v.high, v.low);
+    }
+    int64_t i = bson_iter_as_int64(it);
+    dec d = { 0, i < 0, 0, 0 };
+    d.coef = i < 0 ? (unsigned __int128)(-(i + 1)) + 1 : (unsigned __int128)i;
+    return d;
+}
+
+static int ndigits(unsigned __int128 v)
+{
+    int n = 0;
+    while (v) {
+        v /= 10;
+        n++;
+    }
+    return n;
+}
+
+/* Compares magnitudes of two finite non-zero decimals. */
+static int dec_cmp_mag(const dec *a, const dec *b)
+{
+    int da = ndigits(a->coef), db = ndigits(b->coef);
+    int ta = da + a->exp, tb = db + b->exp; /* the position of the leading digit */
+    if (ta != tb)
+        return ta < tb ? -1 : 1;
+    unsigned __int128 x = a->coef, y = b->coef;
+    /* scale the one with the larger exponent: it has fewer digits, so the result still fits */
+    for (int k = a->exp; k > b->exp; k--)
+        x *= 10;
+    for (int k = b->exp; k > a->exp; k--)
+        y *= 10;
+    return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* MongoDB's order: NaN below everything, then -inf, finite values, +inf; -0 == 0. */
+static int dec_cmp(const dec *a, const dec *b)
+{
+    if (a->kind == 2 || b->kind == 2)
+        return a->kind == 2 && b->kind == 2 ? 0 : a->kind == 2 ? -1 : 1;
+    int sa = a->kind == 1 ? (a->neg ? -2 : 2) : a->coef == 0 ? 0 : a->neg ? -1 : 1;
+    int sb = b->kind == 1 ? (b->neg ? -2 : 2) : b->coef == 0 ? 0 : b->neg ? -1 : 1;
+    if (sa != sb)
+        return sa < sb ? -1 : 1;
+    if (sa == 0 || sa == 2 || sa == -2)
+        return 0;
+    int c = dec_cmp_mag(a, b);
+    return sa < 0 ? -c : c;
 }
 
 /* int64 vs double, exactly; NaN sorts below every number. */
@@ -66,11 +162,8 @@ static int cmp_numbers(const bson_iter_t *a, const bson_iter_t *b)
 {
     bson_type_t ta = bson_iter_type(a), tb = bson_iter_type(b);
     if (ta == BSON_TYPE_DECIMAL128 || tb == BSON_TYPE_DECIMAL128) {
-        long double x = ta == BSON_TYPE_DECIMAL128 ? dec_to_ld(a) : ta == BSON_TYPE_DOUBLE ? bson_iter_double(a) : (long double)bson_iter_as_int64(a);
-        long double y = tb == BSON_TYPE_DECIMAL128 ? dec_to_ld(b) : tb == BSON_TYPE_DOUBLE ? bson_iter_double(b) : (long double)bson_iter_as_int64(b);
-        if (isnan(x) || isnan(y))
-            return isnan(x) && isnan(y) ? 0 : isnan(x) ? -1 : 1;
-        return cmp3(x, y);
+        dec x = dec_from_iter(a), y = dec_from_iter(b);
+        return dec_cmp(&x, &y);
     }
     if (ta == BSON_TYPE_DOUBLE && tb == BSON_TYPE_DOUBLE) {
         double x = bson_iter_double(a), y = bson_iter_double(b);
@@ -242,6 +335,14 @@ void md_value_text(bson_string_t *s, const bson_iter_t *it)
     case BSON_TYPE_NULL:
         bson_string_append(s, "null");
         return;
+    case BSON_TYPE_DECIMAL128: {
+        bson_decimal128_t d;
+        char str[BSON_DECIMAL128_STRING];
+        bson_iter_decimal128(it, &d);
+        bson_decimal128_to_string(&d, str);
+        bson_string_append_printf(s, "NumberDecimal(\"%s\")", str);
+        return;
+    }
     default: {
         bson_t tmp = BSON_INITIALIZER;
         bson_append_iter(&tmp, "v", 1, it);

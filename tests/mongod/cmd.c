@@ -167,6 +167,14 @@ static int c_serverstatus(mreq *r, const char *name, bson_t *reply)
     BSON_APPEND_UTF8(reply, "process", "mno-test-mongod");
     BSON_APPEND_INT64(reply, "pid", (int64_t)getpid());
     BSON_APPEND_DATE_TIME(reply, "localTime", now_ms());
+    bson_t m, c, o;
+    BSON_APPEND_DOCUMENT_BEGIN(reply, "metrics", &m);
+    BSON_APPEND_DOCUMENT_BEGIN(&m, "cursor", &c);
+    BSON_APPEND_DOCUMENT_BEGIN(&c, "open", &o);
+    BSON_APPEND_INT64(&o, "total", (int64_t)cursor_count());
+    bson_append_document_end(&c, &o);
+    bson_append_document_end(&m, &c);
+    bson_append_document_end(reply, &m);
     return 0;
 }
 

@@ -53,12 +53,19 @@ typedef struct qctx {
     const bson_t *filter;
     mdoc **out;
     size_t n, cap, stop;
+    const mdoc *end;   /* stop after this _id (inclusive bound), NULL: none */
+    bool reverse;
 } qctx;
 
 static bool q_one(void *key, void *arg)
 {
     qctx *q = arg;
     mdoc *d = key;
+    if (q->end) {
+        int c = mdoc_id_cmp(d, q->end);
+        if (q->reverse ? c < 0 : c > 0)
+            return false;
+    }
     if (q->filter) {
         bson_t b;
         mdoc_bson(d, &b);
@@ -76,11 +83,132 @@ static bool q_one(void *key, void *arg)
     return q->n < q->stop;
 }
 
+/* Bounds on _id a filter implies (a superset of its matches, in BSON order). */
+typedef struct idbounds {
+    bool lo_set, hi_set, none;
+    bson_iter_t lo, hi;
+} idbounds;
+
+static void bound(idbounds *b, const bson_iter_t *v, bool lo, bool hi)
+{
+    if (lo && (!b->lo_set || md_cmp_iter(v, &b->lo) > 0)) {
+        b->lo = *v;
+        b->lo_set = true;
+    }
+    if (hi && (!b->hi_set || md_cmp_iter(v, &b->hi) < 0)) {
+        b->hi = *v;
+        b->hi_set = true;
+    }
+}
+
+/* A value that equality can use as a point in the _id order: not null (it also matches
+   undefined), not an array or regex (they match in other ways). */
+static bool point_value(const bson_iter_t *v)
+{
+    bson_type_t t = bson_iter_type(v);
+    return t != BSON_TYPE_NULL && t != BSON_TYPE_UNDEFINED && t != BSON_TYPE_ARRAY && t != BSON_TYPE_REGEX;
+}
+
+static void id_bounds(const bson_t *filter, idbounds *b)
+{
+    bson_iter_t it, c;
+    if (!bson_iter_init(&it, filter))
+        return;
+    while (bson_iter_next(&it)) {
+        const char *k = bson_iter_key(&it);
+        if (!strcmp(k, "$and") && BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &c)) {
+            while (bson_iter_next(&c)) {
+                if (BSON_ITER_HOLDS_DOCUMENT(&c)) {
+                    uint32_t l;
+                    const uint8_t *d;
+                    bson_t sub;
+                    bson_iter_document(&c, &l, &d);
+                    if (bson_init_static(&sub, d, l))
+                        id_bounds(&sub, b);
+                }
+            }
+            continue;
+        }
+        if (strcmp(k, "_id"))
+            continue;
+        bool ops = BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &c) && bson_iter_next(&c) &&
+                   bson_iter_key(&c)[0] == '$';
+        if (!ops) {
+            if (point_value(&it))
+                bound(b, &it, true, true);
+            continue;
+        }
+        bson_iter_recurse(&it, &c);
+        while (bson_iter_next(&c)) {
+            const char *op = bson_iter_key(&c);
+            if (!strcmp(op, "$eq")) {
+                if (point_value(&c))
+                    bound(b, &c, true, true);
+            } else if (!strcmp(op, "$gt") || !strcmp(op, "$gte")) {
+                bound(b, &c, true, false);
+            } else if (!strcmp(op, "$lt") || !strcmp(op, "$lte")) {
+                bound(b, &c, false, true);
+            } else if (!strcmp(op, "$in") && BSON_ITER_HOLDS_ARRAY(&c)) {
+                bson_iter_t a, lo, hi;
+                bool any = false, all_points = true;
+                bson_iter_recurse(&c, &a);
+                while (bson_iter_next(&a)) {
+                    if (!point_value(&a)) {
+                        all_points = false;
+                        break;
+                    }
+                    if (!any || md_cmp_iter(&a, &lo) < 0)
+                        lo = a;
+                    if (!any || md_cmp_iter(&a, &hi) > 0)
+                        hi = a;
+                    any = true;
+                }
+                if (!all_points)
+                    continue;
+                if (!any)
+                    b->none = true;
+                else {
+                    bound(b, &lo, true, false);
+                    bound(b, &hi, false, true);
+                }
+            }
+        }
+    }
+}
+
+/* A probe document {_id: v} for the tree. */
+static mdoc *probe_doc(const bson_iter_t *v)
+{
+    bson_t b = BSON_INITIALIZER;
+    bson_append_iter(&b, "_id", 3, v);
+    mdoc *d = mdoc_new(bson_get_data(&b), b.len);
+    bson_destroy(&b);
+    return d;
+}
+
 mdoc **md_query(mcoll *c, const bson_t *filter, bool reverse, size_t stop_after, size_t *n)
 {
-    qctx q = { filter && !bson_empty(filter) ? filter : NULL, NULL, 0, 0, stop_after };
-    if (c && stop_after > 0)
-        tree_walk(&c->ids, q_one, &q, reverse);
+    qctx q = { filter && !bson_empty(filter) ? filter : NULL, NULL, 0, 0, stop_after, NULL, reverse };
+    idbounds b = { false, false, false, { 0 }, { 0 } };
+    mdoc *lo = NULL, *hi = NULL;
+    if (q.filter)
+        id_bounds(q.filter, &b);
+    if (b.lo_set && b.hi_set && md_cmp_iter(&b.lo, &b.hi) > 0)
+        b.none = true;
+    if (c && stop_after > 0 && !b.none) {
+        if (b.lo_set)
+            lo = probe_doc(&b.lo);
+        if (b.hi_set)
+            hi = probe_doc(&b.hi);
+        q.end = reverse ? lo : hi;
+        const mdoc *start = reverse ? hi : lo;
+        if (start)
+            tree_walk_from(&c->ids, start, q_one, &q, reverse);
+        else
+            tree_walk(&c->ids, q_one, &q, reverse);
+    }
+    mdoc_unref(lo);
+    mdoc_unref(hi);
     *n = q.n;
     return q.out;
 }
@@ -586,7 +714,10 @@ int cmd_update(mreq *r, const char *name, bson_t *reply)
             }
             if (!code) {
                 matched++;
-                if (nu.len != old.len || memcmp(bson_get_data(&nu), bson_get_data(&old), old.len)) {
+                if (nu.len > MD_MAX_BSON) {
+                    code = 17419;
+                    bson_string_append_printf(msg, "Resulting document after update is larger than %d", MD_MAX_BSON);
+                } else if (nu.len != old.len || memcmp(bson_get_data(&nu), bson_get_data(&old), old.len)) {
                     code = store_replace(db, c, docs[k], bson_get_data(&nu), nu.len, msg);
                     if (!code)
                         modified++;

@@ -6,6 +6,7 @@
 static mcursor **cursors;
 static size_t ncursors, cap;
 static int64_t next_id = 0x10000001;
+__thread uint64_t md_conn;
 
 mcursor *cursor_new(const char *ns, mdoc **docs, size_t n)
 {
@@ -14,6 +15,7 @@ mcursor *cursor_new(const char *ns, mdoc **docs, size_t n)
     next_id += 0x9e3779b1LL; /* distinct, not guessable in tests, positive */
     if (next_id < 0)
         next_id = 0x10000001;
+    c->conn = md_conn;
     c->ns = strdup(ns);
     c->docs = docs;
     c->n = n;
@@ -57,6 +59,18 @@ void cursor_free_all(void)
     free(cursors);
     cursors = NULL;
     cap = 0;
+}
+
+size_t cursor_count(void) { return ncursors; }
+
+void cursor_free_conn(uint64_t conn)
+{
+    for (size_t i = 0; i < ncursors;) {
+        if (cursors[i]->conn == conn)
+            cursor_free(cursors[i]); /* moves the last one into slot i */
+        else
+            i++;
+    }
 }
 
 size_t cursor_reply(mcursor *c, bson_t *reply, int64_t batch, bool first, bool single, size_t max_docs)

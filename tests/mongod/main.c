@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -61,14 +62,16 @@ static void *conn_main(void *arg)
     return NULL;
 }
 
-static void *signal_main(void *arg)
+/* SIGTERM/SIGINT: wake the accept loop (a handler, not sigwait: whichever thread the signal
+   lands on, e.g. one a sanitizer runtime started before main, it ends up here). */
+static void on_signal(int sig)
 {
-    sigset_t *set = arg;
-    int sig;
-    sigwait(set, &sig);
-    if (write(wake[1], "x", 1) < 0)
-        _exit(1);
-    return NULL;
+    int saved = errno;
+    (void)sig;
+    if (write(wake[1], "x", 1) < 0) {
+        /* the pipe is full: a stop is already pending */
+    }
+    errno = saved;
 }
 
 int main(int argc, char **argv)
@@ -119,19 +122,18 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (pipe(wake)) {
+    if (pipe2(wake, O_CLOEXEC | O_NONBLOCK)) {
         perror("mno-test-mongod: pipe");
         return 2;
     }
-    pthread_t sig_thread;
-    pthread_create(&sig_thread, NULL, signal_main, &set);
-    pthread_detach(sig_thread);
+    struct sigaction sa_stop;
+    memset(&sa_stop, 0, sizeof sa_stop);
+    sa_stop.sa_handler = on_signal;
+    sigemptyset(&sa_stop.sa_mask);
+    sa_stop.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &sa_stop, NULL);
+    sigaction(SIGINT, &sa_stop, NULL);
 
     struct sockaddr_in sa = { 0 };
     sa.sin_family = AF_INET;

@@ -26,6 +26,12 @@ void mdoc_ref(mdoc *d);
 void mdoc_unref(mdoc *d);               /* accepts NULL */
 void mdoc_bson(const mdoc *d, bson_t *out); /* a static (read-only) bson_t over d's bytes */
 void mdoc_id(const mdoc *d, bson_iter_t *it); /* it on d's _id element */
+/* Compares two documents by _id in BSON order (the collection's order). */
+int mdoc_id_cmp(const void *a, const void *b);
+
+/* ---- validation (validate.c) ---- */
+/* True when data is a structurally valid BSON document of exactly len bytes. */
+bool md_bson_valid(const uint8_t *data, uint32_t len);
 
 /* ---- comparison in MongoDB's BSON order (bsoncmp.c) ---- */
 int md_canon_type(bson_type_t t);
@@ -56,6 +62,8 @@ void *tree_remove(mtree *t, const void *probe);
 void *tree_find(const mtree *t, const void *probe);
 /* Calls fn on every key in order; stops when fn returns false. */
 void tree_walk(const mtree *t, bool (*fn)(void *key, void *arg), void *arg, bool reverse);
+/* The same from the first key >= from (reverse: the last key <= from). */
+void tree_walk_from(const mtree *t, const void *from, bool (*fn)(void *key, void *arg), void *arg, bool reverse);
 void tree_clear(mtree *t, void (*free_key)(void *key));
 
 /* ---- storage (store.c) ---- */
@@ -119,6 +127,7 @@ int update_upsert_doc(const bson_t *q, const bson_t *u, bson_t *out, bson_string
 /* ---- cursors (cursor.c) ---- */
 typedef struct mcursor {
     int64_t id;
+    uint64_t conn;     /* the connection that opened it (md_conn) */
     char *ns;          /* "db.coll" */
     mdoc **docs;
     size_t n, pos;
@@ -128,6 +137,12 @@ mcursor *cursor_new(const char *ns, mdoc **docs, size_t n);
 mcursor *cursor_get(int64_t id);
 void cursor_free(mcursor *c); /* unregisters; accepts NULL */
 void cursor_free_all(void);
+/* Frees the cursors a closed connection left open (no client can continue them: libmongoc
+   never resumes a cursor on another connection), so they hold no documents. */
+void cursor_free_conn(uint64_t conn);
+size_t cursor_count(void); /* open cursors (serverStatus metrics.cursor.open.total) */
+/* The connection the calling thread serves (set by wire_serve), 0 outside one. */
+extern __thread uint64_t md_conn;
 /* Appends cursor:{firstBatch|nextBatch, id, ns} to reply, serving up to batch docs
    (batch < 0: no count limit) within 16 MiB; frees the cursor when exhausted or single.
    Returns the number of documents served. */

@@ -60,12 +60,38 @@ void mdoc_id(const mdoc *d, bson_iter_t *it)
         abort();
 }
 
-static int id_cmp(const void *a, const void *b)
+static uint32_t rd_le32(const uint8_t *p)
 {
-    bson_iter_t x, y;
-    mdoc_id(a, &x);
-    mdoc_id(b, &y);
-    return md_cmp_iter(&x, &y);
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return BSON_UINT32_FROM_LE(v);
+}
+
+int mdoc_id_cmp(const void *a, const void *b)
+{
+    const mdoc *x = a, *y = b;
+    /* the common _id types compared in place; the value starts after type byte and "_id\0" */
+    uint8_t tx = x->data[x->id_off], ty = y->data[y->id_off];
+    const uint8_t *vx = x->data + x->id_off + 5, *vy = y->data + y->id_off + 5;
+    if (tx == ty && tx == BSON_TYPE_UTF8) {
+        uint32_t lx = rd_le32(vx) - 1, ly = rd_le32(vy) - 1; /* without the NUL */
+        int c = memcmp(vx + 4, vy + 4, lx < ly ? lx : ly);
+        if (c)
+            return c < 0 ? -1 : 1;
+        return lx < ly ? -1 : lx > ly ? 1 : 0;
+    }
+    if (tx == ty && tx == BSON_TYPE_OID) {
+        int c = memcmp(vx, vy, 12);
+        return c < 0 ? -1 : c > 0 ? 1 : 0;
+    }
+    if (tx == ty && tx == BSON_TYPE_INT32) {
+        int32_t ix = (int32_t)rd_le32(vx), iy = (int32_t)rd_le32(vy);
+        return ix < iy ? -1 : ix > iy ? 1 : 0;
+    }
+    bson_iter_t ix, iy;
+    mdoc_id(x, &ix);
+    mdoc_id(y, &iy);
+    return md_cmp_iter(&ix, &iy);
 }
 
 /* ---- unique index entries ---- */
@@ -250,7 +276,7 @@ mcoll *store_coll(mdb *db, const char *name, bool create, bool *created)
     mcoll *c = calloc(1, sizeof *c);
     c->name = strdup(name);
     c->options = bson_new();
-    c->ids.cmp = id_cmp;
+    c->ids.cmp = mdoc_id_cmp;
     mindex *ix = calloc(1, sizeof *ix);
     ix->name = strdup("_id_");
     ix->key = BCON_NEW("_id", BCON_INT32(1));
@@ -316,14 +342,12 @@ void store_free_all(void)
 
 static int check_doc(const uint8_t *data, uint32_t len, bson_string_t *msg)
 {
-    bson_t b;
-    size_t off;
     if (len > MD_MAX_BSON) {
         bson_string_append_printf(msg, "object to insert too large. size in bytes: %u, max size: %d",
                                   len, MD_MAX_BSON);
         return 2;
     }
-    if (!bson_init_static(&b, data, len) || !bson_validate(&b, BSON_VALIDATE_NONE, &off)) {
+    if (!md_bson_valid(data, len)) {
         bson_string_append(msg, "invalid BSON document");
         return 22; /* InvalidBSON */
     }

@@ -145,6 +145,33 @@ void tree_walk(const mtree *t, bool (*fn)(void *key, void *arg), void *arg, bool
     }
 }
 
+void tree_walk_from(const mtree *t, const void *from, bool (*fn)(void *key, void *arg), void *arg, bool reverse)
+{
+    /* the stack holds the path of nodes still to visit, as an in-order walk would have it */
+    tnode *stack[128];
+    int sp = 0;
+    tnode *n = t->root;
+    while (n) {
+        int c = t->cmp(from, n->key);
+        if (reverse ? c >= 0 : c <= 0) {
+            stack[sp++] = n;
+            n = reverse ? n->right : n->left;
+        } else {
+            n = reverse ? n->left : n->right;
+        }
+    }
+    while (sp) {
+        n = stack[--sp];
+        if (!fn(n->key, arg))
+            return;
+        n = reverse ? n->left : n->right;
+        while (n) {
+            stack[sp++] = n;
+            n = reverse ? n->right : n->left;
+        }
+    }
+}
+
 static void clear(tnode *n, void (*free_key)(void *))
 {
     while (n) {

@@ -223,8 +223,12 @@ static int handle_query(int fd, int32_t req_id, const uint8_t *b, size_t n)
 
 void wire_serve(int fd)
 {
+    static uint64_t next_conn = 1;
     uint8_t *buf = NULL;
     size_t cap = 0;
+    pthread_mutex_lock(&id_lock);
+    md_conn = next_conn++;
+    pthread_mutex_unlock(&id_lock);
     for (;;) {
         uint8_t h[16];
         if (read_full(fd, h, sizeof h))
@@ -236,10 +240,12 @@ void wire_serve(int fd)
             break;
         }
         size_t n = (size_t)len - 16;
-        if (n > cap) {
+        /* reuse the buffer across a run of large messages (a bulk insert); give a large one
+           back as soon as a small message comes, so an idle connection holds little */
+        if (n > cap || (cap > 4 * 1024 * 1024 && n < cap / 4)) {
             free(buf);
-            cap = n;
-            buf = malloc(cap ? cap : 1);
+            cap = n > 65536 ? n : 65536;
+            buf = malloc(cap);
             if (!buf)
                 break;
         }
@@ -257,11 +263,9 @@ void wire_serve(int fd)
         }
         if (rc)
             break;
-        if (cap > 4 * 1024 * 1024) { /* do not keep a 48 MB buffer per idle connection */
-            free(buf);
-            buf = NULL;
-            cap = 0;
-        }
     }
     free(buf);
+    pthread_mutex_lock(&md_lock);
+    cursor_free_conn(md_conn);
+    pthread_mutex_unlock(&md_lock);
 }

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1375,13 +1376,21 @@ static void test_bulk_over_100k_docs(void **state)
         BSON_APPEND_INT32(&own[i], "v", i);
         docs[i] = &own[i];
     }
+    /* one _id already there, in the second batch: its index is relative to that batch on the
+       wire, and the client reports it relative to the whole bulk */
+    bson_t *pre = BCON_NEW("_id", BCON_INT32(N - 120000), "v", BCON_INT32(120000));
+    bson_error_t e;
+    assert_true(mongoc_collection_insert_one(coll, pre, NULL, NULL, &e));
+    bson_destroy(pre);
     apm a;
     apm_attach(c, &a, "");
     bson_t r;
-    bson_error_t e;
-    if (!mongoc_collection_insert_many(coll, docs, N, NULL, &r, &e))
-        fail_msg("insert_many: %s", e.message);
-    assert_int_equal(get_int(&r, "insertedCount"), N);
+    if (mongoc_collection_insert_many(coll, docs, N, J("{\"ordered\": false}"), &r, &e))
+        fail_msg("insert_many did not report the duplicate");
+    assert_int_equal(e.code, 11000);
+    assert_int_equal(get_int(&r, "insertedCount"), N - 1);
+    assert_int_equal(get_int(&r, "writeErrors.0.index"), 120000);
+    assert_false(has(&r, "writeErrors.1"));
     bson_destroy(&r);
     assert_int_equal(apm_count(&a, "insert"), 2); /* 100,000 + 50,001 */
     apm_release(&a);
@@ -1451,6 +1460,269 @@ static void test_size_limits(void **state)
     bson_destroy(big);
     assert_int_equal(count(coll, NULL), 1);
     assert_string_equal(ids(coll, "{}"), "1");
+    mongoc_collection_destroy(coll);
+    dropdb(db);
+    mongoc_client_destroy(c);
+}
+
+static void fill(mongoc_collection_t *coll, int n)
+{
+    bson_t *own = calloc((size_t)n, sizeof *own);
+    const bson_t **docs = calloc((size_t)n, sizeof *docs);
+    for (int i = 0; i < n; i++) {
+        bson_init(&own[i]);
+        BSON_APPEND_INT32(&own[i], "_id", i);
+        docs[i] = &own[i];
+    }
+    bson_error_t e;
+    if (!mongoc_collection_insert_many(coll, docs, (size_t)n, NULL, NULL, &e))
+        fail_msg("fill: %s", e.message);
+    for (int i = 0; i < n; i++)
+        bson_destroy(&own[i]);
+    free(own);
+    free(docs);
+}
+
+static void test_id_ranges(void **state)
+{
+    (void)state;
+    mongoc_client_t *c = client_for(uri_for(base_uri, NULL, NULL));
+    mongoc_database_t *db = newdb(c, "idranges");
+    mongoc_collection_t *coll = mongoc_database_get_collection(db, "c");
+    fill(coll, 1000);
+    insert_json(coll, "{\"_id\": \"s1\"}");
+    insert_json(coll, "{\"_id\": \"s2\"}");
+    insert_json(coll, "{\"_id\": 10.5}");
+    insert_json(coll, "{\"_id\": {\"$numberLong\": \"2000\"}}");
+    insert_json(coll, "{\"_id\": null}");
+    static const struct { const char *filter; int64_t n; } cases[] = {
+        { "{\"_id\": 500}", 1 },
+        { "{\"_id\": 500.0}", 1 },
+        { "{\"_id\": {\"$numberLong\": \"500\"}}", 1 },
+        { "{\"_id\": {\"$numberDecimal\": \"500\"}}", 1 },
+        { "{\"_id\": 5000}", 0 },
+        { "{\"_id\": \"s1\"}", 1 },
+        { "{\"_id\": null}", 1 },
+        { "{\"_id\": {\"$gte\": 990}}", 11 },            /* 990..999, 2000 */
+        { "{\"_id\": {\"$gt\": 990}}", 10 },
+        { "{\"_id\": {\"$lt\": 3}}", 3 },
+        { "{\"_id\": {\"$lte\": 3}}", 4 },
+        { "{\"_id\": {\"$gte\": 10, \"$lt\": 20}}", 11 },  /* 10..19 and 10.5 */
+        { "{\"_id\": {\"$gt\": 10, \"$lte\": 11}}", 2 },   /* 10.5, 11 */
+        { "{\"_id\": {\"$gte\": \"s\"}}", 2 },
+        { "{\"_id\": {\"$lt\": \"s2\"}}", 1 },
+        { "{\"_id\": {\"$gt\": 5, \"$lt\": 3}}", 0 },
+        { "{\"_id\": {\"$in\": [1, 999, \"s2\", 5000]}}", 3 },
+        { "{\"_id\": {\"$ne\": 5}}", 1004 },
+        { "{\"$and\": [{\"_id\": {\"$gte\": 100}}, {\"_id\": {\"$lt\": 200}}]}", 100 },
+        { "{\"$or\": [{\"_id\": {\"$gt\": 998}}, {\"_id\": {\"$type\": \"string\"}}]}", 4 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int64_t n = count(coll, cases[i].filter);
+        if (n != cases[i].n)
+            fail_msg("filter %s: %lld documents, want %lld", cases[i].filter, (long long)n, (long long)cases[i].n);
+    }
+    /* a range in both directions, sorted */
+    for (int dir = 1; dir >= -1; dir -= 2) {
+        bson_t *opts = dir > 0 ? J("{\"sort\": {\"_id\": 1}, \"batchSize\": 7}") : J("{\"sort\": {\"_id\": -1}, \"batchSize\": 7}");
+        mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, J("{\"_id\": {\"$gte\": 100, \"$lt\": 150}}"), opts, NULL);
+        const bson_t *d;
+        int k = 0;
+        while (mongoc_cursor_next(cur, &d)) {
+            assert_int_equal(get_int(d, "_id"), dir > 0 ? 100 + k : 149 - k);
+            k++;
+        }
+        bson_error_t e;
+        assert_false(mongoc_cursor_error(cur, &e));
+        assert_int_equal(k, 50);
+        mongoc_cursor_destroy(cur);
+    }
+    /* update and delete by _id */
+    bson_t r;
+    bson_error_t e;
+    assert_true(mongoc_collection_update_one(coll, J("{\"_id\": 700}"), J("{\"$set\": {\"x\": 1}}"), NULL, &r, &e));
+    assert_int_equal(get_int(&r, "modifiedCount"), 1);
+    bson_destroy(&r);
+    assert_string_equal(ids(coll, "{\"x\": 1}"), "700");
+    assert_true(mongoc_collection_delete_many(coll, J("{\"_id\": {\"$gte\": 900, \"$lt\": 1000}}"), NULL, &r, &e));
+    assert_int_equal(get_int(&r, "deletedCount"), 100);
+    bson_destroy(&r);
+    assert_int_equal(count(coll, NULL), 905);
+    mongoc_collection_destroy(coll);
+    dropdb(db);
+    mongoc_client_destroy(c);
+}
+
+static void test_numbers_and_dates_compare(void **state)
+{
+    (void)state;
+    mongoc_client_t *c = client_for(uri_for(base_uri, NULL, NULL));
+    mongoc_database_t *db = newdb(c, "numcmp");
+    mongoc_collection_t *coll = mongoc_database_get_collection(db, "c");
+    /* decimals beyond a long double's precision stay distinct */
+    insert_json(coll, "{\"_id\": {\"$numberDecimal\": \"1\"}, \"k\": 1}");
+    insert_json(coll, "{\"_id\": {\"$numberDecimal\": \"1.000000000000000000000000000000001\"}, \"k\": 2}");
+    insert_json(coll, "{\"_id\": {\"$numberDecimal\": \"0.9999999999999999999999999999999999\"}, \"k\": 0}");
+    insert_json(coll, "{\"_id\": {\"$numberLong\": \"9007199254740993\"}, \"k\": 4}");
+    insert_json(coll, "{\"_id\": {\"$numberDecimal\": \"9007199254740992.5\"}, \"k\": 3}");
+    insert_json(coll, "{\"_id\": {\"$numberLong\": \"9223372036854775807\"}, \"k\": 6}");
+    insert_json(coll, "{\"_id\": {\"$numberDecimal\": \"9223372036854775806.5\"}, \"k\": 5}");
+    bson_t *dup = J("{\"_id\": {\"$numberDecimal\": \"1.000\"}}");
+    bson_error_t e;
+    assert_false(mongoc_collection_insert_one(coll, dup, NULL, NULL, &e));
+    assert_int_equal(e.code, 11000);
+    bson_t *opts = J("{\"sort\": {\"_id\": 1}}");
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, J("{}"), opts, NULL);
+    const bson_t *d;
+    int k = 0;
+    while (mongoc_cursor_next(cur, &d))
+        assert_int_equal(get_int(d, "k"), k++);
+    assert_false(mongoc_cursor_error(cur, &e));
+    assert_int_equal(k, 7);
+    mongoc_cursor_destroy(cur);
+    assert_int_equal(count(coll, "{\"_id\": {\"$gt\": {\"$numberDecimal\": \"1\"}, \"$lt\": 2}}"), 1);
+    assert_int_equal(count(coll, "{\"_id\": {\"$gt\": {\"$numberLong\": \"9007199254740992\"}, \"$lt\": 9007199254740994.0}}"), 2);
+    /* dates before 1970 and after 2100 compare as signed milliseconds */
+    mongoc_collection_t *dc = mongoc_database_get_collection(db, "d");
+    insert_json(dc, "{\"_id\": 1, \"t\": {\"$date\": {\"$numberLong\": \"-2208988800000\"}}}");
+    insert_json(dc, "{\"_id\": 2, \"t\": {\"$date\": {\"$numberLong\": \"-1\"}}}");
+    insert_json(dc, "{\"_id\": 3, \"t\": {\"$date\": {\"$numberLong\": \"0\"}}}");
+    insert_json(dc, "{\"_id\": 4, \"t\": {\"$date\": {\"$numberLong\": \"7258118400000\"}}}");
+    assert_string_equal(ids(dc, "{\"t\": {\"$lt\": {\"$date\": {\"$numberLong\": \"0\"}}}}"), "1,2");
+    assert_string_equal(ids(dc, "{\"t\": {\"$gt\": {\"$date\": \"2100-01-01T00:00:00Z\"}}}"), "4");
+    assert_string_equal(ids(dc, "{\"t\": {\"$gte\": {\"$date\": {\"$numberLong\": \"-1\"}}, \"$lt\": {\"$date\": \"2000-01-01T00:00:00Z\"}}}"), "2,3");
+    opts = J("{\"sort\": {\"t\": -1}}");
+    cur = mongoc_collection_find_with_opts(dc, J("{}"), opts, NULL);
+    k = 4;
+    while (mongoc_cursor_next(cur, &d))
+        assert_int_equal(get_int(d, "_id"), k--);
+    assert_int_equal(k, 0);
+    mongoc_cursor_destroy(cur);
+    mongoc_collection_destroy(dc);
+    mongoc_collection_destroy(coll);
+    dropdb(db);
+    mongoc_client_destroy(c);
+}
+
+static void test_unacknowledged_writes(void **state)
+{
+    (void)state;
+    mongoc_client_t *c = client_for(uri_for(base_uri, NULL, NULL));
+    mongoc_database_t *db = newdb(c, "w0");
+    mongoc_collection_t *coll = mongoc_database_get_collection(db, "c");
+    bson_t *w0 = J("{\"writeConcern\": {\"w\": 0}}");
+    bson_error_t e;
+    /* w:0 writes go with moreToCome and get no reply; the next command on the connection sees them */
+    for (int i = 0; i < 5; i++) {
+        bson_t *d = BCON_NEW("_id", BCON_INT32(i));
+        assert_true(mongoc_collection_insert_one(coll, d, w0, NULL, &e));
+        bson_destroy(d);
+    }
+    assert_true(mongoc_collection_update_many(coll, J("{\"_id\": {\"$gte\": 3}}"), J("{\"$set\": {\"u\": true}}"), w0, NULL, &e));
+    assert_true(mongoc_collection_delete_one(coll, J("{\"_id\": 0}"), w0, NULL, &e));
+    assert_string_equal(ids(coll, "{}"), "1,2,3,4");
+    assert_string_equal(ids(coll, "{\"u\": true}"), "3,4");
+    mongoc_collection_destroy(coll);
+    dropdb(db);
+    mongoc_client_destroy(c);
+}
+
+static void test_update_too_large(void **state)
+{
+    (void)state;
+    mongoc_client_t *c = client_for(uri_for(base_uri, NULL, NULL));
+    mongoc_database_t *db = newdb(c, "updlarge");
+    mongoc_collection_t *coll = mongoc_database_get_collection(db, "c");
+    bson_t *big = sized_doc(1, 9 * 1024 * 1024);
+    bson_error_t e;
+    assert_true(mongoc_collection_insert_one(coll, big, NULL, NULL, &e));
+    char *s = malloc(9 * 1024 * 1024);
+    memset(s, 'y', 9 * 1024 * 1024 - 1);
+    s[9 * 1024 * 1024 - 1] = 0;
+    bson_t *upd = BCON_NEW("$set", "{", "more", BCON_UTF8(s), "}");
+    free(s);
+    assert_false(mongoc_collection_update_one(coll, J("{\"_id\": 1}"), upd, NULL, NULL, &e));
+    if (e.code != 17419 && e.code != 10334)
+        fail_msg("update over 16 MiB: code %u (%s)", e.code, e.message);
+    bson_destroy(upd);
+    bson_value_t id = { .value_type = BSON_TYPE_INT32 };
+    id.value.v_int32 = 1;
+    mongoc_cursor_t *cur;
+    assert_same_bytes(big, find_one(coll, &id, &cur)); /* unchanged */
+    mongoc_cursor_destroy(cur);
+    bson_destroy(big);
+    mongoc_collection_destroy(coll);
+    dropdb(db);
+    mongoc_client_destroy(c);
+}
+
+typedef struct worker {
+    mongoc_client_pool_t *pool;
+    const char *db;
+    int id, ok;
+} worker;
+
+static void *work(void *arg)
+{
+    worker *w = arg;
+    mongoc_client_t *c = mongoc_client_pool_pop(w->pool);
+    mongoc_collection_t *coll = mongoc_client_get_collection(c, w->db, "c");
+    bson_error_t e;
+    w->ok = 1;
+    for (int round = 0; round < 20 && w->ok; round++) {
+        bson_t own[50];
+        const bson_t *docs[50];
+        for (int i = 0; i < 50; i++) {
+            bson_init(&own[i]);
+            BSON_APPEND_INT32(&own[i], "_id", w->id * 100000 + round * 50 + i);
+            BSON_APPEND_INT32(&own[i], "w", w->id);
+            docs[i] = &own[i];
+        }
+        if (!mongoc_collection_insert_many(coll, docs, 50, NULL, NULL, &e))
+            w->ok = 0;
+        for (int i = 0; i < 50; i++)
+            bson_destroy(&own[i]);
+        bson_t *f = BCON_NEW("w", BCON_INT32(w->id));
+        bson_t *o = BCON_NEW("batchSize", BCON_INT32(16));
+        mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, f, o, NULL);
+        const bson_t *d;
+        int n = 0;
+        while (mongoc_cursor_next(cur, &d))
+            n++;
+        if (mongoc_cursor_error(cur, &e) || n != (round + 1) * 50)
+            w->ok = 0;
+        mongoc_cursor_destroy(cur);
+        bson_destroy(f);
+        bson_destroy(o);
+    }
+    mongoc_collection_destroy(coll);
+    mongoc_client_pool_push(w->pool, c);
+    return NULL;
+}
+
+static void test_concurrent_clients(void **state)
+{
+    (void)state;
+    mongoc_client_t *c = client_for(uri_for(base_uri, NULL, NULL));
+    mongoc_database_t *db = newdb(c, "concurrent");
+    mongoc_uri_t *u = mongoc_uri_new(uri_for(base_uri, NULL, NULL));
+    mongoc_client_pool_t *pool = mongoc_client_pool_new(u);
+    mongoc_client_pool_set_error_api(pool, MONGOC_ERROR_API_VERSION_2);
+    enum { T = 4 };
+    pthread_t th[T];
+    worker w[T];
+    for (int i = 0; i < T; i++) {
+        w[i] = (worker){ pool, mongoc_database_get_name(db), i + 1, 0 };
+        assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
+    }
+    for (int i = 0; i < T; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(w[i].ok, 1);
+    }
+    mongoc_client_pool_destroy(pool);
+    mongoc_uri_destroy(u);
+    mongoc_collection_t *coll = mongoc_database_get_collection(db, "c");
+    assert_int_equal(count(coll, NULL), T * 1000);
     mongoc_collection_destroy(coll);
     dropdb(db);
     mongoc_client_destroy(c);
@@ -1535,23 +1807,6 @@ static int srv_stop(srv *s)
             skip(); \
     } while (0)
 
-static void fill(mongoc_collection_t *coll, int n)
-{
-    bson_t *own = calloc((size_t)n, sizeof *own);
-    const bson_t **docs = calloc((size_t)n, sizeof *docs);
-    for (int i = 0; i < n; i++) {
-        bson_init(&own[i]);
-        BSON_APPEND_INT32(&own[i], "_id", i);
-        docs[i] = &own[i];
-    }
-    bson_error_t e;
-    if (!mongoc_collection_insert_many(coll, docs, (size_t)n, NULL, NULL, &e))
-        fail_msg("fill: %s", e.message);
-    for (int i = 0; i < n; i++)
-        bson_destroy(&own[i]);
-    free(own);
-    free(docs);
-}
 
 static void test_fault_drop_after_docs(void **state)
 {
@@ -1620,6 +1875,44 @@ static void test_fault_drop_on_command(void **state)
     assert_false(mongoc_collection_insert_one(coll, d1, NULL, NULL, &e));
     assert_int_equal(e.domain, MONGOC_ERROR_STREAM);
     assert_int_equal(count(coll, "{\"_id\": \"stored\"}"), 1);
+    mongoc_collection_destroy(coll);
+    mongoc_client_destroy(c);
+    assert_int_equal(srv_stop(&s), 0);
+}
+
+/* A connection that closes frees the cursors it left open (they hold documents). */
+static void test_fault_cursor_freed_with_connection(void **state)
+{
+    (void)state;
+    SKIP_UNLESS_OURS();
+    srv s;
+    const char *args[] = { "--fault-drop-on", "getMore:1", NULL };
+    srv_start(&s, args, NULL);
+    mongoc_client_t *c = client_for(uri_for(s.uri, NULL, NULL));
+    mongoc_collection_t *coll = mongoc_client_get_collection(c, "f", "c");
+    fill(coll, 50);
+    bson_t r;
+    run_ok(c, "admin", "{\"serverStatus\": 1}", &r);
+    assert_int_equal(get_int(&r, "metrics.cursor.open.total"), 0);
+    bson_destroy(&r);
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, J("{}"), J("{\"batchSize\": 5}"), NULL);
+    const bson_t *d;
+    int n = 0;
+    while (mongoc_cursor_next(cur, &d))
+        n++;
+    bson_error_t e;
+    assert_true(mongoc_cursor_error(cur, &e));
+    assert_int_equal(n, 5);
+    mongoc_cursor_destroy(cur);
+    mongoc_cursor_t *live = mongoc_collection_find_with_opts(coll, J("{}"), J("{\"batchSize\": 5}"), NULL);
+    assert_true(mongoc_cursor_next(live, &d));
+    run_ok(c, "admin", "{\"serverStatus\": 1}", &r);
+    assert_int_equal(get_int(&r, "metrics.cursor.open.total"), 1); /* the live one only */
+    bson_destroy(&r);
+    mongoc_cursor_destroy(live);
+    run_ok(c, "admin", "{\"serverStatus\": 1}", &r);
+    assert_int_equal(get_int(&r, "metrics.cursor.open.total"), 0); /* killed */
+    bson_destroy(&r);
     mongoc_collection_destroy(coll);
     mongoc_client_destroy(c);
     assert_int_equal(srv_stop(&s), 0);
@@ -1760,8 +2053,14 @@ int main(void)
         cmocka_unit_test_teardown(test_bulk_over_48mb, jfree),
         cmocka_unit_test_teardown(test_bulk_over_100k_docs, jfree),
         cmocka_unit_test_teardown(test_size_limits, jfree),
+        cmocka_unit_test_teardown(test_id_ranges, jfree),
+        cmocka_unit_test_teardown(test_numbers_and_dates_compare, jfree),
+        cmocka_unit_test_teardown(test_unacknowledged_writes, jfree),
+        cmocka_unit_test_teardown(test_update_too_large, jfree),
+        cmocka_unit_test_teardown(test_concurrent_clients, jfree),
         cmocka_unit_test_teardown(test_fault_drop_after_docs, jfree),
         cmocka_unit_test_teardown(test_fault_drop_on_command, jfree),
+        cmocka_unit_test_teardown(test_fault_cursor_freed_with_connection, jfree),
         cmocka_unit_test_teardown(test_fault_fail_on_command, jfree),
         cmocka_unit_test_teardown(test_fault_delay, jfree),
         cmocka_unit_test_teardown(test_sigterm_with_clients, jfree),

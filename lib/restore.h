@@ -1,0 +1,137 @@
+/* restore.h: mno-restore's engine-neutral driver: reads an archive with the checking reader and applies it section by section through an engine's restore ops. */
+#ifndef MNO_RESTORE_H
+#define MNO_RESTORE_H
+
+/*
+ * The protocol between the driver (lib/restore.c) and an engine's restore ops (engine.h),
+ * for each section of the archive, in archive order (docs/restore.md says the same for users):
+ *
+ *   1. journal_get(archive_id, ns)      was this section committed by an earlier run of this
+ *                                       archive? (NULL op: the engine keeps no journal; then
+ *                                       --resume is refused.)
+ *        found, --resume:   the section is read and checked but not applied; at its end the
+ *                           journal's count and sum must equal the archive's, else an error.
+ *        found, no --resume: error "already restored from this archive ... use --resume"
+ *                           (a dry run reports it as skipped instead).
+ *   2. restore_begin(o, s)              s: the section as the begin line declares it (ns,
+ *                                       columns, key, ddl / options, indexes). The engine opens
+ *                                       its transaction, checks the table/collection (missing
+ *                                       and not o->create: MNO_E_USAGE naming it), prepares.
+ *   3. restore_rec(it) per record       it->v, it->vals/lens (pg), it->doc (mongo). The engine
+ *                                       may buffer; nothing may become visible yet.
+ *   4. the reader reaches the section's end line and verifies its count and sum; only then
+ *   5. restore_commit(s)                check conflicts (keys already in the target ->
+ *                                       MNO_E_CONFLICT, message naming up to 5 keys, nothing
+ *                                       written), set sequences, write the journal row
+ *                                       (archive_id, ns, count, sum) in the SAME transaction,
+ *                                       make it durable. s->count and s->sum are the verified ones.
+ *   On any error in 2..5 (the engine's, or the reader's: corrupt section, truncated stream)
+ *   the driver calls restore_abort, which undoes everything since restore_begin, and stops.
+ *
+ * Dry run (o->dry_run): restore_begin and restore_rec are called as above but must write
+ * nothing durable; at the verified end the driver calls restore_probe instead of
+ * restore_commit: it fills an mno_restore_probe (table exists, rows there, conflicts) and
+ * undoes whatever the engine set up. An engine with restore_probe == NULL gets no call at
+ * all in a dry run (the section is only read and checked). In a dry run, restore_begin and
+ * restore_probe failing with MNO_E_USAGE (missing table, no --create) or MNO_E_CONFLICT are
+ * reported for the section and the driver reads on; the dry run then fails with the first.
+ *
+ * Archive identity (the journal key): the header's "id" (32 hex digits, written by every
+ * writer and by mno-cat --seal); an archive without one is identified by "md5:" and the md5
+ * of its header line. A journal row matches a section only when archive id, ns, count and
+ * sum all agree, so a journal can never make a different section look restored.
+ */
+
+#include <stdint.h>
+#include "engine.h"
+
+/* Totals, for progress and the summary. */
+typedef struct mno_restore_stats {
+    const char *engine;          /* "postgresql" | "mongodb", or NULL before the header */
+    const char *archive_id;      /* the archive's identity (see above), or NULL */
+    const char *ns;              /* the section in flight, or NULL between sections */
+    uint64_t sec_records;        /* records of the section in flight so far */
+    uint64_t sections;           /* sections ended (restored, skipped or dry) */
+    uint64_t sections_skipped;   /* of which skipped (--resume) */
+    uint64_t records;            /* records of ended sections */
+    uint64_t records_skipped;
+    unsigned long long bytes;    /* archive bytes read, uncompressed */
+    unsigned long long bytes_in; /* bytes read from the input (compressed when zstd) */
+    double seconds;              /* since the start */
+    int done;                    /* 1 in the last progress call (after the trailer) */
+} mno_restore_stats;
+
+/* What the caller asks for. All strings borrowed. */
+typedef struct mno_restore_cfg {
+    const char *target;   /* the target URI (postgresql://..., mongodb://...); never printed as is */
+    const char *input;    /* archive path, "-" or NULL for stdin; plain or zstd */
+    int create;           /* --create: create missing tables/collections from the archive */
+    int resume;           /* --resume: skip sections journaled as committed for this archive */
+    int dry_run;          /* --dry-run: read and check everything, write nothing */
+    int jobs;             /* -j N: only 1 is supported (sections are applied in order) */
+    /*
+     * Test-only crash point (docs/restore.md), normally NULL. The tool takes it from the
+     * environment variable MNO_TEST_RESTORE_KILL, "NS:N" (after N records of section NS were
+     * given to the engine; 0: right after restore_begin), "NS:end" (the section's end line
+     * verified, before restore_commit) or "NS:commit" (after restore_commit returned). At
+     * that point the process sends itself SIGKILL.
+     */
+    const char *kill_at;
+    /* Progress: called at every begin and end, and every 65536 records; may be NULL. */
+    void (*progress)(void *arg, const mno_restore_stats *st);
+    void *progress_arg;
+} mno_restore_cfg;
+
+/* What restore_probe reports for a section in a dry run. */
+typedef struct mno_restore_probe {
+    int exists;              /* the table/collection is in the target */
+    long long rows;          /* rows/documents already there, -1 unknown */
+    long long conflicts;     /* records of the section whose key is already there, -1 not probed */
+    char keys[512];          /* up to 5 of those keys, as "id=1, id=2" (pg) / "_id=..." , or "" */
+} mno_restore_probe;
+
+/* One section as the driver handled it. */
+enum mno_rsec_status {
+    MNO_RSEC_RESTORED = 1,   /* committed in this run */
+    MNO_RSEC_SKIPPED,        /* --resume: already journaled for this archive, checked */
+    MNO_RSEC_DRY,            /* --dry-run: read and checked (probe filled if the engine can) */
+    MNO_RSEC_FAILED          /* the section an error stopped at: rolled back */
+};
+
+typedef struct mno_rsection {
+    char *ns;
+    int status;              /* enum mno_rsec_status */
+    uint64_t count;          /* records */
+    mno_sum sum;
+    int probed;              /* dry run: probe filled */
+    mno_restore_probe probe;
+    char note[512];          /* dry run: why restoring it would fail, or "" */
+    int rolled_back;         /* MNO_RSEC_FAILED: the engine had begun it and rolled it back */
+} mno_rsection;
+
+
+/* The whole result: every section seen, in archive order, and the totals. */
+typedef struct mno_restore_result {
+    mno_rsection *secs;
+    size_t n, cap;
+    mno_restore_stats st;
+    char target[1024];           /* the target URI, redacted */
+    char archive_id[80];
+} mno_restore_result;
+
+void mno_restore_result_init(mno_restore_result *res);
+/* Frees what res holds (not res). Accepts NULL. */
+void mno_restore_result_release(mno_restore_result *res);
+
+/*
+ * Restores the archive cfg->input into cfg->target (see the protocol above). Fills res as
+ * it goes, also on failure (the failed section last, status MNO_RSEC_FAILED).
+ * Returns 0 when the whole archive was applied (or, in a dry run, would apply: a dry run
+ * that finds a missing table without --create, or conflicts, returns -1 with MNO_E_USAGE /
+ * MNO_E_CONFLICT after reading everything); -1 with e filled otherwise: e names the input,
+ * the line and the section ("hub.mnoa:12: section public.users: sum mismatch: ..."), never
+ * a credential. Sections committed before an error stay committed (and journaled).
+ */
+int mno_restore(const mno_restore_cfg *cfg, mno_restore_result *res, mno_error *e);
+
+#endif

@@ -1,0 +1,222 @@
+/* mno-restore: applies an archive to a target database, each section atomic, resumable after a crash (docs/restore.md). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "restore.h"
+
+static const char usage[] =
+    "usage: mno-restore --target URI [options] [FILE|-]\n"
+    "Applies an mnoa archive (plain or zstd, from FILE or stdin) to the target database,\n"
+    "section by section. Every section's count and sum are checked as it is read; a section\n"
+    "is committed only after its end line checked out, in one transaction with its entry in\n"
+    "the target's restore journal. Rows whose keys are already in the target are never\n"
+    "overwritten: the section is refused and nothing of it is written.\n"
+    "\n"
+    "  --target URI     the target (postgresql://... or mongodb://...); default $MNO_TARGET\n"
+    "  --create         create missing tables/collections from the archive's definitions\n"
+    "  --resume         skip the sections an earlier, interrupted restore of this archive\n"
+    "                   committed (checked against the journal's count and sum)\n"
+    "  --dry-run        read and check the whole archive; report per section what would be\n"
+    "                   written (table there, rows, conflicting keys); write nothing\n"
+    "  -j N             sections in parallel: only 1 (sections are restored in archive order)\n"
+    "  --progress       progress on stderr even when it is not a terminal\n"
+    "  --quiet          no progress and no summary (errors are still printed)\n"
+    "  --help           this text\n"
+    "  --version        the version\n"
+    "\n"
+    "Exit status: 0 restored (or, with --dry-run, would restore), 2 an error: the message\n"
+    "names the input, line and section; the section in flight is rolled back.\n";
+
+struct opts {
+    mno_restore_cfg c;
+    int progress;   /* 1 forced, 0 when stderr is a terminal, -1 quiet */
+};
+
+static int usage_error(const char *msg)
+{
+    fprintf(stderr, "mno-restore: error: %s\ntry 'mno-restore --help'\n", msg);
+    return 2;
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+    static const struct option lopts[] = {
+        {"target", required_argument, 0, 'T'}, {"create", no_argument, 0, 'c'},
+        {"resume", no_argument, 0, 'r'},       {"dry-run", no_argument, 0, 'n'},
+        {"jobs", required_argument, 0, 'j'},   {"progress", no_argument, 0, 'P'},
+        {"quiet", no_argument, 0, 'q'},        {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},      {0, 0, 0, 0}};
+    int c;
+    char msg[300];
+    opterr = 0;
+    o->c.jobs = 1;
+    while ((c = getopt_long(argc, argv, "j:q", lopts, NULL)) != -1) {
+        switch (c) {
+        case 'T': o->c.target = optarg; break;
+        case 'c': o->c.create = 1; break;
+        case 'r': o->c.resume = 1; break;
+        case 'n': o->c.dry_run = 1; break;
+        case 'j': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (!*optarg || *end || v < 1 || v > 64)
+                return usage_error("-j: expected a number from 1 to 64");
+            if (v > 1) {
+                snprintf(msg, sizeof msg, "-j %ld: parallel sections are not supported; "
+                         "sections are restored one at a time (-j 1)", v);
+                return usage_error(msg);
+            }
+            o->c.jobs = (int)v;
+            break;
+        }
+        case 'P': o->progress = 1; break;
+        case 'q': o->progress = -1; break;
+        case 'h': fputs(usage, stdout); exit(0);
+        case 'V': printf("mno-restore %s\n", MNO_VERSION_STR); exit(0);
+        case ':':
+            snprintf(msg, sizeof msg, "option '%s' needs a value", argv[optind - 1]);
+            return usage_error(msg);
+        default:
+            snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
+            return usage_error(msg);
+        }
+    }
+    if (optind < argc)
+        o->c.input = argv[optind++];
+    if (optind < argc)
+        return usage_error("more than one archive: give one FILE or - for stdin");
+    if (!o->c.target)
+        o->c.target = getenv("MNO_TARGET");
+    if (!o->c.target || !*o->c.target)
+        return usage_error("no target: give --target URI or set MNO_TARGET");
+    if (o->c.dry_run && o->c.resume)
+        return usage_error("--dry-run and --resume do not go together (a dry run reports journaled sections anyway)");
+    if (!o->c.input && isatty(0))
+        return usage_error("no archive: give FILE, or - to read stdin");
+    if (o->progress == 0)
+        o->progress = isatty(2) ? 1 : 0;
+    /* the test-only crash point (docs/restore.md) */
+    o->c.kill_at = getenv("MNO_TEST_RESTORE_KILL");
+    return 0;
+}
+
+static const char *human(unsigned long long n, char *out, size_t sz)
+{
+    static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)n;
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf(out, sz, "%llu B", n);
+    else
+        snprintf(out, sz, "%.1f %s", v, unit[u]);
+    return out;
+}
+
+static void on_progress(void *arg, const mno_restore_stats *st)
+{
+    int tty = *(int *)arg;
+    char b[32];
+    if (st->done) {
+        if (tty)
+            fputs("\r\033[K", stderr);
+        return;
+    }
+    if (!st->ns)
+        return;
+    fprintf(stderr, "%smno-restore: %s: %llu records; %llu sections, %s done, %.1f s%s",
+            tty ? "\r\033[K" : "", st->ns, (unsigned long long)st->sec_records,
+            (unsigned long long)st->sections, human(st->bytes, b, sizeof b), st->seconds,
+            tty ? "" : "\n");
+    fflush(stderr);
+}
+
+/* Dry run: one line per section on stdout. */
+static void dry_report(const mno_restore_result *res)
+{
+    printf("dry run: nothing written to %s\n", res->target);
+    for (size_t i = 0; i < res->n; i++) {
+        const mno_rsection *s = &res->secs[i];
+        const mno_restore_probe *p = &s->probe;
+        printf("%s\t%llu\t", s->ns, (unsigned long long)s->count);
+        if (s->status == MNO_RSEC_SKIPPED)
+            printf("already restored from this archive (journal): skipped with --resume\n");
+        else if (s->note[0])
+            printf("would fail: %s\n", s->note);
+        else if (!s->probed)
+            printf("checked\n");
+        else if (!p->exists)
+            printf("missing: would be created (--create)\n");
+        else if (p->conflicts > 0)
+            printf("exists, %lld rows: %lld keys already there: %s: would be refused\n",
+                   p->rows, p->conflicts, p->keys);
+        else
+            printf("exists, %lld rows: would be written\n", p->rows);
+    }
+}
+
+static void summary(const mno_restore_result *res, int dry)
+{
+    const mno_restore_stats *st = &res->st;
+    char b[32], bi[32];
+    unsigned long long secs = st->sections - st->sections_skipped;
+    unsigned long long recs = st->records - st->records_skipped;
+    fprintf(stderr, "mno-restore: %s %llu section%s, %llu records",
+            dry ? "checked" : "restored", secs, secs == 1 ? "" : "s", recs);
+    if (st->sections_skipped)
+        fprintf(stderr, "; skipped %llu already restored (%llu records)",
+                (unsigned long long)st->sections_skipped, (unsigned long long)st->records_skipped);
+    fprintf(stderr, "; %s read (%s from the input) in %.2f s into %s\n",
+            human(st->bytes, b, sizeof b), human(st->bytes_in, bi, sizeof bi), st->seconds, res->target);
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o;
+    mno_restore_result res;
+    mno_error e;
+    int status;
+    memset(&o, 0, sizeof o);
+    mno_error_clear(&e);
+    mno_restore_result_init(&res);
+    if (parse_opts(argc, argv, &o) != 0)
+        return 2;
+    int tty = isatty(2);
+    if (o.progress > 0) {
+        o.c.progress = on_progress;
+        o.c.progress_arg = &tty;
+    }
+    if (mno_restore(&o.c, &res, &e) < 0) {
+        if (o.progress > 0 && tty)
+            fputs("\r\033[K", stderr);
+        if (o.c.dry_run && res.n > 0 && (e.code == MNO_E_USAGE || e.code == MNO_E_CONFLICT))
+            dry_report(&res);
+        fflush(stdout);
+        fprintf(stderr, "mno-restore: error: %s\n", e.msg);
+        if (!o.c.dry_run && res.n > 0 && res.secs[res.n - 1].rolled_back) {
+            size_t done = 0;
+            for (size_t i = 0; i + 1 < res.n; i++)
+                done += res.secs[i].status == MNO_RSEC_RESTORED || res.secs[i].status == MNO_RSEC_SKIPPED;
+            fprintf(stderr, "mno-restore: section %s rolled back: nothing of it was written; "
+                    "%zu section%s before it restored (journaled: --resume finishes)\n",
+                    res.secs[res.n - 1].ns, done, done == 1 ? "" : "s");
+        }
+        status = 2;
+        goto done;
+    }
+    if (o.c.dry_run) {
+        dry_report(&res);
+        fflush(stdout);
+    }
+    if (o.progress >= 0)
+        summary(&res, o.c.dry_run);
+    status = 0;
+done:
+    mno_restore_result_release(&res);
+    return status;
+}
