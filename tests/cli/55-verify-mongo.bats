@@ -239,12 +239,14 @@ HEAD='ns                 expected      actual  expected sum  actual sum    statu
   make_archive "$d" '{"channel_id":{"$in":["org-acme-1","org-acme-2"]}}' >"$d/scoped.raw"
   mno-cat --seal -o "$d/scoped.mnoa" "$d/scoped.raw"
   run mno-verify --archive "$d/scoped.mnoa" --target "$t"
+  echo "$output" >&2
   [ "$status" -eq 0 ]
   [ "${lines[1]}" = "target   $t (only the tenant's rows of a shared target)" ]
   ok_line "${lines[4]}" connec.people 80
   # another tenant's change does not count; the tenant's own does
   cmd "$t" '{"update":"people","updates":[{"q":{"channel_id":"org-other-1"},"u":{"$set":{"first_name":"y"}},"multi":true}]}' 40
   run mno-verify --archive "$d/scoped.mnoa" --target "$t"
+  echo "$output" >&2
   [ "$status" -eq 0 ]
   cmd "$t" '{"insert":"invoices","documents":[{"_id":"acme-new","channel_id":"org-acme-1"}]}' 1
   run mno-verify --archive "$d/scoped.mnoa" --target "$t" --diff
