@@ -7,6 +7,7 @@
 #include "buf.h"
 #include "stream.h"
 #include "ejson.h"
+#include "pgrec.h"
 
 #ifndef MNO_VERSION_STR
 #define MNO_VERSION_STR "0.0.0"
@@ -503,6 +504,7 @@ struct mno_reader {
     mno_hasher *h;
     uint64_t nsections, count;
     mno_sum sum;
+    mno_pgrec *fast;          /* opts.fast_pg: the compact pg record decoder */
 };
 
 mno_reader *mno_reader_new(mno_in *in, const mno_reader_opts *opts, mno_error *e)
@@ -517,6 +519,11 @@ mno_reader *mno_reader_new(mno_in *in, const mno_reader_opts *opts, mno_error *e
     r->opts = opts ? *opts : def;
     r->seen = json_object();
     r->h = mno_hasher_new();
+    if (r->opts.fast_pg && !(r->fast = mno_pgrec_new())) {
+        nomem(e);
+        mno_reader_free(r);
+        return NULL;
+    }
     if (!r->seen || !r->h) {
         nomem(e);
         mno_reader_free(r);
@@ -621,6 +628,8 @@ static int r_begin(mno_reader *r, const char *ns, mno_item *it, mno_error *e)
             mno_buf_add_json_str(&r->skim, ns, strlen(ns)) < 0 || mno_buf_adds(&r->skim, ",\"v\":") < 0)
             return r_err(r, e, MNO_E_NOMEM, ns, "out of memory");
     }
+    if (r->fast && r->sec.engine == MNO_ENGINE_PG && mno_pgrec_setup(r->fast, &r->sec) < 0)
+        return r_err(r, e, MNO_E_NOMEM, ns, "out of memory");
     r->open = 1;
     it->kind = MNO_ITEM_BEGIN;
     it->section = &r->sec;
@@ -668,6 +677,34 @@ done:
     mno_buf_release(&vals);
 }
 
+/* A pg record's digest from r->vals/lens (record text, md5); fills it->vals/lens/digest. */
+static int pg_digest(mno_reader *r, mno_item *it)
+{
+    mno_buf_reset(&r->text);
+    if (mno_pg_record_text(&r->text, r->vals, r->lens, r->sec.ncols) < 0)
+        return -1;
+    mno_hasher_md5(r->h, r->text.data, r->text.len, it->digest);
+    it->vals = r->vals;
+    it->lens = r->lens;
+    return 0;
+}
+
+/* opts.fast_pg: a pg record of the open section in the writer's compact form, decoded without
+   jansson. Returns 1 (it filled), 0 (not of that form: take the general path) or -1. */
+static int r_rec_fast(mno_reader *r, const char *line, size_t len, mno_item *it, mno_error *e)
+{
+    int rc = mno_pgrec_parse(r->fast, line, len, r->vals, r->lens);
+    if (rc < 0 || (rc > 0 && pg_digest(r, it) < 0))
+        return r_err(r, e, MNO_E_NOMEM, r->sec.ns, "out of memory");
+    if (rc == 0)
+        return 0;
+    mno_sum_add_digest(&r->sec.sum, it->digest);
+    r->sec.count++;
+    it->kind = MNO_ITEM_REC;
+    it->section = &r->sec;
+    return 1;
+}
+
 static int r_rec(mno_reader *r, const char *ns, mno_item *it, mno_error *e)
 {
     char key[600];
@@ -684,12 +721,8 @@ static int r_rec(mno_reader *r, const char *ns, mno_item *it, mno_error *e)
             rec_key(&r->sec, v, key, sizeof key);
             return r_err(r, e, MNO_E_FORMAT, ns, "%s%s", key, why);
         }
-        mno_buf_reset(&r->text);
-        if (mno_pg_record_text(&r->text, r->vals, r->lens, r->sec.ncols) < 0)
+        if (pg_digest(r, it) < 0)
             return r_err(r, e, MNO_E_NOMEM, ns, "out of memory");
-        mno_hasher_md5(r->h, r->text.data, r->text.len, it->digest);
-        it->vals = r->vals;
-        it->lens = r->lens;
     } else {
         r->doc = mongo_doc(v, why, sizeof why);
         if (!r->doc) {
@@ -805,6 +838,11 @@ int mno_reader_next(mno_reader *r, mno_item *it, mno_error *e)
         it->section = &r->sec;
         return 1;
     }
+    if (r->fast && r->open && r->sec.engine == MNO_ENGINE_PG) {
+        int f = r_rec_fast(r, line, len, it, e);
+        if (f != 0)
+            return f;
+    }
     r->obj = json_loadb(line, len, LINE_JSON_FLAGS, &jerr);
     if (!r->obj)
         return r_err(r, e, MNO_E_FORMAT, r->open ? r->sec.ns : NULL, "invalid JSON at column %d: %s",
@@ -848,6 +886,7 @@ void mno_reader_free(mno_reader *r)
     mno_buf_release(&r->text);
     mno_buf_release(&r->skim);
     mno_hasher_free(r->h);
+    mno_pgrec_free(r->fast);
     free(r);
 }
 

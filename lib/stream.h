@@ -108,6 +108,10 @@ typedef struct mno_item {
 typedef struct mno_reader_opts {
     int verify;        /* 1 (default): a count/sum mismatch is an error (MNO_E_CORRUPT); 0: reported in sum_ok only */
     size_t max_line;   /* 0: MNO_MAX_LINE_DEFAULT */
+    int fast_pg;       /* 1: PostgreSQL record lines in the writer's own compact form are decoded
+                          by lib/pgrec.c instead of jansson (several times faster); for those
+                          records it->obj and it->v are NULL (vals, lens, digest as always).
+                          Any other line takes the general path, errors included. */
     int skim;          /* 1: a rec line as the writer writes it ({"t":"rec","ns":NS,"v":...}) is
                           only counted for its section, not parsed nor hashed: the item has no
                           v, vals, doc or digest; an end line's count is checked and its sum
@@ -115,7 +119,7 @@ typedef struct mno_reader_opts {
                           that need only the declared sums (mno-verify without --diff). */
 } mno_reader_opts;
 
-#define MNO_READER_OPTS_INIT {1, 0, 0}
+#define MNO_READER_OPTS_INIT {1, 0, 0, 0}
 
 typedef struct mno_reader mno_reader;
 

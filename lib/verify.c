@@ -103,6 +103,7 @@ int mno_verify_stream(const mno_verify_opts *o, mno_in *in, mno_vreport *rep, mn
     /* the target is compared with the declared sums: the records themselves are needed only
        to list differing keys, or to check the archive's own integrity */
     ropts.skim = !o->diff && !o->check_archive;
+    ropts.fast_pg = 1;  /* --diff uses vals/lens and the line, never it->v of a pg record */
     r = mno_reader_new(in, &ropts, e);
     if (!r)
         goto done;
