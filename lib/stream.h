@@ -116,9 +116,14 @@ typedef struct mno_reader_opts {
                           by lib/pgrec.c instead of jansson (several times faster); for those
                           records it->obj and it->v are NULL (vals, lens, digest as always).
                           Any other line takes the general path, errors included. */
+    int skim;          /* 1: a rec line as the writer writes it ({"t":"rec","ns":NS,"v":...}) is
+                          only counted for its section, not parsed nor hashed: the item has no
+                          v, vals, doc or digest; an end line's count is checked and its sum
+                          taken as declared (the trailer is checked against those). For readers
+                          that need only the declared sums (mno-verify without --diff). */
 } mno_reader_opts;
 
-#define MNO_READER_OPTS_INIT {1, 0, 0}
+#define MNO_READER_OPTS_INIT {1, 0, 0, 0}
 
 typedef struct mno_reader mno_reader;
 
