@@ -122,8 +122,9 @@ typedef struct mno_engine_ops {
     int (*list_range)(mno_engine *en, const mno_section *s, const json_t *lo, const json_t *hi,
                       size_t limit, mno_row_cb cb, void *arg, mno_error *e);
     /* The tables/collections of the target in the schemas (pg) or database (mongo) that the
-       namespaces ns[0..n) live in, with their row counts, as a malloc'd array (*out, *nout)
-       that the caller frees with mno_ns_counts_free. Returns 0 or -1. */
+       namespaces ns[0..n) live in, with their row counts (-1 for those among ns: not
+       counted), as a malloc'd array (*out, *nout) that the caller frees with
+       mno_ns_counts_free. Returns 0 or -1. */
     int (*list_ns)(mno_engine *en, const char *const *ns, size_t n, mno_ns_count **out,
                    size_t *nout, mno_error *e);
 } mno_engine_ops;
