@@ -297,3 +297,476 @@ int mno_json_to_bson(const json_t *v, bson_t *out)
     int rc = doc_body(v, out);
     return rc == 0 ? 0 : FALLBACK;
 }
+
+/* ---- from the text: the reader's fast path for record lines ---- */
+
+/*
+ * A recursive-descent parser of JSON text that appends to BSON as it goes, knowing the
+ * canonical wrappers in the order libbson and lib/ejson.c print their members. Anything
+ * else (relaxed numbers, other member orders, invalid text) is FALLBACK: the reader then
+ * takes its general path (jansson, libbson), which also words any error. The record's sum
+ * is checked against the archive's end line either way.
+ */
+typedef struct txt {
+    const char *p, *end;
+    char *buf;          /* decoded strings */
+    size_t cap;
+    int depth;
+} txt;
+
+#define MAX_DEPTH 100   /* libbson's parser nests at most this deep */
+
+static void ws(txt *t)
+{
+    while (t->p < t->end && (*t->p == ' ' || *t->p == '\t' || *t->p == '\n' || *t->p == '\r'))
+        t->p++;
+}
+
+static int lit(txt *t, char c)
+{
+    ws(t);
+    if (t->p < t->end && *t->p == c) {
+        t->p++;
+        return 1;
+    }
+    return 0;
+}
+
+static int hex4(const char *p, unsigned *v)
+{
+    *v = 0;
+    for (int i = 0; i < 4; i++) {
+        int c = p[i], d;
+        if (c >= '0' && c <= '9') d = c - '0';
+        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
+        else return -1;
+        *v = *v << 4 | (unsigned)d;
+    }
+    return 0;
+}
+
+/* A JSON string into t->buf (NUL-terminated, *n bytes, may hold NUL). 0, FALLBACK or -1. */
+static int str(txt *t, size_t *n)
+{
+    ws(t);
+    if (t->p >= t->end || *t->p != '"')
+        return FALLBACK;
+    t->p++;
+    size_t k = 0;
+    for (;;) {
+        if (t->p >= t->end)
+            return FALLBACK;
+        if (k + 8 > t->cap) {
+            size_t cap = t->cap ? 2 * t->cap : 256;
+            char *b = realloc(t->buf, cap);
+            if (!b)
+                return -1;
+            t->buf = b;
+            t->cap = cap;
+        }
+        unsigned char c = (unsigned char)*t->p;
+        if (c == '"') {
+            t->p++;
+            break;
+        }
+        if (c < 0x20)
+            return FALLBACK;
+        if (c != '\\') {
+            /* a run of plain bytes */
+            const char *q = t->p;
+            while (q < t->end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20)
+                q++;
+            size_t run = (size_t)(q - t->p);
+            if (k + run + 8 > t->cap) {
+                size_t cap = t->cap;
+                while (k + run + 8 > cap)
+                    cap *= 2;
+                char *b = realloc(t->buf, cap);
+                if (!b)
+                    return -1;
+                t->buf = b;
+                t->cap = cap;
+            }
+            memcpy(t->buf + k, t->p, run);
+            k += run;
+            t->p = q;
+            continue;
+        }
+        if (t->p + 1 >= t->end)
+            return FALLBACK;
+        char esc = t->p[1];
+        t->p += 2;
+        switch (esc) {
+        case '"': t->buf[k++] = '"'; break;
+        case '\\': t->buf[k++] = '\\'; break;
+        case '/': t->buf[k++] = '/'; break;
+        case 'b': t->buf[k++] = '\b'; break;
+        case 'f': t->buf[k++] = '\f'; break;
+        case 'n': t->buf[k++] = '\n'; break;
+        case 'r': t->buf[k++] = '\r'; break;
+        case 't': t->buf[k++] = '\t'; break;
+        case 'u': {
+            unsigned u, lo;
+            if (t->end - t->p < 4 || hex4(t->p, &u) < 0)
+                return FALLBACK;
+            t->p += 4;
+            if (u >= 0xD800 && u <= 0xDBFF) {
+                if (t->end - t->p < 6 || t->p[0] != '\\' || t->p[1] != 'u' || hex4(t->p + 2, &lo) < 0 ||
+                    lo < 0xDC00 || lo > 0xDFFF)
+                    return FALLBACK;
+                t->p += 6;
+                u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+            } else if (u >= 0xDC00 && u <= 0xDFFF) {
+                return FALLBACK;
+            }
+            if (u < 0x80) {
+                t->buf[k++] = (char)u;
+            } else if (u < 0x800) {
+                t->buf[k++] = (char)(0xC0 | u >> 6);
+                t->buf[k++] = (char)(0x80 | (u & 0x3F));
+            } else if (u < 0x10000) {
+                t->buf[k++] = (char)(0xE0 | u >> 12);
+                t->buf[k++] = (char)(0x80 | (u >> 6 & 0x3F));
+                t->buf[k++] = (char)(0x80 | (u & 0x3F));
+            } else {
+                t->buf[k++] = (char)(0xF0 | u >> 18);
+                t->buf[k++] = (char)(0x80 | (u >> 12 & 0x3F));
+                t->buf[k++] = (char)(0x80 | (u >> 6 & 0x3F));
+                t->buf[k++] = (char)(0x80 | (u & 0x3F));
+            }
+            break;
+        }
+        default:
+            return FALLBACK;
+        }
+    }
+    t->buf[k] = '\0';
+    /* invalid UTF-8 is for the general path to refuse */
+    if (!bson_utf8_validate(t->buf, k, true))
+        return FALLBACK;
+    *n = k;
+    return 0;
+}
+
+/* The next string must be exactly want (a member name). */
+static int key_is(txt *t, const char *want)
+{
+    size_t n;
+    int rc = str(t, &n);
+    if (rc)
+        return rc;
+    return strcmp(t->buf, want) == 0 && n == strlen(want) && lit(t, ':') ? 0 : FALLBACK;
+}
+
+/* A string value, copied (caller frees). */
+static int str_dup(txt *t, char **out, size_t *n)
+{
+    int rc = str(t, n);
+    if (rc)
+        return rc;
+    *out = malloc(*n + 1);
+    if (!*out)
+        return -1;
+    memcpy(*out, t->buf, *n + 1);
+    return 0;
+}
+
+/* A non-negative JSON integer (for $timestamp). */
+static int uint_lit(txt *t, uint32_t *v)
+{
+    ws(t);
+    const char *q = t->p;
+    uint64_t x = 0;
+    while (q < t->end && *q >= '0' && *q <= '9' && q - t->p < 11)
+        x = x * 10 + (uint64_t)(*q++ - '0');
+    if (q == t->p || x > UINT32_MAX || (q < t->end && (*q == '.' || *q == 'e' || *q == 'E')) ||
+        (q - t->p > 1 && *t->p == '0'))
+        return FALLBACK;
+    t->p = q;
+    *v = (uint32_t)x;
+    return 0;
+}
+
+static int tvalue(txt *t, const char *key, int keylen, bson_t *out);
+static int tmembers(txt *t, bson_t *out);
+
+/* Builds the one-member object {name: str} as jansson would and hands it to wrapper(). */
+static int simple_wrapper(const char *name, const char *s, size_t n, const char *key, int keylen, bson_t *out)
+{
+    json_t *o = json_object();
+    json_t *v = json_stringn(s, n);
+    int rc = -1;
+    if (o && v && json_object_set_new(o, name, v) == 0) {
+        v = NULL;
+        rc = wrapper(o, key, keylen, out);
+    }
+    json_decref(v);
+    json_decref(o);
+    return rc;
+}
+
+/* After '{' and a first member name starting with '$' (in t->buf): the wrapper's rest. */
+static int twrapper(txt *t, const char *name, const char *key, int keylen, bson_t *out)
+{
+    int rc = 0;
+    size_t n, m;
+    char *a = NULL, *b = NULL;
+    if (!lit(t, ':'))
+        return FALLBACK;
+    if (!strcmp(name, "$oid") || !strcmp(name, "$numberInt") || !strcmp(name, "$numberLong") ||
+        !strcmp(name, "$numberDouble") || !strcmp(name, "$numberDecimal") || !strcmp(name, "$symbol")) {
+        if ((rc = str(t, &n)))
+            return rc;
+        if (!lit(t, '}'))
+            return FALLBACK;
+        return simple_wrapper(name, t->buf, n, key, keylen, out);
+    }
+    if (!strcmp(name, "$code")) {
+        if ((rc = str_dup(t, &a, &n)))
+            return rc;
+        if (strlen(a) != n) {
+            free(a);
+            return FALLBACK;
+        }
+        if (lit(t, '}')) {
+            rc = bson_append_code(out, key, keylen, a) ? 0 : -1;
+        } else if (lit(t, ',') && key_is(t, "$scope") == 0 && lit(t, '{')) {
+            bson_t sc = BSON_INITIALIZER;
+            rc = tmembers(t, &sc);
+            if (rc == 0)
+                rc = lit(t, '}') && lit(t, '}') ? (bson_append_code_with_scope(out, key, keylen, a, &sc) ? 0 : -1)
+                                                 : FALLBACK;
+            bson_destroy(&sc);
+        } else {
+            rc = FALLBACK;
+        }
+        free(a);
+        return rc;
+    }
+    if (!strcmp(name, "$minKey") || !strcmp(name, "$maxKey")) {
+        ws(t);
+        if (t->p < t->end && *t->p == '1') {
+            t->p++;
+            if (lit(t, '}'))
+                return (name[2] == 'i' ? bson_append_minkey(out, key, keylen) : bson_append_maxkey(out, key, keylen))
+                           ? 0 : -1;
+        }
+        return FALLBACK;
+    }
+    if (!strcmp(name, "$undefined")) {
+        ws(t);
+        if (t->end - t->p >= 4 && !memcmp(t->p, "true", 4)) {
+            t->p += 4;
+            if (lit(t, '}'))
+                return bson_append_undefined(out, key, keylen) ? 0 : -1;
+        }
+        return FALLBACK;
+    }
+    if (!strcmp(name, "$date")) {
+        long long v;
+        if (!lit(t, '{') || (rc = key_is(t, "$numberLong")) || (rc = str(t, &n)))
+            return rc ? rc : FALLBACK;
+        if (parse_int(t->buf, INT64_MIN, INT64_MAX, &v) < 0 || !lit(t, '}') || !lit(t, '}'))
+            return FALLBACK;
+        return bson_append_date_time(out, key, keylen, (int64_t)v) ? 0 : -1;
+    }
+    if (!strcmp(name, "$timestamp")) {
+        uint32_t ts, inc;
+        if (!lit(t, '{') || key_is(t, "t") || uint_lit(t, &ts) || !lit(t, ',') || key_is(t, "i") ||
+            uint_lit(t, &inc) || !lit(t, '}') || !lit(t, '}'))
+            return FALLBACK;
+        return bson_append_timestamp(out, key, keylen, ts, inc) ? 0 : -1;
+    }
+    if (!strcmp(name, "$regularExpression")) {
+        rc = FALLBACK;
+        if (lit(t, '{') && key_is(t, "pattern") == 0 && str_dup(t, &a, &n) == 0 && lit(t, ',') &&
+            key_is(t, "options") == 0 && str_dup(t, &b, &m) == 0 && lit(t, '}') && lit(t, '}') &&
+            strlen(a) == n && strlen(b) == m)
+            rc = bson_append_regex(out, key, keylen, a, b) ? 0 : -1;
+        free(a);
+        free(b);
+        return rc;
+    }
+    if (!strcmp(name, "$binary")) {
+        rc = FALLBACK;
+        if (lit(t, '{') && key_is(t, "base64") == 0 && str_dup(t, &a, &n) == 0 && lit(t, ',') &&
+            key_is(t, "subType") == 0 && str_dup(t, &b, &m) == 0 && lit(t, '}') && lit(t, '}') &&
+            (is_hex(b, 1) || is_hex(b, 2))) {
+            uint8_t *buf = malloc(n / 4 * 3 + 1);
+            size_t len;
+            if (!buf)
+                rc = -1;
+            else if (b64_decode(a, n, buf, &len) == 0)
+                rc = bson_append_binary(out, key, keylen, (bson_subtype_t)strtol(b, NULL, 16), buf, (uint32_t)len)
+                         ? 0 : -1;
+            free(buf);
+        }
+        free(a);
+        free(b);
+        return rc;
+    }
+    if (!strcmp(name, "$dbPointer")) {
+        rc = FALLBACK;
+        if (lit(t, '{') && key_is(t, "$ref") == 0 && str_dup(t, &a, &m) == 0 && lit(t, ',') &&
+            key_is(t, "$id") == 0 && lit(t, '{') && key_is(t, "$oid") == 0 && str(t, &n) == 0 &&
+            is_hex(t->buf, 24) && lit(t, '}') && lit(t, '}') && lit(t, '}') && strlen(a) == m) {
+            bson_oid_t oid;
+            bson_oid_init_from_string(&oid, t->buf);
+            rc = bson_append_dbpointer(out, key, keylen, a, &oid) ? 0 : -1;
+        }
+        free(a);
+        return rc;
+    }
+    return FALLBACK;
+}
+
+/* Members of an object after its '{', up to but not including '}'; none starts with '$'. */
+static int tmembers(txt *t, bson_t *out)
+{
+    size_t n;
+    ws(t);
+    if (t->p < t->end && *t->p == '}')
+        return 0;
+    for (;;) {
+        int rc = str(t, &n);
+        if (rc)
+            return rc;
+        if (strlen(t->buf) != n || t->buf[0] == '$' || !lit(t, ':'))
+            return FALLBACK;
+        char kbuf[256];
+        char *key = n < sizeof kbuf ? kbuf : malloc(n + 1);
+        if (!key)
+            return -1;
+        memcpy(key, t->buf, n + 1);
+        rc = tvalue(t, key, (int)n, out);
+        if (key != kbuf)
+            free(key);
+        if (rc)
+            return rc;
+        ws(t);
+        if (t->p < t->end && *t->p == '}')
+            return 0;
+        if (!lit(t, ','))
+            return FALLBACK;
+    }
+}
+
+static int tvalue(txt *t, const char *key, int keylen, bson_t *out)
+{
+    ws(t);
+    if (t->p >= t->end)
+        return FALLBACK;
+    char c = *t->p;
+    size_t n;
+    int rc;
+    if (c == '"') {
+        if ((rc = str(t, &n)))
+            return rc;
+        return bson_append_utf8(out, key, keylen, t->buf, (int)n) ? 0 : -1;
+    }
+    if (c == '{') {
+        if (++t->depth > MAX_DEPTH)
+            return FALLBACK;
+        t->p++;
+        ws(t);
+        const char *save = t->p;
+        if (t->p < t->end && *t->p == '"' && t->p + 1 < t->end && t->p[1] == '$') {
+            if ((rc = str(t, &n)))
+                return rc;
+            char name[32];
+            if (n >= sizeof name)
+                return FALLBACK;
+            memcpy(name, t->buf, n + 1);
+            rc = twrapper(t, name, key, keylen, out);
+            t->depth--;
+            return rc;
+        }
+        t->p = save;
+        bson_t child;
+        if (!bson_append_document_begin(out, key, keylen, &child))
+            return -1;
+        rc = tmembers(t, &child);
+        if (!bson_append_document_end(out, &child))
+            return -1;
+        if (rc == 0 && !lit(t, '}'))
+            rc = FALLBACK;
+        t->depth--;
+        return rc;
+    }
+    if (c == '[') {
+        if (++t->depth > MAX_DEPTH)
+            return FALLBACK;
+        t->p++;
+        bson_t child;
+        char buf[16];
+        const char *k;
+        if (!bson_append_array_begin(out, key, keylen, &child))
+            return -1;
+        rc = 0;
+        ws(t);
+        if (t->p < t->end && *t->p == ']') {
+            t->p++;
+        } else {
+            for (uint32_t i = 0;; i++) {
+                uint32_t kn = bson_uint32_to_string(i, &k, buf, sizeof buf);
+                if ((rc = tvalue(t, k, (int)kn, &child)))
+                    break;
+                if (lit(t, ']'))
+                    break;
+                if (!lit(t, ',')) {
+                    rc = FALLBACK;
+                    break;
+                }
+            }
+        }
+        if (!bson_append_array_end(out, &child))
+            return -1;
+        t->depth--;
+        return rc;
+    }
+    if (t->end - t->p >= 4 && !memcmp(t->p, "true", 4)) {
+        t->p += 4;
+        return bson_append_bool(out, key, keylen, true) ? 0 : -1;
+    }
+    if (t->end - t->p >= 5 && !memcmp(t->p, "false", 5)) {
+        t->p += 5;
+        return bson_append_bool(out, key, keylen, false) ? 0 : -1;
+    }
+    if (t->end - t->p >= 4 && !memcmp(t->p, "null", 4)) {
+        t->p += 4;
+        return bson_append_null(out, key, keylen) ? 0 : -1;
+    }
+    /* bare numbers (relaxed) and anything else */
+    return FALLBACK;
+}
+
+int mno_ejson_text_to_bson(const char *p, size_t n, bson_t *out)
+{
+    txt t = {p, p + n, NULL, 0, 0};
+    int rc = FALLBACK;
+    if (lit(&t, '{')) {
+        rc = tmembers(&t, out);
+        if (rc == 0 && !lit(&t, '}'))
+            rc = FALLBACK;
+        ws(&t);
+        if (rc == 0 && t.p != t.end)
+            rc = FALLBACK;
+    }
+    free(t.buf);
+    return rc;
+}
+
+size_t mno_ejson_rec_prefix(const char *line, size_t len, const char *ns)
+{
+    static const char a[] = "{\"t\":\"rec\",\"ns\":\"", b[] = "\",\"v\":";
+    size_t nl = strlen(ns), k = sizeof a - 1;
+    if (len < k + nl + sizeof b - 1 || memcmp(line, a, k) != 0 || memcmp(line + k, ns, nl) != 0 ||
+        memcmp(line + k + nl, b, sizeof b - 1) != 0)
+        return 0;
+    /* an ns the writer would escape cannot be compared raw */
+    for (const char *q = ns; *q; q++)
+        if (*q == '"' || *q == '\\' || (unsigned char)*q < 0x20)
+            return 0;
+    return k + nl + sizeof b - 1;
+}

@@ -15,4 +15,16 @@
  */
 int mno_json_to_bson(const json_t *v, bson_t *out);
 
+/*
+ * The same from the text of one document (p[0..n), canonical Extended JSON in the member
+ * orders libbson prints), without jansson: the reader's fast path for record lines.
+ * Returns 0, 1 for anything it leaves to the general path (out to be discarded), -1 when out
+ * of memory.
+ */
+int mno_ejson_text_to_bson(const char *p, size_t n, bson_t *out);
+
+/* When line starts with the record envelope {"t":"rec","ns":"NS","v": of section ns (as the
+   writer prints it), the offset of the document's text; else 0. */
+size_t mno_ejson_rec_prefix(const char *line, size_t len, const char *ns);
+
 #endif

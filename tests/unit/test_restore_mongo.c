@@ -190,6 +190,7 @@ static int restore(const char *path, const char *uri, int create, int resume, in
     if (!(in = mno_in_open(path, e)))
         goto done;
     mno_reader_opts ro = MNO_READER_OPTS_INIT;
+    ro.fast_mongo = 1; /* as lib/restore.c */
     if (!(r = mno_reader_new(in, &ro, e)))
         goto done;
     for (;;) {
@@ -847,7 +848,9 @@ static void test_dropped_connection_mid_batch(void **state)
     assert_coll_is(uri, db, "edge", edge, NEDGE);
 }
 
-/* The reader's fast path (engine_mongo_json.c) against libbson's parser, on the same text. */
+/* The reader's fast paths (engine_mongo_json.c: from jansson's tree, from the text) against
+   libbson's parser, on the same text. canonical_text: libbson printed it. */
+static int canonical_text;
 static int fast_vs_libbson(const char *text)
 {
     json_error_t je;
@@ -870,6 +873,24 @@ static int fast_vs_libbson(const char *text)
     }
     bson_destroy(&fast);
     json_decref(j);
+    /* and from the text, without jansson (the reader's fast_mongo path) */
+    bson_t txt = BSON_INITIALIZER;
+    int trc = mno_ejson_text_to_bson(text, strlen(text), &txt);
+    if (trc == 0) {
+        bson_error_t be;
+        bson_t *slow = bson_new_from_json((const uint8_t *)text, -1, &be);
+        if (!slow)
+            fail_msg("text path accepted what libbson refuses: %s (%s)", text, be.message);
+        if (slow->len != txt.len || memcmp(bson_get_data(slow), bson_get_data(&txt), txt.len) != 0)
+            fail_msg("text path differs from libbson on %s", text);
+        bson_destroy(slow);
+    }
+    bson_destroy(&txt);
+    if (trc == 0 && rc != 0)
+        fail_msg("text path took what the tree path leaves to libbson: %s", text);
+    /* canonical text: the text path must take it whenever the tree path does */
+    if (canonical_text && rc == 0 && trc != 0)
+        fail_msg("text path left a canonical form to libbson: %s", text);
     return rc;
 }
 
@@ -884,6 +905,7 @@ static void test_fast_ejson_matches_libbson(void **state)
     for (size_t i = 0; i < NPEOPLE; i++)
         assert_int_equal(fast_vs_libbson(people[i]), 0);
     /* the archive's form is libbson's canonical output: every edge document reprinted */
+    canonical_text = 1;
     for (size_t i = 0; i < NEDGE; i++) {
         bson_t *d = ejson(edge[i]);
         char *c = bson_as_canonical_extended_json(d, NULL);
@@ -892,6 +914,7 @@ static void test_fast_ejson_matches_libbson(void **state)
         bson_free(c);
         bson_destroy(d);
     }
+    canonical_text = 0;
     static const char *const more[] = {
         "{\"r\":{\"$regularExpression\":{\"pattern\":\"a\",\"options\":\"xsmi\"}}}",
         "{\"r\":{\"$regularExpression\":{\"options\":\"\",\"pattern\":\"\"}}}",
@@ -920,6 +943,7 @@ static void test_fast_ejson_matches_libbson(void **state)
         if (fast_vs_libbson(slow[i]) != 1)
             fail_msg("fast path took %s", slow[i]);
     /* random documents of every type, through libbson's canonical printer */
+    canonical_text = 1;
     srand(7);
     for (int n = 0; n < 2000; n++) {
         bson_t d = BSON_INITIALIZER, sub;
