@@ -7,8 +7,10 @@
 
 const mno_engine_ops mno_engine_pg = {
     .name = "postgresql",
+    .default_source = "mnohub",
     .open = mno_pg_open,
     .close = mno_pg_close,
+    .source_kind = mno_pg_source_kind,
     .plan = mno_pg_plan,
     .dump_section = mno_pg_dump_section,
     .plan_free = mno_pg_plan_free,
@@ -27,6 +29,7 @@ const mno_engine_ops mno_engine_pg = {
 
 const mno_engine_ops mno_engine_mongo = {
     .name = "mongodb",
+    .default_source = "connec",
     .open = mno_mongo_open,
     .close = mno_mongo_close,
     .plan = mno_mongo_plan,
