@@ -498,6 +498,7 @@ struct mno_reader {
     const char **vals;        /* pg values of the current record */
     size_t *lens;
     bson_t *doc;              /* mongo document of the current record */
+    mno_buf recpre;           /* mongo: {"t":"rec","ns":NS,"v":  as writers write it */
     mno_buf text;
     mno_hasher *h;
     uint64_t nsections, count;
@@ -613,6 +614,11 @@ static int r_begin(mno_reader *r, const char *ns, mno_item *it, mno_error *e)
     r->lens = calloc(r->sec.ncols + 1, sizeof *r->lens);
     if (!r->vals || !r->lens)
         return r_err(r, e, MNO_E_NOMEM, ns, "out of memory");
+    mno_buf_reset(&r->recpre);
+    if (r->sec.engine == MNO_ENGINE_MONGO &&
+        (mno_buf_adds(&r->recpre, "{\"t\":\"rec\",\"ns\":") < 0 ||
+         mno_buf_add_json_str(&r->recpre, ns, strlen(ns)) < 0 || mno_buf_adds(&r->recpre, ",\"v\":") < 0))
+        return r_err(r, e, MNO_E_NOMEM, ns, "out of memory");
     json_object_set_new(r->seen, ns, json_integer(r->sec.begin_line));
     r->open = 1;
     it->kind = MNO_ITEM_BEGIN;
@@ -684,7 +690,17 @@ static int r_rec(mno_reader *r, const char *ns, mno_item *it, mno_error *e)
         it->vals = r->vals;
         it->lens = r->lens;
     } else {
-        r->doc = mongo_doc(v, why, sizeof why);
+        /* a line in the writers' layout holds v's text as is: libbson parses it without
+           a second serialisation (the same bytes: jansson accepted the line) */
+        if (json_object_size(r->obj) == 3 && r->recpre.len > 0 && it->len > r->recpre.len + 1 &&
+            memcmp(it->line, r->recpre.data, r->recpre.len) == 0 && it->line[it->len - 1] == '}' &&
+            json_is_object(v)) {
+            bson_error_t be;
+            r->doc = bson_new_from_json((const uint8_t *)it->line + r->recpre.len,
+                                        (ssize_t)(it->len - r->recpre.len - 1), &be);
+        }
+        if (!r->doc)
+            r->doc = mongo_doc(v, why, sizeof why);
         if (!r->doc) {
             rec_key(&r->sec, v, key, sizeof key);
             return r_err(r, e, MNO_E_FORMAT, ns, "%s%s", key, why);
@@ -830,6 +846,7 @@ void mno_reader_free(mno_reader *r)
     if (r->doc)
         bson_destroy(r->doc);
     mno_buf_release(&r->text);
+    mno_buf_release(&r->recpre);
     mno_hasher_free(r->h);
     free(r);
 }
