@@ -1,4 +1,4 @@
-/* mongod_load.c: loads N Connec!-like documents of about 1 KB (UUID-string _ids in random order) into a MongoDB server with insert_many, then reads them all back sorted by _id in batches of 4096; prints the time of each phase. */
+/* mongod_load.c: loads N Connec!-like documents of about 1 KB (UUID-string _ids in random order) into a MongoDB server with insert_many, then reads them all back sorted by _id in batches of 4096, a tenant's share by channel_id $in, and 1000 documents by _id; prints the time of each phase. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,9 +126,53 @@ int main(int argc, char **argv)
         fprintf(stderr, "mongod_load: find: %s\n", be.message);
         goto done;
     }
+    /* a tenant's scope: channel_id in 100 of the 997 organizations, sorted by _id */
+    bson_t sf = BSON_INITIALIZER, in, arr;
+    BSON_APPEND_DOCUMENT_BEGIN(&sf, "channel_id", &in);
+    BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
+    for (int k = 0; k < 100; k++) {
+        char key[8], v[32];
+        snprintf(key, sizeof key, "%d", k);
+        snprintf(v, sizeof v, "org-%d", k * 9);
+        bson_append_utf8(&arr, key, -1, v, -1);
+    }
+    bson_append_array_end(&in, &arr);
+    bson_append_document_end(&sf, &in);
+    opts = BCON_NEW("sort", "{", "_id", BCON_INT32(1), "}", "batchSize", BCON_INT32(BATCH_SIZE));
+    cur = mongoc_collection_find_with_opts(c, &sf, opts, NULL);
+    uint64_t scoped = 0;
+    while (mongoc_cursor_next(cur, &doc))
+        scoped++;
+    failed = mongoc_cursor_error(cur, &be);
+    mongoc_cursor_destroy(cur);
+    bson_destroy(opts);
+    bson_destroy(&sf);
+    double t3 = now();
+    if (failed) {
+        fprintf(stderr, "mongod_load: scoped find: %s\n", be.message);
+        goto done;
+    }
+    /* one document by _id, 1000 times */
+    for (uint64_t k = 0; k < 1000; k++) {
+        char id[48];
+        make_id((k * 7919) % n, id);
+        bson_t *f = BCON_NEW("_id", BCON_UTF8(id));
+        cur = mongoc_collection_find_with_opts(c, f, NULL, NULL);
+        if (!mongoc_cursor_next(cur, &doc)) {
+            fprintf(stderr, "mongod_load: _id %s not found\n", id);
+            mongoc_cursor_destroy(cur);
+            bson_destroy(f);
+            goto done;
+        }
+        mongoc_cursor_destroy(cur);
+        bson_destroy(f);
+    }
+    double t4 = now();
     printf("%llu documents, %.1f MB: insert %.2f s (%.2f s building documents), "
-           "find by _id %.2f s (first batch after %.2f s), %llu read back\n",
-           (unsigned long long)n, (double)bytes / 1e6, t1 - t0, build, t2 - t1, first, (unsigned long long)got);
+           "find by _id %.2f s (first batch after %.2f s), %llu read back; "
+           "scoped find ($in of 100) %.2f s, %llu documents; 1000 finds by _id %.3f s\n",
+           (unsigned long long)n, (double)bytes / 1e6, t1 - t0, build, t2 - t1, first, (unsigned long long)got,
+           t3 - t2, (unsigned long long)scoped, t4 - t3);
     rc = got == n && rbytes == bytes ? 0 : 1;
 done:
     free(docs);

@@ -139,6 +139,12 @@ void mno_md5(const void *p, size_t n, unsigned char digest[16])
         memset(digest, 0, 16);
 }
 
+/* Record-text classes of a byte: 1 forces double quotes, 3 also doubles it ('"', '\\'). */
+static const unsigned char rt_class[256] = {
+    ['"'] = 3, ['\\'] = 3, ['('] = 1, [')'] = 1, [','] = 1,
+    [' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\v'] = 1, ['\f'] = 1, ['\r'] = 1,
+};
+
 int mno_pg_record_text(struct mno_buf *out, const char *const *vals, const size_t *lens, size_t n)
 {
     if (mno_buf_addc(out, '(') < 0)
@@ -146,27 +152,18 @@ int mno_pg_record_text(struct mno_buf *out, const char *const *vals, const size_
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && mno_buf_addc(out, ',') < 0)
             return -1;
-        const char *v = vals[i];
+        const unsigned char *v = (const unsigned char *)vals[i];
         if (!v)
             continue;
-        size_t len = lens ? lens[i] : strlen(v);
-        int quote = len == 0;
+        size_t len = lens ? lens[i] : strlen((const char *)v);
+        unsigned int cls = len == 0;
         size_t extra = 0; /* '"' and '\\' to double */
-        for (size_t k = 0; k < len; k++) {
-            unsigned char c = (unsigned char)v[k];
-            switch (c) {
-            case '"': case '\\':
-                extra++;
-                /* fall through */
-            case '(': case ')': case ',':
-            case ' ': case '\t': case '\n': case '\v': case '\f': case '\r':
-                quote = 1;
-                break;
-            default:
-                break;
-            }
+        for (size_t k = 0; k < len; k++) {   /* branch-free scan: a table lookup per byte */
+            unsigned int c = rt_class[v[k]];
+            cls |= c;
+            extra += c >> 1;
         }
-        if (!quote) {
+        if (!cls) {
             if (mno_buf_add(out, v, len) < 0)
                 return -1;
             continue;
@@ -175,10 +172,15 @@ int mno_pg_record_text(struct mno_buf *out, const char *const *vals, const size_
             return -1;
         char *d = out->data + out->len;
         *d++ = '"';
-        for (size_t k = 0; k < len; k++) {
-            if (v[k] == '"' || v[k] == '\\')
-                *d++ = v[k];
-            *d++ = v[k];
+        if (!extra) {
+            memcpy(d, v, len);
+            d += len;
+        } else {
+            for (size_t k = 0; k < len; k++) {
+                if (v[k] == '"' || v[k] == '\\')
+                    *d++ = (char)v[k];
+                *d++ = (char)v[k];
+            }
         }
         *d++ = '"';
         out->len = (size_t)(d - out->data);

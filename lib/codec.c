@@ -369,6 +369,16 @@ fail:
     return NULL;
 }
 
+mno_out *mno_out_fdopen(int fd, const char *name, const mno_out_opts *opts, mno_error *e)
+{
+    mno_out *o = mno_out_open("-", opts, e);
+    if (o) {
+        o->fd = fd;
+        o->name = name ? name : "<fd>";
+    }
+    return o;
+}
+
 int mno_out_write(mno_out *o, const void *p, size_t n, mno_error *e)
 {
     const char *s = p;

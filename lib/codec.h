@@ -63,6 +63,9 @@ typedef struct mno_out_opts {
  * ".zst". Returns a writer, or NULL with e filled.
  */
 mno_out *mno_out_open(const char *path, const mno_out_opts *opts, mno_error *e);
+/* Same over an open fd (a pipe, a socket), written as stdout is: no partial file, never
+   closed by finish or abort (the caller closes it). name is for messages (borrowed). */
+mno_out *mno_out_fdopen(int fd, const char *name, const mno_out_opts *opts, mno_error *e);
 /* Writes n bytes. Returns 0, or -1 with e filled. */
 int mno_out_write(mno_out *o, const void *p, size_t n, mno_error *e);
 /* Ends the zstd frame, flushes, fsyncs and renames path.partial to path; frees o.

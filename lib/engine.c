@@ -7,6 +7,7 @@
 
 const mno_engine_ops mno_engine_pg = {
     .name = "postgresql",
+    .default_source = "mnohub",
     .open = mno_pg_open,
     .close = mno_pg_close,
     .plan = mno_pg_plan,
@@ -27,6 +28,7 @@ const mno_engine_ops mno_engine_pg = {
 
 const mno_engine_ops mno_engine_mongo = {
     .name = "mongodb",
+    .default_source = "connec",
     .open = mno_mongo_open,
     .close = mno_mongo_close,
     .plan = mno_mongo_plan,
@@ -36,6 +38,8 @@ const mno_engine_ops mno_engine_mongo = {
     .restore_rec = mno_mongo_restore_rec,
     .restore_commit = mno_mongo_restore_commit,
     .restore_abort = mno_mongo_restore_abort,
+    .restore_probe = mno_mongo_restore_probe,
+    .journal_get = mno_mongo_journal_get,
     .hash_section = mno_mongo_hash_section,
     .list_range = mno_mongo_list_range,
     .list_ns = mno_mongo_list_ns,

@@ -6,9 +6,23 @@
 
 static pthread_once_t mongo_once = PTHREAD_ONCE_INIT;
 static void mongo_cleanup(void) { mongoc_cleanup(); }
+/* libmongoc's own log lines (warnings on dropped connections, heartbeats) would go to
+   stderr between the tool's messages: lib/ never prints; errors come back as bson_error_t. */
+static void mongo_log_quiet(mongoc_log_level_t level, const char *domain, const char *message, void *arg)
+{
+    (void)level;
+    (void)domain;
+    (void)message;
+    (void)arg;
+}
+
 static void mongo_init(void)
 {
+    mongoc_log_set_handler(mongo_log_quiet, NULL);
     mongoc_init();
+    /* lib/ never prints: libmongoc's own log lines (which may echo a URI) are dropped; its
+       errors reach us through bson_error_t */
+    mongoc_log_set_handler(NULL, NULL);
     atexit(mongo_cleanup);
 }
 

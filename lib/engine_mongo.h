@@ -73,6 +73,10 @@ int  mno_mongo_restore_rec(mno_engine *en, const mno_item *it, mno_error *e);
 /* The restore journal entry of section ns of archive archive_id (engine.h journal_get). */
 int  mno_mongo_journal_get(mno_engine *en, const char *archive_id, const char *ns, int *found,
                            uint64_t *count, mno_sum *sum, mno_error *e);
+struct mno_restore_probe;
+/* Dry run: what committing the section would find (engine.h restore_probe). */
+int  mno_mongo_restore_probe(mno_engine *en, const mno_section *s, struct mno_restore_probe *p,
+                             mno_error *e);
 int  mno_mongo_restore_commit(mno_engine *en, const mno_section *s, mno_error *e);
 void mno_mongo_restore_abort(mno_engine *en);
 int  mno_mongo_hash_section(mno_engine *en, const mno_section *s, uint64_t *count, mno_sum *sum,

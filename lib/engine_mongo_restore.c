@@ -7,6 +7,7 @@
 #include <time.h>
 #include "engine_mongo.h"
 #include "buf.h"
+#include "restore.h"
 
 /*
  * How a section is applied (docs/restore.md, "MongoDB"):
@@ -592,12 +593,12 @@ static int insert_batch(restore_state *rs, mongoc_collection_t *coll, int to_tar
                     dups[ndup++] = (size_t)idx;
                     continue;
                 }
+                /* e->line: the record's own line, which the driver puts in front */
                 if (code == CODE_DUPKEY)
-                    mno_err(e, MNO_E_FORMAT, NULL, 0, rs->ns,
-                            "line %lld: duplicate _id %s: the section holds it twice", line, id);
+                    mno_err(e, MNO_E_FORMAT, NULL, line, rs->ns, "duplicate _id %s: the section holds it twice", id);
                 else if (line > 0)
-                    mno_err(e, MNO_E_SERVER, NULL, 0, rs->ns, "line %lld: cannot insert _id %s: %s (code %lld)",
-                            line, id, msg, (long long)code);
+                    mno_err(e, MNO_E_SERVER, NULL, line, rs->ns, "cannot insert _id %s: %s (code %lld)", id, msg,
+                            (long long)code);
                 else
                     mno_err(e, MNO_E_SERVER, NULL, 0, rs->ns, "cannot insert _id %s into '%s': %s (code %lld)",
                             id, rs->cname, msg, (long long)code);
@@ -620,8 +621,8 @@ static int insert_batch(restore_state *rs, mongoc_collection_t *coll, int to_tar
                             "conflict: the target collection '%s' changed during the restore: _id %s "
                             "is there with different content", rs->cname, f.first[0] ? f.first : "?");
                 else
-                    mno_err(e, MNO_E_FORMAT, NULL, 0, rs->ns,
-                            "line %lld: duplicate _id %s: the section holds it twice", f.first_line, f.first);
+                    mno_err(e, MNO_E_FORMAT, NULL, f.first_line, rs->ns,
+                            "duplicate _id %s: the section holds it twice", f.first);
                 goto done;
             }
             if (to_target)
@@ -846,7 +847,7 @@ int mno_mongo_restore_rec(mno_engine *en, const mno_item *it, mno_error *e)
         return mno_err(e, MNO_E_INTERNAL, NULL, it->lineno, NULL, "record outside a section");
     bson_iter_t id;
     if (!it->doc || !bson_iter_init_find(&id, it->doc, "_id"))
-        return mno_err(e, MNO_E_FORMAT, NULL, 0, rs->ns, "line %lld: document without _id", it->lineno);
+        return mno_err(e, MNO_E_FORMAT, NULL, it->lineno, rs->ns, "document without _id");
     if (rs->b.n && (rs->b.n >= rs->max_docs || rs->b.data.len + it->doc->len > rs->max_bytes) &&
         flush_section(rs, e) < 0)
         return -1;
@@ -978,6 +979,38 @@ int mno_mongo_restore_commit(mno_engine *en, const mno_section *s, mno_error *e)
     }
     section_close(rs);
     return 0;
+}
+
+int mno_mongo_restore_probe(mno_engine *en, const mno_section *s, struct mno_restore_probe *p, mno_error *e)
+{
+    mno_mongo *m = MNO_MONGO(en);
+    restore_state *rs = m->restore;
+    int rc = -1;
+    bson_error_t be;
+    memset(p, 0, sizeof *p);
+    p->rows = -1;
+    p->conflicts = -1;
+    if (!rs || !rs->open)
+        return mno_err(e, MNO_E_INTERNAL, NULL, 0, s->ns, "probe outside a section");
+    if (flush_section(rs, e) < 0)
+        goto done;
+    p->exists = rs->exists;
+    p->rows = 0;
+    if (rs->exists) {
+        int64_t n = mongoc_collection_count_documents(rs->target_c, &empty, NULL, NULL, NULL, &be);
+        if (n < 0) {
+            mno_mongo_err(e, &be, s->ns, "cannot count the target's documents");
+            goto done;
+        }
+        p->rows = n;
+    }
+    /* identical documents are not conflicts: they count as already restored */
+    p->conflicts = (long long)rs->probe.diff;
+    snprintf(p->keys, sizeof p->keys, "%s", rs->probe.keys);
+    rc = rs->probe.diff ? conflict_error(rs, &rs->probe, e) : 0;
+done:
+    section_close(rs);
+    return rc;
 }
 
 void mno_mongo_restore_abort(mno_engine *en)

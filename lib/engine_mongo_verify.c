@@ -219,6 +219,15 @@ static int add_db(mno_mongo *m, json_t *set, const char *ns)
     return rc;
 }
 
+/* 1 when name is one of ns[0..n). */
+static int among(const char *name, const char *const *ns, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(name, ns[i]) == 0)
+            return 1;
+    return 0;
+}
+
 int mno_mongo_list_ns(mno_engine *en, const char *const *ns, size_t n, mno_ns_count **out,
                       size_t *nout, mno_error *e)
 {
@@ -272,6 +281,10 @@ int mno_mongo_list_ns(mno_engine *en, const char *const *ns, size_t n, mno_ns_co
             snprintf(a[na].ns, len, "%.*s.%s", (int)plen, prefix, *p);
             a[na].count = 0;
             na++;
+            if (among(a[na - 1].ns, ns, n)) {
+                a[na - 1].count = -1;  /* the caller's own: not counted */
+                continue;
+            }
             mongoc_collection_t *coll = mongoc_client_get_collection(m->client, dbname, *p);
             bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, proj;
             BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);

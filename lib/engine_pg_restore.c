@@ -542,12 +542,40 @@ static int add_copy_value(mno_buf *b, const char *v, size_t n)
     return 0;
 }
 
+/* Collects the COPY's results; a failure names the record's archive line (COPY line N is
+   archive line begin + N). Returns 0 or -1. */
+static int copy_results(PGconn *c, pg_restore *st, mno_error *e)
+{
+    PGresult *r;
+    int rc = 0, any = 0;
+    st->in_copy = 0;
+    while ((r = PQgetResult(c)) != NULL) {
+        any = 1;
+        if (rc == 0 && PQresultStatus(r) != PGRES_COMMAND_OK) {
+            const char *ctx = PQresultErrorField(r, PG_DIAG_CONTEXT);
+            const char *ln = ctx ? strstr(ctx, ", line ") : NULL;
+            long long n = ln ? strtoll(ln + 7, NULL, 10) : 0;
+            rc = srv_err(e, c, r, st->ns, n > 0 ? "record rejected by the server" : "COPY failed");
+            if (n > 0)
+                e->line = st->begin_line + n;
+        }
+        PQclear(r);
+    }
+    if (!any && rc == 0)
+        rc = mno_pg_err(e, c, NULL, st->ns, "COPY failed");
+    return rc;
+}
+
 static int flush_copy(PGconn *c, pg_restore *st, mno_error *e)
 {
     if (st->copy.len == 0)
         return 0;
-    if (PQputCopyData(c, st->copy.data, (int)st->copy.len) != 1)
-        return mno_pg_err(e, c, NULL, st->ns, "COPY failed");
+    if (PQputCopyData(c, st->copy.data, (int)st->copy.len) != 1) {
+        /* the server ended the COPY early (a rejected row): its error says why */
+        if (copy_results(c, st, e) == 0)
+            mno_pg_err(e, c, NULL, st->ns, "COPY failed");
+        return -1;
+    }
     mno_buf_reset(&st->copy);
     return 0;
 }
@@ -576,30 +604,19 @@ int mno_pg_restore_rec(mno_engine *en, const mno_item *it, mno_error *e)
     return 0;
 }
 
-/* Ends the COPY; a failure names the record's archive line (COPY line N = begin line + N). */
+/* Ends the COPY (see copy_results for its errors). */
 static int end_copy(PGconn *c, pg_restore *st, mno_error *e)
 {
     if (!st->in_copy)
         return 0;
     if (flush_copy(c, st, e) < 0)
         return -1;
-    st->in_copy = 0;
-    if (PQputCopyEnd(c, NULL) != 1)
-        return mno_pg_err(e, c, NULL, st->ns, "COPY failed");
-    PGresult *r;
-    int rc = 0;
-    while ((r = PQgetResult(c)) != NULL) {
-        if (rc == 0 && PQresultStatus(r) != PGRES_COMMAND_OK) {
-            const char *ctx = PQresultErrorField(r, PG_DIAG_CONTEXT);
-            const char *ln = ctx ? strstr(ctx, ", line ") : NULL;
-            long long n = ln ? strtoll(ln + 7, NULL, 10) : 0;
-            rc = srv_err(e, c, r, st->ns, n > 0 ? "record rejected by the server" : "COPY failed");
-            if (n > 0)
-                e->line = st->begin_line + n;
-        }
-        PQclear(r);
+    if (PQputCopyEnd(c, NULL) != 1) {
+        if (copy_results(c, st, e) == 0)
+            mno_pg_err(e, c, NULL, st->ns, "COPY failed");
+        return -1;
     }
-    return rc;
+    return copy_results(c, st, e);
 }
 
 /* ---- commit ---- */
@@ -717,7 +734,7 @@ int mno_pg_restore_commit(mno_engine *en, const mno_section *s, mno_error *e)
                     nconf == 1 ? "is" : "are", keys);
             goto done;
         }
-        if (mno_buf_addf(&b, "INSERT INTO %s (%s) SELECT * FROM " TMP, st->qtable, st->cols.data) < 0) {
+        if (mno_buf_addf(&b, "INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT * FROM " TMP, st->qtable, st->cols.data) < 0) {
             nomem(e, s->ns);
             goto done;
         }

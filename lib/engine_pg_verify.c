@@ -9,8 +9,8 @@
  * the same instant and nothing can be written by mistake. The record text of a row is
  * ROW(c1,...,cn)::text over the archive's columns, in the archive's order; the session
  * settings of mno_pg_session_setup pin the text of every value, as for the dump. The 128-bit
- * sum of the md5 digests is computed as four sums of 32-bit words (bigint sums cannot
- * overflow) that are combined with their carries here.
+ * sum of the md5 digests is computed in SQL as sums of 64-bit halves (hash_sql), combined
+ * with their carries here.
  */
 
 typedef struct pg_verify {
@@ -163,7 +163,14 @@ nomem:
     return mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "out of memory");
 }
 
-/* The query that counts and sums s's rows in [lo, hi). */
+/*
+ * The query that counts and sums s's rows in [lo, hi). Each row's digest is computed once,
+ * as bit(128), in a LATERAL function scan: a subquery would be flattened and its md5
+ * evaluated once per reference, and OFFSET 0 (the usual fence) forbids a parallel plan. The
+ * 128-bit sum is taken as two sums of signed 64-bit halves (sum(bigint) is exact: numeric)
+ * and the number of negative low halves, combined with their carries in read_hash. The
+ * aggregate runs in parallel workers where the server allows.
+ */
 static int hash_sql(mno_buf *b, PGconn *c, const mno_section *s, const json_t *lo,
                     const json_t *hi, const char **params, int *np, mno_error *e)
 {
@@ -171,20 +178,15 @@ static int hash_sql(mno_buf *b, PGconn *c, const mno_section *s, const json_t *l
     if (!qns)
         return mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "cannot quote the table name");
     int rc = -1;
-    if (mno_buf_adds(b, "SELECT count(*)") < 0)
-        goto nomem;
-    for (int w = 0; w < 4; w++)
-        if (mno_buf_addf(b, ", coalesce(sum(('x' || substr(h, %d, 8))::bit(32)::bigint), 0)",
-                         1 + 8 * w) < 0)
-            goto nomem;
-    if (mno_buf_adds(b, " FROM (SELECT md5(ROW") < 0 ||
+    if (mno_buf_adds(b, "SELECT count(*), coalesce(sum(mno_h.mno_d::bit(64)::bigint), 0), "
+                        "coalesce(sum((mno_h.mno_d << 64)::bit(64)::bigint), 0), "
+                        "count(*) FILTER (WHERE substring(mno_h.mno_d FROM 65 FOR 1) = B'1')") < 0 ||
+        mno_buf_addf(b, " FROM %s, LATERAL unnest(ARRAY[('x' || md5(ROW", qns) < 0 ||
         add_collist(b, c, s->colnames, s->ncols) < 0 ||
-        mno_buf_addf(b, "::text) AS h FROM %s", qns) < 0)
+        mno_buf_adds(b, "::text))::bit(128)]) AS mno_h(mno_d)") < 0)
         goto nomem;
     if (add_where(b, c, s, lo, hi, params, np, e) < 0)
         goto done;
-    if (mno_buf_adds(b, ") q") < 0)
-        goto nomem;
     rc = 0;
     goto done;
 nomem:
@@ -194,10 +196,13 @@ done:
     return rc;
 }
 
-/* Parses a non-negative decimal into *v mod 2^128. */
-static int parse_u128(const char *t, unsigned __int128 *v)
+/* Parses a decimal integer (optionally negative) into *v modulo 2^128. */
+static int parse_i128(const char *t, unsigned __int128 *v)
 {
+    int neg = *t == '-';
     *v = 0;
+    if (neg)
+        t++;
     if (!*t)
         return -1;
     for (; *t; t++) {
@@ -205,6 +210,8 @@ static int parse_u128(const char *t, unsigned __int128 *v)
             return -1;
         *v = *v * 10 + (unsigned)(*t - '0');
     }
+    if (neg)
+        *v = -*v;
     return 0;
 }
 
@@ -214,16 +221,17 @@ static int read_hash(PGresult *r, PGconn *c, const mno_section *s, uint64_t *cou
 {
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         return mno_pg_err(e, c, r, s->ns, "cannot hash the table");
-    if (PQntuples(r) != 1 || PQnfields(r) != 5)
+    if (PQntuples(r) != 1 || PQnfields(r) != 4)
         return mno_err(e, MNO_E_INTERNAL, NULL, 0, s->ns, "unexpected hash result");
-    unsigned __int128 n, w[4], total = 0;
-    if (parse_u128(PQgetvalue(r, 0, 0), &n) < 0)
+    unsigned __int128 n, hi, lo, nneg;
+    if (parse_i128(PQgetvalue(r, 0, 0), &n) < 0 || parse_i128(PQgetvalue(r, 0, 3), &nneg) < 0)
         return mno_err(e, MNO_E_INTERNAL, NULL, 0, s->ns, "bad count from the server");
-    for (int i = 0; i < 4; i++) {
-        if (parse_u128(PQgetvalue(r, 0, i + 1), &w[i]) < 0)
-            return mno_err(e, MNO_E_INTERNAL, NULL, 0, s->ns, "bad sum from the server");
-        total += w[i] << (32 * (3 - i));
-    }
+    if (parse_i128(PQgetvalue(r, 0, 1), &hi) < 0 || parse_i128(PQgetvalue(r, 0, 2), &lo) < 0)
+        return mno_err(e, MNO_E_INTERNAL, NULL, 0, s->ns, "bad sum from the server");
+    /* a digest is hi64 * 2^64 + lo64 with both halves unsigned; the server summed them as
+       signed: a negative high half differs by 2^128 (nothing, modulo 2^128), a negative low
+       half by 2^64 (a carry into the high half) */
+    unsigned __int128 total = (hi << 64) + lo + (nneg << 64);
     *count = (uint64_t)n;
     sum->hi = (uint64_t)(total >> 64);
     sum->lo = (uint64_t)total;
@@ -521,6 +529,13 @@ int mno_pg_list_ns(mno_engine *en, const char *const *ns, size_t n, mno_ns_count
         if (!a[na].ns)
             goto nomem;
         na++;
+        size_t k = 0;
+        while (k < n && strcmp(ns[k], name) != 0)
+            k++;
+        if (k < n) {
+            a[na - 1].count = -1;  /* the caller's own: not counted (a full scan) */
+            continue;
+        }
         char *q = mno_pg_quote_ns(pg->conn, name);
         mno_buf c = MNO_BUF_INIT;
         if (!q || mno_buf_addf(&c, "SELECT count(*) FROM %s", q) < 0) {

@@ -195,20 +195,23 @@ int mno_report_text(const mno_vreport *r, mno_buf *b)
     for (size_t i = 0; i < r->n; i++)
         if ((int)strlen(r->secs[i].ns) > w)
             w = (int)strlen(r->secs[i].ns);
-    if (r->archive) {
-        json_t *h = r->header, *tr = r->trailer;
-        if (mno_buf_addf(b, "archive  %s: %s, source %s, tenant %s, id %s", r->archive,
-                         jstr(h, "engine"), jstr(h, "source"), jstr(h, "tenant"), jstr(h, "id")) < 0)
-            return -1;
-        if (tr && mno_buf_addf(b, ", %lld sections, %lld records, sum %s",
-                               (long long)json_integer_value(json_object_get(tr, "sections")),
-                               (long long)json_integer_value(json_object_get(tr, "count")),
-                               jstr(tr, "sum")) < 0)
-            return -1;
-        if (mno_buf_addc(b, '\n') < 0)
-            return -1;
-    }
-    if (r->source && mno_buf_addf(b, "source   %s, tenant %s\n", r->source, r->tenant ? r->tenant : "-") < 0)
+    json_t *h = r->header, *tr = r->trailer;
+    if (r->archive && mno_buf_addf(b, "archive  %s: %s, source %s, tenant %s, id %s", r->archive,
+                                   jstr(h, "engine"), jstr(h, "source"), jstr(h, "tenant"),
+                                   jstr(h, "id")) < 0)
+        return -1;
+    /* live: what the source's dump selected */
+    if (!r->archive && r->source &&
+        mno_buf_addf(b, "source   %s: %s, source %s, tenant %s, scope %s", r->source,
+                     jstr(h, "engine"), jstr(h, "source"), r->tenant ? r->tenant : "-",
+                     jstr(h, "scope")) < 0)
+        return -1;
+    if ((r->archive || r->source) && tr &&
+        mno_buf_addf(b, ", %lld sections, %lld records, sum %s",
+                     (long long)json_integer_value(json_object_get(tr, "sections")),
+                     (long long)json_integer_value(json_object_get(tr, "count")), jstr(tr, "sum")) < 0)
+        return -1;
+    if ((r->archive || r->source) && mno_buf_addc(b, '\n') < 0)
         return -1;
     if (mno_buf_addf(b, "target   %s%s\n", r->target ? r->target : "-",
                      r->scoped ? " (only the tenant's rows of a shared target)" : "") < 0)
@@ -285,7 +288,9 @@ json_t *mno_report_json(const mno_vreport *r)
     json_t *archive = r->archive ? json_pack("{s:s,s:O?,s:O?}", "path", r->archive, "header", r->header,
                                              "trailer", r->trailer)
                                  : json_null();
-    json_t *source = r->source ? json_pack("{s:s,s:s?}", "uri", r->source, "tenant", r->tenant) : json_null();
+    json_t *source = r->source ? json_pack("{s:s,s:s?,s:O?,s:O?}", "uri", r->source, "tenant", r->tenant,
+                                           "header", r->header, "trailer", r->trailer)
+                               : json_null();
     json_t *totals = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:s}", "sections", (json_int_t)r->n,
                                "ok", (json_int_t)t.by[MNO_VS_OK], "differs", (json_int_t)t.by[MNO_VS_DIFFERS],
                                "missing", (json_int_t)t.by[MNO_VS_MISSING], "extra", (json_int_t)t.by[MNO_VS_EXTRA],

@@ -34,8 +34,8 @@ typedef struct mno_vreport {
     char *mode;               /* "archive" or "live" */
     char *engine;             /* "postgresql" | "mongodb" */
     char *archive;            /* archive path ("-" for stdin), or NULL (live) */
-    json_t *header;           /* the archive's header object, or NULL */
-    json_t *trailer;          /* the archive's trailer object, or NULL */
+    json_t *header;           /* the archive's (live: the source dump's) header object, or NULL */
+    json_t *trailer;          /* the archive's (live: the source dump's) trailer object, or NULL */
     char *source;             /* live: the source URI without credentials */
     char *tenant;             /* live: the tenant */
     char *target;             /* the target URI without credentials */

@@ -7,6 +7,7 @@
 #include "buf.h"
 #include "stream.h"
 #include "ejson.h"
+#include "pgrec.h"
 
 #ifndef MNO_VERSION_STR
 #define MNO_VERSION_STR "0.0.0"
@@ -186,11 +187,23 @@ struct mno_writer {
     mno_hasher *h;
     uint64_t nsections, count;
     mno_sum sum;
+    void (*tick)(void *arg);  /* called after every line (progress) */
+    void *tick_arg;
 };
 
 static int w_put(mno_writer *w, const mno_buf *b, mno_error *e)
 {
-    return mno_out_write(w->out, b->data, b->len, e);
+    if (mno_out_write(w->out, b->data, b->len, e) < 0)
+        return -1;
+    if (w->tick)
+        w->tick(w->tick_arg);
+    return 0;
+}
+
+void mno_writer_set_tick(mno_writer *w, void (*tick)(void *arg), void *arg)
+{
+    w->tick = tick;
+    w->tick_arg = arg;
 }
 
 /* Writes obj as one compact line. */
@@ -355,7 +368,23 @@ static int w_need_open(mno_writer *w, mno_engine_kind k, mno_error *e)
     return 0;
 }
 
+static int rec_pg(mno_writer *w, const char *const *vals, const size_t *lens,
+                  const unsigned char *digest, mno_error *e);
+
 int mno_writer_rec_pg(mno_writer *w, const char *const *vals, const size_t *lens, mno_error *e)
+{
+    return rec_pg(w, vals, lens, NULL, e);
+}
+
+int mno_writer_rec_pg_digest(mno_writer *w, const char *const *vals, const size_t *lens,
+                             const unsigned char digest[16], mno_error *e)
+{
+    return rec_pg(w, vals, lens, digest, e);
+}
+
+/* Writes a pg record line; digest: its record text's md5, computed here when NULL. */
+static int rec_pg(mno_writer *w, const char *const *vals, const size_t *lens,
+                  const unsigned char *digest, mno_error *e)
 {
     if (w_need_open(w, MNO_ENGINE_PG, e) < 0)
         return -1;
@@ -373,12 +402,15 @@ int mno_writer_rec_pg(mno_writer *w, const char *const *vals, const size_t *lens
     }
     if (mno_buf_add(l, "}}\n", 3) < 0)
         return nomem(e);
-    mno_buf_reset(&w->text);
-    if (mno_pg_record_text(&w->text, vals, lens, w->sec.ncols) < 0)
-        return nomem(e);
     unsigned char d[16];
-    mno_hasher_md5(w->h, w->text.data, w->text.len, d);
-    mno_sum_add_digest(&w->sec.sum, d);
+    if (!digest) {
+        mno_buf_reset(&w->text);
+        if (mno_pg_record_text(&w->text, vals, lens, w->sec.ncols) < 0)
+            return nomem(e);
+        mno_hasher_md5(w->h, w->text.data, w->text.len, d);
+        digest = d;
+    }
+    mno_sum_add_digest(&w->sec.sum, digest);
     w->sec.count++;
     return w_put(w, l, e);
 }
@@ -498,11 +530,12 @@ struct mno_reader {
     const char **vals;        /* pg values of the current record */
     size_t *lens;
     bson_t *doc;              /* mongo document of the current record */
-    mno_buf recpre;           /* mongo: {"t":"rec","ns":NS,"v":  as writers write it */
+    mno_buf recpre;           /* {"t":"rec","ns":NS,"v":  the open section's rec lines as writers write them */
     mno_buf text;
     mno_hasher *h;
     uint64_t nsections, count;
     mno_sum sum;
+    mno_pgrec *fast;          /* opts.fast_pg: the compact pg record decoder */
 };
 
 mno_reader *mno_reader_new(mno_in *in, const mno_reader_opts *opts, mno_error *e)
@@ -517,6 +550,11 @@ mno_reader *mno_reader_new(mno_in *in, const mno_reader_opts *opts, mno_error *e
     r->opts = opts ? *opts : def;
     r->seen = json_object();
     r->h = mno_hasher_new();
+    if (r->opts.fast_pg && !(r->fast = mno_pgrec_new())) {
+        nomem(e);
+        mno_reader_free(r);
+        return NULL;
+    }
     if (!r->seen || !r->h) {
         nomem(e);
         mno_reader_free(r);
@@ -615,11 +653,12 @@ static int r_begin(mno_reader *r, const char *ns, mno_item *it, mno_error *e)
     if (!r->vals || !r->lens)
         return r_err(r, e, MNO_E_NOMEM, ns, "out of memory");
     mno_buf_reset(&r->recpre);
-    if (r->sec.engine == MNO_ENGINE_MONGO &&
-        (mno_buf_adds(&r->recpre, "{\"t\":\"rec\",\"ns\":") < 0 ||
-         mno_buf_add_json_str(&r->recpre, ns, strlen(ns)) < 0 || mno_buf_adds(&r->recpre, ",\"v\":") < 0))
+    if (mno_buf_adds(&r->recpre, "{\"t\":\"rec\",\"ns\":") < 0 ||
+        mno_buf_add_json_str(&r->recpre, ns, strlen(ns)) < 0 || mno_buf_adds(&r->recpre, ",\"v\":") < 0)
         return r_err(r, e, MNO_E_NOMEM, ns, "out of memory");
     json_object_set_new(r->seen, ns, json_integer(r->sec.begin_line));
+    if (r->fast && r->sec.engine == MNO_ENGINE_PG && mno_pgrec_setup(r->fast, &r->sec) < 0)
+        return r_err(r, e, MNO_E_NOMEM, ns, "out of memory");
     r->open = 1;
     it->kind = MNO_ITEM_BEGIN;
     it->section = &r->sec;
@@ -667,6 +706,34 @@ done:
     mno_buf_release(&vals);
 }
 
+/* A pg record's digest from r->vals/lens (record text, md5); fills it->vals/lens/digest. */
+static int pg_digest(mno_reader *r, mno_item *it)
+{
+    mno_buf_reset(&r->text);
+    if (mno_pg_record_text(&r->text, r->vals, r->lens, r->sec.ncols) < 0)
+        return -1;
+    mno_hasher_md5(r->h, r->text.data, r->text.len, it->digest);
+    it->vals = r->vals;
+    it->lens = r->lens;
+    return 0;
+}
+
+/* opts.fast_pg: a pg record of the open section in the writer's compact form, decoded without
+   jansson. Returns 1 (it filled), 0 (not of that form: take the general path) or -1. */
+static int r_rec_fast(mno_reader *r, const char *line, size_t len, mno_item *it, mno_error *e)
+{
+    int rc = mno_pgrec_parse(r->fast, line, len, r->vals, r->lens);
+    if (rc < 0 || (rc > 0 && pg_digest(r, it) < 0))
+        return r_err(r, e, MNO_E_NOMEM, r->sec.ns, "out of memory");
+    if (rc == 0)
+        return 0;
+    mno_sum_add_digest(&r->sec.sum, it->digest);
+    r->sec.count++;
+    it->kind = MNO_ITEM_REC;
+    it->section = &r->sec;
+    return 1;
+}
+
 static int r_rec(mno_reader *r, const char *ns, mno_item *it, mno_error *e)
 {
     char key[600];
@@ -683,12 +750,8 @@ static int r_rec(mno_reader *r, const char *ns, mno_item *it, mno_error *e)
             rec_key(&r->sec, v, key, sizeof key);
             return r_err(r, e, MNO_E_FORMAT, ns, "%s%s", key, why);
         }
-        mno_buf_reset(&r->text);
-        if (mno_pg_record_text(&r->text, r->vals, r->lens, r->sec.ncols) < 0)
+        if (pg_digest(r, it) < 0)
             return r_err(r, e, MNO_E_NOMEM, ns, "out of memory");
-        mno_hasher_md5(r->h, r->text.data, r->text.len, it->digest);
-        it->vals = r->vals;
-        it->lens = r->lens;
     } else {
         /* a line in the writers' layout holds v's text as is: libbson parses it without
            a second serialisation (the same bytes: jansson accepted the line) */
@@ -727,6 +790,8 @@ static int r_end(mno_reader *r, const char *ns, mno_item *it, mno_error *e)
         return r_err(r, e, MNO_E_FORMAT, ns, "end line has no valid \"count\"");
     if (mno_sum_parse(json_string_value(json_object_get(r->obj, "sum")), &it->declared_sum) < 0)
         return r_err(r, e, MNO_E_FORMAT, ns, "end line has no valid \"sum\" (32 hex digits)");
+    if (r->opts.skim)
+        r->sec.sum = it->declared_sum;  /* not computed: taken as declared */
     it->sum_ok = it->declared_count == r->sec.count && mno_sum_eq(&it->declared_sum, &r->sec.sum);
     if (!it->sum_ok && r->opts.verify) {
         if (it->declared_count != r->sec.count)
@@ -805,6 +870,18 @@ int mno_reader_next(mno_reader *r, mno_item *it, mno_error *e)
     it->len = len;
     if (r->state == R_AFTER)
         return r_err(r, e, MNO_E_FORMAT, NULL, "data after the trailer");
+    if (r->opts.skim && r->open && len > r->recpre.len && line[len - 1] == '}' &&
+        memcmp(line, r->recpre.data, r->recpre.len) == 0) {
+        r->sec.count++;
+        it->kind = MNO_ITEM_REC;
+        it->section = &r->sec;
+        return 1;
+    }
+    if (r->fast && r->open && r->sec.engine == MNO_ENGINE_PG) {
+        int f = r_rec_fast(r, line, len, it, e);
+        if (f != 0)
+            return f;
+    }
     r->obj = json_loadb(line, len, LINE_JSON_FLAGS, &jerr);
     if (!r->obj)
         return r_err(r, e, MNO_E_FORMAT, r->open ? r->sec.ns : NULL, "invalid JSON at column %d: %s",
@@ -848,6 +925,7 @@ void mno_reader_free(mno_reader *r)
     mno_buf_release(&r->text);
     mno_buf_release(&r->recpre);
     mno_hasher_free(r->h);
+    mno_pgrec_free(r->fast);
     free(r);
 }
 

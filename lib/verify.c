@@ -90,23 +90,20 @@ done:
     return rc;
 }
 
-static int verify_archive(const mno_verify_opts *o, mno_vreport *rep, mno_error *e)
+int mno_verify_stream(const mno_verify_opts *o, mno_in *in, mno_vreport *rep, mno_error *e)
 {
     const mno_engine_ops *ops = NULL;
     mno_engine *en = NULL;
-    mno_in *in = NULL;
     mno_reader *r = NULL;
     mno_reader_opts ropts = MNO_READER_OPTS_INIT;
     mno_arows rows;
     mno_item it;
     int rc = -1, got;
     memset(&rows, 0, sizeof rows);
-    rep->archive = strdup(o->archive);
-    if (!rep->archive)
-        return mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
-    in = mno_in_open(o->archive, e);
-    if (!in)
-        goto done;
+    /* the target is compared with the declared sums: the records themselves are needed only
+       to list differing keys, or to check the archive's own integrity */
+    ropts.skim = !o->diff && !o->check_archive;
+    ropts.fast_pg = 1;  /* --diff uses vals/lens and the line, never it->v of a pg record */
     r = mno_reader_new(in, &ropts, e);
     if (!r)
         goto done;
@@ -183,6 +180,18 @@ done:
     if (ops && en)
         ops->close(en);
     mno_reader_free(r);
+    return rc;
+}
+
+static int verify_archive(const mno_verify_opts *o, mno_vreport *rep, mno_error *e)
+{
+    rep->archive = strdup(o->archive);
+    if (!rep->archive)
+        return mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+    mno_in *in = mno_in_open(o->archive, e);
+    if (!in)
+        return -1;
+    int rc = mno_verify_stream(o, in, rep, e);
     mno_in_close(in);
     return rc;
 }

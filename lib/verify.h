@@ -11,11 +11,16 @@ typedef struct mno_verify_opts {
     const char *archive;      /* archive path ("-": stdin); or NULL with source */
     const char *source;       /* live source URI (with tenant); or NULL with archive */
     const char *tenant;       /* live: the tenant */
-    const char *scope_path;   /* live: scope file (NULL: the engine's default) */
+    const char *scope_path;   /* live: scope file (NULL: SCOPE_DIR/KIND.scope, as mno-dump) */
+    const char *scope_dir;    /* live: the default scope files' directory (NULL: "filters") */
+    const char *orgs_from;    /* live, mongo: the tenant's org uids from a MnoHub archive */
+    const char *hub_uri;      /* live, mongo: ... or from a live MnoHub */
     const char *target;       /* target URI (required) */
     int diff;                 /* --diff: list the keys that differ */
     size_t max_diff;          /* --max: at most this many keys per table (0: 20) */
     int no_extra;             /* do not look for tables/collections the archive lacks */
+    int check_archive;        /* also recompute every record's digest (else, without diff,
+                                 the archive's records are counted and its declared sums used) */
 } mno_verify_opts;
 
 #define MNO_VERIFY_MAX_DIFF_DEFAULT 20
@@ -28,6 +33,13 @@ typedef struct mno_verify_opts {
  * error (a corrupt or truncated archive, a server error) with e filled.
  */
 int mno_verify(const mno_verify_opts *o, mno_vreport *rep, mno_error *e);
+
+/*
+ * The comparison itself, over an archive stream in (borrowed): the archive mode reads a
+ * file, the live mode the source's dump through a pipe. Fills rep as mno_verify does,
+ * except rep->archive. Same returns.
+ */
+int mno_verify_stream(const mno_verify_opts *o, mno_in *in, mno_vreport *rep, mno_error *e);
 
 /*
  * Live against live (verify_live.c): the source's rows of the tenant (the source engine's

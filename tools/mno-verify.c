@@ -1,8 +1,11 @@
 /* mno-verify: the checksum report: a target database against an archive, or a live source (docs/mno-verify.md). */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "verify.h"
 
 static const char usage[] =
@@ -11,16 +14,24 @@ static const char usage[] =
     "Compares the target with the archive (or the live source), per table or collection:\n"
     "the number of rows and the sum of their md5 digests over the same rows. PostgreSQL\n"
     "hashes in the server (no row leaves it); MongoDB documents are hashed as they stream.\n"
-    "The archive is checked as it is read: a corrupt or truncated archive is an error.\n"
+    "The archive is checked as it is read: a truncated or malformed archive, or one whose\n"
+    "record counts or sums do not add up, is an error (zstd archives: any damaged byte).\n"
     "\n"
     "  --archive FILE   the archive (plain or zstd; - for stdin)\n"
-    "  --source URI     a live source instead (with --tenant, and --scope FILE)\n"
+    "  --source URI     a live source instead: its rows of the tenant, exactly as\n"
+    "                   mno-dump --tenant selects them (with --tenant)\n"
     "  --tenant NAME    the tenant (live)\n"
-    "  --scope FILE     the scope file (live; default: the engine's own)\n"
+    "  --scope FILE     the scope file (live; default: SCOPEDIR/KIND.scope as for\n"
+    "                   mno-dump, SCOPEDIR $MNO_SCOPE_DIR or the filters/ directory)\n"
+    "  --orgs-from FILE live, MongoDB: the tenant's organization uids from a MnoHub archive\n"
+    "  --hub URI        live, MongoDB: ... or from a live MnoHub (default: $MNO_HUB)\n"
     "  --target URI     the target database (postgresql://... or mongodb://...)\n"
     "  --diff           list the keys that differ, found by bisecting key ranges\n"
     "  --max N          at most N keys per table or collection (default 20)\n"
     "  --no-extra       do not report tables/collections the archive does not have\n"
+    "  --check-archive  also recompute the digest of every record of the archive (as\n"
+    "                   mno-cat --check); otherwise, without --diff, the records are\n"
+    "                   counted and the sums their end lines declare are the expected ones\n"
     "  --json           write the report as JSON (full sums, the archive's identity)\n"
     "  -o FILE          write the report to FILE (default stdout)\n"
     "  --help           this text\n"
@@ -33,7 +44,43 @@ struct opts {
     mno_verify_opts v;
     int json;
     const char *output;
+    char scope_dir[PATH_MAX];
 };
+
+/* The default scope directory, as mno-dump finds it: $MNO_SCOPE_DIR, else the first of
+   BIN/../filters, BIN/../share/mno-migrate/filters, BIN/../../../filters that exists. */
+static void find_scope_dir(char *out, size_t n)
+{
+    const char *env = getenv("MNO_SCOPE_DIR");
+    char exe[PATH_MAX];
+    ssize_t len;
+    snprintf(out, n, "filters");
+    if (env && *env) {
+        snprintf(out, n, "%s", env);
+        return;
+    }
+    if ((len = readlink("/proc/self/exe", exe, sizeof exe - 1)) <= 0)
+        return;
+    exe[len] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return;
+    *slash = '\0';
+    static const char *const rel[] = {"/../filters", "/../share/mno-migrate/filters",
+                                      "/../../../filters"};
+    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+        char cand[PATH_MAX + 64];
+        struct stat st;
+        snprintf(cand, sizeof cand, "%s%s", exe, rel[i]);
+        if (stat(cand, &st) == 0 && S_ISDIR(st.st_mode)) {
+            char *real = realpath(cand, NULL);
+            if (real && strlen(real) < n)
+                memcpy(out, real, strlen(real) + 1);
+            free(real);
+            return;
+        }
+    }
+}
 
 static int usage_error(const char *msg)
 {
@@ -49,12 +96,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"target", required_argument, 0, 'T'},  {"diff", no_argument, 0, 'd'},
         {"max", required_argument, 0, 'm'},     {"no-extra", no_argument, 0, 'x'},
         {"json", no_argument, 0, 'j'},          {"output", required_argument, 0, 'o'},
+        {"orgs-from", required_argument, 0, 'O'}, {"hub", required_argument, 0, 'H'},
+        {"check-archive", no_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'},          {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
     int c;
     char msg[300];
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:", lopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:", lopts, NULL)) != -1) {
         switch (c) {
         case 'a': o->v.archive = optarg; break;
         case 's': o->v.source = optarg; break;
@@ -71,10 +120,16 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             break;
         }
         case 'x': o->v.no_extra = 1; break;
+        case 'C': o->v.check_archive = 1; break;
+        case 'O': o->v.orgs_from = optarg; break;
+        case 'H': o->v.hub_uri = optarg; break;
         case 'j': o->json = 1; break;
         case 'o': o->output = optarg; break;
         case 'h': fputs(usage, stdout); exit(0);
         case 'V': printf("mno-verify %s\n", MNO_VERSION_STR); exit(0);
+        case ':':
+            snprintf(msg, sizeof msg, "option '%s' needs a value", argv[optind - 1]);
+            return usage_error(msg);
         default:
             snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
             return usage_error(msg);
@@ -88,8 +143,25 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         return usage_error("give either --archive FILE or --source URI");
     if (o->v.source && !o->v.tenant)
         return usage_error("--source needs --tenant NAME");
-    if (o->v.archive && (o->v.tenant || o->v.scope_path))
-        return usage_error("--tenant and --scope go with --source");
+    if (o->v.archive && (o->v.tenant || o->v.scope_path || o->v.orgs_from || o->v.hub_uri))
+        return usage_error("--tenant, --scope, --orgs-from and --hub go with --source");
+    if (o->v.orgs_from && o->v.hub_uri)
+        return usage_error("give either --orgs-from FILE or --hub URI, not both");
+    int mongo = o->v.source && mno_engine_for_uri(o->v.source) == &mno_engine_mongo;
+    if (o->v.source && !mongo && (o->v.orgs_from || o->v.hub_uri))
+        return usage_error("--orgs-from and --hub go with a mongodb source");
+    if (mongo && !o->v.orgs_from && !o->v.hub_uri) {
+        const char *hub = getenv("MNO_HUB");
+        if (hub && *hub)
+            o->v.hub_uri = hub;
+        else
+            return usage_error("a mongodb source needs the tenant's organizations: give "
+                               "--orgs-from HUB_ARCHIVE or --hub URI (or set MNO_HUB)");
+    }
+    if (o->v.source) {
+        find_scope_dir(o->scope_dir, sizeof o->scope_dir);
+        o->v.scope_dir = o->scope_dir;
+    }
     if (o->v.max_diff && !o->v.diff)
         return usage_error("--max goes with --diff");
     return 0;

@@ -200,6 +200,9 @@ CONNECTOR_TABLES="organizations users user_organization_rels id_maps synchroniza
   run "$MNO_TOP/tests/fixtures/load" mnohub "$MNO_TEST_PG_URI" --scale x
   [ "$status" -eq 2 ]
   [ "$output" = "load: error: option '--scale': 'x' is not a number" ]
+  run "$MNO_TOP/tests/fixtures/load" connector "$MNO_TEST_PG_URI" --tenants 0
+  [ "$status" -eq 2 ]
+  [ "$output" = "load: error: option '--tenants' must be at least 1" ]
   run "$MNO_TOP/tests/fixtures/load" mnohub "$MNO_TEST_PG_URI" --bogus
   [ "$status" -eq 2 ]
   [ "$output" = "load: error: unknown option '--bogus'" ]

@@ -55,6 +55,11 @@ q() { psql -X -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
     "$(q "$SRC" "SELECT md5(string_agg(e::text, '|' ORDER BY id)) FROM public.edge e")" ]
   [ "$(q "$t" "SELECT t FROM public.edge WHERE id = 4")" = '\.' ]
   [ "$(q "$t" "SELECT by FROM public.edge WHERE id = 1")" = '\x00ff5c0a' ]
+  # the plain indexes were rebuilt after the load: the same definitions, valid
+  idx="SELECT string_agg(indexdef, E'\n' ORDER BY indexname) FROM pg_indexes WHERE schemaname = 'public'"
+  [ "$(q "$t" "$idx")" = "$(q "$SRC" "$idx")" ]
+  [ "$(q "$t" "$idx AND tablename = 'users'" | wc -l)" = 4 ]
+  [ "$(q "$t" "SELECT count(*) FROM pg_index WHERE NOT indisvalid OR NOT indisready")" = 0 ]
 }
 
 @test "restore pg: --create builds missing tables from the columns and key; from a pipe" {
@@ -314,4 +319,60 @@ q() { psql -X -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
   [ "$status" -eq 2 ]
   [[ "$output" != *"$MNO_TEST_PG_PASSWORD"* ]]
   [[ "$output" == *"cannot connect to postgresql"* ]]
+}
+
+@test "restore pg: the MnoHub fixtures (every tenant, every edge value) round-trip, --create and into the schema" {
+  hub=$(pg_newdb restore_pg_hub)
+  "$MNO_TOP/tests/fixtures/load" mnohub "$hub"
+  # every table, in creation order (parents before children)
+  tables=$(q "$hub" "SELECT string_agg(c.oid::regclass::text, ' ' ORDER BY c.oid) FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'")
+  tables=$(for x in $tables; do echo "public.${x#public.}"; done)
+  "$D/archive.sh" "$hub" $tables | mno-cat --seal -o "$BATS_TEST_TMPDIR/hub.mnoa.zst" -
+  want=$(mno-cat --list "$BATS_TEST_TMPDIR/hub.mnoa.zst" | cut -f1-3)
+  t=$(new_target a)
+  pg_dump -s -d "$hub" | psql -X -q -v ON_ERROR_STOP=1 -d "$t" >/dev/null
+  run mno-restore --target "$t" "$BATS_TEST_TMPDIR/hub.mnoa.zst"
+  [ "$status" -eq 0 ]
+  [ "$("$D/archive.sh" "$t" $tables | mno-cat --seal - | mno-cat --list - | cut -f1-3)" = "$want" ]
+  run mno-verify --archive "$BATS_TEST_TMPDIR/hub.mnoa.zst" --target "$t"
+  [ "$status" -eq 0 ]
+  t=$(new_target b)
+  run bash -c "mno-cat '$BATS_TEST_TMPDIR/hub.mnoa.zst' | mno-restore --create --target '$t'"
+  [ "$status" -eq 0 ]
+  [ "$("$D/archive.sh" "$t" $tables | mno-cat --seal - | mno-cat --list - | cut -f1-3)" = "$want" ]
+}
+
+@test "restore pg: GENERATED ALWAYS identity keys, beside existing rows; the sequence moves past them" {
+  a=$(pg_newdb restore_pg_always_src)
+  q "$a" "CREATE TABLE public.things (id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v text);
+          INSERT INTO public.things (v) SELECT 'v' || g FROM generate_series(1, 30) g"
+  "$D/archive.sh" "$a" public.things | mno-cat --seal -o "$BATS_TEST_TMPDIR/things.mnoa" -
+  t=$(new_target)
+  q "$t" "CREATE TABLE public.things (id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v text);
+          INSERT INTO public.things (id, v) OVERRIDING SYSTEM VALUE VALUES (100, 'mine')"
+  run mno-restore --target "$t" "$BATS_TEST_TMPDIR/things.mnoa"
+  [ "$status" -eq 0 ]
+  [ "$(q "$t" "SELECT count(*), sum(id) FROM public.things")" = "31|565" ]
+  q "$t" "INSERT INTO public.things (v) VALUES ('next')"
+  [ "$(q "$t" "SELECT id FROM public.things WHERE v = 'next'")" = 101 ]
+  # into an empty one
+  t=$(new_target b)
+  q "$t" "CREATE TABLE public.things (id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v text)"
+  mno-restore --target "$t" --quiet "$BATS_TEST_TMPDIR/things.mnoa"
+  q "$t" "INSERT INTO public.things (v) VALUES ('next')"
+  [ "$(q "$t" "SELECT id FROM public.things WHERE v = 'next'")" = 31 ]
+}
+
+@test "restore pg: a row rejected deep in a large section (the server stops the COPY early) names its line" {
+  t=$(new_target)
+  q "$t" "CREATE TABLE public.big (id bigint PRIMARY KEY, pad text CHECK (id <> 5))"
+  { echo '{"t":"header","format":"mnoa","version":1,"engine":"postgresql"}'
+    echo '{"t":"begin","ns":"public.big","columns":[{"name":"id","type":"bigint"},{"name":"pad","type":"text"}],"key":["id"]}'
+    seq 1 40000 | awk '{ printf "{\"t\":\"rec\",\"ns\":\"public.big\",\"v\":{\"id\":\"%d\",\"pad\":\"%0100d\"}}\n", $1, $1 }'
+    echo '{"t":"end","ns":"public.big","count":0,"sum":"00000000000000000000000000000000"}'
+    echo '{"t":"trailer","sections":1,"count":0,"sum":"00000000000000000000000000000000"}'; } | mno-cat --seal -o "$BATS_TEST_TMPDIR/big.mnoa" -
+  run mno-restore --target "$t" "$BATS_TEST_TMPDIR/big.mnoa"
+  [ "$status" -eq 2 ]
+  [[ "${lines[0]}" == "mno-restore: error: $BATS_TEST_TMPDIR/big.mnoa:7: section public.big: record rejected by the server: new row for relation \"big\" violates check constraint \"big_id_check\""* ]]
+  [ "$(q "$t" "SELECT count(*) FROM public.big")" = 0 ]
 }

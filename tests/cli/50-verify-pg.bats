@@ -178,13 +178,37 @@ OK_RELS='public.orga_relations         150         150  47bff4e3ac9f  47bff4e3ac
 
 @test "verify pg: a corrupt archive is an error (exit 2) that names the line and section" {
   t=$(new_target)
-  zstd -dc "$VARCH" | sed '/"id":"4"/s/user4@acme/user4@acmf/' >"$BATS_TEST_TMPDIR/bad.mnoa"
-  run mno-verify --archive "$BATS_TEST_TMPDIR/bad.mnoa" --target "$t"
+  d=$BATS_TEST_TMPDIR
+  # a changed record: its digest no longer adds up to the end line's sum
+  zstd -dc "$VARCH" | sed '/"id":"4"/s/user4@acme/user4@acmf/' >"$d/bad.mnoa"
+  for opt in --check-archive --diff; do
+    run mno-verify --archive "$d/bad.mnoa" --target "$t" $opt
+    [ "$status" -eq 2 ]
+    [[ "${lines[0]}" == "mno-verify: $d/bad.mnoa:"*": section public.users: "*"sum mismatch: end line says "* ]]
+    [ "${#lines[@]}" -eq 1 ]
+  done
+  # without them, the target is compared with the sums the dump declared: it matches them
+  run mno-verify --archive "$d/bad.mnoa" --target "$t"
+  [ "$status" -eq 0 ]
+  # the same damage in a zstd archive is caught by zstd's own checksum, always
+  zstd -q -c "$d/bad.mnoa" >"$d/bad.mnoa.zst"
+  python3 -c 'import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[len(b) // 2] ^= 0x20; open(p, "wb").write(b)' "$d/bad.mnoa.zst"
+  run mno-verify --archive "$d/bad.mnoa.zst" --target "$t"
   [ "$status" -eq 2 ]
-  [[ "${lines[0]}" == "mno-verify: $BATS_TEST_TMPDIR/bad.mnoa:"*"section public.users: "* ]]
-  [ "${#lines[@]}" -eq 1 ]
-  zstd -dc "$VARCH" | head -n 100 >"$BATS_TEST_TMPDIR/short.mnoa"
-  run mno-verify --archive "$BATS_TEST_TMPDIR/short.mnoa" --target "$t"
+  [[ "$output" == "mno-verify: $d/bad.mnoa.zst"*"zstd"* || "$output" == "mno-verify: $d/bad.mnoa.zst"*"corrupt"* ]]
+  # a lost record line: the count no longer matches
+  zstd -dc "$VARCH" | sed '/"id":"9",/d' >"$d/lost.mnoa"
+  run mno-verify --archive "$d/lost.mnoa" --target "$t"
+  [ "$status" -eq 2 ]
+  [[ "$output" == "mno-verify: $d/lost.mnoa:"*": section public.users: count mismatch: end line says 150, found 149 records" ]]
+  # an end line whose sum was edited: the trailer no longer adds up
+  zstd -dc "$VARCH" | sed '/"t":"end","ns":"public.tenants"/s/"sum":"[0-9a-f]/"sum":"f/' >"$d/end.mnoa"
+  ! cmp -s <(zstd -dc "$VARCH") "$d/end.mnoa"
+  run mno-verify --archive "$d/end.mnoa" --target "$t"
+  [ "$status" -eq 2 ]
+  [[ "$output" == "mno-verify: $d/end.mnoa:"*"trailer: sum mismatch"* ]]
+  zstd -dc "$VARCH" | head -n 100 >"$d/short.mnoa"
+  run mno-verify --archive "$d/short.mnoa" --target "$t"
   [ "$status" -eq 2 ]
   [[ "$output" == "mno-verify: "*"truncated"* ]]
 }

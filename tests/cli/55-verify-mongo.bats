@@ -186,19 +186,33 @@ HEAD='ns                 expected      actual  expected sum  actual sum    statu
 
 @test "verify mongo: a corrupt archive is an error (exit 2) that names the line and section" {
   t=$(new_target)
-  zstd -dc "$VARCH" | sed '/p7@example/s/p7@example/p7@exbmple/' >"$BATS_TEST_TMPDIR/bad.mnoa"
-  run mno-verify --archive "$BATS_TEST_TMPDIR/bad.mnoa" --target "$t"
+  d=$BATS_TEST_TMPDIR
+  zstd -dc "$VARCH" | sed '/p7@example/s/p7@example/p7@exbmple/' >"$d/bad.mnoa"
+  for opt in --check-archive --diff; do
+    run mno-verify --archive "$d/bad.mnoa" --target "$t" $opt
+    [ "$status" -eq 2 ]
+    [[ "${lines[0]}" == "mno-verify: $d/bad.mnoa:"*"section connec.people: "*"sum mismatch"* ]]
+    [ "${#lines[@]}" -eq 1 ]
+  done
+  # the same damage inside the zstd archive: zstd's checksum catches it, always
+  zstd -q -c "$d/bad.mnoa" >"$d/bad.mnoa.zst"
+  python3 -c 'import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[len(b) // 2] ^= 0x20; open(p, "wb").write(b)' "$d/bad.mnoa.zst"
+  run mno-verify --archive "$d/bad.mnoa.zst" --target "$t"
   [ "$status" -eq 2 ]
-  [[ "${lines[0]}" == "mno-verify: $BATS_TEST_TMPDIR/bad.mnoa:"*"section connec.people: "* ]]
-  [ "${#lines[@]}" -eq 1 ]
-  zstd -dc "$VARCH" | head -n 50 >"$BATS_TEST_TMPDIR/short.mnoa"
-  run mno-verify --archive "$BATS_TEST_TMPDIR/short.mnoa" --target "$t"
+  [[ "$output" == "mno-verify: $d/bad.mnoa.zst"* ]]
+  # a lost document: the count no longer matches
+  zstd -dc "$VARCH" | sed '/p8@example/d' >"$d/lost.mnoa"
+  run mno-verify --archive "$d/lost.mnoa" --target "$t"
+  [ "$status" -eq 2 ]
+  [[ "$output" == "mno-verify: $d/lost.mnoa:"*": section connec.people: count mismatch: end line says 120, found 119 records" ]]
+  zstd -dc "$VARCH" | head -n 50 >"$d/short.mnoa"
+  run mno-verify --archive "$d/short.mnoa" --target "$t"
   [ "$status" -eq 2 ]
   [[ "$output" == "mno-verify: "*"truncated"* ]]
-  zstd -dc "$VARCH" | sed '5s/"3"/"x"/' >"$BATS_TEST_TMPDIR/badjson.mnoa"
-  run mno-verify --archive "$BATS_TEST_TMPDIR/badjson.mnoa" --target "$t"
+  zstd -dc "$VARCH" | sed '5s/"3"/"x"/' >"$d/badjson.mnoa"
+  run mno-verify --archive "$d/badjson.mnoa" --target "$t" --check-archive
   [ "$status" -eq 2 ]
-  [[ "$output" == "mno-verify: $BATS_TEST_TMPDIR/badjson.mnoa:"* ]]
+  [[ "$output" == "mno-verify: $d/badjson.mnoa:5: section connec.lookups: "* ]]
   # nothing was written to the target
   [ "$("$MC" count "$t" people)" = 120 ]
   [ "$("$MC" colls "$t" | LC_ALL=C sort | tr '\n' ' ')" = "invoices lookups people " ]
@@ -225,12 +239,14 @@ HEAD='ns                 expected      actual  expected sum  actual sum    statu
   make_archive "$d" '{"channel_id":{"$in":["org-acme-1","org-acme-2"]}}' >"$d/scoped.raw"
   mno-cat --seal -o "$d/scoped.mnoa" "$d/scoped.raw"
   run mno-verify --archive "$d/scoped.mnoa" --target "$t"
+  echo "$output" >&2
   [ "$status" -eq 0 ]
   [ "${lines[1]}" = "target   $t (only the tenant's rows of a shared target)" ]
   ok_line "${lines[4]}" connec.people 80
   # another tenant's change does not count; the tenant's own does
   cmd "$t" '{"update":"people","updates":[{"q":{"channel_id":"org-other-1"},"u":{"$set":{"first_name":"y"}},"multi":true}]}' 40
   run mno-verify --archive "$d/scoped.mnoa" --target "$t"
+  echo "$output" >&2
   [ "$status" -eq 0 ]
   cmd "$t" '{"insert":"invoices","documents":[{"_id":"acme-new","channel_id":"org-acme-1"}]}' 1
   run mno-verify --archive "$d/scoped.mnoa" --target "$t" --diff

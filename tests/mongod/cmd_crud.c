@@ -87,6 +87,8 @@ static bool q_one(void *key, void *arg)
 typedef struct idbounds {
     bool lo_set, hi_set, none;
     bson_iter_t lo, hi;
+    bool in_set;       /* _id: {$in: [points]}: look each one up */
+    bson_iter_t in;    /* on the $in array */
 } idbounds;
 
 static void bound(idbounds *b, const bson_iter_t *v, bool lo, bool hi)
@@ -165,6 +167,10 @@ static void id_bounds(const bson_t *filter, idbounds *b)
                 }
                 if (!all_points)
                     continue;
+                if (!b->in_set) {
+                    b->in = c;
+                    b->in_set = true;
+                }
                 if (!any)
                     b->none = true;
                 else {
@@ -186,16 +192,51 @@ static mdoc *probe_doc(const bson_iter_t *v)
     return d;
 }
 
+static int iter_cmp(const void *a, const void *b)
+{
+    return md_cmp_iter(&((const md_iter_slot *)a)->it, &((const md_iter_slot *)b)->it);
+}
+
+/* The documents whose _id is one of the values of the $in array it (in _id order). */
+static void query_points(mcoll *c, const bson_iter_t *in, qctx *q)
+{
+    bson_iter_t a;
+    size_t n = 0, cap = 16;
+    md_iter_slot *v = md_iter_array_grow(NULL, 0, cap, sizeof *v);
+    bson_iter_recurse(in, &a);
+    while (bson_iter_next(&a)) {
+        if (n == cap) {
+            v = md_iter_array_grow(v, n, cap * 2, sizeof *v);
+            cap *= 2;
+        }
+        v[n++].it = a;
+    }
+    qsort(v, n, sizeof *v, iter_cmp);
+    for (size_t k = 0; k < n; k++) {
+        size_t i = q->reverse ? n - 1 - k : k;
+        if (k > 0 && md_cmp_iter(&v[i].it, &v[q->reverse ? i + 1 : i - 1].it) == 0)
+            continue; /* the same _id again */
+        mdoc *probe = probe_doc(&v[i].it);
+        mdoc *d = probe ? tree_find(&c->ids, probe) : NULL;
+        mdoc_unref(probe);
+        if (d && !q_one(d, q))
+            break;
+    }
+    free(v);
+}
+
 mdoc **md_query(mcoll *c, const bson_t *filter, bool reverse, size_t stop_after, size_t *n)
 {
     qctx q = { filter && !bson_empty(filter) ? filter : NULL, NULL, 0, 0, stop_after, NULL, reverse };
-    idbounds b = { false, false, false, { 0 }, { 0 } };
+    idbounds b = { false, false, false, { 0 }, { 0 }, false, { 0 } };
     mdoc *lo = NULL, *hi = NULL;
     if (q.filter)
         id_bounds(q.filter, &b);
     if (b.lo_set && b.hi_set && md_cmp_iter(&b.lo, &b.hi) > 0)
         b.none = true;
-    if (c && stop_after > 0 && !b.none) {
+    if (c && stop_after > 0 && !b.none && b.in_set) {
+        query_points(c, &b.in, &q);
+    } else if (c && stop_after > 0 && !b.none) {
         if (b.lo_set)
             lo = probe_doc(&b.lo);
         if (b.hi_set)
@@ -353,7 +394,7 @@ void md_project(const bson_t *proj, const bson_t *doc, bson_t *out)
             incl = bson_iter_as_bool(&p);
     }
     if (incl < 0)
-        incl = 0; /* only _id given: exclusion of nothing else */
+        incl = id ? 1 : 0; /* only _id given: {_id: 1} keeps just _id, {_id: 0} all but _id */
     bson_iter_init(&it, doc);
     while (bson_iter_next(&it)) {
         const char *k = bson_iter_key(&it);

@@ -214,6 +214,79 @@ static bool eq_value(const bson_iter_t *x, const bson_iter_t *v)
     return md_canon_type(bson_iter_type(x)) == md_canon_type(bson_iter_type(v)) && md_cmp_iter(x, v) == 0;
 }
 
+/* ---- $in over many values: sorted once, then binary search ---- */
+
+/* One $in list, sorted in BSON order; kept while the same list comes back (each document of a
+   query tests the same filter bytes). Only used under md_lock. */
+static struct {
+    uint8_t *bytes;      /* a copy of the array's bytes: the key */
+    uint32_t len;
+    md_iter_slot *vals;  /* iterators into bytes, sorted */
+    size_t n;
+    bool has_null;
+} in_cache;
+
+static int iter_cmp(const void *a, const void *b)
+{
+    return md_cmp_iter(&((const md_iter_slot *)a)->it, &((const md_iter_slot *)b)->it);
+}
+
+static bool in_cache_load(const bson_iter_t *v)
+{
+    uint32_t len;
+    const uint8_t *data;
+    bson_iter_array(v, &len, &data);
+    if (in_cache.bytes && in_cache.len == len && !memcmp(in_cache.bytes, data, len))
+        return true;
+    free(in_cache.bytes);
+    free(in_cache.vals);
+    memset(&in_cache, 0, sizeof in_cache);
+    in_cache.bytes = malloc(len);
+    if (!in_cache.bytes)
+        return false;
+    memcpy(in_cache.bytes, data, len);
+    in_cache.len = len;
+    bson_iter_t a;
+    size_t cap = 0;
+    if (!bson_iter_init_from_data(&a, in_cache.bytes, len))
+        return false;
+    while (bson_iter_next(&a)) {
+        if (bson_iter_type(&a) == BSON_TYPE_NULL) {
+            in_cache.has_null = true;
+            continue;
+        }
+        if (in_cache.n == cap) {
+            cap = cap ? cap * 2 : 64;
+            in_cache.vals = md_iter_array_grow(in_cache.vals, in_cache.n, cap, sizeof *in_cache.vals);
+        }
+        in_cache.vals[in_cache.n++].it = a;
+    }
+    if (in_cache.n)
+        qsort(in_cache.vals, in_cache.n, sizeof *in_cache.vals, iter_cmp);
+    return true;
+}
+
+/* x (NULL: missing) equals one of the values of the array v (many values). -1: not usable. */
+static int in_many(const bson_iter_t *x, const bson_iter_t *v)
+{
+    if (!in_cache_load(v))
+        return -1;
+    if (!x || bson_iter_type(x) == BSON_TYPE_NULL || bson_iter_type(x) == BSON_TYPE_UNDEFINED)
+        return in_cache.has_null;
+    size_t lo = 0, hi = in_cache.n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = md_cmp_iter(x, &in_cache.vals[mid].it);
+        if (!c)
+            return 1;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return 0;
+}
+
 /* Tests one candidate value (NULL: missing). */
 static bool pred_test(const pred *p, const bson_iter_t *x)
 {
@@ -237,6 +310,14 @@ static bool pred_test(const pred *p, const bson_iter_t *x)
     }
     case OP_IN: {
         bson_iter_t a;
+        uint32_t alen;
+        const uint8_t *adata;
+        bson_iter_array(v, &alen, &adata);
+        if (alen > 128) { /* more than a few values */
+            int r = in_many(x, v);
+            if (r >= 0)
+                return r;
+        }
         bson_iter_recurse(v, &a);
         while (bson_iter_next(&a))
             if (eq_value(x, &a))

@@ -662,7 +662,8 @@ static void test_duplicate_id_in_section(void **state)
     write_archive(path, s, 1);
     assert_int_equal(restore(path, uri, 1, 0, 0, 0, &e), -1);
     assert_int_equal(e.code, MNO_E_FORMAT);
-    assert_string_equal(e.msg, "section connec.people: line 5: duplicate _id \"p1\": the section holds it twice");
+    assert_string_equal(e.msg, "section connec.people: duplicate _id \"p1\": the section holds it twice");
+    assert_int_equal(e.line, 5);
     char *c = colls(db);
     assert_string_equal(c, "");
     free(c);
@@ -723,6 +724,22 @@ static void test_crash_after_data_before_journal(void **state)
     assert_int_equal(already, 1);
     assert_coll_is(uri, db, "people", people, NPEOPLE);
     assert_coll_is(uri, db, "invoices", invoices, NINVOICES);
+
+    /* _ids of every type, every other one already there */
+    db = newdb("late", uri, sizeof uri);
+    const char *half[NEDGE];
+    size_t nh = 0;
+    for (size_t i = 0; i < NEDGE; i += 2)
+        half[nh++] = edge[i];
+    insert_docs(db, "edge", half, nh);
+    tsec s2[] = {{"connec.edge", NULL, edge, NEDGE}};
+    path = tpath("late2.mnoa");
+    id = write_archive(path, s2, 1);
+    if (restore(path, uri, 0, 0, 0, 0, &e) != 0)
+        fail_msg("%s", e.msg);
+    assert_int_equal(journal_count(db, id, "connec.edge", &already), NEDGE);
+    assert_int_equal(already, nh);
+    assert_coll_is(uri, db, "edge", edge, NEDGE);
 }
 
 /* Documents of ~1 MiB: the 16 MiB buffer splits the section into several insert batches. */

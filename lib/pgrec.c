@@ -1,0 +1,243 @@
+/* pgrec.c: decodes PostgreSQL record lines of the writer's compact form without a general JSON parse (the form and the guarantees are in pgrec.h). */
+#include <stdlib.h>
+#include <string.h>
+#include "buf.h"
+#include "pgrec.h"
+
+struct mno_pgrec {
+    mno_buf prefix;     /* {"t":"rec","ns":"NS","v":{ */
+    mno_buf keys;       /* "c1": ,"c2": ... back to back */
+    size_t *keyoff;     /* start of column i's key in keys (ncols + 1 entries) */
+    size_t ncols;
+    mno_buf out;        /* the decoded values, each NUL-terminated */
+    size_t *valoff;     /* start of value i in out, or (size_t)-1 for null */
+};
+
+mno_pgrec *mno_pgrec_new(void)
+{
+    return calloc(1, sizeof(mno_pgrec));
+}
+
+void mno_pgrec_free(mno_pgrec *p)
+{
+    if (!p)
+        return;
+    mno_buf_release(&p->prefix);
+    mno_buf_release(&p->keys);
+    mno_buf_release(&p->out);
+    free(p->keyoff);
+    free(p->valoff);
+    free(p);
+}
+
+int mno_pgrec_setup(mno_pgrec *p, const mno_section *s)
+{
+    mno_buf_reset(&p->prefix);
+    mno_buf_reset(&p->keys);
+    free(p->keyoff);
+    free(p->valoff);
+    p->ncols = s->ncols;
+    p->keyoff = calloc(s->ncols + 1, sizeof *p->keyoff);
+    p->valoff = calloc(s->ncols + 1, sizeof *p->valoff);
+    if (!p->keyoff || !p->valoff)
+        return -1;
+    if (mno_buf_adds(&p->prefix, "{\"t\":\"rec\",\"ns\":") < 0 ||
+        mno_buf_add_json_str(&p->prefix, s->ns, strlen(s->ns)) < 0 || mno_buf_adds(&p->prefix, ",\"v\":{") < 0)
+        return -1;
+    for (size_t i = 0; i < s->ncols; i++) {
+        p->keyoff[i] = p->keys.len;
+        if ((i && mno_buf_addc(&p->keys, ',') < 0) ||
+            mno_buf_add_json_str(&p->keys, s->colnames[i], strlen(s->colnames[i])) < 0 ||
+            mno_buf_addc(&p->keys, ':') < 0)
+            return -1;
+    }
+    p->keyoff[s->ncols] = p->keys.len;
+    return 0;
+}
+
+static int hexv(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* 4 hex digits at s (s[0..4) must be readable): the value, or -1. */
+static long hex4(const char *s)
+{
+    long v = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = hexv(s[i]);
+        if (h < 0)
+            return -1;
+        v = v * 16 + h;
+    }
+    return v;
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when it is not valid
+   (overlong, surrogate, past U+10FFFF, cut short): as strict as jansson's check. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t k;
+    unsigned long v;
+    if (c < 0x80)
+        return 1;
+    if (c < 0xC2)
+        return 0;
+    if (c < 0xE0) { k = 2; v = c & 0x1F; }
+    else if (c < 0xF0) { k = 3; v = c & 0x0F; }
+    else if (c < 0xF5) { k = 4; v = c & 0x07; }
+    else
+        return 0;
+    if (n < k)
+        return 0;
+    for (size_t i = 1; i < k; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        v = (v << 6) | (s[i] & 0x3F);
+    }
+    if ((k == 3 && v < 0x800) || (k == 4 && v < 0x10000) || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+        return 0;
+    return k;
+}
+
+static void put_utf8(char **o, unsigned long v)
+{
+    unsigned char *u = (unsigned char *)*o;
+    if (v < 0x80) {
+        *u++ = (unsigned char)v;
+    } else if (v < 0x800) {
+        *u++ = (unsigned char)(0xC0 | (v >> 6));
+        *u++ = (unsigned char)(0x80 | (v & 0x3F));
+    } else if (v < 0x10000) {
+        *u++ = (unsigned char)(0xE0 | (v >> 12));
+        *u++ = (unsigned char)(0x80 | ((v >> 6) & 0x3F));
+        *u++ = (unsigned char)(0x80 | (v & 0x3F));
+    } else {
+        *u++ = (unsigned char)(0xF0 | (v >> 18));
+        *u++ = (unsigned char)(0x80 | ((v >> 12) & 0x3F));
+        *u++ = (unsigned char)(0x80 | ((v >> 6) & 0x3F));
+        *u++ = (unsigned char)(0x80 | (v & 0x3F));
+    }
+    *o = (char *)u;
+}
+
+/*
+ * Decodes the JSON string whose opening quote is at *pos into p->out (NUL-terminated) and
+ * moves *pos past its closing quote. Returns 1, 0 when the string is not plain (control
+ * character, bad escape, \u0000, lone surrogate, invalid UTF-8, no closing quote), -1 on
+ * out of memory. The output is never longer than the input, so one grow suffices.
+ */
+static int decode_string(mno_pgrec *p, const char *line, size_t len, size_t *pos)
+{
+    size_t i = *pos + 1;
+    if (mno_buf_grow(&p->out, len - *pos + 1) < 0)
+        return -1;
+    char *o = p->out.data + p->out.len;
+    while (i < len) {
+        unsigned char c = (unsigned char)line[i];
+        if (c == '"') {
+            *o = '\0';
+            p->out.len = (size_t)(o - p->out.data) + 1;
+            *pos = i + 1;
+            return 1;
+        }
+        if (c < 0x20)
+            return 0;
+        if (c < 0x80 && c != '\\') {
+            *o++ = (char)c;
+            i++;
+            continue;
+        }
+        if (c >= 0x80) {
+            size_t k = utf8_len((const unsigned char *)line + i, len - i);
+            if (!k)
+                return 0;
+            memcpy(o, line + i, k);
+            o += k;
+            i += k;
+            continue;
+        }
+        if (i + 1 >= len)
+            return 0;
+        char esc = line[i + 1];
+        i += 2;
+        switch (esc) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '/': *o++ = '/'; break;
+        case 'b': *o++ = '\b'; break;
+        case 'f': *o++ = '\f'; break;
+        case 'n': *o++ = '\n'; break;
+        case 'r': *o++ = '\r'; break;
+        case 't': *o++ = '\t'; break;
+        case 'u': {
+            if (i + 4 > len)
+                return 0;
+            long v = hex4(line + i);
+            i += 4;
+            if (v <= 0)
+                return 0;   /* bad hex, or \u0000: the general parser decides */
+            if (v >= 0xDC00 && v <= 0xDFFF)
+                return 0;
+            if (v >= 0xD800 && v <= 0xDBFF) {
+                if (i + 6 > len || line[i] != '\\' || line[i + 1] != 'u')
+                    return 0;
+                long lo = hex4(line + i + 2);
+                if (lo < 0xDC00 || lo > 0xDFFF)
+                    return 0;
+                i += 6;
+                v = 0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00);
+            }
+            put_utf8(&o, (unsigned long)v);
+            break;
+        }
+        default:
+            return 0;
+        }
+    }
+    return 0;
+}
+
+int mno_pgrec_parse(mno_pgrec *p, const char *line, size_t len, const char **vals, size_t *lens)
+{
+    size_t pos = p->prefix.len;
+    if (len < pos || memcmp(line, p->prefix.data, pos) != 0)
+        return 0;
+    mno_buf_reset(&p->out);
+    for (size_t i = 0; i < p->ncols; i++) {
+        size_t klen = p->keyoff[i + 1] - p->keyoff[i];
+        if (len - pos < klen || memcmp(line + pos, p->keys.data + p->keyoff[i], klen) != 0)
+            return 0;
+        pos += klen;
+        if (len - pos >= 4 && memcmp(line + pos, "null", 4) == 0) {
+            p->valoff[i] = (size_t)-1;
+            pos += 4;
+            continue;
+        }
+        if (pos >= len || line[pos] != '"')
+            return 0;
+        p->valoff[i] = p->out.len;
+        int rc = decode_string(p, line, len, &pos);
+        if (rc <= 0)
+            return rc;
+    }
+    if (len - pos != 2 || line[pos] != '}' || line[pos + 1] != '}')
+        return 0;
+    for (size_t i = 0; i < p->ncols; i++) {
+        if (p->valoff[i] == (size_t)-1) {
+            vals[i] = NULL;
+            lens[i] = 0;
+        } else {
+            vals[i] = p->out.data + p->valoff[i];
+            lens[i] = strlen(vals[i]);
+        }
+    }
+    return 1;
+}
