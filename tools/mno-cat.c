@@ -40,13 +40,13 @@ struct opts {
 
 static int fail(const mno_error *e)
 {
-    fprintf(stderr, "mno-cat: %s\n", e->msg);
+    fprintf(stderr, "mno-cat: error: %s\n", e->msg);
     return 2;
 }
 
 static int usage_error(const char *msg)
 {
-    fprintf(stderr, "mno-cat: %s\n%s", msg, "try 'mno-cat --help'\n");
+    fprintf(stderr, "mno-cat: error: %s\n%s", msg, "try 'mno-cat --help'\n");
     return 2;
 }
 
@@ -168,7 +168,7 @@ static int run_read(const struct opts *o, mno_in *in)
                      (unsigned long long)json_integer_value(json_object_get(it.obj, "sections")),
                      (unsigned long long)it.declared_count, mno_sum_hex(&it.declared_sum, hex));
         if (wr < 0 || ferror(stdout)) {
-            fprintf(stderr, "mno-cat: <stdout>: write error\n");
+            fprintf(stderr, "mno-cat: error: <stdout>: write error\n");
             status = 2;
             goto done;
         }
@@ -193,7 +193,7 @@ static int run_read(const struct opts *o, mno_in *in)
 done:
     mno_reader_free(r);
     if (fflush(stdout) != 0 && status == 0) {
-        fprintf(stderr, "mno-cat: <stdout>: write error\n");
+        fprintf(stderr, "mno-cat: error: <stdout>: write error\n");
         status = 2;
     }
     return status;

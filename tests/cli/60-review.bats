@@ -31,11 +31,11 @@ try 'mno-restore --help'" ]
   [ "${lines[0]}" = "mno-restore: error: option '-j' needs a value" ]
   run mno-cat --seal "$RARCH" -o
   [ "$status" -eq 2 ]
-  [ "$output" = "mno-cat: option '-o' needs a value
+  [ "$output" = "mno-cat: error: option '-o' needs a value
 try 'mno-cat --help'" ]
   run mno-cat --records --ns
   [ "$status" -eq 2 ]
-  [ "${lines[0]}" = "mno-cat: option '--ns' needs a value" ]
+  [ "${lines[0]}" = "mno-cat: error: option '--ns' needs a value" ]
 }
 
 @test "review: mno-restore refuses --progress with --quiet, as mno-dump does, before touching the target" {
@@ -50,7 +50,7 @@ try 'mno-restore --help'" ]
 @test "review: mno-cat --records --ns with a section the archive lacks is an error, not an empty success" {
   run mno-cat --records --ns public.nosuch "$RARCH"
   [ "$status" -eq 2 ]
-  [ "$output" = "mno-cat: $RARCH: no section 'public.nosuch' in the archive (mno-cat --list names them)" ]
+  [ "$output" = "mno-cat: error: $RARCH: no section 'public.nosuch' in the archive (mno-cat --list names them)" ]
   # a section that is there still prints exactly its records
   run mno-cat --records --ns public.tenants "$RARCH"
   [ "$status" -eq 0 ]
@@ -91,4 +91,22 @@ try 'mno-restore --help'" ]
   [[ "$output" == "mno-dump: error: cannot connect to mongodb at 'mongodb://mno@127.0.0.1:1/review_connec?serverSelectionTimeoutMS=300': "* ]]
   [[ "$output" != *Hunter2-pw* ]]
   [ ! -e c.mnoa ]
+}
+
+@test "review: all four tools print errors as 'mno-TOOL: error: ...' (usage and runtime), exit 2" {
+  for t in mno-dump mno-cat mno-restore mno-verify; do
+    run "$t" --bogus
+    [ "$status" -eq 2 ]
+    [ "$output" = "$t: error: unknown option '--bogus'
+try '$t --help'" ]
+  done
+  run mno-cat --check nothere.mnoa
+  [ "$status" -eq 2 ]
+  [ "$output" = "mno-cat: error: nothere.mnoa: cannot open: No such file or directory" ]
+  run mno-verify --archive nothere.mnoa --target "$RHUB"
+  [ "$status" -eq 2 ]
+  [ "$output" = "mno-verify: error: nothere.mnoa: cannot open: No such file or directory" ]
+  run mno-restore --target "$RHUB" nothere.mnoa
+  [ "$status" -eq 2 ]
+  [ "$output" = "mno-restore: error: nothere.mnoa: cannot open: No such file or directory" ]
 }
