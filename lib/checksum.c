@@ -139,6 +139,12 @@ void mno_md5(const void *p, size_t n, unsigned char digest[16])
         memset(digest, 0, 16);
 }
 
+/* Bytes that make ROW()::text quote a field: 1 quote only, 2 quote and double. */
+static const unsigned char rec_class[256] = {
+    ['"'] = 2, ['\\'] = 2, ['('] = 1, [')'] = 1, [','] = 1,
+    [' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\v'] = 1, ['\f'] = 1, ['\r'] = 1,
+};
+
 int mno_pg_record_text(struct mno_buf *out, const char *const *vals, const size_t *lens, size_t n)
 {
     if (mno_buf_addc(out, '(') < 0)
@@ -153,18 +159,9 @@ int mno_pg_record_text(struct mno_buf *out, const char *const *vals, const size_
         int quote = len == 0;
         size_t extra = 0; /* '"' and '\\' to double */
         for (size_t k = 0; k < len; k++) {
-            unsigned char c = (unsigned char)v[k];
-            switch (c) {
-            case '"': case '\\':
-                extra++;
-                /* fall through */
-            case '(': case ')': case ',':
-            case ' ': case '\t': case '\n': case '\v': case '\f': case '\r':
-                quote = 1;
-                break;
-            default:
-                break;
-            }
+            unsigned char c = rec_class[(unsigned char)v[k]];
+            quote |= c;
+            extra += c >> 1;
         }
         if (!quote) {
             if (mno_buf_add(out, v, len) < 0)
@@ -175,10 +172,15 @@ int mno_pg_record_text(struct mno_buf *out, const char *const *vals, const size_
             return -1;
         char *d = out->data + out->len;
         *d++ = '"';
-        for (size_t k = 0; k < len; k++) {
-            if (v[k] == '"' || v[k] == '\\')
+        if (!extra) {
+            memcpy(d, v, len);
+            d += len;
+        } else {
+            for (size_t k = 0; k < len; k++) {
+                if (v[k] == '"' || v[k] == '\\')
+                    *d++ = v[k];
                 *d++ = v[k];
-            *d++ = v[k];
+            }
         }
         *d++ = '"';
         out->len = (size_t)(d - out->data);
