@@ -1,5 +1,6 @@
 /* buf.c: a growable byte buffer, always NUL-terminated. */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,18 @@ int mno_buf_addf(mno_buf *b, const char *fmt, ...)
     return 0;
 }
 
+/* 1 when none of the 8 bytes of x needs a JSON escape (< 0x20, '"', '\\'): the word-at-a-time
+   "has a byte less than" / "has a zero byte" tests, exact for "any". */
+static inline int json_plain8(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    uint64_t lt = (x - ones * 0x20) & ~x & high;
+    uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+    q = (q - ones) & ~q & high;
+    bs = (bs - ones) & ~bs & high;
+    return !(lt | q | bs);
+}
+
 int mno_buf_add_json_str(mno_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -73,10 +86,20 @@ int mno_buf_add_json_str(mno_buf *b, const char *s, size_t n)
         return -1;
     b->data[b->len++] = '"';
     size_t run = 0; /* start of the current run of bytes that need no escape */
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n;) {
+        if (i + 8 <= n) {
+            uint64_t x;
+            memcpy(&x, s + i, 8);
+            if (json_plain8(x)) {
+                i += 8;
+                continue;
+            }
+        }
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            i++;
             continue;
+        }
         if (mno_buf_add(b, s + run, i - run) < 0)
             return -1;
         char esc[7];
@@ -96,7 +119,7 @@ int mno_buf_add_json_str(mno_buf *b, const char *s, size_t n)
         }
         if (mno_buf_add(b, esc, k) < 0)
             return -1;
-        run = i + 1;
+        run = ++i;
     }
     if (mno_buf_add(b, s + run, n - run) < 0 || mno_buf_addc(b, '"') < 0)
         return -1;

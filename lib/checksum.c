@@ -139,9 +139,9 @@ void mno_md5(const void *p, size_t n, unsigned char digest[16])
         memset(digest, 0, 16);
 }
 
-/* Bytes that make ROW()::text quote a field: 1 quote only, 2 quote and double. */
-static const unsigned char rec_class[256] = {
-    ['"'] = 2, ['\\'] = 2, ['('] = 1, [')'] = 1, [','] = 1,
+/* Record-text classes of a byte: 1 forces double quotes, 3 also doubles it ('"', '\\'). */
+static const unsigned char rt_class[256] = {
+    ['"'] = 3, ['\\'] = 3, ['('] = 1, [')'] = 1, [','] = 1,
     [' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\v'] = 1, ['\f'] = 1, ['\r'] = 1,
 };
 
@@ -152,18 +152,18 @@ int mno_pg_record_text(struct mno_buf *out, const char *const *vals, const size_
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && mno_buf_addc(out, ',') < 0)
             return -1;
-        const char *v = vals[i];
+        const unsigned char *v = (const unsigned char *)vals[i];
         if (!v)
             continue;
-        size_t len = lens ? lens[i] : strlen(v);
-        int quote = len == 0;
+        size_t len = lens ? lens[i] : strlen((const char *)v);
+        unsigned int cls = len == 0;
         size_t extra = 0; /* '"' and '\\' to double */
-        for (size_t k = 0; k < len; k++) {
-            unsigned char c = rec_class[(unsigned char)v[k]];
-            quote |= c;
+        for (size_t k = 0; k < len; k++) {   /* branch-free scan: a table lookup per byte */
+            unsigned int c = rt_class[v[k]];
+            cls |= c;
             extra += c >> 1;
         }
-        if (!quote) {
+        if (!cls) {
             if (mno_buf_add(out, v, len) < 0)
                 return -1;
             continue;
@@ -178,8 +178,8 @@ int mno_pg_record_text(struct mno_buf *out, const char *const *vals, const size_
         } else {
             for (size_t k = 0; k < len; k++) {
                 if (v[k] == '"' || v[k] == '\\')
-                    *d++ = v[k];
-                *d++ = v[k];
+                    *d++ = (char)v[k];
+                *d++ = (char)v[k];
             }
         }
         *d++ = '"';

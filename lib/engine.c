@@ -7,6 +7,7 @@
 
 const mno_engine_ops mno_engine_pg = {
     .name = "postgresql",
+    .default_source = "mnohub",
     .open = mno_pg_open,
     .close = mno_pg_close,
     .plan = mno_pg_plan,
@@ -27,6 +28,7 @@ const mno_engine_ops mno_engine_pg = {
 
 const mno_engine_ops mno_engine_mongo = {
     .name = "mongodb",
+    .default_source = "connec",
     .open = mno_mongo_open,
     .close = mno_mongo_close,
     .plan = mno_mongo_plan,

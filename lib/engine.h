@@ -70,12 +70,17 @@ typedef struct mno_ns_count {
 
 typedef struct mno_engine_ops {
     const char *name;   /* the archive's engine value: "postgresql" | "mongodb" */
+    const char *default_source;  /* the usual source kind: "mnohub" (pg) | "connec" (mongo) */
     /* Connects to uri in role. Returns 0 with *out set, or -1 with e filled (no credential in it). */
     int (*open)(mno_engine **out, const char *uri, int role, mno_error *e);
     /* Closes; accepts NULL. */
     void (*close)(mno_engine *en);
 
     /* ---- dump ---- */
+    /* The kind of source the open database is: "mnohub", "connec" or "connector" (the
+       archive header's "source"; the default scope is filters/KIND.scope). Returns a static
+       string, or NULL with e filled. NULL op: default_source. */
+    const char *(*source_kind)(mno_engine *en, mno_error *e);
     int (*plan)(mno_engine *en, const mno_dump_opts *o, mno_plan *plan, mno_error *e);
     /* Writes one section (begin, recs in key order, end) to w. */
     int (*dump_section)(mno_engine *en, const mno_plan_item *it, mno_writer *w, mno_error *e);

@@ -20,6 +20,9 @@ static void mongo_init(void)
 {
     mongoc_log_set_handler(mongo_log_quiet, NULL);
     mongoc_init();
+    /* lib/ never prints: libmongoc's own log lines (which may echo a URI) are dropped; its
+       errors reach us through bson_error_t */
+    mongoc_log_set_handler(NULL, NULL);
     atexit(mongo_cleanup);
 }
 

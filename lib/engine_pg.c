@@ -54,7 +54,9 @@ PGconn *mno_pg_connect(const char *conninfo, const char *redacted, mno_error *e)
 {
     PGconn *c = PQconnectdb(conninfo ? conninfo : "");
     if (PQstatus(c) != CONNECTION_OK) {
-        mno_pg_err(e, c, NULL, redacted, "cannot connect to postgresql");
+        char what[1200];
+        snprintf(what, sizeof what, "cannot connect to postgresql at '%s'", redacted ? redacted : "");
+        mno_pg_err(e, c, NULL, NULL, what);
         PQfinish(c);
         return NULL;
     }

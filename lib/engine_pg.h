@@ -34,6 +34,8 @@ char *mno_pg_quote_ns(PGconn *c, const char *ns);
 /* ops, by file */
 int  mno_pg_open(mno_engine **out, const char *uri, int role, mno_error *e);
 void mno_pg_close(mno_engine *en);
+/* "connector" for a connector database (organizations.tenant, no tenants table), else "mnohub". */
+const char *mno_pg_source_kind(mno_engine *en, mno_error *e);
 int  mno_pg_plan(mno_engine *en, const mno_dump_opts *o, mno_plan *plan, mno_error *e);
 int  mno_pg_dump_section(mno_engine *en, const mno_plan_item *it, mno_writer *w, mno_error *e);
 void mno_pg_plan_free(mno_engine *en, mno_plan *plan);

@@ -71,6 +71,7 @@ typedef struct pg_dump {
     int stop;
     char *tenant;
     mno_pg *pg;
+    struct hasher *hasher;  /* the sections' hashing thread */
 } pg_dump;
 
 static int nomem(mno_error *e) { return mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory"); }
@@ -110,11 +111,14 @@ static void stop_workers(pg_dump *st)
     st->started = 0;
 }
 
+static void hasher_free(struct hasher *hs);
+
 static void dump_state_free(pg_dump *st)
 {
     if (!st)
         return;
     stop_workers(st);
+    hasher_free(st->hasher);
     for (size_t i = 0; st->d && i < st->schema.n; i++) {
         free(st->d[i].rules);
         free(st->d[i].fks);
@@ -193,13 +197,15 @@ static int add_lit(mno_buf *b, const char *s)
 
 static int add_pred(pg_dump *st, size_t ti, const char *alias, int *ctr, mno_buf *b);
 
-/* Appends "(SELECT p.c1[, p.c2...] FROM parent p WHERE pred)"; astext casts the column to text. */
+/* Appends "(SELECT p.c1[, p.c2...] FROM parent p WHERE pred)"; astext casts the column to
+   text; array makes it "ARRAY(SELECT ...)" (one column), which the planner evaluates once and
+   can match with an index (col = ANY (...), several of them OR-ed as a BitmapOr). */
 static int add_parent_set(pg_dump *st, size_t pi, char *const *cols, size_t n, int astext,
-                          int *ctr, mno_buf *b)
+                          int array, int *ctr, mno_buf *b)
 {
     char sub[24];
     snprintf(sub, sizeof sub, "p%d", ++*ctr);
-    if (mno_buf_adds(b, "(SELECT ") < 0)
+    if (mno_buf_adds(b, array ? "ARRAY(SELECT " : "(SELECT ") < 0)
         return -1;
     for (size_t i = 0; i < n; i++)
         if ((i && mno_buf_adds(b, ", ") < 0) || add_col(b, sub, cols[i]) < 0 ||
@@ -265,10 +271,10 @@ static int add_rule_pred(pg_dump *st, size_t ti, const mno_scope_rule *r, const 
         if (r->guard_col && (add_col(b, alias, r->guard_col) < 0 || mno_buf_adds(b, " = ") < 0 ||
                              add_lit(b, r->guard_val) < 0 || mno_buf_adds(b, " AND ") < 0))
             return -1;
-        if (add_col(b, alias, r->cols[0]) < 0 || mno_buf_adds(b, " IN ") < 0 ||
-            add_parent_set(st, (size_t)pi, refcol, 1, 0, ctr, b) < 0)
+        if (add_col(b, alias, r->cols[0]) < 0 || mno_buf_adds(b, " = ANY (") < 0 ||
+            add_parent_set(st, (size_t)pi, refcol, 1, 0, 1, ctr, b) < 0)
             return -1;
-        return mno_buf_addc(b, ')');
+        return mno_buf_adds(b, "))");
     case MNO_SCOPE_UIDS:
         if (!r->uids_json) {
             char tok[24];
@@ -276,13 +282,13 @@ static int add_rule_pred(pg_dump *st, size_t ti, const mno_scope_rule *r, const 
             if (mno_buf_adds(b, "EXISTS (SELECT 1 FROM regexp_split_to_table(") < 0 ||
                 add_col(b, alias, r->cols[0]) < 0 ||
                 mno_buf_addf(b, "::text, '[^A-Za-z0-9_-]+') AS %s(tok) WHERE %s.tok IN ", tok, tok) < 0 ||
-                add_parent_set(st, (size_t)pi, refcol, 1, 1, ctr, b) < 0)
+                add_parent_set(st, (size_t)pi, refcol, 1, 1, 0, ctr, b) < 0)
                 return -1;
             return mno_buf_addc(b, ')');
         }
         if (mno_buf_adds(b, "(jsonb_typeof") < 0 || add_json_expr(b, t, r, alias) < 0 ||
             mno_buf_adds(b, " IN ('array', 'string') AND ") < 0 || add_json_expr(b, t, r, alias) < 0 ||
-            mno_buf_adds(b, " ?| ARRAY") < 0 || add_parent_set(st, (size_t)pi, refcol, 1, 1, ctr, b) < 0)
+            mno_buf_adds(b, " ?| ") < 0 || add_parent_set(st, (size_t)pi, refcol, 1, 1, 1, ctr, b) < 0)
             return -1;
         return mno_buf_addc(b, ')');
     default:
@@ -310,8 +316,9 @@ static int add_pred(pg_dump *st, size_t ti, const char *alias, int *ctr, mno_buf
             for (size_t i = 0; i < fk->n; i++)
                 if ((i && mno_buf_adds(b, ", ") < 0) || add_col(b, alias, fk->cols[i]) < 0)
                     return -1;
-            if ((fk->n > 1 && mno_buf_addc(b, ')') < 0) || mno_buf_adds(b, " IN ") < 0 ||
-                add_parent_set(st, fk->ref, fk->refcols, fk->n, 0, ctr, b) < 0)
+            if ((fk->n > 1 && mno_buf_addc(b, ')') < 0) || mno_buf_adds(b, fk->n > 1 ? " IN " : " = ANY (") < 0 ||
+                add_parent_set(st, fk->ref, fk->refcols, fk->n, 0, fk->n == 1, ctr, b) < 0 ||
+                (fk->n == 1 && mno_buf_addc(b, ')') < 0))
                 return -1;
         } else if (add_rule_pred(st, ti, &st->scope->rules[d->rules[k]], alias, ctr, b) < 0) {
             return -1;
@@ -382,6 +389,24 @@ static char *rule_text(pg_dump *st, size_t ti)
 fail:
     mno_buf_release(&b);
     return NULL;
+}
+
+/* ---- source kind ---- */
+
+const char *mno_pg_source_kind(mno_engine *en, mno_error *e)
+{
+    mno_pg *pg = MNO_PG(en);
+    /* a connector database keys its organizations by a tenant column and has no tenants table */
+    PGresult *r = PQexec(pg->conn,
+        "SELECT to_regclass('public.tenants') IS NULL AND EXISTS (SELECT 1 FROM pg_attribute "
+        "WHERE attrelid = to_regclass('public.organizations') AND attname = 'tenant' AND NOT attisdropped)");
+    const char *kind = NULL;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        mno_pg_err(e, pg->conn, r, NULL, "cannot read the catalog");
+    else
+        kind = strcmp(PQgetvalue(r, 0, 0), "t") == 0 ? "connector" : "mnohub";
+    PQclear(r);
+    return kind;
 }
 
 /* ---- plan ---- */
@@ -547,7 +572,21 @@ static long long count_rows(PGconn *c, const char *sql, const char *ns, mno_erro
     return n;
 }
 
-/* Opens the dump's transaction on c: one snapshot, read only; binds the tenant. */
+/* Binds the tenant (a parameter) to the session setting the queries read. */
+static int set_tenant(PGconn *c, const char *tenant, mno_error *e)
+{
+    const char *params[1] = {tenant ? tenant : ""};
+    PGresult *r = PQexecParams(c, "SELECT set_config('" TENANT_SETTING "', $1, false)", 1, NULL,
+                               params, NULL, NULL, 0);
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    if (!ok)
+        mno_pg_err(e, c, r, NULL, "cannot set the tenant");
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+/* Opens the dump's transaction on c: one snapshot (snapshot: an exported one to share),
+   read only; binds the tenant. */
 static int begin_snapshot(PGconn *c, const char *snapshot, const char *tenant, mno_error *e)
 {
     if (mno_pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL, e) < 0)
@@ -561,14 +600,7 @@ static int begin_snapshot(PGconn *c, const char *snapshot, const char *tenant, m
         if (rc < 0)
             return -1;
     }
-    const char *params[1] = {tenant ? tenant : ""};
-    PGresult *r = PQexecParams(c, "SELECT set_config('" TENANT_SETTING "', $1, false)", 1, NULL,
-                               params, NULL, NULL, 0);
-    int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
-    if (!ok)
-        mno_pg_err(e, c, r, NULL, "cannot set the tenant");
-    PQclear(r);
-    return ok ? 0 : -1;
+    return set_tenant(c, tenant, e);
 }
 
 /* Fails with the unknown tenant when no root rule selects a row. */
@@ -643,6 +675,8 @@ int mno_pg_plan(mno_engine *en, const mno_dump_opts *o, mno_plan *plan, mno_erro
         if (begin_snapshot(pg->conn, NULL, st->tenant, e) < 0)
             goto done;
         st->in_txn = 1;
+    } else if (set_tenant(pg->conn, st->tenant, e) < 0) {
+        goto done;
     }
     if (mno_pg_schema_load(pg->conn, &st->schema, e) < 0)
         goto done;
@@ -676,6 +710,13 @@ int mno_pg_plan(mno_engine *en, const mno_dump_opts *o, mno_plan *plan, mno_erro
         goto done;
     if (!(order = topo_order(st, &norder, e)))
         goto done;
+    for (size_t k = 0; k < norder; k++)
+        if (st->schema.t[order[k]].ncols == 0) {
+            mno_err(e, MNO_E_SCOPE, NULL, 0, NULL,
+                    "table %s has no columns: an archive section cannot hold it (mark it skip in %s)",
+                    st->schema.t[order[k]].ns, st->scope->file);
+            goto done;
+        }
     if (!o->all && check_tenant(st, pg->conn, st->tenant, e) < 0)
         goto done;
 
@@ -729,96 +770,324 @@ done:
 
 /* ---- sections ---- */
 
-/* Decodes one COPY text row in place into vals/lens (NULL for \N). Returns 0, or -1 when the
-   row does not have n fields. */
+/* Decodes one field's escapes in place from p to end (no tab inside); returns its new end. */
+static char *unescape(char *p, char *end)
+{
+    char *w = p;
+    while (p < end) {
+        char c = *p++;
+        if (c == '\\' && p < end) {
+            c = *p++;
+            switch (c) {
+            case 'b': c = '\b'; break;
+            case 'f': c = '\f'; break;
+            case 'n': c = '\n'; break;
+            case 'r': c = '\r'; break;
+            case 't': c = '\t'; break;
+            case 'v': c = '\v'; break;
+            case 'x': {
+                int v = 0, k = 0;
+                while (k < 2 && p < end && ((*p >= '0' && *p <= '9') || ((*p | 32) >= 'a' && (*p | 32) <= 'f'))) {
+                    v = v * 16 + (*p <= '9' ? *p - '0' : (*p | 32) - 'a' + 10);
+                    p++, k++;
+                }
+                c = k ? (char)v : 'x';
+                break;
+            }
+            default:
+                if (c >= '0' && c <= '7') {
+                    int v = c - '0', k = 1;
+                    while (k < 3 && p < end && *p >= '0' && *p <= '7')
+                        v = v * 8 + (*p++ - '0'), k++;
+                    c = (char)v;
+                }
+                break;
+            }
+        }
+        *w++ = c;
+    }
+    return w;
+}
+
+/* Decodes one COPY text row in place into vals/lens (NULL for \N), each value NUL-terminated.
+   Returns 0, or -1 when the row does not have n fields. */
 static int decode_row(char *row, size_t len, size_t n, const char **vals, size_t *lens)
 {
-    size_t f = 0;
     char *p = row, *end = row + len;
     if (len && end[-1] == '\n')
         end--;
     if (n == 0)
         return p == end ? 0 : -1;
-    for (;;) {
-        if (f >= n)
+    for (size_t f = 0; f < n; f++) {
+        char *tab = memchr(p, '\t', (size_t)(end - p));
+        char *fend = tab ? tab : end;
+        if ((tab == NULL) != (f == n - 1))
             return -1;
-        char *start = p, *w = p;
-        if (end - p >= 2 && p[0] == '\\' && p[1] == 'N' && (end - p == 2 || p[2] == '\t')) {
+        if (fend - p == 2 && p[0] == '\\' && p[1] == 'N') {
             vals[f] = NULL;
             lens[f] = 0;
-            p += 2;
         } else {
-            while (p < end && *p != '\t') {
-                char c = *p++;
-                if (c == '\\' && p < end) {
-                    c = *p++;
-                    switch (c) {
-                    case 'b': c = '\b'; break;
-                    case 'f': c = '\f'; break;
-                    case 'n': c = '\n'; break;
-                    case 'r': c = '\r'; break;
-                    case 't': c = '\t'; break;
-                    case 'v': c = '\v'; break;
-                    case 'x': {
-                        int v = 0, k = 0;
-                        while (k < 2 && p < end && ((*p >= '0' && *p <= '9') || ((*p | 32) >= 'a' && (*p | 32) <= 'f'))) {
-                            v = v * 16 + (*p <= '9' ? *p - '0' : (*p | 32) - 'a' + 10);
-                            p++, k++;
-                        }
-                        c = k ? (char)v : 'x';
-                        break;
-                    }
-                    default:
-                        if (c >= '0' && c <= '7') {
-                            int v = c - '0', k = 1;
-                            while (k < 3 && p < end && *p >= '0' && *p <= '7')
-                                v = v * 8 + (*p++ - '0'), k++;
-                            c = (char)v;
-                        }
-                        break;
-                    }
-                }
-                *w++ = c;
-            }
-            vals[f] = start;
-            lens[f] = (size_t)(w - start);
+            char *w = memchr(p, '\\', (size_t)(fend - p)) ? unescape(p, fend) : fend;
+            *w = '\0';    /* over the tab (or the newline/end: the buffer has a byte after) */
+            vals[f] = p;
+            lens[f] = (size_t)(w - p);
         }
-        f++;
-        if (p >= end) {
-            if (vals[f - 1])
-                *w = '\0';
-            break;
-        }
-        /* p at a tab: terminate the value (w <= p) and go on */
-        if (vals[f - 1])
-            *w = '\0';
-        p++;
+        p = fend + 1;
     }
-    return f == n ? 0 : -1;
+    return 0;
+}
+
+/*
+ * The rows of a section go to the archive through a two-stage pipeline: this thread decodes
+ * each row and writes its line; a hashing thread computes the rows' record-text md5 a batch
+ * ahead. The two halves cost about the same, so a dump uses two cores besides the server's.
+ */
+#define BATCH_ROWS 1024
+#define BATCH_BYTES ((size_t)1 << 20)
+
+typedef struct batch {
+    char **rows;                  /* the rows (each malloc'd or from PQgetCopyData) */
+    int pq;                       /* rows are PQgetCopyData's: PQfreemem, else free */
+    size_t n, bytes;
+    const char **vals;            /* BATCH_ROWS * ncols, decoded in place into rows */
+    size_t *lens;
+    unsigned char (*digest)[16];
+} batch;
+
+/* The hashing thread (one per dump, started with its first section). */
+typedef struct hasher {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    batch *job;                   /* the batch to hash, NULL when idle */
+    size_t ncols;
+    int stop;
+    mno_buf text;
+    mno_hasher *h;
+} hasher;
+
+static void *hasher_main(void *arg)
+{
+    hasher *hs = arg;
+    pthread_mutex_lock(&hs->mu);
+    for (;;) {
+        while (!hs->job && !hs->stop)
+            pthread_cond_wait(&hs->cv, &hs->mu);
+        if (hs->stop)
+            break;
+        batch *b = hs->job;
+        size_t nc = hs->ncols;
+        pthread_mutex_unlock(&hs->mu);
+        int ok = 1;
+        for (size_t i = 0; i < b->n; i++) {
+            mno_buf_reset(&hs->text);
+            if (mno_pg_record_text(&hs->text, b->vals + i * nc, b->lens + i * nc, nc) < 0) {
+                ok = 0;   /* out of memory: the writer hashes this batch itself */
+                break;
+            }
+            mno_hasher_md5(hs->h, hs->text.data, hs->text.len, b->digest[i]);
+        }
+        pthread_mutex_lock(&hs->mu);
+        hs->job = NULL;
+        pthread_cond_broadcast(&hs->cv);
+        if (!ok)
+            hs->stop = 2;
+    }
+    pthread_mutex_unlock(&hs->mu);
+    return NULL;
+}
+
+static void hasher_free(hasher *hs)
+{
+    if (!hs)
+        return;
+    pthread_mutex_lock(&hs->mu);
+    if (hs->stop != 2)
+        hs->stop = 1;
+    pthread_cond_broadcast(&hs->cv);
+    pthread_mutex_unlock(&hs->mu);
+    pthread_join(hs->th, NULL);
+    pthread_mutex_destroy(&hs->mu);
+    pthread_cond_destroy(&hs->cv);
+    mno_buf_release(&hs->text);
+    mno_hasher_free(hs->h);
+    free(hs);
+}
+
+static hasher *hasher_new(void)
+{
+    hasher *hs = calloc(1, sizeof *hs);
+    if (!hs || !(hs->h = mno_hasher_new())) {
+        free(hs);
+        return NULL;
+    }
+    pthread_mutex_init(&hs->mu, NULL);
+    pthread_cond_init(&hs->cv, NULL);
+    if (pthread_create(&hs->th, NULL, hasher_main, hs) != 0) {
+        pthread_mutex_destroy(&hs->mu);
+        pthread_cond_destroy(&hs->cv);
+        mno_hasher_free(hs->h);
+        free(hs);
+        return NULL;
+    }
+    return hs;
+}
+
+/* Hands b to the hashing thread. */
+static void hasher_submit(hasher *hs, batch *b, size_t ncols)
+{
+    pthread_mutex_lock(&hs->mu);
+    hs->ncols = ncols;
+    hs->job = b;
+    pthread_cond_broadcast(&hs->cv);
+    pthread_mutex_unlock(&hs->mu);
+}
+
+/* Waits until the hashing thread is idle; returns 0, or -1 when it failed (out of memory). */
+static int hasher_wait(hasher *hs)
+{
+    pthread_mutex_lock(&hs->mu);
+    while (hs->job && hs->stop != 2)
+        pthread_cond_wait(&hs->cv, &hs->mu);
+    int rc = hs->stop == 2 ? -1 : 0;
+    pthread_mutex_unlock(&hs->mu);
+    return rc;
 }
 
 typedef struct row_sink {
-    mno_writer *w;        /* direct: into the archive */
+    mno_writer *w;        /* into the archive, through the pipeline */
     FILE *f;              /* worker: raw rows into a temp file */
+    hasher *hs;
     const char *ns;
     size_t ncols;
-    const char **vals;
-    size_t *lens;
     unsigned long long rows;
+    batch b[2];
+    batch *cur, *pending; /* filling; being hashed */
 } row_sink;
 
-static int sink_row(row_sink *k, char *row, size_t len, mno_error *e)
+static void batch_clear(batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->pq)
+            PQfreemem(b->rows[i]);
+        else
+            free(b->rows[i]);
+    }
+    b->n = 0;
+    b->bytes = 0;
+}
+
+static void batch_release(batch *b)
+{
+    batch_clear(b);
+    free(b->rows);
+    free(b->vals);
+    free(b->lens);
+    free(b->digest);
+}
+
+static int sink_init(row_sink *k, mno_writer *w, hasher *hs, const char *ns, size_t ncols, mno_error *e)
+{
+    memset(k, 0, sizeof *k);
+    k->w = w;
+    k->hs = hs;
+    k->ns = ns;
+    k->ncols = ncols;
+    for (int i = 0; i < 2; i++) {
+        batch *b = &k->b[i];
+        b->rows = calloc(BATCH_ROWS, sizeof *b->rows);
+        b->vals = calloc(BATCH_ROWS * (ncols + 1), sizeof *b->vals);
+        b->lens = calloc(BATCH_ROWS * (ncols + 1), sizeof *b->lens);
+        b->digest = calloc(BATCH_ROWS, sizeof *b->digest);
+        if (!b->rows || !b->vals || !b->lens || !b->digest)
+            return nomem(e);
+    }
+    k->cur = &k->b[0];
+    return 0;
+}
+
+/* Waits for the batch being hashed (if any) and frees every row. */
+static void sink_release(row_sink *k)
+{
+    if (k->pending)
+        hasher_wait(k->hs);
+    batch_release(&k->b[0]);
+    batch_release(&k->b[1]);
+}
+
+/* Writes a hashed batch's lines and empties it. */
+static int write_batch(row_sink *k, batch *b, int hashed, mno_error *e)
+{
+    int rc = 0;
+    for (size_t i = 0; i < b->n && rc == 0; i++) {
+        const char *const *v = b->vals + i * k->ncols;
+        const size_t *l = b->lens + i * k->ncols;
+        rc = hashed ? mno_writer_rec_pg_digest(k->w, v, l, b->digest[i], e) : mno_writer_rec_pg(k->w, v, l, e);
+    }
+    batch_clear(b);
+    return rc;
+}
+
+/* Writes the batch being hashed once it is: returns 0 or -1. */
+static int flush_pending(row_sink *k, mno_error *e)
+{
+    if (!k->pending)
+        return 0;
+    batch *p = k->pending;
+    int hashed = hasher_wait(k->hs) == 0;
+    k->pending = NULL;
+    return write_batch(k, p, hashed, e);
+}
+
+/* Hands the filled batch to the hashing thread, after writing the one before it. */
+static int sink_cycle(row_sink *k, mno_error *e)
+{
+    if (flush_pending(k, e) < 0)
+        return -1;
+    if (!k->cur->n)
+        return 0;
+    hasher_submit(k->hs, k->cur, k->ncols);
+    k->pending = k->cur;
+    k->cur = k->cur == &k->b[0] ? &k->b[1] : &k->b[0];
+    return 0;
+}
+
+/* Writes everything still in the pipeline. */
+static int sink_finish(row_sink *k, mno_error *e)
+{
+    return sink_cycle(k, e) < 0 ? -1 : flush_pending(k, e);
+}
+
+/* Takes one COPY row (owned: pq says how to free it). Returns 0 or -1. */
+static int sink_row(row_sink *k, char *row, size_t len, int pq, mno_error *e)
 {
     k->rows++;
     if (k->f) {
-        if (fwrite(row, 1, len, k->f) != len)
-            return mno_err(e, MNO_E_IO, NULL, 0, k->ns, "cannot write a temporary file: %s", strerror(errno));
-        return 0;
+        int ok = fwrite(row, 1, len, k->f) == len;
+        if (pq)
+            PQfreemem(row);
+        else
+            free(row);
+        return ok ? 0 : mno_err(e, MNO_E_IO, NULL, 0, k->ns, "cannot write a temporary file: %s", strerror(errno));
     }
-    if (decode_row(row, len, k->ncols, k->vals, k->lens) < 0)
+    batch *b = k->cur;
+    if (b->n && b->pq != pq && sink_cycle(k, e) < 0) {
+        (pq ? PQfreemem : free)(row);
+        return -1;
+    }
+    b = k->cur;
+    b->pq = pq;
+    b->rows[b->n] = row;
+    if (decode_row(row, len, k->ncols, b->vals + b->n * k->ncols, b->lens + b->n * k->ncols) < 0) {
+        (pq ? PQfreemem : free)(row);
         return mno_err(e, MNO_E_SERVER, NULL, 0, k->ns, "row %llu: COPY sent a row without %zu columns",
                        k->rows, k->ncols);
-    return mno_writer_rec_pg(k->w, k->vals, k->lens, e);
+    }
+    b->n++;
+    b->bytes += len;
+    if (b->n == BATCH_ROWS || b->bytes >= BATCH_BYTES)
+        return sink_cycle(k, e);
+    return 0;
 }
 
 /* Streams the rows of a COPY ... TO STDOUT into k. Returns 0 or -1. */
@@ -835,12 +1104,11 @@ static int copy_out(PGconn *c, const char *copy, row_sink *k, mno_error *e)
     char *buf = NULL;
     int n, failed = 0;
     while ((n = PQgetCopyData(c, &buf, 0)) > 0) {
-        if (!failed && sink_row(k, buf, (size_t)n, e) < 0)
+        if (sink_row(k, buf, (size_t)n, 1, e) < 0) {
             failed = 1;
-        PQfreemem(buf);
-        buf = NULL;
-        if (failed)
             break;
+        }
+        buf = NULL;
     }
     if (failed) {
         /* stop the server sending: cancel, then drain what is in flight */
@@ -872,15 +1140,20 @@ drain:
     return rc;
 }
 
-/* The begin object of table t: columns, key, ddl. */
+/* The begin object of table t: columns, key, ddl, and "generated": the columns the server
+   computes (a restore cannot write them), when there are any. */
 static json_t *begin_obj(const pg_table *t)
 {
-    json_t *cols = json_array(), *key = json_array();
-    for (size_t i = 0; cols && i < t->ncols; i++)
+    json_t *cols = json_array(), *key = json_array(), *gen = NULL;
+    for (size_t i = 0; cols && i < t->ncols; i++) {
         json_array_append_new(cols, json_pack("{s:s,s:s}", "name", t->cols[i].name, "type", t->cols[i].type));
+        if (t->cols[i].generated && (gen || (gen = json_array())))
+            json_array_append_new(gen, json_string(t->cols[i].name));
+    }
     for (size_t i = 0; key && i < t->nkey; i++)
         json_array_append_new(key, json_string(t->key[i]));
-    return json_pack("{s:o*,s:o*,s:s}", "columns", cols, "key", key, "ddl", t->ddl ? t->ddl : "");
+    return json_pack("{s:o*,s:o*,s:s,s:o*}", "columns", cols, "key", key, "ddl", t->ddl ? t->ddl : "",
+                     "generated", gen);
 }
 
 /* Writes rows already fetched by a worker (raw COPY rows in s->tmp) into the open section. */
@@ -892,10 +1165,16 @@ static int replay(sec *s, row_sink *k, mno_error *e)
     ssize_t n;
     if (fflush(s->tmp) != 0 || fseeko(s->tmp, 0, SEEK_SET) != 0)
         return mno_err(e, MNO_E_IO, NULL, 0, k->ns, "cannot read a temporary file: %s", strerror(errno));
-    k->f = NULL;
-    while ((n = getline(&line, &cap, s->tmp)) > 0)
-        if (sink_row(k, line, (size_t)n, e) < 0)
+    while ((n = getline(&line, &cap, s->tmp)) > 0) {
+        char *row = malloc((size_t)n + 1);
+        if (!row) {
+            nomem(e);
             goto done;
+        }
+        memcpy(row, line, (size_t)n + 1);
+        if (sink_row(k, row, (size_t)n, 0, e) < 0)
+            goto done;
+    }
     if (ferror(s->tmp)) {
         mno_err(e, MNO_E_IO, NULL, 0, k->ns, "cannot read a temporary file: %s", strerror(errno));
         goto done;
@@ -1024,8 +1303,9 @@ int mno_pg_dump_section(mno_engine *en, const mno_plan_item *it, mno_writer *w, 
         return mno_err(e, MNO_E_USAGE, NULL, 0, it->ns, "section is not of this engine's plan");
     const pg_table *t = &st->schema.t[s->table];
     int rc = -1, direct = 1;
-    row_sink k = {.w = w, .ns = t->ns, .ncols = t->ncols};
+    row_sink k;
     json_t *b = NULL;
+    memset(&k, 0, sizeof k);
 
     if (st->jobs > 1 && st->nsecs > 1 && !st->started && !st->stop) {
         if (start_workers(st, e) < 0) {
@@ -1051,9 +1331,13 @@ int mno_pg_dump_section(mno_engine *en, const mno_plan_item *it, mno_writer *w, 
             return -1;
         }
     }
-    k.vals = calloc(t->ncols + 1, sizeof *k.vals);
-    k.lens = calloc(t->ncols + 1, sizeof *k.lens);
-    if (!k.vals || !k.lens || !(b = begin_obj(t))) {
+    if (!st->hasher && !(st->hasher = hasher_new())) {
+        nomem(e);
+        goto done;
+    }
+    if (sink_init(&k, w, st->hasher, t->ns, t->ncols, e) < 0)
+        goto done;
+    if (!(b = begin_obj(t))) {
         nomem(e);
         goto done;
     }
@@ -1061,7 +1345,7 @@ int mno_pg_dump_section(mno_engine *en, const mno_plan_item *it, mno_writer *w, 
         goto done;
     if (direct ? copy_out(pg->conn, s->copy, &k, e) < 0 : replay(s, &k, e) < 0)
         goto done;
-    if (mno_writer_end(w, e) < 0)
+    if (sink_finish(&k, e) < 0 || mno_writer_end(w, e) < 0)
         goto done;
     rc = 0;
 done:
@@ -1072,7 +1356,6 @@ done:
         pthread_mutex_unlock(&st->mu);
     }
     json_decref(b);
-    free(k.vals);
-    free(k.lens);
+    sink_release(&k);
     return rc;
 }

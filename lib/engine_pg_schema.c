@@ -6,11 +6,12 @@
 #include "engine_pg.h"
 #include "engine_pg_schema.h"
 
-/* The user tables: ordinary and partitioned tables, not partitions, outside the system schemas. */
+/* The user tables: ordinary and partitioned tables, not partitions, outside the system
+   schemas and mno_migrate (the toolkit's own bookkeeping: mno-restore's journal). */
 #define USER_TABLES                                                                          \
     "SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "             \
     "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "                                \
-    "AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'"
+    "AND n.nspname NOT IN ('information_schema', 'mno_migrate') AND n.nspname NOT LIKE 'pg\\_%'"
 
 static const char *const q_tables =
     "SELECT c.oid, n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -376,6 +377,7 @@ int mno_pg_schema_load(PGconn *c, pg_schema *s, mno_error *e)
         col->type = strdup(PQgetvalue(cols, r, 2));
         col->notnull = strcmp(PQgetvalue(cols, r, 3), "t") == 0;
         col->orderable = strcmp(PQgetvalue(cols, r, 7), "t") == 0;
+        col->generated = *PQgetvalue(cols, r, 6) == 's';
         if (!col->name || !col->type)
             goto nomem;
     }

@@ -11,6 +11,7 @@ typedef struct pg_col {
     char *type;         /* format_type(): "bigint", "character varying(255)", "public.mood" */
     int notnull;
     int orderable;      /* the type has a default btree ordering (else ORDER BY its text) */
+    int generated;      /* GENERATED ALWAYS AS (...) STORED: the server computes it */
 } pg_col;
 
 /* A declared foreign key of a table (columns -> table(columns)). */
@@ -38,7 +39,7 @@ typedef struct pg_table {
                            keys) and its indexes, owned sequences, schema */
 } pg_table;
 
-/* The user tables of a database (every schema but pg_* and information_schema), sorted by ns. */
+/* The user tables of a database (every schema but pg_*, information_schema and mno_migrate), sorted by ns. */
 typedef struct pg_schema {
     pg_table *t;
     size_t n;

@@ -187,11 +187,23 @@ struct mno_writer {
     mno_hasher *h;
     uint64_t nsections, count;
     mno_sum sum;
+    void (*tick)(void *arg);  /* called after every line (progress) */
+    void *tick_arg;
 };
 
 static int w_put(mno_writer *w, const mno_buf *b, mno_error *e)
 {
-    return mno_out_write(w->out, b->data, b->len, e);
+    if (mno_out_write(w->out, b->data, b->len, e) < 0)
+        return -1;
+    if (w->tick)
+        w->tick(w->tick_arg);
+    return 0;
+}
+
+void mno_writer_set_tick(mno_writer *w, void (*tick)(void *arg), void *arg)
+{
+    w->tick = tick;
+    w->tick_arg = arg;
 }
 
 /* Writes obj as one compact line. */
@@ -356,7 +368,23 @@ static int w_need_open(mno_writer *w, mno_engine_kind k, mno_error *e)
     return 0;
 }
 
+static int rec_pg(mno_writer *w, const char *const *vals, const size_t *lens,
+                  const unsigned char *digest, mno_error *e);
+
 int mno_writer_rec_pg(mno_writer *w, const char *const *vals, const size_t *lens, mno_error *e)
+{
+    return rec_pg(w, vals, lens, NULL, e);
+}
+
+int mno_writer_rec_pg_digest(mno_writer *w, const char *const *vals, const size_t *lens,
+                             const unsigned char digest[16], mno_error *e)
+{
+    return rec_pg(w, vals, lens, digest, e);
+}
+
+/* Writes a pg record line; digest: its record text's md5, computed here when NULL. */
+static int rec_pg(mno_writer *w, const char *const *vals, const size_t *lens,
+                  const unsigned char *digest, mno_error *e)
 {
     if (w_need_open(w, MNO_ENGINE_PG, e) < 0)
         return -1;
@@ -374,12 +402,15 @@ int mno_writer_rec_pg(mno_writer *w, const char *const *vals, const size_t *lens
     }
     if (mno_buf_add(l, "}}\n", 3) < 0)
         return nomem(e);
-    mno_buf_reset(&w->text);
-    if (mno_pg_record_text(&w->text, vals, lens, w->sec.ncols) < 0)
-        return nomem(e);
     unsigned char d[16];
-    mno_hasher_md5(w->h, w->text.data, w->text.len, d);
-    mno_sum_add_digest(&w->sec.sum, d);
+    if (!digest) {
+        mno_buf_reset(&w->text);
+        if (mno_pg_record_text(&w->text, vals, lens, w->sec.ncols) < 0)
+            return nomem(e);
+        mno_hasher_md5(w->h, w->text.data, w->text.len, d);
+        digest = d;
+    }
+    mno_sum_add_digest(&w->sec.sum, digest);
     w->sec.count++;
     return w_put(w, l, e);
 }

@@ -60,6 +60,10 @@ const json_t *mno_writer_header(const mno_writer *w);
 int mno_writer_begin(mno_writer *w, const char *ns, const json_t *begin, mno_error *e);
 /* pg record: ncols values in begin's column order (NULL = SQL null); lens may be NULL. */
 int mno_writer_rec_pg(mno_writer *w, const char *const *vals, const size_t *lens, mno_error *e);
+/* pg record whose digest the caller computed: the md5 of mno_pg_record_text of the same values
+   (a dump hashes in another thread); writes what mno_writer_rec_pg writes. */
+int mno_writer_rec_pg_digest(mno_writer *w, const char *const *vals, const size_t *lens,
+                             const unsigned char digest[16], mno_error *e);
 /* mongo record: the document; written as canonical Extended JSON v2, summed over its bytes. */
 int mno_writer_rec_bson(mno_writer *w, const bson_t *doc, mno_error *e);
 /* any engine: v as a JSON value of the archive's form (borrowed); summed per the engine. */
@@ -68,6 +72,9 @@ int mno_writer_rec_json(mno_writer *w, const json_t *v, mno_error *e);
 int mno_writer_end(mno_writer *w, mno_error *e);
 /* Writes the trailer (sections, count, sum). No section may be open. */
 int mno_writer_close(mno_writer *w, mno_error *e);
+/* Calls tick(arg) after every line written (NULL: none), e.g. for progress: it may look at
+   mno_writer_section(w) and the output's mno_out_bytes. It must be cheap. */
+void mno_writer_set_tick(mno_writer *w, void (*tick)(void *arg), void *arg);
 /* The section being written (NULL if none). */
 const mno_section *mno_writer_section(const mno_writer *w);
 /* Frees. Accepts NULL. Does not touch out. */

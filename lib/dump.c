@@ -1,0 +1,296 @@
+/* dump.c: the dump driver: open the source, choose the scope, plan, write header, sections and trailer to an atomic output. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "dump.h"
+#include "codec.h"
+#include "stream.h"
+
+struct mno_dump {
+    const mno_dump_cfg *cfg;
+    const mno_engine_ops *ops;
+    mno_engine *en;
+    mno_dump_opts o;         /* cfg->o with the scope path and count resolved */
+    char *scope_path;
+    const char *kind;
+    mno_plan plan;
+    int planned;
+    unsigned long long records;
+};
+
+/* Progress glue: the writer's tick -> the reporter. */
+struct tick {
+    mno_progress *p;
+    mno_writer *w;
+    mno_out *out;
+    unsigned long long sec_bytes0;
+    unsigned long long rows;   /* the open section's records so far */
+};
+
+static void on_tick(void *arg)
+{
+    struct tick *t = arg;
+    const mno_section *s = mno_writer_section(t->w);
+    if (s) {
+        t->rows = s->count;
+        mno_progress_update(t->p, s->count, mno_out_bytes(t->out) - t->sec_bytes0);
+    }
+}
+
+/*
+ * Defence in depth: the engines never put a password in a message, but should a server or
+ * library echo the URI, the password is cut out of e->msg here as well.
+ */
+static void scrub(mno_error *e, const char *uri)
+{
+    if (!e || !uri)
+        return;
+    const char *auth = strstr(uri, "://");
+    if (!auth)
+        return;
+    auth += 3;
+    const char *end = auth + strcspn(auth, "/?#");
+    const char *at = NULL;
+    for (const char *p = auth; p < end; p++)
+        if (*p == '@')
+            at = p;
+    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    if (!colon || at - colon < 2)
+        return;
+    char secret[512];
+    size_t n = (size_t)(at - colon - 1);
+    if (n >= sizeof secret)
+        n = sizeof secret - 1;
+    memcpy(secret, colon + 1, n);
+    secret[n] = '\0';
+    char *hit;
+    while ((hit = strstr(e->msg, secret)) != NULL) {
+        memmove(hit + 3, hit + n, strlen(hit + n) + 1);
+        memcpy(hit, "***", 3);
+        if (n < 3)
+            break;
+    }
+}
+
+const char *mno_dump_object_word(const mno_dump *d)
+{
+    return d && d->ops == &mno_engine_mongo ? "collection" : "table";
+}
+
+/* Chooses the scope file: the given one, else SCOPE_DIR/KIND.scope, which must exist. */
+static int resolve_scope(mno_dump *d, mno_error *e)
+{
+    const mno_dump_cfg *c = d->cfg;
+    if (c->o.scope_path) {
+        d->scope_path = strdup(c->o.scope_path);
+    } else {
+        const char *dir = c->scope_dir && *c->scope_dir ? c->scope_dir : "filters";
+        struct stat st;
+        if (asprintf(&d->scope_path, "%s/%s.scope", dir, d->kind) < 0)
+            d->scope_path = NULL;
+        else if (stat(d->scope_path, &st) < 0)
+            return mno_err(e, MNO_E_USAGE, NULL, 0, NULL,
+                           "no scope file for a %s source: '%s' does not exist (give --scope FILE, "
+                           "or set MNO_SCOPE_DIR to the directory of the scope files)",
+                           d->kind, d->scope_path);
+    }
+    if (!d->scope_path)
+        return mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+    return 0;
+}
+
+/* The unscoped error: every name the scope does not mention, quoted. */
+static int unscoped_error(mno_dump *d, mno_error *e)
+{
+    mno_buf b = MNO_BUF_INIT;
+    const char *w = mno_dump_object_word(d);
+    size_t n = d->plan.n_unscoped;
+    int ok = mno_buf_addf(&b, "%zu %s%s not in scope '%s': ", n, w, n == 1 ? "" : "s",
+                          d->scope_path) == 0;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = mno_buf_addf(&b, "%s'%s'", i ? ", " : "", d->plan.unscoped[i]) == 0;
+    ok = ok && mno_buf_addf(&b, " (add %s to the scope file, or pass --skip-unscoped to leave %s out)",
+                            n == 1 ? "it" : "them", n == 1 ? "it" : "them") == 0;
+    if (!ok) {
+        mno_buf_release(&b);
+        return mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+    }
+    mno_err(e, MNO_E_SCOPE, NULL, 0, NULL, "%s", b.data);
+    mno_buf_release(&b);
+    return -1;
+}
+
+int mno_dump_open(mno_dump **out, const mno_dump_cfg *c, mno_error *e)
+{
+    mno_dump *d = NULL;
+    *out = NULL;
+    if (!c || !c->source || !*c->source)
+        return mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "no source: give --source URI");
+    if (!c->o.all && (!c->o.tenant || !*c->o.tenant))
+        return mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "no tenant: give --tenant NAME or --all");
+    if (!(d = calloc(1, sizeof *d)))
+        return mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+    d->cfg = c;
+    d->ops = mno_engine_for_uri(c->source);
+    if (!d->ops->open || !d->ops->plan || !d->ops->dump_section) {
+        mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "the %s engine cannot dump", d->ops->name);
+        goto fail;
+    }
+    if (d->ops->open(&d->en, c->source, MNO_ROLE_SOURCE, e) < 0)
+        goto fail;
+    d->kind = d->ops->source_kind ? d->ops->source_kind(d->en, e) : d->ops->default_source;
+    if (!d->kind)
+        goto fail;
+    if (resolve_scope(d, e) < 0)
+        goto fail;
+    d->o = c->o;
+    d->o.scope_path = d->scope_path;
+    d->o.count = c->counts;
+    if (d->ops->plan(d->en, &d->o, &d->plan, e) < 0)
+        goto fail;
+    d->planned = 1;
+    if (d->plan.n_unscoped && !d->o.skip_unscoped) {
+        unscoped_error(d, e);
+        goto fail;
+    }
+    *out = d;
+    return 0;
+fail:
+    scrub(e, c->source);
+    mno_dump_free(d);
+    return -1;
+}
+
+const mno_plan *mno_dump_plan(const mno_dump *d) { return &d->plan; }
+const char *mno_dump_engine(const mno_dump *d) { return d->ops->name; }
+const char *mno_dump_source_kind(const mno_dump *d) { return d->kind; }
+const char *mno_dump_scope_path(const mno_dump *d) { return d->scope_path; }
+unsigned long long mno_dump_records(const mno_dump *d) { return d->records; }
+
+/* s as one plan field: tabs and line breaks become spaces. */
+static int add_field(mno_buf *b, const char *s)
+{
+    if (!s || !*s)
+        return mno_buf_addc(b, '-');
+    for (; *s; s++)
+        if (mno_buf_addc(b, *s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s) < 0)
+            return -1;
+    return 0;
+}
+
+int mno_dump_plan_text(const mno_dump *d, mno_buf *out, mno_error *e)
+{
+    for (size_t i = 0; i < d->plan.n; i++) {
+        const mno_plan_item *it = &d->plan.items[i];
+        int bad = add_field(out, it->ns) < 0 || mno_buf_addc(out, '\t') < 0 ||
+                  add_field(out, it->rule) < 0 || mno_buf_addc(out, '\t') < 0 ||
+                  add_field(out, it->query) < 0 || mno_buf_addc(out, '\t') < 0 ||
+                  (it->count >= 0 ? mno_buf_addf(out, "%lld\n", it->count)
+                                  : mno_buf_adds(out, "-\n")) < 0;
+        if (bad)
+            return mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+    }
+    return 0;
+}
+
+/* The header object: engine, source kind, tenant, scope base name. No URI, no credential. */
+static json_t *header(const mno_dump *d)
+{
+    const char *base = strrchr(d->scope_path, '/');
+    base = base ? base + 1 : d->scope_path;
+    json_t *h = json_object();
+    if (!h)
+        return NULL;
+    int bad = json_object_set_new(h, "engine", json_string(d->ops->name)) < 0 ||
+              json_object_set_new(h, "source", json_string(d->kind)) < 0 ||
+              json_object_set_new(h, "tenant", d->o.all ? json_null() : json_string(d->o.tenant)) < 0 ||
+              json_object_set_new(h, "scope", json_string(base)) < 0 ||
+              json_object_set_new(h, "producer", json_string(MNO_DUMP_PRODUCER)) < 0;
+    if (d->o.all)
+        bad = bad || json_object_set_new(h, "all", json_true()) < 0;
+    if (bad) {
+        json_decref(h);
+        return NULL;
+    }
+    return h;
+}
+
+int mno_dump_run(mno_dump *d, mno_progress *progress, mno_error *e)
+{
+    const mno_dump_cfg *c = d->cfg;
+    int rc = -1;
+    mno_out *out = NULL;
+    mno_writer *w = NULL;
+    json_t *h = NULL;
+    mno_out_opts oo = MNO_OUT_OPTS_INIT;
+    const char *path = c->output && strcmp(c->output, "-") != 0 ? c->output : NULL;
+    size_t plen = path ? strlen(path) : 0;
+    oo.zstd = c->zstd || (plen > 4 && strcmp(path + plen - 4, ".zst") == 0);
+    oo.level = c->level;
+    oo.threads = c->threads;
+    oo.mode = 0600;
+    struct tick t = {progress, NULL, NULL, 0, 0};
+
+    if (!d->planned)
+        return mno_err(e, MNO_E_INTERNAL, NULL, 0, NULL, "dump run before plan");
+    if (!(h = header(d))) {
+        mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+        goto done;
+    }
+    if (!(out = mno_out_open(path ? path : "-", &oo, e)))
+        goto done;
+    if (!(w = mno_writer_new(out, h, MNO_DUMP_PRODUCER, e)))
+        goto done;
+    t.w = w;
+    t.out = out;
+    mno_writer_set_tick(w, on_tick, &t);
+    for (size_t i = 0; i < d->plan.n; i++) {
+        const mno_plan_item *it = &d->plan.items[i];
+        t.sec_bytes0 = mno_out_bytes(out);
+        t.rows = 0;
+        mno_progress_begin(progress, it->ns, i + 1, d->plan.n, it->count);
+        if (d->ops->dump_section(d->en, it, w, e) < 0)
+            goto done;
+        if (mno_writer_section(w)) {
+            mno_err(e, MNO_E_INTERNAL, NULL, 0, it->ns, "the %s engine left the section open",
+                    d->ops->name);
+            goto done;
+        }
+        d->records += t.rows;
+        mno_progress_end(progress, t.rows, mno_out_bytes(out) - t.sec_bytes0);
+    }
+    if (mno_writer_close(w, e) < 0)
+        goto done;
+    mno_writer_free(w);
+    w = NULL;
+    if (mno_out_finish(out, e) < 0) {
+        out = NULL; /* finish removed the partial file and freed out */
+        goto done;
+    }
+    out = NULL;
+    mno_progress_finish(progress);
+    rc = 0;
+done:
+    if (rc < 0) {
+        mno_progress_clear(progress);
+        scrub(e, c->source);
+    }
+    mno_writer_free(w);
+    mno_out_abort(out);
+    json_decref(h);
+    return rc;
+}
+
+void mno_dump_free(mno_dump *d)
+{
+    if (!d)
+        return;
+    if (d->planned && d->ops->plan_free)
+        d->ops->plan_free(d->en, &d->plan);
+    if (d->en)
+        d->ops->close(d->en);
+    free(d->scope_path);
+    free(d);
+}

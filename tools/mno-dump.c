@@ -1,0 +1,271 @@
+/* mno-dump: one tenant's rows of a MnoHub (PostgreSQL) or Connec! (MongoDB) database -> an mnoa archive (docs/mno-dump.md). */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "dump.h"
+
+static const char usage[] =
+    "usage: mno-dump --source URI --tenant NAME [options]\n"
+    "       mno-dump --source URI --all [options]\n"
+    "Writes the tenant's rows (PostgreSQL: MnoHub, a connector) or documents (MongoDB:\n"
+    "Connec!) as an mnoa archive: only what the scope file assigns to the tenant, read in\n"
+    "key order from one consistent snapshot.\n"
+    "\n"
+    "  --source URI       postgresql://... or mongodb://.../DB (default: $MNO_SOURCE)\n"
+    "  --tenant NAME      the tenant (MnoHub tenants.name, or its id)\n"
+    "  --all              everything the scope covers, every tenant\n"
+    "  --scope FILE       the scope file (default: SCOPEDIR/KIND.scope, KIND mnohub,\n"
+    "                     connector or connec by source; SCOPEDIR is $MNO_SCOPE_DIR, else\n"
+    "                     the filters/ directory beside the installed tools)\n"
+    "  --skip-unscoped    leave out tables/collections the scope does not mention (named\n"
+    "                     on stderr); without it they are an error\n"
+    "  --orgs-from FILE   MongoDB: the tenant's organization uids from a MnoHub archive\n"
+    "  --hub URI          MongoDB: ... or from a live MnoHub (default: $MNO_HUB)\n"
+    "  --retries N        MongoDB: reconnects per collection after a dropped connection,\n"
+    "                     resuming after the last _id read (default 5)\n"
+    "  -j, --jobs N       parallel readers where the engine can use them (default 1)\n"
+    "  --plan             print per table/collection the rule, query and row count\n"
+    "                     (tab-separated), dump nothing\n"
+    "  -o FILE            write to FILE (default stdout); written as FILE.partial (mode\n"
+    "                     0600) and renamed only when complete\n"
+    "  -z                 compress with zstd (implied by a FILE ending in .zst)\n"
+    "  --level N          zstd level (default 3)\n"
+    "  --threads N        zstd worker threads (default 0: single-threaded)\n"
+    "  --progress         progress on stderr even when it is not a terminal\n"
+    "  --quiet            no progress\n"
+    "  --help             this text\n"
+    "  --version          the version\n"
+    "\n"
+    "Credentials come from the URIs, PGPASSFILE or the environment and are never printed.\n"
+    "Exit status: 0 the archive is complete, 2 an error (no output file is left).\n";
+
+struct opts {
+    mno_dump_cfg c;
+    int plan, progress, quiet, packing;
+    char scope_dir[PATH_MAX];
+};
+
+static int usage_error(const char *msg)
+{
+    fprintf(stderr, "mno-dump: error: %s\ntry 'mno-dump --help'\n", msg);
+    return 2;
+}
+
+static int parse_int(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* The default scope directory: $MNO_SCOPE_DIR, else the first of BIN/../filters,
+   BIN/../share/mno-migrate/filters, BIN/../../../filters (build/san/bin) that exists. */
+static void find_scope_dir(char *out, size_t n)
+{
+    const char *env = getenv("MNO_SCOPE_DIR");
+    char exe[PATH_MAX];
+    ssize_t len;
+    snprintf(out, n, "filters");
+    if (env && *env) {
+        snprintf(out, n, "%s", env);
+        return;
+    }
+    if ((len = readlink("/proc/self/exe", exe, sizeof exe - 1)) <= 0)
+        return;
+    exe[len] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return;
+    *slash = '\0';
+    static const char *const rel[] = {"/../filters", "/../share/mno-migrate/filters",
+                                      "/../../../filters"};
+    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+        char cand[PATH_MAX + 64];
+        struct stat st;
+        snprintf(cand, sizeof cand, "%s%s", exe, rel[i]);
+        if (stat(cand, &st) == 0 && S_ISDIR(st.st_mode)) {
+            char *real = realpath(cand, NULL);
+            if (real && strlen(real) < n)
+                memcpy(out, real, strlen(real) + 1);
+            free(real);
+            return;
+        }
+    }
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+    static const struct option lopts[] = {
+        {"source", required_argument, 0, 's'},   {"tenant", required_argument, 0, 't'},
+        {"all", no_argument, 0, 'A'},            {"scope", required_argument, 0, 'S'},
+        {"skip-unscoped", no_argument, 0, 'U'},  {"orgs-from", required_argument, 0, 'O'},
+        {"hub", required_argument, 0, 'H'},      {"retries", required_argument, 0, 'R'},
+        {"jobs", required_argument, 0, 'j'},     {"plan", no_argument, 0, 'P'},
+        {"output", required_argument, 0, 'o'},   {"level", required_argument, 0, 'L'},
+        {"threads", required_argument, 0, 'T'},  {"progress", no_argument, 0, 'p'},
+        {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},        {0, 0, 0, 0}};
+    int c;
+    long v;
+    char msg[300];
+    opterr = 0;
+    o->c.o.retries = 5;
+    o->c.o.jobs = 1;
+    while ((c = getopt_long(argc, argv, ":o:zj:", lopts, NULL)) != -1) {
+        switch (c) {
+        case 's': o->c.source = optarg; break;
+        case 't': o->c.o.tenant = optarg; break;
+        case 'A': o->c.o.all = 1; break;
+        case 'S': o->c.o.scope_path = optarg; break;
+        case 'U': o->c.o.skip_unscoped = 1; break;
+        case 'O': o->c.o.orgs_from = optarg; break;
+        case 'H': o->c.o.hub_uri = optarg; break;
+        case 'R':
+            if (parse_int(optarg, 0, 100, &v) < 0)
+                return usage_error("--retries: expected a number from 0 to 100");
+            o->c.o.retries = (int)v;
+            break;
+        case 'j':
+            if (parse_int(optarg, 1, 64, &v) < 0)
+                return usage_error("-j: expected a number of jobs from 1 to 64");
+            o->c.o.jobs = (int)v;
+            break;
+        case 'P': o->plan = 1; break;
+        case 'o': o->c.output = optarg; o->packing = 1; break;
+        case 'z': o->c.zstd = 1; o->packing = 1; break;
+        case 'L':
+            if (parse_int(optarg, -131072, 22, &v) < 0)
+                return usage_error("--level: expected a zstd level up to 22");
+            o->c.level = (int)v;
+            o->packing = 1;
+            break;
+        case 'T':
+            if (parse_int(optarg, 0, 200, &v) < 0)
+                return usage_error("--threads: expected a number from 0 to 200");
+            o->c.threads = (int)v;
+            o->packing = 1;
+            break;
+        case 'p': o->progress = 1; break;
+        case 'q': o->quiet = 1; break;
+        case 'h': fputs(usage, stdout); exit(0);
+        case 'V': printf("mno-dump %s\n", MNO_VERSION_STR); exit(0);
+        case ':':
+            snprintf(msg, sizeof msg, "option '%s' needs a value", argv[optind - 1]);
+            return usage_error(msg);
+        default:
+            snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
+            return usage_error(msg);
+        }
+    }
+    if (optind != argc)
+        return usage_error("unexpected argument (options only; see --help)");
+    if (!o->c.source)
+        o->c.source = getenv("MNO_SOURCE");
+    if (!o->c.source || !*o->c.source)
+        return usage_error("no source: give --source URI (or set MNO_SOURCE)");
+    if (o->c.o.all && o->c.o.tenant)
+        return usage_error("give either --tenant NAME or --all, not both");
+    if (!o->c.o.all && (!o->c.o.tenant || !*o->c.o.tenant))
+        return usage_error("no tenant: give --tenant NAME (or --all)");
+    if (o->progress && o->quiet)
+        return usage_error("give at most one of --progress and --quiet");
+    if (o->plan && o->packing)
+        return usage_error("-o, -z, --level and --threads do not go with --plan");
+    int mongo = mno_engine_for_uri(o->c.source) == &mno_engine_mongo;
+    if (!mongo && (o->c.o.orgs_from || o->c.o.hub_uri))
+        return usage_error("--orgs-from and --hub go with a mongodb source");
+    if (o->c.o.orgs_from && o->c.o.hub_uri)
+        return usage_error("give either --orgs-from FILE or --hub URI, not both");
+    if (mongo && !o->c.o.orgs_from && !o->c.o.hub_uri) {
+        const char *hub = getenv("MNO_HUB");
+        if (hub && *hub)
+            o->c.o.hub_uri = hub;
+    }
+    if (mongo && !o->c.o.all && !o->c.o.orgs_from && !o->c.o.hub_uri)
+        return usage_error("a mongodb source needs the tenant's organizations: give --orgs-from "
+                           "HUB_ARCHIVE or --hub URI (or set MNO_HUB)");
+    find_scope_dir(o->scope_dir, sizeof o->scope_dir);
+    o->c.scope_dir = o->scope_dir;
+    o->c.counts = o->plan;
+    return 0;
+}
+
+/* On a signal: remove FILE.partial (the only thing on disk) and leave. */
+static char partial[PATH_MAX + 16];
+
+static void on_signal(int sig)
+{
+    if (partial[0])
+        unlink(partial);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void catch_signals(const char *output)
+{
+    if (!output || !strcmp(output, "-"))
+        return;
+    snprintf(partial, sizeof partial, "%s.partial", output);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaction(sigs[i], &sa, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o;
+    mno_error e;
+    mno_dump *d = NULL;
+    mno_progress *p = NULL;
+    mno_buf b = MNO_BUF_INIT;
+    int status = 2;
+    memset(&o, 0, sizeof o);
+    mno_dump_cfg init = MNO_DUMP_CFG_INIT;
+    o.c = init;
+    mno_error_clear(&e);
+    if (parse_opts(argc, argv, &o) != 0)
+        return 2;
+    if (mno_dump_open(&d, &o.c, &e) < 0)
+        goto fail;
+    const mno_plan *plan = mno_dump_plan(d);
+    for (size_t i = 0; i < plan->n_unscoped; i++)
+        fprintf(stderr, "mno-dump: warning: skipping %s '%s': not in scope '%s'\n",
+                mno_dump_object_word(d), plan->unscoped[i], mno_dump_scope_path(d));
+    if (o.plan) {
+        if (mno_dump_plan_text(d, &b, &e) < 0)
+            goto fail;
+        if (fwrite(b.data ? b.data : "", 1, b.len, stdout) != b.len || fflush(stdout) != 0) {
+            fprintf(stderr, "mno-dump: error: cannot write the plan to stdout\n");
+            goto done;
+        }
+        status = 0;
+        goto done;
+    }
+    p = mno_progress_new(2, o.quiet ? MNO_PROGRESS_OFF
+                                    : o.progress ? MNO_PROGRESS_ON : MNO_PROGRESS_AUTO);
+    catch_signals(o.c.output);
+    if (mno_dump_run(d, p, &e) < 0)
+        goto fail;
+    status = 0;
+    goto done;
+fail:
+    fprintf(stderr, "mno-dump: error: %s\n", e.msg);
+done:
+    mno_buf_release(&b);
+    mno_progress_free(p);
+    mno_dump_free(d);
+    return status;
+}
