@@ -238,6 +238,7 @@ void mno_in_close(mno_in *in)
 struct mno_out {
     int fd;
     int is_stdout;
+    int direct;               /* a device or FIFO named by path, written in place */
     char *path;               /* final name (NULL for stdout) */
     char *partial;            /* path.partial (NULL for stdout) */
     const char *name;         /* for messages */
@@ -308,10 +309,26 @@ mno_out *mno_out_open(const char *path, const mno_out_opts *opts, mno_error *e)
         return NULL;
     }
     o->fd = -1;
+    struct stat st;
     if (to_stdout) {
         o->fd = 1;
         o->is_stdout = 1;
         o->name = "<stdout>";
+    } else if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+        /* /dev/null, a FIFO, a symbolic link (/dev/stdout): written in place, never
+         * replaced by a rename */
+        o->path = strdup(path);
+        if (!o->path) {
+            mno_err(e, MNO_E_NOMEM, path, 0, NULL, "out of memory");
+            goto fail;
+        }
+        o->name = o->path;
+        o->direct = 1;
+        o->fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+        if (o->fd < 0) {
+            mno_err(e, MNO_E_IO, path, 0, NULL, "cannot open: %s", strerror(errno));
+            goto fail;
+        }
     } else {
         o->path = strdup(path);
         o->partial = malloc(strlen(path) + sizeof ".partial");
@@ -421,7 +438,7 @@ int mno_out_finish(mno_out *o, mno_error *e)
     int rc = -1;
     if (out_drain(o, o->cz ? ZSTD_e_end : ZSTD_e_continue, e) < 0)
         goto done;
-    if (o->is_stdout) {
+    if (o->is_stdout || o->direct) {
         struct stat st;
         if (fstat(o->fd, &st) == 0 && S_ISREG(st.st_mode) && fsync(o->fd) < 0) {
             mno_err(e, MNO_E_IO, o->name, 0, NULL, "cannot sync: %s", strerror(errno));
