@@ -237,8 +237,8 @@ void mno_in_close(mno_in *in)
 
 struct mno_out {
     int fd;
-    int is_stdout;
-    int direct;               /* a device or FIFO named by path, written in place */
+    int is_stdout;            /* stdout, or a path that is no regular file: no partial, no rename */
+    int close_fd;             /* such a path: its fd is ours to close */
     char *path;               /* final name (NULL for stdout) */
     char *partial;            /* path.partial (NULL for stdout) */
     const char *name;         /* for messages */
@@ -303,32 +303,33 @@ mno_out *mno_out_open(const char *path, const mno_out_opts *opts, mno_error *e)
         def.zstd = n > 4 && strcmp(path + n - 4, ".zst") == 0;
         opts = &def;
     }
+    struct stat pst;
     mno_out *o = calloc(1, sizeof *o);
     if (!o) {
         mno_err(e, MNO_E_NOMEM, path, 0, NULL, "out of memory");
         return NULL;
     }
     o->fd = -1;
-    struct stat st;
     if (to_stdout) {
         o->fd = 1;
         o->is_stdout = 1;
         o->name = "<stdout>";
-    } else if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
-        /* /dev/null, a FIFO, a symbolic link (/dev/stdout): written in place, never
-         * replaced by a rename */
-        o->path = strdup(path);
-        if (!o->path) {
-            mno_err(e, MNO_E_NOMEM, path, 0, NULL, "out of memory");
-            goto fail;
-        }
-        o->name = o->path;
-        o->direct = 1;
+    } else if ((lstat(path, &pst) == 0 && S_ISLNK(pst.st_mode)) ||
+               (stat(path, &pst) == 0 && !S_ISREG(pst.st_mode))) {
+        /* a device, a pipe or a symbolic link (-o /dev/null, a fifo, /dev/stdout): written
+           in place; renaming a partial file over it would replace it with a file */
         o->fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
         if (o->fd < 0) {
             mno_err(e, MNO_E_IO, path, 0, NULL, "cannot open: %s", strerror(errno));
             goto fail;
         }
+        o->is_stdout = 1;
+        o->close_fd = 1;
+        if (!(o->path = strdup(path))) {
+            mno_err(e, MNO_E_NOMEM, path, 0, NULL, "out of memory");
+            goto fail;
+        }
+        o->name = o->path;
     } else {
         o->path = strdup(path);
         o->partial = malloc(strlen(path) + sizeof ".partial");
@@ -438,7 +439,7 @@ int mno_out_finish(mno_out *o, mno_error *e)
     int rc = -1;
     if (out_drain(o, o->cz ? ZSTD_e_end : ZSTD_e_continue, e) < 0)
         goto done;
-    if (o->is_stdout || o->direct) {
+    if (o->is_stdout) {
         struct stat st;
         if (fstat(o->fd, &st) == 0 && S_ISREG(st.st_mode) && fsync(o->fd) < 0) {
             mno_err(e, MNO_E_IO, o->name, 0, NULL, "cannot sync: %s", strerror(errno));
@@ -474,7 +475,7 @@ void mno_out_abort(mno_out *o)
 {
     if (!o)
         return;
-    if (!o->is_stdout && o->fd >= 0)
+    if ((!o->is_stdout || o->close_fd) && o->fd >= 0)
         close(o->fd);
     if (o->partial)
         unlink(o->partial);
