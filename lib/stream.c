@@ -6,6 +6,7 @@
 #include <openssl/rand.h>
 #include "buf.h"
 #include "stream.h"
+#include "engine_mongo_json.h"
 #include "ejson.h"
 #include "pgrec.h"
 
@@ -154,13 +155,19 @@ static bson_t *mongo_doc(const json_t *v, char *why, size_t whylen)
         snprintf(why, whylen, "record value \"v\" is not an object");
         return NULL;
     }
+    /* canonical Extended JSON straight from the tree (engine_mongo_json.h); any other form
+       is printed and parsed by libbson, which also words the error */
+    bson_t *doc = bson_new();
+    if (doc && mno_json_to_bson(v, doc) == 0)
+        return doc;
+    bson_destroy(doc);
     char *s = json_dumps(v, JSON_COMPACT);
     if (!s) {
         snprintf(why, whylen, "out of memory");
         return NULL;
     }
     bson_error_t be;
-    bson_t *doc = bson_new_from_json((const uint8_t *)s, -1, &be);
+    doc = bson_new_from_json((const uint8_t *)s, -1, &be);
     free(s);
     if (!doc)
         snprintf(why, whylen, "invalid Extended JSON: %s", be.message);
@@ -736,6 +743,29 @@ static int r_rec_fast(mno_reader *r, const char *line, size_t len, mno_item *it,
     return 1;
 }
 
+/* opts.fast_mongo: a mongo record of the open section in the writer's envelope, its document
+   parsed from the text. 1 done, 0 not that form (the general path decides), -1 error. */
+static int r_rec_fast_mongo(mno_reader *r, const char *line, size_t len, mno_item *it, mno_error *e)
+{
+    size_t off = mno_ejson_rec_prefix(line, len, r->sec.ns);
+    if (!off || line[len - 1] != '}')
+        return 0;
+    bson_t *doc = bson_new();
+    int rc = doc ? mno_ejson_text_to_bson(line + off, len - off - 1, doc) : -1;
+    if (rc != 0) {
+        bson_destroy(doc);
+        return rc < 0 ? r_err(r, e, MNO_E_NOMEM, r->sec.ns, "out of memory") : 0;
+    }
+    r->doc = doc;
+    mno_hasher_md5(r->h, bson_get_data(doc), doc->len, it->digest);
+    mno_sum_add_digest(&r->sec.sum, it->digest);
+    r->sec.count++;
+    it->kind = MNO_ITEM_REC;
+    it->doc = doc;
+    it->section = &r->sec;
+    return 1;
+}
+
 static int r_rec(mno_reader *r, const char *ns, mno_item *it, mno_error *e)
 {
     char key[600];
@@ -871,6 +901,11 @@ int mno_reader_next(mno_reader *r, mno_item *it, mno_error *e)
     }
     if (r->fast && r->open && r->sec.engine == MNO_ENGINE_PG) {
         int f = r_rec_fast(r, line, len, it, e);
+        if (f != 0)
+            return f;
+    }
+    if (r->opts.fast_mongo && r->open && r->sec.engine == MNO_ENGINE_MONGO) {
+        int f = r_rec_fast_mongo(r, line, len, it, e);
         if (f != 0)
             return f;
     }

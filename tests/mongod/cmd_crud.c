@@ -194,7 +194,7 @@ static mdoc *probe_doc(const bson_iter_t *v)
 
 static int iter_cmp(const void *a, const void *b)
 {
-    return md_cmp_iter(a, b);
+    return md_cmp_iter(&((const md_iter_slot *)a)->it, &((const md_iter_slot *)b)->it);
 }
 
 /* The documents whose _id is one of the values of the $in array it (in _id order). */
@@ -202,25 +202,21 @@ static void query_points(mcoll *c, const bson_iter_t *in, qctx *q)
 {
     bson_iter_t a;
     size_t n = 0, cap = 16;
-    bson_iter_t *v = malloc(cap * sizeof *v);
-    if (!v)
-        abort();
+    md_iter_slot *v = md_iter_array_grow(NULL, 0, cap, sizeof *v);
     bson_iter_recurse(in, &a);
     while (bson_iter_next(&a)) {
         if (n == cap) {
+            v = md_iter_array_grow(v, n, cap * 2, sizeof *v);
             cap *= 2;
-            v = realloc(v, cap * sizeof *v);
-            if (!v)
-                abort();
         }
-        v[n++] = a;
+        v[n++].it = a;
     }
     qsort(v, n, sizeof *v, iter_cmp);
     for (size_t k = 0; k < n; k++) {
         size_t i = q->reverse ? n - 1 - k : k;
-        if (k > 0 && md_cmp_iter(&v[i], &v[q->reverse ? i + 1 : i - 1]) == 0)
+        if (k > 0 && md_cmp_iter(&v[i].it, &v[q->reverse ? i + 1 : i - 1].it) == 0)
             continue; /* the same _id again */
-        mdoc *probe = probe_doc(&v[i]);
+        mdoc *probe = probe_doc(&v[i].it);
         mdoc *d = probe ? tree_find(&c->ids, probe) : NULL;
         mdoc_unref(probe);
         if (d && !q_one(d, q))

@@ -221,14 +221,14 @@ static bool eq_value(const bson_iter_t *x, const bson_iter_t *v)
 static struct {
     uint8_t *bytes;      /* a copy of the array's bytes: the key */
     uint32_t len;
-    bson_iter_t *vals;   /* iterators into bytes, sorted */
+    md_iter_slot *vals;  /* iterators into bytes, sorted */
     size_t n;
     bool has_null;
 } in_cache;
 
 static int iter_cmp(const void *a, const void *b)
 {
-    return md_cmp_iter(a, b);
+    return md_cmp_iter(&((const md_iter_slot *)a)->it, &((const md_iter_slot *)b)->it);
 }
 
 static bool in_cache_load(const bson_iter_t *v)
@@ -257,12 +257,9 @@ static bool in_cache_load(const bson_iter_t *v)
         }
         if (in_cache.n == cap) {
             cap = cap ? cap * 2 : 64;
-            bson_iter_t *nv = realloc(in_cache.vals, cap * sizeof *nv);
-            if (!nv)
-                return false;
-            in_cache.vals = nv;
+            in_cache.vals = md_iter_array_grow(in_cache.vals, in_cache.n, cap, sizeof *in_cache.vals);
         }
-        in_cache.vals[in_cache.n++] = a;
+        in_cache.vals[in_cache.n++].it = a;
     }
     if (in_cache.n)
         qsort(in_cache.vals, in_cache.n, sizeof *in_cache.vals, iter_cmp);
@@ -279,7 +276,7 @@ static int in_many(const bson_iter_t *x, const bson_iter_t *v)
     size_t lo = 0, hi = in_cache.n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = md_cmp_iter(x, &in_cache.vals[mid]);
+        int c = md_cmp_iter(x, &in_cache.vals[mid].it);
         if (!c)
             return 1;
         if (c < 0)

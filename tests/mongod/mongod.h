@@ -29,6 +29,16 @@ void mdoc_id(const mdoc *d, bson_iter_t *it); /* it on d's _id element */
 /* Compares two documents by _id in BSON order (the collection's order). */
 int mdoc_id_cmp(const void *a, const void *b);
 
+/* ---- arrays of structs holding a bson_iter_t (128-byte aligned; malloc is not) (store.c) ---- */
+/* One iterator as an array element: the struct is padded to its alignment, a bare bson_iter_t
+   (80 bytes, aligned 128) is not. */
+typedef struct md_iter_slot {
+    bson_iter_t it;
+} md_iter_slot;
+/* Resizes the array p of old_n items of size bytes to new_n items, aligned for bson_iter_t;
+   p may be NULL; aborts when out of memory. Free with free(). */
+void *md_iter_array_grow(void *p, size_t old_n, size_t new_n, size_t size);
+
 /* ---- validation (validate.c) ---- */
 /* True when data is a structurally valid BSON document of exactly len bytes. */
 bool md_bson_valid(const uint8_t *data, uint32_t len);

@@ -8,6 +8,19 @@ pthread_mutex_t md_lock = PTHREAD_MUTEX_INITIALIZER;
 static mdb **dbs;
 static size_t ndbs;
 
+void *md_iter_array_grow(void *p, size_t old_n, size_t new_n, size_t size)
+{
+    size_t align = _Alignof(bson_iter_t), bytes = new_n * size;
+    bytes = (bytes + align - 1) / align * align;
+    void *q = aligned_alloc(align, bytes ? bytes : align);
+    if (!q)
+        abort();
+    if (p && old_n)
+        memcpy(q, p, (old_n < new_n ? old_n : new_n) * size);
+    free(p);
+    return q;
+}
+
 /* ---- documents ---- */
 
 mdoc *mdoc_new(const uint8_t *data, uint32_t len)

@@ -199,13 +199,14 @@ static int apply_mods(const bson_t *doc, const bson_t *u, bool inserting, bson_t
         bson_iter_recurse(&it, &f);
         while (bson_iter_next(&f)) {
             if (n == cap) {
+                mods = md_iter_array_grow(mods, n, cap ? cap * 2 : 8, sizeof *mods);
                 cap = cap ? cap * 2 : 8;
-                mods = realloc(mods, cap * sizeof *mods);
             }
             mods[n++] = (umod){ kind, bson_iter_key(&f), f };
         }
     }
-    qsort(mods, n, sizeof *mods, mod_cmp);
+    if (n)
+        qsort(mods, n, sizeof *mods, mod_cmp);
     for (size_t i = 0; i + 1 < n; i++) {
         size_t l = strlen(mods[i].path);
         if (!strncmp(mods[i].path, mods[i + 1].path, l) && (mods[i + 1].path[l] == 0 || mods[i + 1].path[l] == '.')) {

@@ -886,7 +886,9 @@ static void test_batches_and_getmore(void **state)
     mongoc_cursor_destroy(cur);
     assert_int_equal(n, 250);
     assert_int_equal(apm_count(&a, "find"), 1);
-    assert_int_equal(apm_count(&a, "getMore"), 24);
+    /* 24 full batches after the first; a real server may not see the end until one more,
+       empty, batch */
+    assert_in_range(apm_count(&a, "getMore"), 24, 25);
     assert_int_equal(get_int(&a.last_cmd, "batchSize"), 10);
     assert_int_equal(get_int(&a.last_reply, "cursor.id"), 0); /* exhausted */
     assert_int_equal(apm_count(&a, "killCursors"), 0);
