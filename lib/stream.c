@@ -537,8 +537,8 @@ struct mno_reader {
     const char **vals;        /* pg values of the current record */
     size_t *lens;
     bson_t *doc;              /* mongo document of the current record */
+    mno_buf recpre;           /* {"t":"rec","ns":NS,"v":  the open section's rec lines as writers write them */
     mno_buf text;
-    mno_buf skim;             /* opts.skim: the fixed start of the open section's rec lines */
     mno_hasher *h;
     uint64_t nsections, count;
     mno_sum sum;
@@ -659,13 +659,11 @@ static int r_begin(mno_reader *r, const char *ns, mno_item *it, mno_error *e)
     r->lens = calloc(r->sec.ncols + 1, sizeof *r->lens);
     if (!r->vals || !r->lens)
         return r_err(r, e, MNO_E_NOMEM, ns, "out of memory");
+    mno_buf_reset(&r->recpre);
+    if (mno_buf_adds(&r->recpre, "{\"t\":\"rec\",\"ns\":") < 0 ||
+        mno_buf_add_json_str(&r->recpre, ns, strlen(ns)) < 0 || mno_buf_adds(&r->recpre, ",\"v\":") < 0)
+        return r_err(r, e, MNO_E_NOMEM, ns, "out of memory");
     json_object_set_new(r->seen, ns, json_integer(r->sec.begin_line));
-    if (r->opts.skim) {
-        mno_buf_reset(&r->skim);
-        if (mno_buf_adds(&r->skim, "{\"t\":\"rec\",\"ns\":") < 0 ||
-            mno_buf_add_json_str(&r->skim, ns, strlen(ns)) < 0 || mno_buf_adds(&r->skim, ",\"v\":") < 0)
-            return r_err(r, e, MNO_E_NOMEM, ns, "out of memory");
-    }
     if (r->fast && r->sec.engine == MNO_ENGINE_PG && mno_pgrec_setup(r->fast, &r->sec) < 0)
         return r_err(r, e, MNO_E_NOMEM, ns, "out of memory");
     r->open = 1;
@@ -785,7 +783,17 @@ static int r_rec(mno_reader *r, const char *ns, mno_item *it, mno_error *e)
         if (pg_digest(r, it) < 0)
             return r_err(r, e, MNO_E_NOMEM, ns, "out of memory");
     } else {
-        r->doc = mongo_doc(v, why, sizeof why);
+        /* a line in the writers' layout holds v's text as is: libbson parses it without
+           a second serialisation (the same bytes: jansson accepted the line) */
+        if (json_object_size(r->obj) == 3 && r->recpre.len > 0 && it->len > r->recpre.len + 1 &&
+            memcmp(it->line, r->recpre.data, r->recpre.len) == 0 && it->line[it->len - 1] == '}' &&
+            json_is_object(v)) {
+            bson_error_t be;
+            r->doc = bson_new_from_json((const uint8_t *)it->line + r->recpre.len,
+                                        (ssize_t)(it->len - r->recpre.len - 1), &be);
+        }
+        if (!r->doc)
+            r->doc = mongo_doc(v, why, sizeof why);
         if (!r->doc) {
             rec_key(&r->sec, v, key, sizeof key);
             return r_err(r, e, MNO_E_FORMAT, ns, "%s%s", key, why);
@@ -892,8 +900,8 @@ int mno_reader_next(mno_reader *r, mno_item *it, mno_error *e)
     it->len = len;
     if (r->state == R_AFTER)
         return r_err(r, e, MNO_E_FORMAT, NULL, "data after the trailer");
-    if (r->opts.skim && r->open && len > r->skim.len && line[len - 1] == '}' &&
-        memcmp(line, r->skim.data, r->skim.len) == 0) {
+    if (r->opts.skim && r->open && len > r->recpre.len && line[len - 1] == '}' &&
+        memcmp(line, r->recpre.data, r->recpre.len) == 0) {
         r->sec.count++;
         it->kind = MNO_ITEM_REC;
         it->section = &r->sec;
@@ -950,7 +958,7 @@ void mno_reader_free(mno_reader *r)
     if (r->doc)
         bson_destroy(r->doc);
     mno_buf_release(&r->text);
-    mno_buf_release(&r->skim);
+    mno_buf_release(&r->recpre);
     mno_hasher_free(r->h);
     mno_pgrec_free(r->fast);
     free(r);
