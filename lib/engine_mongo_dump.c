@@ -425,9 +425,11 @@ int mno_mongo_plan(mno_engine *en, const mno_dump_opts *o, mno_plan *plan, mno_e
         }
         if (scope->rules[idx[0]].kind == MNO_SCOPE_SKIP)
             continue;
-        dump_item *d = calloc(1, sizeof *d);
+        /* bson_t is declared 128-byte aligned; calloc only gives 16 */
+        dump_item *d = aligned_alloc(_Alignof(dump_item), sizeof *d);
         if (!d)
             goto nomem;
+        memset(d, 0, sizeof *d);
         bson_init(&d->filter);
         bson_copy_to(colls[i].options, &d->options);
         mno_plan_item *it = &plan->items[plan->n++];
