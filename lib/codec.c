@@ -237,7 +237,8 @@ void mno_in_close(mno_in *in)
 
 struct mno_out {
     int fd;
-    int is_stdout;
+    int is_stdout;            /* stdout, or a path that is no regular file: no partial, no rename */
+    int close_fd;             /* such a path: its fd is ours to close */
     char *path;               /* final name (NULL for stdout) */
     char *partial;            /* path.partial (NULL for stdout) */
     const char *name;         /* for messages */
@@ -302,6 +303,7 @@ mno_out *mno_out_open(const char *path, const mno_out_opts *opts, mno_error *e)
         def.zstd = n > 4 && strcmp(path + n - 4, ".zst") == 0;
         opts = &def;
     }
+    struct stat pst;
     mno_out *o = calloc(1, sizeof *o);
     if (!o) {
         mno_err(e, MNO_E_NOMEM, path, 0, NULL, "out of memory");
@@ -312,6 +314,21 @@ mno_out *mno_out_open(const char *path, const mno_out_opts *opts, mno_error *e)
         o->fd = 1;
         o->is_stdout = 1;
         o->name = "<stdout>";
+    } else if (stat(path, &pst) == 0 && !S_ISREG(pst.st_mode)) {
+        /* a device or a pipe (-o /dev/null, a fifo): written in place; renaming a partial
+           file over it would replace the device with a file */
+        o->fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (o->fd < 0) {
+            mno_err(e, MNO_E_IO, path, 0, NULL, "cannot open: %s", strerror(errno));
+            goto fail;
+        }
+        o->is_stdout = 1;
+        o->close_fd = 1;
+        if (!(o->path = strdup(path))) {
+            mno_err(e, MNO_E_NOMEM, path, 0, NULL, "out of memory");
+            goto fail;
+        }
+        o->name = o->path;
     } else {
         o->path = strdup(path);
         o->partial = malloc(strlen(path) + sizeof ".partial");
@@ -457,7 +474,7 @@ void mno_out_abort(mno_out *o)
 {
     if (!o)
         return;
-    if (!o->is_stdout && o->fd >= 0)
+    if ((!o->is_stdout || o->close_fd) && o->fd >= 0)
         close(o->fd);
     if (o->partial)
         unlink(o->partial);
