@@ -1031,12 +1031,7 @@ static void sink_release(row_sink *k)
 /* Writes a hashed batch's lines and empties it. */
 static int write_batch(row_sink *k, batch *b, int hashed, mno_error *e)
 {
-    int rc = 0;
-    for (size_t i = 0; i < b->n && rc == 0; i++) {
-        const char *const *v = b->vals + i * k->ncols;
-        const size_t *l = b->lens + i * k->ncols;
-        rc = hashed ? mno_writer_rec_pg_digest(k->w, v, l, b->digest[i], e) : mno_writer_rec_pg(k->w, v, l, e);
-    }
+    int rc = mno_writer_recs_pg(k->w, b->n, b->vals, b->lens, hashed ? (const unsigned char (*)[16])b->digest : NULL, e);
     batch_clear(b);
     return rc;
 }
