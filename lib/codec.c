@@ -329,10 +329,11 @@ mno_out *mno_out_open(const char *path, const mno_out_opts *opts, mno_error *e)
         o->fd = 1;
         o->is_stdout = 1;
         o->name = "<stdout>";
-    } else if (stat(path, &pst) == 0 && !S_ISREG(pst.st_mode)) {
-        /* a device or a pipe (-o /dev/null, a fifo): written in place; renaming a partial
-           file over it would replace the device with a file */
-        o->fd = open(path, O_WRONLY | O_CLOEXEC);
+    } else if ((lstat(path, &pst) == 0 && S_ISLNK(pst.st_mode)) ||
+               (stat(path, &pst) == 0 && !S_ISREG(pst.st_mode))) {
+        /* a device, a pipe or a symbolic link (-o /dev/null, a fifo, /dev/stdout): written
+           in place; renaming a partial file over it would replace it with a file */
+        o->fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
         if (o->fd < 0) {
             mno_err(e, MNO_E_IO, path, 0, NULL, "cannot open: %s", strerror(errno));
             goto fail;

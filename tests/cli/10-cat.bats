@@ -264,6 +264,24 @@ EOF
   [ ! -e out.mnoa.zst ] && [ ! -e out.mnoa.zst.partial ]
 }
 
+@test "cat: -o naming a FIFO or a symbolic link writes through it, never renamed over it" {
+  mkfifo pipe
+  cat pipe >from-pipe &
+  run --separate-stderr mno-cat --seal -o pipe hub.mnoa
+  [ "$status" -eq 0 ]
+  wait
+  [ -p pipe ]
+  [ ! -e pipe.partial ]
+  diff <(tail -n +2 hub.mnoa) <(tail -n +2 from-pipe)
+  # a symbolic link (as /dev/stdout is) is written through, not replaced by a file
+  echo old >target
+  ln -s target link
+  mno-cat --seal -o link hub.mnoa
+  [ -L link ]
+  [ ! -e link.partial ]
+  diff <(tail -n +2 hub.mnoa) <(tail -n +2 target)
+}
+
 @test "cat: usage errors exit 2 with a hint" {
   run --separate-stderr mno-cat --check --list hub.mnoa
   [ "$status" -eq 2 ]
