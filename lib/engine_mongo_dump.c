@@ -403,6 +403,12 @@ int mno_mongo_plan(mno_engine *en, const mno_dump_opts *o, mno_plan *plan, mno_e
         goto done;
     if (list_collections(m, &colls, &ncolls, e) < 0)
         goto done;
+    if (ncolls == 0) {
+        /* MongoDB answers a misspelt database name with an empty listing: never an empty archive */
+        mno_err(e, MNO_E_SCOPE, NULL, 0, NULL, "database '%s' at '%s' has no collections (a wrong database name?)",
+                m->dbname, m->uri_redacted);
+        goto done;
+    }
 
     plan->items = calloc(ncolls ? ncolls : 1, sizeof *plan->items);
     plan->unscoped = calloc(ncolls ? ncolls : 1, sizeof *plan->unscoped);

@@ -52,7 +52,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     char msg[300];
     opterr = 0;
     o->c.jobs = 1;
-    while ((c = getopt_long(argc, argv, "j:q", lopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":j:q", lopts, NULL)) != -1) {
         switch (c) {
         case 'T': o->c.target = optarg; break;
         case 'c': o->c.create = 1; break;
@@ -71,8 +71,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             o->c.jobs = (int)v;
             break;
         }
-        case 'P': o->progress = 1; break;
-        case 'q': o->progress = -1; break;
+        case 'P':
+        case 'q':
+            if (o->progress && o->progress != (c == 'P' ? 1 : -1))
+                return usage_error("give at most one of --progress and --quiet");
+            o->progress = c == 'P' ? 1 : -1;
+            break;
         case 'h': fputs(usage, stdout); exit(0);
         case 'V': printf("mno-restore %s\n", MNO_VERSION_STR); exit(0);
         case ':':
