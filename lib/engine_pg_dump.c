@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -776,47 +777,68 @@ done:
 
 /* ---- sections ---- */
 
-/* Decodes one field's escapes in place from p to end (no tab inside); returns its new end. */
-static char *unescape(char *p, char *end)
+/* Decodes the COPY escape whose backslash is just before *pp (*pp < end): returns the byte
+   and moves *pp past the escape. */
+static char unescape1(char **pp, char *end)
 {
-    char *w = p;
-    while (p < end) {
-        char c = *p++;
-        if (c == '\\' && p < end) {
-            c = *p++;
-            switch (c) {
-            case 'b': c = '\b'; break;
-            case 'f': c = '\f'; break;
-            case 'n': c = '\n'; break;
-            case 'r': c = '\r'; break;
-            case 't': c = '\t'; break;
-            case 'v': c = '\v'; break;
-            case 'x': {
-                int v = 0, k = 0;
-                while (k < 2 && p < end && ((*p >= '0' && *p <= '9') || ((*p | 32) >= 'a' && (*p | 32) <= 'f'))) {
-                    v = v * 16 + (*p <= '9' ? *p - '0' : (*p | 32) - 'a' + 10);
-                    p++, k++;
-                }
-                c = k ? (char)v : 'x';
-                break;
-            }
-            default:
-                if (c >= '0' && c <= '7') {
-                    int v = c - '0', k = 1;
-                    while (k < 3 && p < end && *p >= '0' && *p <= '7')
-                        v = v * 8 + (*p++ - '0'), k++;
-                    c = (char)v;
-                }
-                break;
-            }
+    char *p = *pp, c = *p++;
+    switch (c) {
+    case 'b': c = '\b'; break;
+    case 'f': c = '\f'; break;
+    case 'n': c = '\n'; break;
+    case 'r': c = '\r'; break;
+    case 't': c = '\t'; break;
+    case 'v': c = '\v'; break;
+    case 'x': {
+        int v = 0, k = 0;
+        while (k < 2 && p < end && ((*p >= '0' && *p <= '9') || ((*p | 32) >= 'a' && (*p | 32) <= 'f'))) {
+            v = v * 16 + (*p <= '9' ? *p - '0' : (*p | 32) - 'a' + 10);
+            p++, k++;
         }
-        *w++ = c;
+        c = k ? (char)v : 'x';
+        break;
     }
-    return w;
+    default:
+        if (c >= '0' && c <= '7') {
+            int v = c - '0', k = 1;
+            while (k < 3 && p < end && *p >= '0' && *p <= '7')
+                v = v * 8 + (*p++ - '0'), k++;
+            c = (char)v;
+        }
+        break;
+    }
+    *pp = p;
+    return c;
 }
 
-/* Decodes one COPY text row in place into vals/lens (NULL for \N), each value NUL-terminated.
-   Returns 0, or -1 when the row does not have n fields. */
+typedef unsigned char copy_v16 __attribute__((vector_size(16)));
+
+/* The first tab or backslash in [p, end), or end: 16 bytes at a time while they are in the row. */
+static char *find_tab_bs(char *p, char *end)
+{
+    while (end - p >= 16) {
+        copy_v16 x;
+        memcpy(&x, p, 16);
+        copy_v16 m = (copy_v16)((x == '\t') | (x == '\\'));
+        uint64_t w[2];
+        memcpy(w, &m, sizeof w);
+        if (w[0] | w[1]) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            return p + (w[0] ? __builtin_ctzll(w[0]) / 8 : 8 + __builtin_ctzll(w[1]) / 8);
+#else
+            return p + (w[0] ? __builtin_clzll(w[0]) / 8 : 8 + __builtin_clzll(w[1]) / 8);
+#endif
+        }
+        p += 16;
+    }
+    while (p < end && *p != '\t' && *p != '\\')
+        p++;
+    return p;
+}
+
+/* Decodes one COPY text row in place into vals/lens (NULL for \N), each value NUL-terminated
+   (over its tab, or the newline/end: the buffer has a byte after). Returns 0, or -1 when the
+   row does not have n fields. */
 static int decode_row(char *row, size_t len, size_t n, const char **vals, size_t *lens)
 {
     char *p = row, *end = row + len;
@@ -824,23 +846,39 @@ static int decode_row(char *row, size_t len, size_t n, const char **vals, size_t
         end--;
     if (n == 0)
         return p == end ? 0 : -1;
-    for (size_t f = 0; f < n; f++) {
-        char *tab = memchr(p, '\t', (size_t)(end - p));
-        char *fend = tab ? tab : end;
-        if ((tab == NULL) != (f == n - 1))
-            return -1;
-        if (fend - p == 2 && p[0] == '\\' && p[1] == 'N') {
+    size_t f = 0;
+    for (;;) {
+        if (end - p >= 2 && p[0] == '\\' && p[1] == 'N' && (end - p == 2 || p[2] == '\t')) {
             vals[f] = NULL;
             lens[f] = 0;
+            p += 2;
         } else {
-            char *w = memchr(p, '\\', (size_t)(fend - p)) ? unescape(p, fend) : fend;
-            *w = '\0';    /* over the tab (or the newline/end: the buffer has a byte after) */
-            vals[f] = p;
-            lens[f] = (size_t)(w - p);
+            char *start = p, *w = p;  /* w: where decoded bytes go (behind p after an escape) */
+            for (;;) {
+                char *s = find_tab_bs(p, end);
+                if (w != p)
+                    memmove(w, p, (size_t)(s - p));
+                w += s - p;
+                p = s;
+                if (p == end || *p == '\t')
+                    break;
+                if (++p == end || *p == '\t') {  /* a lone backslash before the end stays */
+                    *w++ = '\\';
+                    break;
+                }
+                *w++ = unescape1(&p, end);
+            }
+            *w = '\0';
+            vals[f] = start;
+            lens[f] = (size_t)(w - start);
         }
-        p = fend + 1;
+        f++;
+        if (p == end)
+            return f == n ? 0 : -1;
+        if (f == n)
+            return -1;   /* a tab after the last column */
+        p++;
     }
-    return 0;
 }
 
 /*
@@ -1031,12 +1069,7 @@ static void sink_release(row_sink *k)
 /* Writes a hashed batch's lines and empties it. */
 static int write_batch(row_sink *k, batch *b, int hashed, mno_error *e)
 {
-    int rc = 0;
-    for (size_t i = 0; i < b->n && rc == 0; i++) {
-        const char *const *v = b->vals + i * k->ncols;
-        const size_t *l = b->lens + i * k->ncols;
-        rc = hashed ? mno_writer_rec_pg_digest(k->w, v, l, b->digest[i], e) : mno_writer_rec_pg(k->w, v, l, e);
-    }
+    int rc = mno_writer_recs_pg(k->w, b->n, b->vals, b->lens, hashed ? (const unsigned char (*)[16])b->digest : NULL, e);
     batch_clear(b);
     return rc;
 }
