@@ -30,6 +30,7 @@ struct mno_in {
     int deof;                 /* no more decoded bytes */
     size_t max_line;
     long long lineno;
+    int unterminated;         /* the last line returned ended at end of input, not at '\n' */
     unsigned long long bytes_in;
 };
 
@@ -172,6 +173,7 @@ int mno_in_getline(mno_in *in, char **line, size_t *len, mno_error *e)
             in->dpos += n + 1;
             in->scanned = 0;
             in->lineno++;
+            in->unterminated = 0;
             *line = start;
             *len = n;
             return 1;
@@ -187,6 +189,7 @@ int mno_in_getline(mno_in *in, char **line, size_t *len, mno_error *e)
             in->dpos = in->dend;
             in->scanned = 0;
             in->lineno++;
+            in->unterminated = 1;
             *line = start;
             *len = have;
             return 1;
@@ -216,6 +219,7 @@ void mno_in_set_max_line(mno_in *in, size_t max_line)
 }
 
 long long mno_in_lineno(const mno_in *in) { return in->lineno; }
+int mno_in_unterminated(const mno_in *in) { return in->unterminated; }
 const char *mno_in_name(const mno_in *in) { return in->name; }
 int mno_in_is_zstd(const mno_in *in) { return in->zstd; }
 unsigned long long mno_in_bytes(const mno_in *in) { return in->bytes_in; }

@@ -677,9 +677,14 @@ static int r_err(mno_reader *r, mno_error *e, int code, const char *ns, const ch
 static int r_err(mno_reader *r, mno_error *e, int code, const char *ns, const char *fmt, ...)
 {
     va_list ap;
+    char body[sizeof e->msg];
     va_start(ap, fmt);
-    mno_verr(e, code, mno_in_name(r->in), mno_in_lineno(r->in), ns, fmt, ap);
+    vsnprintf(body, sizeof body, fmt, ap);
     va_end(ap);
+    /* a malformed last line without its newline is what a cut file or stream looks like */
+    int cut = code == MNO_E_FORMAT && r->state != R_AFTER && mno_in_unterminated(r->in);
+    mno_err(e, cut ? MNO_E_TRUNCATED : code, mno_in_name(r->in), mno_in_lineno(r->in), ns, "%s%s",
+            cut ? "truncated archive: the last line is cut short (no newline at its end): " : "", body);
     r->state = R_FAILED;
     return -1;
 }

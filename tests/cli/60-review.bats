@@ -110,3 +110,29 @@ try '$t --help'" ]
   [ "$status" -eq 2 ]
   [ "$output" = "mno-restore: error: nothere.mnoa: cannot open: No such file or directory" ]
 }
+
+@test "review: an archive cut mid-line says truncated, naming the line and section, in every reader" {
+  head -c 3000 "$RARCH" >cut.mnoa
+  n=$(wc -l <cut.mnoa); n=$((n + 1))
+  want="cut.mnoa:$n: section public.apps: truncated archive: the last line is cut short (no newline at its end): invalid JSON at column "
+  run mno-cat --check cut.mnoa
+  [ "$status" -eq 2 ]
+  [[ "$output" == "mno-cat: error: $want"* ]]
+  t=$(pg_newdb review_cut)
+  run mno-restore --target "$t" --create cut.mnoa
+  [ "$status" -eq 2 ]
+  [[ "${lines[0]}" == "mno-restore: error: $want"* ]]
+  [ "$(psql -X -At -d "$t" -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" = 0 ]
+  run mno-verify --archive cut.mnoa --target "$RHUB"
+  [ "$status" -eq 2 ]
+  [[ "$output" == "mno-verify: error: $want"* ]]
+  # a complete archive whose last line lacks its newline is still whole
+  head -c -1 "$RARCH" >nonl.mnoa
+  run mno-cat --check nonl.mnoa
+  [ "$status" -eq 0 ]
+  # data after the trailer stays what it is
+  { cat "$RARCH"; printf '{"t":"x"'; } >after.mnoa
+  run mno-cat --check after.mnoa
+  [ "$status" -eq 2 ]
+  [ "$output" = "mno-cat: error: after.mnoa:$(( $(wc -l <"$RARCH") + 1 )): data after the trailer" ]
+}
