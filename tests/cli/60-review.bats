@@ -162,3 +162,78 @@ try '$t --help'" ]
   [ "$status" -eq 2 ]
   [ "${lines[0]}" = "mno-verify: error: unexpected argument '$RARCH' (options only; the archive goes with --archive)" ]
 }
+
+# kill_backends DB: the server drops every session on DB (as a restart or a failover does).
+kill_backends() {
+  psql -X -q -d "$MNO_TEST_PG_URI" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '$1' AND pid <> pg_backend_pid()" >/dev/null
+}
+
+# wait_for CMD...: polls CMD until it succeeds (no time limit of its own: bats' timeout rules).
+wait_for() { until "$@"; do sleep 0.1; done; }
+
+@test "review: the server going away mid-restore: exit 2 naming line and section, that section not written, --resume finishes" {
+  t=$(pg_newdb review_rgone)
+  first=$(grep -n '"t":"begin","ns":"public.audit_events"' "$RARCH" | cut -d: -f1)
+  mkfifo feed
+  mno-restore --target "$t" --create feed >out 2>err &
+  pid=$!
+  exec 7>feed
+  head -n $((first + 50)) "$RARCH" >&7
+  # every section before audit_events is committed: the restore is inside audit_events
+  wait_for test "$(psql -X -At -d "$t" -c "SELECT count(*) FROM mno_migrate.journal" 2>/dev/null)" = $(($(head -n "$first" "$RARCH" | grep -c '"t":"end"')))
+  kill_backends review_rgone
+  tail -n +$((first + 51)) "$RARCH" >&7
+  exec 7>&-
+  status=0; wait "$pid" || status=$?
+  [ "$status" -eq 2 ]
+  run cat err
+  [[ "$output" =~ "mno-restore: error: feed:"[0-9]+": section public.audit_events: " ]]
+  [[ "$output" == *"mno-restore: section public.audit_events rolled back: nothing of it was written; "* ]]
+  # created by --create in the section's transaction: rolled back with it
+  [ "$(psql -X -At -d "$t" -c "SELECT to_regclass('public.audit_events') IS NULL")" = t ]
+  [ "$(psql -X -At -d "$t" -c "SELECT count(*) FROM public.tenants")" = 1 ]
+  run mno-restore --target "$t" --create --resume "$RARCH"
+  [ "$status" -eq 0 ]
+  run mno-verify --archive "$RARCH" --target "$t"
+  [ "$status" -eq 0 ]
+}
+
+@test "review: the server going away mid-verify: exit 2 naming line and section, no report" {
+  t=$(pg_newdb review_vgone)
+  mno-restore --quiet --target "$t" --create "$RARCH"
+  first=$(grep -n '"t":"begin","ns":"public.audit_events"' "$RARCH" | cut -d: -f1)
+  mkfifo feed
+  mno-verify --archive feed --target "$t" -o report >out 2>err &
+  pid=$!
+  exec 7>feed
+  head -n $((first + 50)) "$RARCH" >&7
+  wait_for test "$(psql -X -At -d "$MNO_TEST_PG_URI" -c "SELECT count(*) FROM pg_stat_activity WHERE datname = 'review_vgone' AND application_name = 'mno-migrate'")" -gt 0
+  kill_backends review_vgone
+  tail -n +$((first + 51)) "$RARCH" >&7
+  exec 7>&-
+  status=0; wait "$pid" || status=$?
+  [ "$status" -eq 2 ]
+  run cat err
+  # (libpq may print the server's own FATAL notice first)
+  [[ "$output" =~ "mno-verify: error: feed:"[0-9]+": section public."[a-z_]+": " ]]
+  [ ! -e report ]
+}
+
+@test "review: the server going away mid-dump: exit 2 naming the section; the cut stream is refused as truncated" {
+  mkfifo pipe
+  mno-dump --source "$RHUB" --tenant acme >pipe 2>err &
+  pid=$!
+  exec 4<pipe
+  head -c 100000 <&4 >part1
+  kill_backends review_hub
+  cat <&4 >part2
+  exec 4<&-
+  status=0; wait "$pid" || status=$?
+  [ "$status" -eq 2 ]
+  run cat err
+  [[ "$output" =~ "mno-dump: error: section public."[a-z_]+": " ]]
+  cat part1 part2 >cut.mnoa
+  run mno-cat --check cut.mnoa
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"truncated archive: "* ]]
+}
