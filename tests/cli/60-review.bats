@@ -136,3 +136,29 @@ try '$t --help'" ]
   [ "$status" -eq 2 ]
   [ "$output" = "mno-cat: error: after.mnoa:$(( $(wc -l <"$RARCH") + 1 )): data after the trailer" ]
 }
+
+@test "review: mno-verify takes the target from MNO_TARGET (no password on the command line), and never prints it" {
+  t=$(pg_newdb review_vt)
+  mno-restore --quiet --target "$t" --create "$RARCH"
+  pw=$MNO_TEST_PG_PASSWORD
+  secret=${MNO_TEST_PG_SECRET_URI%/*}/review_vt
+  MNO_TARGET=$secret run mno-verify --archive "$RARCH"
+  [ "$status" -eq 0 ]
+  [ "${lines[1]}" = "target   postgresql://mno_secret@$MNO_TEST_PGHOST:$MNO_TEST_PGPORT/review_vt" ]
+  [ "${lines[-1]}" = "verdict: ok: $(mno-cat --list "$RARCH" | wc -l) of $(mno-cat --list "$RARCH" | wc -l) tables match, $(mno-cat --list "$RARCH" | awk -F'\t' '{n += $2} END {print n}') records" ]
+  [[ "$output" != *"$pw"* ]]
+  MNO_TARGET=$secret run mno-verify --archive "$RARCH" --json
+  [ "$status" -eq 0 ]
+  [ "$(jq -r .target.uri <<<"$output")" = "postgresql://mno_secret@$MNO_TEST_PGHOST:$MNO_TEST_PGPORT/review_vt" ]
+  [[ "$output" != *"$pw"* ]]
+  # MNO_SOURCE is not taken when an archive is given
+  MNO_SOURCE=$RHUB MNO_TARGET=$t run mno-verify --archive "$RARCH" -o report.txt
+  [ "$status" -eq 0 ]
+  [ "$(tail -1 report.txt | cut -d: -f1-2)" = "verdict: ok" ]
+  MNO_TARGET= run mno-verify --archive "$RARCH"
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "mno-verify: error: no target: give --target URI (or set MNO_TARGET)" ]
+  run mno-verify "$RARCH" --target "$t"
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "mno-verify: error: unexpected argument '$RARCH' (options only; the archive goes with --archive)" ]
+}
