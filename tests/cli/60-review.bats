@@ -237,3 +237,23 @@ wait_for() { until "$@"; do sleep 0.1; done; }
   [ "$status" -eq 2 ]
   [[ "$output" == *"truncated archive: "* ]]
 }
+
+@test "review: a mistyped scheme, a JDBC URL, a base64 password with '/', a misspelt keyword: the password never shows" {
+  p=Zq9-secret
+  run mno-restore --target "postgressql://mno:$p@127.0.0.1:1/hub" "$RARCH"
+  [ "$status" -eq 2 ]
+  [ "$output" = "mno-restore: error: cannot connect to postgresql at 'postgressql://mno@127.0.0.1:1/hub': missing \"=\" after \"postgressql://mno@127.0.0.1:1/hub\" in connection info string" ]
+  run mno-verify --archive "$RARCH" --target "jdbc:postgresql://mno:$p@127.0.0.1:1/hub"
+  [ "$status" -eq 2 ]
+  [ "$output" = "mno-verify: error: cannot connect to postgresql at 'jdbc:postgresql://mno@127.0.0.1:1/hub': missing \"=\" after \"jdbc:postgresql://mno@127.0.0.1:1/hub\" in connection info string" ]
+  run mno-dump --source "postgresql://mno:ab/$p+==@127.0.0.1:1/hub" --tenant acme
+  [ "$status" -eq 2 ]
+  [ "$output" = "mno-dump: error: cannot connect to postgresql at 'postgresql://mno@127.0.0.1:1/hub': invalid integer value \"***\" for connection option \"port\"" ]
+  run mno-restore --target "host=127.0.0.1 port=1 passwrd=$p" "$RARCH"
+  [ "$status" -eq 2 ]
+  [ "$output" = "mno-restore: error: cannot connect to postgresql at 'host=127.0.0.1 port=1': invalid connection option \"passwrd\"" ]
+  run mno-dump --source "mongodb://mno:ab/$p@127.0.0.1:1/connec" --tenant acme --orgs-from "$RARCH"
+  [ "$status" -eq 2 ]
+  [[ "$output" == "mno-dump: error: "*"'mongodb://mno@127.0.0.1:1/connec'"* ]]
+  [[ "$output" != *"$p"* ]]
+}
