@@ -257,3 +257,25 @@ wait_for() { until "$@"; do sleep 0.1; done; }
   [[ "$output" == "mno-dump: error: "*"'mongodb://mno@127.0.0.1:1/connec'"* ]]
   [[ "$output" != *"$p"* ]]
 }
+
+@test "review: mno-dump | mno-restore - twice (a new archive each time) never duplicates: refused (pg) or a no-op (mongo)" {
+  t=$(pg_newdb review_pipe)
+  run bash -c "mno-dump --source '$RHUB' --tenant acme | mno-restore --quiet --target '$t' --create -"
+  [ "$status" -eq 0 ]
+  before=$(psql -X -At -d "$t" -c "SELECT (SELECT count(*) FROM public.users) || '/' || (SELECT count(*) FROM public.audit_events)")
+  run bash -c "set -o pipefail; mno-dump --source '$RHUB' --tenant acme | mno-restore --quiet --target '$t' --create -"
+  [ "$status" -eq 2 ]
+  [[ "${lines[0]}" =~ ^"mno-restore: error: <stdin>:"[0-9]+": section public.apps: refused: "[0-9]+" keys of the archive are already in the target table: id=1, " ]]
+  [ "$(psql -X -At -d "$t" -c "SELECT (SELECT count(*) FROM public.users) || '/' || (SELECT count(*) FROM public.audit_events)")" = "$before" ]
+  run mno-verify --archive "$RARCH" --target "$t"
+  [ "$status" -eq 0 ]
+  m=$(mongo_newdb review_pipe_m)
+  run bash -c "mno-dump --source '$RCONNEC' --tenant acme --orgs-from '$RARCH' | mno-restore --quiet --target '$m' --create -"
+  [ "$status" -eq 0 ]
+  mno-dump --quiet --source "$RCONNEC" --tenant acme --orgs-from "$RARCH" -o c.mnoa
+  run mno-restore --quiet --target "$m" c.mnoa
+  [ "$status" -eq 0 ]
+  run mno-verify --archive c.mnoa --target "$m" --json
+  [ "$status" -eq 0 ]
+  [ "$(jq -r '.totals.actual_count == .totals.expected_count and .verdict == "ok"' <<<"$output")" = true ]
+}
