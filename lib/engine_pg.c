@@ -3,15 +3,53 @@
 #include <string.h>
 #include "engine_pg.h"
 
+/*
+ * The server's word on why it is going away (SQLSTATE class 57: administrator command,
+ * shutdown, crash) arrives as a notice just before the connection drops. libpq would print
+ * it on stderr, outside the tool's message; it is kept here, per thread, and added to the
+ * next error instead. Other notices are dropped: lib/ never prints.
+ */
+static __thread char last_notice[512];
+
+static void on_notice(void *arg, const PGresult *r)
+{
+    (void)arg;
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    if (state && strncmp(state, "57", 2) == 0 && msg)
+        snprintf(last_notice, sizeof last_notice, "%s", msg);
+}
+
 int mno_pg_err(mno_error *e, PGconn *c, const PGresult *r, const char *object, const char *what)
 {
     const char *txt = r ? PQresultErrorMessage(r) : NULL;
     if (!txt || !*txt)
         txt = c ? PQerrorMessage(c) : "";
-    size_t n = strlen(txt);
-    while (n > 0 && (txt[n - 1] == '\n' || txt[n - 1] == ' '))
+    /* libpq's message on one line: "...unexpectedly\n\tThis probably..." -> "...unexpectedly; This..." */
+    char one[1024];
+    size_t n = 0;
+    for (const char *p = txt; *p && n + 3 < sizeof one; p++) {
+        if (*p != '\n') {
+            one[n++] = *p;
+            continue;
+        }
+        while (p[1] == '\t' || p[1] == ' ')
+            p++;
+        if (p[1] >= 'A' && p[1] <= 'Z')
+            one[n++] = ';'; /* a new sentence; else the same one goes on */
+        if (p[1])
+            one[n++] = ' ';
+    }
+    while (n > 0 && one[n - 1] == ' ')
         n--;
-    return mno_err(e, MNO_E_SERVER, NULL, 0, object, "%s: %.*s", what, (int)n, txt);
+    one[n] = '\0';
+    txt = one;
+    int gone = *last_notice && c && PQstatus(c) == CONNECTION_BAD;
+    mno_err(e, MNO_E_SERVER, NULL, 0, object, "%s: %.*s%s%s%s", what, (int)n, txt,
+            gone ? " (the server said: " : "", gone ? last_notice : "", gone ? ")" : "");
+    if (gone)
+        *last_notice = '\0';
+    return -1;
 }
 
 int mno_pg_exec(PGconn *c, const char *sql, const char *object, mno_error *e)
@@ -107,6 +145,7 @@ PGconn *mno_pg_connect(const char *conninfo, const char *redacted, mno_error *e)
         PQfinish(c);
         return NULL;
     }
+    PQsetNoticeReceiver(c, on_notice, NULL);
     if (mno_pg_session_setup(c, e) < 0) {
         PQfinish(c);
         return NULL;

@@ -187,7 +187,8 @@ wait_for() { until "$@"; do sleep 0.1; done; }
   status=0; wait "$pid" || status=$?
   [ "$status" -eq 2 ]
   run cat err
-  [[ "$output" =~ "mno-restore: error: feed:"[0-9]+": section public.audit_events: " ]]
+  [[ "${lines[0]}" =~ ^"mno-restore: error: feed:"[0-9]+": section public.audit_events: " ]]
+  [[ "$output" == *"terminating connection due to administrator command"* ]]
   [[ "$output" == *"mno-restore: section public.audit_events rolled back: nothing of it was written; "* ]]
   # created by --create in the section's transaction: rolled back with it
   [ "$(psql -X -At -d "$t" -c "SELECT to_regclass('public.audit_events') IS NULL")" = t ]
@@ -214,8 +215,8 @@ wait_for() { until "$@"; do sleep 0.1; done; }
   status=0; wait "$pid" || status=$?
   [ "$status" -eq 2 ]
   run cat err
-  # (libpq may print the server's own FATAL notice first)
-  [[ "$output" =~ "mno-verify: error: feed:"[0-9]+": section public."[a-z_]+": " ]]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" =~ ^"mno-verify: error: feed:"[0-9]+": section public."[a-z_]+": ".*"terminating connection due to administrator command" ]]
   [ ! -e report ]
 }
 
@@ -231,7 +232,7 @@ wait_for() { until "$@"; do sleep 0.1; done; }
   status=0; wait "$pid" || status=$?
   [ "$status" -eq 2 ]
   run cat err
-  [[ "$output" =~ "mno-dump: error: section public."[a-z_]+": " ]]
+  [[ "${lines[0]}" =~ ^"mno-dump: error: section public."[a-z_]+": " ]]
   cat part1 part2 >cut.mnoa
   run mno-cat --check cut.mnoa
   [ "$status" -eq 2 ]
@@ -278,4 +279,10 @@ wait_for() { until "$@"; do sleep 0.1; done; }
   run mno-verify --archive c.mnoa --target "$m" --json
   [ "$status" -eq 0 ]
   [ "$(jq -r '.totals.actual_count == .totals.expected_count and .verdict == "ok"' <<<"$output")" = true ]
+}
+
+@test "review: libpq's multi-line messages come as one line after 'mno-TOOL: error:'" {
+  run mno-restore --target "postgresql://mno@127.0.0.1:1/hub" "$RARCH"
+  [ "$status" -eq 2 ]
+  [ "$output" = "mno-restore: error: cannot connect to postgresql at 'postgresql://mno@127.0.0.1:1/hub': connection to server at \"127.0.0.1\", port 1 failed: Connection refused; Is the server running on that host and accepting TCP/IP connections?" ]
 }
