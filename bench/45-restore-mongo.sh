@@ -47,7 +47,7 @@ rm -f "$work/raw.mnoa"
 "$baseline" tobson "$work/in.mnoa" >"$work/in.bson"
 docs=$((3 * per))
 
-drop="$cmd $MNO_TEST_MONGO_URI $db {\"dropDatabase\":1}"
+drop="$cmd $MNO_TEST_MONGO_URI $db '{\"dropDatabase\":1}'"   # run by a shell (hyperfine, sh -c)
 # the baseline inserts the same documents into one collection per run: the same bytes, the
 # same number of inserts (the restore's three collections only add two renames)
 base_cmd="$baseline insert $uri all $work/in.bson"
@@ -57,11 +57,11 @@ restorez="$MNO_BIN/mno-restore --quiet --create --target $uri $work/in.mnoa.zst"
 hyperfine --warmup 1 --runs 3 --prepare "$drop" --export-json "$work/t.json" \
   -n baseline "$base_cmd" -n mno-restore "$restore" -n "mno-restore (zstd)" "$restorez" >&2
 
-rss() { $drop >/dev/null; /usr/bin/time -v "$@" 2>&1 >/dev/null | awk -F': ' '/Maximum resident/ { print $2 }'; }
+rss() { sh -c "$drop" >/dev/null; /usr/bin/time -v "$@" 2>&1 >/dev/null | awk -F': ' '/Maximum resident/ { print $2 }'; }
 # shellcheck disable=SC2086
 m_base=$(rss $base_cmd); m_rest=$(rss $restore); m_restz=$(rss $restorez)
 bytes=$(stat -c %s "$work/in.mnoa"); zbytes=$(stat -c %s "$work/in.mnoa.zst")
-$drop >/dev/null
+sh -c "$drop" >/dev/null
 
 python3 - "$work/t.json" "$docs" "$m_base" "$m_rest" "$m_restz" "$bytes" "$zbytes" "$scale" <<'EOF'
 import json, sys

@@ -10,6 +10,7 @@ const mno_engine_ops mno_engine_pg = {
     .default_source = "mnohub",
     .open = mno_pg_open,
     .close = mno_pg_close,
+    .source_kind = mno_pg_source_kind,
     .plan = mno_pg_plan,
     .dump_section = mno_pg_dump_section,
     .plan_free = mno_pg_plan_free,

@@ -938,10 +938,14 @@ int mno_mongo_restore_commit(mno_engine *en, const mno_section *s, mno_error *e)
         section_close(rs);
         return 0;
     }
-    int64_t staged = mongoc_collection_count_documents(rs->stage_c, &empty, NULL, NULL,
-                                                       NULL, &be);
-    if (staged < 0)
-        return mno_mongo_err(e, &be, s->ns, "cannot count the staged documents");
+    /* every document staged once: the servers' insert counts say so, unless a batch was
+       re-sent (its first answer was lost): then the staging collection is counted */
+    int64_t staged = (int64_t)rs->inserted;
+    if (rs->retried || rs->inserted != s->count) {
+        staged = mongoc_collection_count_documents(rs->stage_c, &empty, NULL, NULL, NULL, &be);
+        if (staged < 0)
+            return mno_mongo_err(e, &be, s->ns, "cannot count the staged documents");
+    }
     if ((uint64_t)staged != s->count)
         return mno_err(e, MNO_E_FORMAT, NULL, 0, s->ns,
                        "%llu documents, %lld distinct _ids: the section holds an _id twice",

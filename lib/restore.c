@@ -292,6 +292,7 @@ int mno_restore(const mno_restore_cfg *cfg, mno_restore_result *res, mno_error *
     mno_item it;
     int rc = -1, got = 0;
     ropts.fast_pg = 1;   /* the ops use vals/lens, never it->v */
+    ropts.fast_mongo = 1; /* the mongo ops use it->doc, never it->v */
 
     memset(&r, 0, sizeof r);
     r.cfg = cfg;

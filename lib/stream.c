@@ -6,6 +6,7 @@
 #include <openssl/rand.h>
 #include "buf.h"
 #include "stream.h"
+#include "engine_mongo_json.h"
 #include "ejson.h"
 #include "pgrec.h"
 
@@ -154,13 +155,19 @@ static bson_t *mongo_doc(const json_t *v, char *why, size_t whylen)
         snprintf(why, whylen, "record value \"v\" is not an object");
         return NULL;
     }
+    /* canonical Extended JSON straight from the tree (engine_mongo_json.h); any other form
+       is printed and parsed by libbson, which also words the error */
+    bson_t *doc = bson_new();
+    if (doc && mno_json_to_bson(v, doc) == 0)
+        return doc;
+    bson_destroy(doc);
     char *s = json_dumps(v, JSON_COMPACT);
     if (!s) {
         snprintf(why, whylen, "out of memory");
         return NULL;
     }
     bson_error_t be;
-    bson_t *doc = bson_new_from_json((const uint8_t *)s, -1, &be);
+    doc = bson_new_from_json((const uint8_t *)s, -1, &be);
     free(s);
     if (!doc)
         snprintf(why, whylen, "invalid Extended JSON: %s", be.message);
@@ -530,8 +537,8 @@ struct mno_reader {
     const char **vals;        /* pg values of the current record */
     size_t *lens;
     bson_t *doc;              /* mongo document of the current record */
+    mno_buf recpre;           /* {"t":"rec","ns":NS,"v":  the open section's rec lines as writers write them */
     mno_buf text;
-    mno_buf skim;             /* opts.skim: the fixed start of the open section's rec lines */
     mno_hasher *h;
     uint64_t nsections, count;
     mno_sum sum;
@@ -652,13 +659,11 @@ static int r_begin(mno_reader *r, const char *ns, mno_item *it, mno_error *e)
     r->lens = calloc(r->sec.ncols + 1, sizeof *r->lens);
     if (!r->vals || !r->lens)
         return r_err(r, e, MNO_E_NOMEM, ns, "out of memory");
+    mno_buf_reset(&r->recpre);
+    if (mno_buf_adds(&r->recpre, "{\"t\":\"rec\",\"ns\":") < 0 ||
+        mno_buf_add_json_str(&r->recpre, ns, strlen(ns)) < 0 || mno_buf_adds(&r->recpre, ",\"v\":") < 0)
+        return r_err(r, e, MNO_E_NOMEM, ns, "out of memory");
     json_object_set_new(r->seen, ns, json_integer(r->sec.begin_line));
-    if (r->opts.skim) {
-        mno_buf_reset(&r->skim);
-        if (mno_buf_adds(&r->skim, "{\"t\":\"rec\",\"ns\":") < 0 ||
-            mno_buf_add_json_str(&r->skim, ns, strlen(ns)) < 0 || mno_buf_adds(&r->skim, ",\"v\":") < 0)
-            return r_err(r, e, MNO_E_NOMEM, ns, "out of memory");
-    }
     if (r->fast && r->sec.engine == MNO_ENGINE_PG && mno_pgrec_setup(r->fast, &r->sec) < 0)
         return r_err(r, e, MNO_E_NOMEM, ns, "out of memory");
     r->open = 1;
@@ -736,6 +741,29 @@ static int r_rec_fast(mno_reader *r, const char *line, size_t len, mno_item *it,
     return 1;
 }
 
+/* opts.fast_mongo: a mongo record of the open section in the writer's envelope, its document
+   parsed from the text. 1 done, 0 not that form (the general path decides), -1 error. */
+static int r_rec_fast_mongo(mno_reader *r, const char *line, size_t len, mno_item *it, mno_error *e)
+{
+    size_t off = mno_ejson_rec_prefix(line, len, r->sec.ns);
+    if (!off || line[len - 1] != '}')
+        return 0;
+    bson_t *doc = bson_new();
+    int rc = doc ? mno_ejson_text_to_bson(line + off, len - off - 1, doc) : -1;
+    if (rc != 0) {
+        bson_destroy(doc);
+        return rc < 0 ? r_err(r, e, MNO_E_NOMEM, r->sec.ns, "out of memory") : 0;
+    }
+    r->doc = doc;
+    mno_hasher_md5(r->h, bson_get_data(doc), doc->len, it->digest);
+    mno_sum_add_digest(&r->sec.sum, it->digest);
+    r->sec.count++;
+    it->kind = MNO_ITEM_REC;
+    it->doc = doc;
+    it->section = &r->sec;
+    return 1;
+}
+
 static int r_rec(mno_reader *r, const char *ns, mno_item *it, mno_error *e)
 {
     char key[600];
@@ -755,7 +783,17 @@ static int r_rec(mno_reader *r, const char *ns, mno_item *it, mno_error *e)
         if (pg_digest(r, it) < 0)
             return r_err(r, e, MNO_E_NOMEM, ns, "out of memory");
     } else {
-        r->doc = mongo_doc(v, why, sizeof why);
+        /* a line in the writers' layout holds v's text as is: libbson parses it without
+           a second serialisation (the same bytes: jansson accepted the line) */
+        if (json_object_size(r->obj) == 3 && r->recpre.len > 0 && it->len > r->recpre.len + 1 &&
+            memcmp(it->line, r->recpre.data, r->recpre.len) == 0 && it->line[it->len - 1] == '}' &&
+            json_is_object(v)) {
+            bson_error_t be;
+            r->doc = bson_new_from_json((const uint8_t *)it->line + r->recpre.len,
+                                        (ssize_t)(it->len - r->recpre.len - 1), &be);
+        }
+        if (!r->doc)
+            r->doc = mongo_doc(v, why, sizeof why);
         if (!r->doc) {
             rec_key(&r->sec, v, key, sizeof key);
             return r_err(r, e, MNO_E_FORMAT, ns, "%s%s", key, why);
@@ -862,8 +900,8 @@ int mno_reader_next(mno_reader *r, mno_item *it, mno_error *e)
     it->len = len;
     if (r->state == R_AFTER)
         return r_err(r, e, MNO_E_FORMAT, NULL, "data after the trailer");
-    if (r->opts.skim && r->open && len > r->skim.len && line[len - 1] == '}' &&
-        memcmp(line, r->skim.data, r->skim.len) == 0) {
+    if (r->opts.skim && r->open && len > r->recpre.len && line[len - 1] == '}' &&
+        memcmp(line, r->recpre.data, r->recpre.len) == 0) {
         r->sec.count++;
         it->kind = MNO_ITEM_REC;
         it->section = &r->sec;
@@ -871,6 +909,11 @@ int mno_reader_next(mno_reader *r, mno_item *it, mno_error *e)
     }
     if (r->fast && r->open && r->sec.engine == MNO_ENGINE_PG) {
         int f = r_rec_fast(r, line, len, it, e);
+        if (f != 0)
+            return f;
+    }
+    if (r->opts.fast_mongo && r->open && r->sec.engine == MNO_ENGINE_MONGO) {
+        int f = r_rec_fast_mongo(r, line, len, it, e);
         if (f != 0)
             return f;
     }
@@ -915,7 +958,7 @@ void mno_reader_free(mno_reader *r)
     if (r->doc)
         bson_destroy(r->doc);
     mno_buf_release(&r->text);
-    mno_buf_release(&r->skim);
+    mno_buf_release(&r->recpre);
     mno_hasher_free(r->h);
     mno_pgrec_free(r->fast);
     free(r);

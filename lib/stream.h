@@ -124,9 +124,13 @@ typedef struct mno_reader_opts {
                           v, vals, doc or digest; an end line's count is checked and its sum
                           taken as declared (the trailer is checked against those). For readers
                           that need only the declared sums (mno-verify without --diff). */
+    int fast_mongo;    /* 1: MongoDB record lines in the writer's envelope have their document
+                          parsed from the text (lib/engine_mongo_json.c) instead of by jansson
+                          and libbson; for those records it->obj and it->v are NULL (doc,
+                          digest as always). Any other line takes the general path. */
 } mno_reader_opts;
 
-#define MNO_READER_OPTS_INIT {1, 0, 0, 0}
+#define MNO_READER_OPTS_INIT {1, 0, 0, 0, 0}
 
 typedef struct mno_reader mno_reader;
 

@@ -274,7 +274,6 @@ static void test_handshake_and_info(void **state)
     assert_int_equal(get_int(&r, "maxMessageSizeBytes"), 48000000);
     assert_int_equal(get_int(&r, "maxWriteBatchSize"), 100000);
     assert_true(get_int(&r, "logicalSessionTimeoutMinutes") > 0); /* sessions advertised */
-    assert_false(has(&r, "setName"));
     bson_destroy(&r);
     run_ok(c, "admin", "{\"isMaster\": 1}", &r);
     bson_iter_t it;
@@ -1977,6 +1976,34 @@ static void test_fault_drop_on_command(void **state)
     mongoc_collection_destroy(coll);
     mongoc_client_destroy(c);
     assert_int_equal(srv_stop(&s), 0);
+
+    /* a find dropped on its first command is retried once by the client (retryReads), unless
+       the URI turns that off */
+    for (int retry = 1; retry >= 0; retry--) {
+        const char *fargs[] = { "--fault-drop-on", "find:2", NULL };
+        srv_start(&s, fargs, NULL);
+        c = client_for(uri_for(s.uri, NULL, retry ? NULL : "retryReads=false"));
+        coll = mongoc_client_get_collection(c, "f", "c");
+        fill(coll, 3);
+        assert_string_equal(ids(coll, "{}"), "0,1,2");
+        mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, J("{}"), NULL, NULL);
+        const bson_t *d;
+        int n = 0;
+        while (mongoc_cursor_next(cur, &d))
+            n++;
+        if (retry) {
+            assert_false(mongoc_cursor_error(cur, &e));
+            assert_int_equal(n, 3);
+        } else {
+            assert_true(mongoc_cursor_error(cur, &e));
+            assert_int_equal(e.domain, MONGOC_ERROR_STREAM);
+            assert_int_equal(n, 0);
+        }
+        mongoc_cursor_destroy(cur);
+        mongoc_collection_destroy(coll);
+        mongoc_client_destroy(c);
+        assert_int_equal(srv_stop(&s), 0);
+    }
 
     /* by environment, after running: stored, but the client sees the connection drop */
     const char *env[] = { "MNO_MONGOD_FAULT_DROP_ON=insert:1:after", NULL };

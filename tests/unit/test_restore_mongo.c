@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include "buf.h"
 #include "engine_mongo.h"
+#include "engine_mongo_json.h"
 
 static char tmpdir[256];
 static const char *base_uri;
@@ -189,6 +190,7 @@ static int restore(const char *path, const char *uri, int create, int resume, in
     if (!(in = mno_in_open(path, e)))
         goto done;
     mno_reader_opts ro = MNO_READER_OPTS_INIT;
+    ro.fast_mongo = 1; /* as lib/restore.c */
     if (!(r = mno_reader_new(in, &ro, e)))
         goto done;
     for (;;) {
@@ -846,9 +848,141 @@ static void test_dropped_connection_mid_batch(void **state)
     assert_coll_is(uri, db, "edge", edge, NEDGE);
 }
 
+/* The reader's fast paths (engine_mongo_json.c: from jansson's tree, from the text) against
+   libbson's parser, on the same text. canonical_text: libbson printed it. */
+static int canonical_text;
+static int fast_vs_libbson(const char *text)
+{
+    json_error_t je;
+    json_t *j = json_loads(text, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &je);
+    if (!j)
+        fail_msg("jansson: %s: %s", text, je.text);
+    bson_t fast = BSON_INITIALIZER;
+    int rc = mno_json_to_bson(j, &fast);
+    if (rc == 0) {
+        /* libbson on the text jansson would print (what the reader did before) */
+        char *s = json_dumps(j, JSON_COMPACT);
+        bson_error_t be;
+        bson_t *slow = bson_new_from_json((const uint8_t *)s, -1, &be);
+        if (!slow)
+            fail_msg("fast path accepted what libbson refuses: %s (%s)", text, be.message);
+        if (slow->len != fast.len || memcmp(bson_get_data(slow), bson_get_data(&fast), fast.len) != 0)
+            fail_msg("fast path differs from libbson on %s", text);
+        bson_destroy(slow);
+        free(s);
+    }
+    bson_destroy(&fast);
+    json_decref(j);
+    /* and from the text, without jansson (the reader's fast_mongo path) */
+    bson_t txt = BSON_INITIALIZER;
+    int trc = mno_ejson_text_to_bson(text, strlen(text), &txt);
+    if (trc == 0) {
+        bson_error_t be;
+        bson_t *slow = bson_new_from_json((const uint8_t *)text, -1, &be);
+        if (!slow)
+            fail_msg("text path accepted what libbson refuses: %s (%s)", text, be.message);
+        if (slow->len != txt.len || memcmp(bson_get_data(slow), bson_get_data(&txt), txt.len) != 0)
+            fail_msg("text path differs from libbson on %s", text);
+        bson_destroy(slow);
+    }
+    bson_destroy(&txt);
+    if (trc == 0 && rc != 0)
+        fail_msg("text path took what the tree path leaves to libbson: %s", text);
+    /* canonical text: the text path must take it whenever the tree path does */
+    if (canonical_text && rc == 0 && trc != 0)
+        fail_msg("text path left a canonical form to libbson: %s", text);
+    return rc;
+}
+
+static void test_fast_ejson_matches_libbson(void **state)
+{
+    (void)state;
+    /* the hand-written lines hold relaxed forms too (bare numbers): those go to libbson */
+    size_t nfast = 0;
+    for (size_t i = 0; i < NEDGE; i++)
+        nfast += fast_vs_libbson(edge[i]) == 0;
+    assert_int_equal(nfast, NEDGE - 1);
+    for (size_t i = 0; i < NPEOPLE; i++)
+        assert_int_equal(fast_vs_libbson(people[i]), 0);
+    /* the archive's form is libbson's canonical output: every edge document reprinted */
+    canonical_text = 1;
+    for (size_t i = 0; i < NEDGE; i++) {
+        bson_t *d = ejson(edge[i]);
+        char *c = bson_as_canonical_extended_json(d, NULL);
+        if (fast_vs_libbson(c) != 0)
+            fail_msg("canonical form left to libbson: %s", c);
+        bson_free(c);
+        bson_destroy(d);
+    }
+    canonical_text = 0;
+    static const char *const more[] = {
+        "{\"r\":{\"$regularExpression\":{\"pattern\":\"a\",\"options\":\"xsmi\"}}}",
+        "{\"r\":{\"$regularExpression\":{\"options\":\"\",\"pattern\":\"\"}}}",
+        "{\"c\":{\"$scope\":{\"y\":{\"$numberLong\":\"1\"}},\"$code\":\"y\"}}",
+        "{\"b\":{\"$binary\":{\"subType\":\"2\",\"base64\":\"AQIDBA==\"}}}",
+        "{\"b\":{\"$binary\":{\"base64\":\"AA==\",\"subType\":\"ff\"}}}",
+        "{\"b\":{\"$binary\":{\"base64\":\"AAE=\",\"subType\":\"06\"}}}",
+        "{\"d\":{\"$numberDouble\":\"-1.5e-10\"},\"e\":{\"$numberDouble\":\"1E+300\"},\"f\":{\"$numberDouble\":\"-0.0\"}}",
+        "{\"l\":{\"$numberLong\":\"-9223372036854775808\"},\"i\":{\"$numberInt\":\"-0\"}}",
+        "{\"x\":{\"$numberDecimal\":\"1.23456789012345678901234567890123E+6000\"},\"y\":{\"$numberDecimal\":\"-Inf\"}}",
+        "{\"\":\"empty key\",\"a\":[[],{},[null,true,false]],\"s\":\"\\u0000\\u00ff\\ud83d\\ude00\"}",
+        "{\"t\":{\"$timestamp\":{\"i\":1,\"t\":2}}}",
+    };
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
+        assert_int_equal(fast_vs_libbson(more[i]), 0);
+    /* relaxed and legacy forms, and invalid ones: left to libbson */
+    static const char *const slow[] = {
+        "{\"n\":5}", "{\"n\":1.5}", "{\"d\":{\"$date\":\"2020-01-01T00:00:00Z\"}}",
+        "{\"u\":{\"$uuid\":\"73ffd264-44b3-4c69-90e8-e7d1dfc035d4\"}}", "{\"$oid\":\"5f0000000000000000000001\"}",
+        "{\"a\":{\"$oid\":\"xyz\"}}", "{\"a\":{\"$numberInt\":\"99999999999\"}}",
+        "{\"a\":{\"$numberInt\":\" 5\"}}", "{\"a\":{\"$binary\":{\"base64\":\"A\",\"subType\":\"00\"}}}",
+        "{\"a\":{\"$regex\":\"x\",\"$options\":\"\"}}", "{\"a\":{\"b\":1,\"$c\":2}}",
+        "{\"a\":{\"$numberDouble\":\"1e999\"}}", "{\"a\":{\"$minKey\":2}}",
+    };
+    for (size_t i = 0; i < sizeof slow / sizeof slow[0]; i++)
+        if (fast_vs_libbson(slow[i]) != 1)
+            fail_msg("fast path took %s", slow[i]);
+    /* random documents of every type, through libbson's canonical printer */
+    canonical_text = 1;
+    srand(7);
+    for (int n = 0; n < 2000; n++) {
+        bson_t d = BSON_INITIALIZER, sub;
+        char key[16];
+        for (int f = 0; f < 8; f++) {
+            snprintf(key, sizeof key, "k%d", f);
+            uint8_t bin[9];
+            for (int q = 0; q < 9; q++)
+                bin[q] = (uint8_t)rand();
+            bson_oid_t oid;
+            bson_decimal128_t dec = {(uint64_t)rand() << 20 | (uint64_t)rand(), 0x3040000000000000ull};
+            switch (rand() % 12) {
+            case 0: BSON_APPEND_INT32(&d, key, rand() - RAND_MAX / 2); break;
+            case 1: BSON_APPEND_INT64(&d, key, ((int64_t)rand() << 33) ^ rand()); break;
+            case 2: BSON_APPEND_DOUBLE(&d, key, (rand() - RAND_MAX / 2) / 7.0 * (rand() % 2 ? 1e-9 : 1e12)); break;
+            case 3: bson_append_binary(&d, key, -1, (bson_subtype_t)(rand() % 8), bin, (uint32_t)(rand() % 10)); break;
+            case 4: bson_oid_init_from_data(&oid, bin); BSON_APPEND_OID(&d, key, &oid); break;
+            case 5: BSON_APPEND_DATE_TIME(&d, key, ((int64_t)rand() << 12) - ((int64_t)1 << 40)); break;
+            case 6: BSON_APPEND_DECIMAL128(&d, key, &dec); break;
+            case 7: BSON_APPEND_UTF8(&d, key, (const char *)"caf\xc3\xa9 \"q\" \\ \t"); break;
+            case 8: BSON_APPEND_TIMESTAMP(&d, key, (uint32_t)rand(), (uint32_t)rand()); break;
+            case 9: BSON_APPEND_DOCUMENT_BEGIN(&d, key, &sub); BSON_APPEND_INT32(&sub, "x", rand()); bson_append_document_end(&d, &sub); break;
+            case 10: BSON_APPEND_ARRAY_BEGIN(&d, key, &sub); BSON_APPEND_BOOL(&sub, "0", rand() % 2); BSON_APPEND_NULL(&sub, "1"); bson_append_array_end(&d, &sub); break;
+            default: BSON_APPEND_REGEX(&d, key, "^a+$", rand() % 2 ? "i" : "ms"); break;
+            }
+        }
+        char *c = bson_as_canonical_extended_json(&d, NULL);
+        int rc = fast_vs_libbson(c);
+        if (rc != 0)
+            fail_msg("canonical form left to libbson: %s", c);
+        bson_free(c);
+        bson_destroy(&d);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fast_ejson_matches_libbson),
         cmocka_unit_test(test_round_trip_every_type),
         cmocka_unit_test(test_missing_collection_needs_create),
         cmocka_unit_test(test_bad_sections_not_applied),

@@ -816,6 +816,52 @@ static void test_mongo_relaxed_types(void **state)
     mno_in_close(in);
 }
 
+/* A record in the writers' layout (v's text parsed as is) and in any other layout (v
+   re-serialised by jansson) gives the same BSON and digest. */
+static void test_mongo_layouts_agree(void **state)
+{
+    (void)state;
+    static const char v[] = "{\"_id\":{\"$oid\":\"5f1b2c3d4e5f60718293a4b5\"},\"a\":1,\"b\":2147483648,\"c\":1e2,"
+                            "\"d\":-0.0,\"s\":\"\\u00e9\\/\\u0000x\",\"k\\u00e9\":[{\"$numberDecimal\":\"1.10\"},null]}";
+    char text[1024];
+    snprintf(text, sizeof text,
+             "{\"t\":\"header\",\"format\":\"mnoa\",\"version\":1,\"engine\":\"mongodb\"}\n"
+             "{\"t\":\"begin\",\"ns\":\"c.p\"}\n"
+             "{\"t\":\"rec\",\"ns\":\"c.p\",\"v\":%s}\n"
+             "{\"ns\":\"c.p\",\"t\":\"rec\",\"v\":%s}\n"
+             "{\"t\":\"rec\",\"ns\":\"c.p\",\"v\": %s }\n", v, v, v);
+    write_file(tpath("layouts.mnoa"), text);
+    mno_error e = {0};
+    mno_in *in = mno_in_open(tpath("layouts.mnoa"), &e);
+    mno_reader_opts ro = MNO_READER_OPTS_INIT;
+    ro.verify = 0;
+    mno_reader *r = mno_reader_new(in, &ro, &e);
+    mno_item it;
+    int n, k = 0;
+    uint8_t first[256];
+    uint32_t flen = 0;
+    unsigned char d0[16];
+    while ((n = mno_reader_next(r, &it, &e)) > 0) {
+        if (it.kind != MNO_ITEM_REC)
+            continue;
+        if (k++ == 0) {
+            flen = it.doc->len;
+            assert_true(flen <= sizeof first);
+            memcpy(first, bson_get_data(it.doc), flen);
+            memcpy(d0, it.digest, 16);
+        } else {
+            assert_int_equal(it.doc->len, flen);
+            assert_memory_equal(bson_get_data(it.doc), first, flen);
+            assert_memory_equal(it.digest, d0, 16);
+        }
+    }
+    if (n < 0 && e.code != MNO_E_TRUNCATED)
+        fail_msg("%s", e.msg);
+    assert_int_equal(k, 3);
+    mno_reader_free(r);
+    mno_in_close(in);
+}
+
 /* ---- flat memory ---- */
 
 static long maxrss_kb(void)
@@ -991,6 +1037,7 @@ int main(void)
         cmocka_unit_test(test_writer_misuse),
         cmocka_unit_test(test_pg_sums_match_postgresql),
         cmocka_unit_test(test_mongo_relaxed_types),
+        cmocka_unit_test(test_mongo_layouts_agree),
         cmocka_unit_test(test_flat_memory_large_stream),
         cmocka_unit_test(test_flat_memory_line_over_max),
     };
