@@ -56,7 +56,7 @@ mnop="cat $work/one.mnoa.zst | $MNO_BIN/mno-restore --quiet --target $tgt -"
 
 hyperfine --warmup 1 --runs "$runs" --export-json "$work/t.json" --prepare "$empty" \
   -n "psql \\copy from" "$copy" -n "pg_restore --data-only" "$pgr" -n mno-restore "$mno" \
-  -n "mno-restore .zst" "$mnoz" -n "cat .zst | mno-restore" "$mnop" >&2
+  -n "mno-restore .zst" "$mnoz" -n "mno-restore - (from cat .zst)" "$mnop" >&2
 
 # the end state is the same whichever loaded it
 bash -c "$empty"; bash -c "$mno"
@@ -87,7 +87,7 @@ print()
 print("| run | mean s | ratio to psql \\copy | ratio to pg_restore | peak RSS MB |")
 print("|---|---|---|---|---|")
 mem = {"psql \\copy from": mc, "pg_restore --data-only": mp, "mno-restore": mm, "mno-restore .zst": mz}
-for name in ("psql \\copy from", "pg_restore --data-only", "mno-restore", "mno-restore .zst", "cat .zst | mno-restore"):
+for name in ("psql \\copy from", "pg_restore --data-only", "mno-restore", "mno-restore .zst", "mno-restore - (from cat .zst)"):
     r = t[name]
     m = mem.get(name)
     print("| %s | %.2f ± %.2f | %.2f | %.2f | %s |" % (name.replace("\\", "\\\\"), r["mean"], r["stddev"] or 0,

@@ -79,6 +79,72 @@ static inline int json_plain8(uint64_t x)
     return !(lt | q | bs);
 }
 
+/* The JSON escape of a byte: 0 when it needs none, else the letter after the backslash
+   ('u' for \u00XX): the escapes mno_buf_add_json_str writes. */
+static const unsigned char json_esc[256] = {
+    'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'b', 't', 'n', 'u', 'f', 'r', 'u', 'u',
+    'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
+    ['"'] = '"', ['\\'] = '\\',
+};
+
+/* 16 bytes as one vector (SSE2 on x86-64, NEON on arm64, by the compiler's vector extensions). */
+typedef unsigned char json_v16 __attribute__((vector_size(16)));
+
+/* The index of the first nonzero byte of m (0xff or 0 bytes), 16 when none. */
+static inline size_t first_set16(json_v16 m)
+{
+    uint64_t w[2];
+    memcpy(w, &m, sizeof w);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return w[0] ? (size_t)__builtin_ctzll(w[0]) / 8 : w[1] ? 8 + (size_t)__builtin_ctzll(w[1]) / 8 : 16;
+#else
+    return w[0] ? (size_t)__builtin_clzll(w[0]) / 8 : w[1] ? 8 + (size_t)__builtin_clzll(w[1]) / 8 : 16;
+#endif
+}
+
+/* Writes the escape of c (a byte json_esc marks) at o; returns its end. */
+static inline char *put_esc(char *o, unsigned char c)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char esc = json_esc[c];
+    *o++ = '\\';
+    *o++ = (char)esc;
+    if (esc == 'u') {
+        *o++ = '0';
+        *o++ = '0';
+        *o++ = hex[c >> 4];
+        *o++ = hex[c & 15];
+    }
+    return o;
+}
+
+size_t mno_json_str_put(char *out, const char *s, size_t n)
+{
+    char *o = out;
+    *o++ = '"';
+    size_t i = 0;
+    /* 16 bytes at a time: copied whole (out has room), kept up to the first byte to escape */
+    while (i + 16 <= n) {
+        json_v16 x;
+        memcpy(&x, s + i, 16);
+        size_t j = first_set16((json_v16)((x < 0x20) | (x == '"') | (x == '\\')));
+        memcpy(o, &x, 16);
+        o += j;
+        i += j;
+        if (j < 16)
+            o = put_esc(o, (unsigned char)s[i++]);
+    }
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (json_esc[c])
+            o = put_esc(o, c);
+        else
+            *o++ = (char)c;
+    }
+    *o++ = '"';
+    return (size_t)(o - out);
+}
+
 int mno_buf_add_json_str(mno_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";

@@ -24,5 +24,10 @@ int mno_buf_addf(mno_buf *b, const char *fmt, ...) __attribute__((format(printf,
 /* Appends s (n bytes, any content) as a JSON string literal with quotes. */
 int mno_buf_add_json_str(mno_buf *b, const char *s, size_t n);
 void mno_buf_reset(mno_buf *b); /* len = 0, keeps storage */
+/* Writes s (n bytes) as a JSON string literal with quotes at out, the same bytes as
+   mno_buf_add_json_str, without bounds checks: out must hold MNO_JSON_STR_MAX(n) bytes.
+   Returns the number of bytes written. */
+#define MNO_JSON_STR_MAX(n) (6 * (n) + 2)
+size_t mno_json_str_put(char *out, const char *s, size_t n);
 
 #endif

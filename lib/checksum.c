@@ -145,46 +145,95 @@ static const unsigned char rt_class[256] = {
     [' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\v'] = 1, ['\f'] = 1, ['\r'] = 1,
 };
 
+/* 16 bytes as one vector (SSE2 on x86-64, NEON on arm64, by the compiler's vector extensions). */
+typedef unsigned char rt_v16 __attribute__((vector_size(16)));
+
+static inline int rt_any(rt_v16 v)
+{
+    uint64_t w[2];
+    memcpy(w, &v, sizeof w);
+    return (w[0] | w[1]) != 0;
+}
+
+/* The index of the first nonzero byte of m (0xff or 0 bytes), 16 when none. */
+static inline size_t rt_first(rt_v16 m)
+{
+    uint64_t w[2];
+    memcpy(w, &m, sizeof w);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return w[0] ? (size_t)__builtin_ctzll(w[0]) / 8 : w[1] ? 8 + (size_t)__builtin_ctzll(w[1]) / 8 : 16;
+#else
+    return w[0] ? (size_t)__builtin_clzll(w[0]) / 8 : w[1] ? 8 + (size_t)__builtin_clzll(w[1]) / 8 : 16;
+#endif
+}
+
+/* The record-text classes of v[0..len) or-ed (rt_class), 16 bytes at a time. */
+static unsigned rt_scan(const unsigned char *v, size_t len)
+{
+    rt_v16 q = {0}, d = {0};
+    size_t k = 0;
+    for (; k + 16 <= len; k += 16) {
+        rt_v16 x;
+        memcpy(&x, v + k, 16);
+        d |= (rt_v16)((x == '"') | (x == '\\'));
+        q |= (rt_v16)(((rt_v16)(x - 9) < 5) | (x == ' ') | (x == '(') | (x == ')') | (x == ','));
+    }
+    unsigned cls = (rt_any(d) ? 3u : 0u) | (rt_any(q) ? 1u : 0u);
+    for (; k < len; k++)
+        cls |= rt_class[v[k]];
+    return cls;
+}
+
 int mno_pg_record_text(struct mno_buf *out, const char *const *vals, const size_t *lens, size_t n)
 {
-    if (mno_buf_addc(out, '(') < 0)
+    /* room for the worst case (every byte doubled, every value quoted), then direct writes */
+    size_t need = n + 2;
+    for (size_t i = 0; i < n; i++)
+        if (vals[i])
+            need += 2 * (lens ? lens[i] : strlen(vals[i])) + 2;
+    if (mno_buf_grow(out, need) < 0)
         return -1;
+    char *d = out->data + out->len;
+    *d++ = '(';
     for (size_t i = 0; i < n; i++) {
-        if (i > 0 && mno_buf_addc(out, ',') < 0)
-            return -1;
+        if (i > 0)
+            *d++ = ',';
         const unsigned char *v = (const unsigned char *)vals[i];
         if (!v)
             continue;
         size_t len = lens ? lens[i] : strlen((const char *)v);
-        unsigned int cls = len == 0;
-        size_t extra = 0; /* '"' and '\\' to double */
-        for (size_t k = 0; k < len; k++) {   /* branch-free scan: a table lookup per byte */
-            unsigned int c = rt_class[v[k]];
-            cls |= c;
-            extra += c >> 1;
-        }
-        if (!cls) {
-            if (mno_buf_add(out, v, len) < 0)
-                return -1;
-            continue;
-        }
-        if (mno_buf_grow(out, len + extra + 2) < 0)
-            return -1;
-        char *d = out->data + out->len;
-        *d++ = '"';
-        if (!extra) {
+        unsigned cls = len == 0 ? 1 : rt_scan(v, len);
+        if (cls)
+            *d++ = '"';
+        if (cls < 3) {
             memcpy(d, v, len);
             d += len;
         } else {
-            for (size_t k = 0; k < len; k++) {
+            size_t k = 0;
+            /* 16 bytes at a time: copied whole (out has room), kept up to the first to double */
+            while (k + 16 <= len) {
+                rt_v16 x;
+                memcpy(&x, v + k, 16);
+                size_t j = rt_first((rt_v16)((x == '"') | (x == '\\')));
+                memcpy(d, &x, 16);
+                d += j;
+                k += j;
+                if (j < 16) {
+                    *d++ = (char)v[k];
+                    *d++ = (char)v[k++];
+                }
+            }
+            for (; k < len; k++) {
                 if (v[k] == '"' || v[k] == '\\')
                     *d++ = (char)v[k];
                 *d++ = (char)v[k];
             }
         }
-        *d++ = '"';
-        out->len = (size_t)(d - out->data);
-        out->data[out->len] = '\0';
+        if (cls)
+            *d++ = '"';
     }
-    return mno_buf_addc(out, ')');
+    *d++ = ')';
+    out->len = (size_t)(d - out->data);
+    out->data[out->len] = '\0';
+    return 0;
 }

@@ -1,4 +1,5 @@
 /* codec.c: byte streams in and out, plain or zstd (detected by magic on input), line by line. */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -237,7 +238,8 @@ void mno_in_close(mno_in *in)
 
 struct mno_out {
     int fd;
-    int is_stdout;
+    int is_stdout;            /* stdout, or a path that is no regular file: no partial, no rename */
+    int close_fd;             /* such a path: its fd is ours to close */
     char *path;               /* final name (NULL for stdout) */
     char *partial;            /* path.partial (NULL for stdout) */
     const char *name;         /* for messages */
@@ -247,7 +249,11 @@ struct mno_out {
     char *ob;                 /* compressed bytes waiting: [0, olen) */
     size_t ocap, olen;
     unsigned long long bytes;
+    int is_reg;               /* a regular file (fsynced by mno_out_finish) */
+    size_t unsynced;          /* bytes written since the last writeback start */
 };
+
+#define OUT_SYNC_AFTER ((size_t)8 << 20)
 
 static int write_all(mno_out *o, const void *p, size_t n, mno_error *e)
 {
@@ -260,7 +266,17 @@ static int write_all(mno_out *o, const void *p, size_t n, mno_error *e)
             return mno_err(e, MNO_E_IO, o->name, 0, NULL, "write error: %s", strerror(errno));
         s += w;
         n -= (size_t)w;
+        o->unsynced += (size_t)w;
     }
+#ifdef SYNC_FILE_RANGE_WRITE
+    /* a regular file is fsynced at the end: start its writeback as it grows, so that the
+       final fsync waits for the last few MB only (as PostgreSQL's *_flush_after do) */
+    if (o->unsynced >= OUT_SYNC_AFTER && o->is_reg) {
+        if (sync_file_range(o->fd, 0, 0, SYNC_FILE_RANGE_WRITE) < 0)
+            o->is_reg = 0;   /* not supported here: leave it all to the fsync */
+        o->unsynced = 0;
+    }
+#endif
     return 0;
 }
 
@@ -302,6 +318,7 @@ mno_out *mno_out_open(const char *path, const mno_out_opts *opts, mno_error *e)
         def.zstd = n > 4 && strcmp(path + n - 4, ".zst") == 0;
         opts = &def;
     }
+    struct stat pst;
     mno_out *o = calloc(1, sizeof *o);
     if (!o) {
         mno_err(e, MNO_E_NOMEM, path, 0, NULL, "out of memory");
@@ -312,6 +329,22 @@ mno_out *mno_out_open(const char *path, const mno_out_opts *opts, mno_error *e)
         o->fd = 1;
         o->is_stdout = 1;
         o->name = "<stdout>";
+    } else if ((lstat(path, &pst) == 0 && S_ISLNK(pst.st_mode)) ||
+               (stat(path, &pst) == 0 && !S_ISREG(pst.st_mode))) {
+        /* a device, a pipe or a symbolic link (-o /dev/null, a fifo, /dev/stdout): written
+           in place; renaming a partial file over it would replace it with a file */
+        o->fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+        if (o->fd < 0) {
+            mno_err(e, MNO_E_IO, path, 0, NULL, "cannot open: %s", strerror(errno));
+            goto fail;
+        }
+        o->is_stdout = 1;
+        o->close_fd = 1;
+        if (!(o->path = strdup(path))) {
+            mno_err(e, MNO_E_NOMEM, path, 0, NULL, "out of memory");
+            goto fail;
+        }
+        o->name = o->path;
     } else {
         o->path = strdup(path);
         o->partial = malloc(strlen(path) + sizeof ".partial");
@@ -333,6 +366,8 @@ mno_out *mno_out_open(const char *path, const mno_out_opts *opts, mno_error *e)
             goto fail;
         }
     }
+    struct stat fst;
+    o->is_reg = fstat(o->fd, &fst) == 0 && S_ISREG(fst.st_mode);
     o->ib = malloc(OUT_CHUNK);
     if (!o->ib) {
         mno_err(e, MNO_E_NOMEM, o->name, 0, NULL, "out of memory");
@@ -373,8 +408,10 @@ mno_out *mno_out_fdopen(int fd, const char *name, const mno_out_opts *opts, mno_
 {
     mno_out *o = mno_out_open("-", opts, e);
     if (o) {
+        struct stat st;
         o->fd = fd;
         o->name = name ? name : "<fd>";
+        o->is_reg = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
     }
     return o;
 }
@@ -457,7 +494,7 @@ void mno_out_abort(mno_out *o)
 {
     if (!o)
         return;
-    if (!o->is_stdout && o->fd >= 0)
+    if ((!o->is_stdout || o->close_fd) && o->fd >= 0)
         close(o->fd);
     if (o->partial)
         unlink(o->partial);

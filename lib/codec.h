@@ -59,7 +59,8 @@ typedef struct mno_out_opts {
 /*
  * Opens path for writing ("-" or NULL = stdout). A file is written as path.partial
  * (mode opts->mode) and renamed to path only by mno_out_finish; mno_out_abort removes the
- * partial file. If opts is NULL, defaults are used and zstd is chosen when path ends in
+ * partial file. A path that exists and is not a regular file (/dev/null, a fifo) is written
+ * in place. If opts is NULL, defaults are used and zstd is chosen when path ends in
  * ".zst". Returns a writer, or NULL with e filled.
  */
 mno_out *mno_out_open(const char *path, const mno_out_opts *opts, mno_error *e);

@@ -59,7 +59,8 @@ int mno_mongo_open(mno_engine **out, const char *uri, int role, mno_error *e)
         m->dbname = strdup(db);
     m->client = mongoc_client_new_from_uri_with_error(m->uri, &be);
     if (!m->client) {
-        mno_mongo_err(e, &be, red, "cannot create mongodb client");
+        mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "cannot create a mongodb client for '%s': %s (code %u)",
+                red, be.message, be.code);
         goto fail;
     }
     mongoc_client_set_error_api(m->client, MONGOC_ERROR_API_VERSION_2);
@@ -70,7 +71,8 @@ int mno_mongo_open(mno_engine **out, const char *uri, int role, mno_error *e)
     bool ok = mongoc_client_command_simple(m->client, "admin", &ping, NULL, NULL, &be);
     bson_destroy(&ping);
     if (!ok) {
-        mno_mongo_err(e, &be, red, "cannot connect to mongodb");
+        mno_err(e, MNO_E_SERVER, NULL, 0, NULL, "cannot connect to mongodb at '%s': %s (code %u)",
+                red, be.message[0] ? be.message : "unknown error", be.code);
         goto fail;
     }
     *out = (mno_engine *)m;

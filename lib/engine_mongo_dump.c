@@ -22,8 +22,9 @@ typedef struct dump_state {
 /* A plan item's engine part (it->priv). */
 typedef struct dump_item {
     char *coll;                   /* collection name */
-    bson_t filter;                /* the tenant filter, {} for all/global */
-    bson_t options;               /* listCollections' options */
+    bson_t *filter;               /* the tenant filter, {} for all/global */
+    bson_t *options;              /* listCollections' options */
+    /* (pointers: a bson_t asks for 128-byte alignment, which calloc does not give) */
 } dump_item;
 
 /* One collection as listCollections shows it. */
@@ -334,8 +335,8 @@ static void dump_item_free(dump_item *d)
     if (!d)
         return;
     free(d->coll);
-    bson_destroy(&d->filter);
-    bson_destroy(&d->options);
+    bson_destroy(d->filter);
+    bson_destroy(d->options);
     free(d);
 }
 
@@ -402,6 +403,12 @@ int mno_mongo_plan(mno_engine *en, const mno_dump_opts *o, mno_plan *plan, mno_e
         goto done;
     if (list_collections(m, &colls, &ncolls, e) < 0)
         goto done;
+    if (ncolls == 0) {
+        /* MongoDB answers a misspelt database name with an empty listing: never an empty archive */
+        mno_err(e, MNO_E_SCOPE, NULL, 0, NULL, "database '%s' at '%s' has no collections (a wrong database name?)",
+                m->dbname, m->uri_redacted);
+        goto done;
+    }
 
     plan->items = calloc(ncolls ? ncolls : 1, sizeof *plan->items);
     plan->unscoped = calloc(ncolls ? ncolls : 1, sizeof *plan->unscoped);
@@ -428,19 +435,19 @@ int mno_mongo_plan(mno_engine *en, const mno_dump_opts *o, mno_plan *plan, mno_e
         dump_item *d = calloc(1, sizeof *d);
         if (!d)
             goto nomem;
-        bson_init(&d->filter);
-        bson_copy_to(colls[i].options, &d->options);
+        d->filter = bson_new();
+        d->options = bson_copy(colls[i].options);
         mno_plan_item *it = &plan->items[plan->n++];
         it->priv = d;
         it->count = -1;
         d->coll = strdup(name);
         it->ns = str_printf("%s.%s", m->dbname, name);
-        if (!d->coll || !it->ns)
+        if (!d->coll || !it->ns || !d->filter || !d->options)
             goto nomem;
-        if (rules_filter(scope, idx, nr, o->all, uids, nuids, &d->filter, &it->rule, e) < 0)
+        if (rules_filter(scope, idx, nr, o->all, uids, nuids, d->filter, &it->rule, e) < 0)
             goto done;
         size_t qlen;
-        char *q = bson_as_relaxed_extended_json(&d->filter, &qlen);
+        char *q = bson_as_relaxed_extended_json(d->filter, &qlen);
         it->query = q ? strdup(q) : NULL;
         bson_free(q);
         if (!it->query)
@@ -448,7 +455,7 @@ int mno_mongo_plan(mno_engine *en, const mno_dump_opts *o, mno_plan *plan, mno_e
         if (o->count) {
             bson_error_t be;
             mongoc_collection_t *c = mongoc_client_get_collection(m->client, m->dbname, name);
-            int64_t cnt = mongoc_collection_count_documents(c, &d->filter, NULL, NULL, NULL, &be);
+            int64_t cnt = mongoc_collection_count_documents(c, d->filter, NULL, NULL, NULL, &be);
             mongoc_collection_destroy(c);
             if (cnt < 0) {
                 mno_mongo_err(e, &be, it->ns, "cannot count documents");
@@ -503,7 +510,7 @@ static json_t *section_begin(mno_mongo *m, mongoc_collection_t *c, const mno_pla
         }
         pause_ms(backoff_ms(attempt + 1));
     }
-    opts = mno_mongo_bson_to_json(&d->options);
+    opts = mno_mongo_bson_to_json(d->options);
     begin = json_pack("{s:[s],s:o,s:o}", "key", "_id", "options", opts, "indexes", idx);
     opts = idx = NULL;
     if (!begin)
@@ -549,13 +556,13 @@ int mno_mongo_dump_section(mno_engine *en, const mno_plan_item *it, mno_writer *
         if (have_last) {
             bson_iter_t li;
             if (!bson_iter_init_find(&li, &last, "_id") ||
-                mno_mongo_after_filter(&d->filter, bson_iter_value(&li), &filter) < 0) {
+                mno_mongo_after_filter(d->filter, bson_iter_value(&li), &filter) < 0) {
                 bson_init(&filter);
                 mno_err(e, MNO_E_NOMEM, NULL, 0, it->ns, "out of memory");
                 goto done;
             }
         } else {
-            bson_copy_to(&d->filter, &filter);
+            bson_copy_to(d->filter, &filter);
         }
         cur = mongoc_collection_find_with_opts(c, &filter, &opts, NULL);
         while (mongoc_cursor_next(cur, &doc)) {

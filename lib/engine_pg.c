@@ -44,10 +44,12 @@ int mno_pg_session_setup(PGconn *c, mno_error *e)
         "SET search_path = pg_catalog",            /* every name we use is schema-qualified */
         "SET application_name = 'mno-migrate'",
     };
+    /* one round trip: the statements joined, run in order (the first that fails stops) */
+    char sql[1024];
+    size_t n = 0;
     for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
-        if (mno_pg_exec(c, settings[i], NULL, e) < 0)
-            return -1;
-    return 0;
+        n += (size_t)snprintf(sql + n, sizeof sql - n, "%s%s", i ? "; " : "", settings[i]);
+    return mno_pg_exec(c, sql, NULL, e);
 }
 
 PGconn *mno_pg_connect(const char *conninfo, const char *redacted, mno_error *e)

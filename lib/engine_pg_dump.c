@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -572,11 +573,17 @@ static long long count_rows(PGconn *c, const char *sql, const char *ns, mno_erro
     return n;
 }
 
-/* Binds the tenant (a parameter) to the session setting the queries read. */
+/*
+ * Binds the tenant (a parameter) to the session setting the queries read. Also turns parallel
+ * query off for the dump's transaction: each COPY streams through one connection to one
+ * client, so workers do not make it faster, and starting them costs ~10 ms per query, most
+ * of a small tenant's section.
+ */
 static int set_tenant(PGconn *c, const char *tenant, mno_error *e)
 {
     const char *params[1] = {tenant ? tenant : ""};
-    PGresult *r = PQexecParams(c, "SELECT set_config('" TENANT_SETTING "', $1, false)", 1, NULL,
+    PGresult *r = PQexecParams(c, "SELECT set_config('" TENANT_SETTING "', $1, false), "
+                               "set_config('max_parallel_workers_per_gather', '0', true)", 1, NULL,
                                params, NULL, NULL, 0);
     int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
     if (!ok)
@@ -770,47 +777,68 @@ done:
 
 /* ---- sections ---- */
 
-/* Decodes one field's escapes in place from p to end (no tab inside); returns its new end. */
-static char *unescape(char *p, char *end)
+/* Decodes the COPY escape whose backslash is just before *pp (*pp < end): returns the byte
+   and moves *pp past the escape. */
+static char unescape1(char **pp, char *end)
 {
-    char *w = p;
-    while (p < end) {
-        char c = *p++;
-        if (c == '\\' && p < end) {
-            c = *p++;
-            switch (c) {
-            case 'b': c = '\b'; break;
-            case 'f': c = '\f'; break;
-            case 'n': c = '\n'; break;
-            case 'r': c = '\r'; break;
-            case 't': c = '\t'; break;
-            case 'v': c = '\v'; break;
-            case 'x': {
-                int v = 0, k = 0;
-                while (k < 2 && p < end && ((*p >= '0' && *p <= '9') || ((*p | 32) >= 'a' && (*p | 32) <= 'f'))) {
-                    v = v * 16 + (*p <= '9' ? *p - '0' : (*p | 32) - 'a' + 10);
-                    p++, k++;
-                }
-                c = k ? (char)v : 'x';
-                break;
-            }
-            default:
-                if (c >= '0' && c <= '7') {
-                    int v = c - '0', k = 1;
-                    while (k < 3 && p < end && *p >= '0' && *p <= '7')
-                        v = v * 8 + (*p++ - '0'), k++;
-                    c = (char)v;
-                }
-                break;
-            }
+    char *p = *pp, c = *p++;
+    switch (c) {
+    case 'b': c = '\b'; break;
+    case 'f': c = '\f'; break;
+    case 'n': c = '\n'; break;
+    case 'r': c = '\r'; break;
+    case 't': c = '\t'; break;
+    case 'v': c = '\v'; break;
+    case 'x': {
+        int v = 0, k = 0;
+        while (k < 2 && p < end && ((*p >= '0' && *p <= '9') || ((*p | 32) >= 'a' && (*p | 32) <= 'f'))) {
+            v = v * 16 + (*p <= '9' ? *p - '0' : (*p | 32) - 'a' + 10);
+            p++, k++;
         }
-        *w++ = c;
+        c = k ? (char)v : 'x';
+        break;
     }
-    return w;
+    default:
+        if (c >= '0' && c <= '7') {
+            int v = c - '0', k = 1;
+            while (k < 3 && p < end && *p >= '0' && *p <= '7')
+                v = v * 8 + (*p++ - '0'), k++;
+            c = (char)v;
+        }
+        break;
+    }
+    *pp = p;
+    return c;
 }
 
-/* Decodes one COPY text row in place into vals/lens (NULL for \N), each value NUL-terminated.
-   Returns 0, or -1 when the row does not have n fields. */
+typedef unsigned char copy_v16 __attribute__((vector_size(16)));
+
+/* The first tab or backslash in [p, end), or end: 16 bytes at a time while they are in the row. */
+static char *find_tab_bs(char *p, char *end)
+{
+    while (end - p >= 16) {
+        copy_v16 x;
+        memcpy(&x, p, 16);
+        copy_v16 m = (copy_v16)((x == '\t') | (x == '\\'));
+        uint64_t w[2];
+        memcpy(w, &m, sizeof w);
+        if (w[0] | w[1]) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            return p + (w[0] ? __builtin_ctzll(w[0]) / 8 : 8 + __builtin_ctzll(w[1]) / 8);
+#else
+            return p + (w[0] ? __builtin_clzll(w[0]) / 8 : 8 + __builtin_clzll(w[1]) / 8);
+#endif
+        }
+        p += 16;
+    }
+    while (p < end && *p != '\t' && *p != '\\')
+        p++;
+    return p;
+}
+
+/* Decodes one COPY text row in place into vals/lens (NULL for \N), each value NUL-terminated
+   (over its tab, or the newline/end: the buffer has a byte after). Returns 0, or -1 when the
+   row does not have n fields. */
 static int decode_row(char *row, size_t len, size_t n, const char **vals, size_t *lens)
 {
     char *p = row, *end = row + len;
@@ -818,23 +846,39 @@ static int decode_row(char *row, size_t len, size_t n, const char **vals, size_t
         end--;
     if (n == 0)
         return p == end ? 0 : -1;
-    for (size_t f = 0; f < n; f++) {
-        char *tab = memchr(p, '\t', (size_t)(end - p));
-        char *fend = tab ? tab : end;
-        if ((tab == NULL) != (f == n - 1))
-            return -1;
-        if (fend - p == 2 && p[0] == '\\' && p[1] == 'N') {
+    size_t f = 0;
+    for (;;) {
+        if (end - p >= 2 && p[0] == '\\' && p[1] == 'N' && (end - p == 2 || p[2] == '\t')) {
             vals[f] = NULL;
             lens[f] = 0;
+            p += 2;
         } else {
-            char *w = memchr(p, '\\', (size_t)(fend - p)) ? unescape(p, fend) : fend;
-            *w = '\0';    /* over the tab (or the newline/end: the buffer has a byte after) */
-            vals[f] = p;
-            lens[f] = (size_t)(w - p);
+            char *start = p, *w = p;  /* w: where decoded bytes go (behind p after an escape) */
+            for (;;) {
+                char *s = find_tab_bs(p, end);
+                if (w != p)
+                    memmove(w, p, (size_t)(s - p));
+                w += s - p;
+                p = s;
+                if (p == end || *p == '\t')
+                    break;
+                if (++p == end || *p == '\t') {  /* a lone backslash before the end stays */
+                    *w++ = '\\';
+                    break;
+                }
+                *w++ = unescape1(&p, end);
+            }
+            *w = '\0';
+            vals[f] = start;
+            lens[f] = (size_t)(w - start);
         }
-        p = fend + 1;
+        f++;
+        if (p == end)
+            return f == n ? 0 : -1;
+        if (f == n)
+            return -1;   /* a tab after the last column */
+        p++;
     }
-    return 0;
 }
 
 /*
@@ -862,8 +906,10 @@ typedef struct hasher {
     batch *job;                   /* the batch to hash, NULL when idle */
     size_t ncols;
     int stop;
-    mno_buf text;
-    mno_hasher *h;
+    mno_buf text;                 /* the batch's record texts, back to back */
+    size_t off[BATCH_ROWS + 1];   /* where row i's text starts in text */
+    const unsigned char *msg[BATCH_ROWS];
+    size_t len[BATCH_ROWS];
 } hasher;
 
 static void *hasher_main(void *arg)
@@ -879,13 +925,22 @@ static void *hasher_main(void *arg)
         size_t nc = hs->ncols;
         pthread_mutex_unlock(&hs->mu);
         int ok = 1;
+        /* every row's record text, then their md5s side by side (mno_md5_many) */
+        mno_buf_reset(&hs->text);
         for (size_t i = 0; i < b->n; i++) {
-            mno_buf_reset(&hs->text);
+            hs->off[i] = hs->text.len;
             if (mno_pg_record_text(&hs->text, b->vals + i * nc, b->lens + i * nc, nc) < 0) {
                 ok = 0;   /* out of memory: the writer hashes this batch itself */
                 break;
             }
-            mno_hasher_md5(hs->h, hs->text.data, hs->text.len, b->digest[i]);
+        }
+        if (ok) {
+            hs->off[b->n] = hs->text.len;
+            for (size_t i = 0; i < b->n; i++) {
+                hs->msg[i] = (const unsigned char *)hs->text.data + hs->off[i];
+                hs->len[i] = hs->off[i + 1] - hs->off[i];
+            }
+            mno_md5_many(hs->msg, hs->len, b->n, b->digest);
         }
         pthread_mutex_lock(&hs->mu);
         hs->job = NULL;
@@ -910,23 +965,19 @@ static void hasher_free(hasher *hs)
     pthread_mutex_destroy(&hs->mu);
     pthread_cond_destroy(&hs->cv);
     mno_buf_release(&hs->text);
-    mno_hasher_free(hs->h);
     free(hs);
 }
 
 static hasher *hasher_new(void)
 {
     hasher *hs = calloc(1, sizeof *hs);
-    if (!hs || !(hs->h = mno_hasher_new())) {
-        free(hs);
+    if (!hs)
         return NULL;
-    }
     pthread_mutex_init(&hs->mu, NULL);
     pthread_cond_init(&hs->cv, NULL);
     if (pthread_create(&hs->th, NULL, hasher_main, hs) != 0) {
         pthread_mutex_destroy(&hs->mu);
         pthread_cond_destroy(&hs->cv);
-        mno_hasher_free(hs->h);
         free(hs);
         return NULL;
     }
@@ -1018,12 +1069,7 @@ static void sink_release(row_sink *k)
 /* Writes a hashed batch's lines and empties it. */
 static int write_batch(row_sink *k, batch *b, int hashed, mno_error *e)
 {
-    int rc = 0;
-    for (size_t i = 0; i < b->n && rc == 0; i++) {
-        const char *const *v = b->vals + i * k->ncols;
-        const size_t *l = b->lens + i * k->ncols;
-        rc = hashed ? mno_writer_rec_pg_digest(k->w, v, l, b->digest[i], e) : mno_writer_rec_pg(k->w, v, l, e);
-    }
+    int rc = mno_writer_recs_pg(k->w, b->n, b->vals, b->lens, hashed ? (const unsigned char (*)[16])b->digest : NULL, e);
     batch_clear(b);
     return rc;
 }

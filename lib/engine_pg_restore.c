@@ -521,22 +521,29 @@ done:
 
 /* ---- records ---- */
 
-/* Appends v in COPY text format: backslash, newline, carriage return and tab escaped. */
+/* Bytes COPY's text format escapes. */
+static const char copy_esc[256] = {['\\'] = '\\', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't'};
+
+/* Appends v in COPY text format: backslash, newline, carriage return and tab escaped; runs
+   of plain bytes copied whole. */
 static int add_copy_value(mno_buf *b, const char *v, size_t n)
 {
     if (mno_buf_grow(b, 2 * n + 1) < 0)
         return -1;
     char *o = b->data + b->len;
+    size_t run = 0;
     for (size_t i = 0; i < n; i++) {
-        char ch = v[i];
-        switch (ch) {
-        case '\\': *o++ = '\\'; *o++ = '\\'; break;
-        case '\n': *o++ = '\\'; *o++ = 'n'; break;
-        case '\r': *o++ = '\\'; *o++ = 'r'; break;
-        case '\t': *o++ = '\\'; *o++ = 't'; break;
-        default: *o++ = ch; break;
-        }
+        char esc = copy_esc[(unsigned char)v[i]];
+        if (!esc)
+            continue;
+        memcpy(o, v + run, i - run);
+        o += i - run;
+        *o++ = '\\';
+        *o++ = esc;
+        run = i + 1;
     }
+    memcpy(o, v + run, n - run);
+    o += n - run;
     b->len = (size_t)(o - b->data);
     b->data[b->len] = '\0';
     return 0;

@@ -210,19 +210,20 @@ static int add_qname(mno_buf *b, const char *schema, const char *name)
 }
 
 /* Builds every table's DDL: schema, owned sequences, CREATE TABLE with columns and
-   constraints (not foreign keys), OWNED BY, then the other indexes. */
-static int build_ddl(PGconn *c, pg_schema *s, mno_error *e)
+   constraints (not foreign keys), OWNED BY, then the other indexes; from the catalog rows
+   mno_pg_schema_load read (cols, cons, idx) and the owned sequences. */
+static int build_ddl(PGconn *c, pg_schema *s, const PGresult *cols, const PGresult *cons,
+                     const PGresult *idx, mno_error *e)
 {
     int rc = -1;
-    PGresult *cols = NULL, *cons = NULL, *idx = NULL, *seqs = NULL;
+    PGresult *seqs = NULL;
     mno_buf *b = calloc(s->n ? s->n : 1, sizeof *b);
     mno_buf *tail = calloc(s->n ? s->n : 1, sizeof *tail);
     if (!b || !tail) {
         mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
         goto done;
     }
-    if (!(cols = query(c, q_columns, e)) || !(cons = query(c, q_constraints, e)) ||
-        !(idx = query(c, q_indexes, e)) || !(seqs = query(c, q_sequences, e)))
+    if (!(seqs = query(c, q_sequences, e)))
         goto done;
     /* schema and sequences first */
     for (size_t i = 0; i < s->n; i++) {
@@ -327,9 +328,6 @@ done:
     }
     free(b);
     free(tail);
-    PQclear(cols);
-    PQclear(cons);
-    PQclear(idx);
     PQclear(seqs);
     return rc;
 }
@@ -438,7 +436,7 @@ int mno_pg_schema_load(PGconn *c, pg_schema *s, mno_error *e)
         }
         fk->n = n1;
     }
-    rc = build_ddl(c, s, e);
+    rc = build_ddl(c, s, cols, cons, idx, e);
     goto done;
 nomem:
     mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");

@@ -1,4 +1,5 @@
 /* error.c: filling mno_error values, exit statuses, and URIs with credentials removed. */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include "error.h"
@@ -52,7 +53,9 @@ char *mno_redact_uri(const char *uri, char *out, size_t n)
     out[0] = '\0';
     if (!uri)
         return out;
-    const char *scheme = strstr(uri, "://");
+    /* a URI only when it starts with a scheme: a conninfo value may hold "://" itself */
+    size_t sl = strspn(uri, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+    const char *scheme = sl > 0 && strncmp(uri + sl, "://", 3) == 0 ? uri + sl : NULL;
     if (scheme) {
         /* scheme://user:password@host... -> scheme://user@host... */
         const char *auth = scheme + 3;
@@ -89,26 +92,43 @@ char *mno_redact_uri(const char *uri, char *out, size_t n)
         }
         return out;
     }
-    /* key=value conninfo: drop password=... (value may be quoted) */
+    /* key=value conninfo, parsed as libpq does (white space around '=' allowed, values
+       quoted with '' and \ escapes): every item kept as written but password=... */
     size_t o = 0;
     const char *p = uri;
     while (*p && o + 1 < n) {
-        while (*p == ' ')
+        while (isspace((unsigned char)*p))
             p++;
-        const char *start = p;
-        int quoted = 0;
-        while (*p && (quoted || *p != ' ')) {
-            if (*p == '\\' && p[1])
+        if (!*p)
+            break;
+        const char *key = p;
+        while (*p && *p != '=' && !isspace((unsigned char)*p))
+            p++;
+        size_t klen = (size_t)(p - key);
+        const char *q = p;
+        while (isspace((unsigned char)*q))
+            q++;
+        if (*q == '=') {
+            p = q + 1;
+            while (isspace((unsigned char)*p))
                 p++;
-            else if (*p == '\'')
-                quoted = !quoted;
-            p++;
+            if (*p == '\'') {
+                for (p++; *p && *p != '\''; p++)
+                    if (*p == '\\' && p[1])
+                        p++;
+                if (*p)
+                    p++;
+            } else {
+                for (; *p && !isspace((unsigned char)*p); p++)
+                    if (*p == '\\' && p[1])
+                        p++;
+            }
         }
-        if (p > start && strncmp(start, "password", 8) != 0) {
-            o += (size_t)snprintf(out + o, n - o, "%s%.*s", o ? " " : "", (int)(p - start), start);
-            if (o >= n)
-                o = n - 1;
-        }
+        if (klen == 8 && strncmp(key, "password", 8) == 0)
+            continue;
+        o += (size_t)snprintf(out + o, n - o, "%s%.*s", o ? " " : "", (int)(p - key), key);
+        if (o >= n)
+            o = n - 1;
     }
     out[o < n ? o : n - 1] = '\0';
     return out;

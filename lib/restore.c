@@ -6,7 +6,7 @@
 #include <unistd.h>
 #include "restore.h"
 
-#define PROGRESS_EVERY 65536
+#define PROGRESS_EVERY 4096
 
 void mno_restore_result_init(mno_restore_result *res)
 {
@@ -132,14 +132,17 @@ struct run {
     mno_error dry_err;      /* the first such failure */
 };
 
-static void progress(struct run *r, const char *ns, uint64_t sec_records, int done)
+static void progress(struct run *r, int event, const char *ns, uint64_t sec_records)
 {
     mno_restore_stats *st = &r->res->st;
+    if (!r->cfg->progress)
+        return;
+    st->event = event;
     st->ns = ns;
     st->sec_records = sec_records;
     st->bytes_in = mno_in_bytes(r->in);
     st->seconds = now_s() - r->t0;
-    st->done = done;
+    st->done = event == MNO_REV_DONE;
     if (r->cfg->progress)
         r->cfg->progress(r->cfg->progress_arg, st);
 }
@@ -203,7 +206,9 @@ static int on_begin(struct run *r, const mno_item *it, mno_error *e)
                            "rerun with --resume to finish an interrupted restore", r->o.archive_id);
         r->skipping = found;
     }
-    progress(r, s->ns, 0, 0);
+    r->res->st.sec_index++;
+    r->res->st.sec_bytes = it->len + 1;
+    progress(r, MNO_REV_BEGIN, s->ns, 0);
     if (r->skipping || (r->cfg->dry_run && !r->ops->restore_probe))
         return 0;
     r->active = 1;
@@ -229,8 +234,9 @@ static int on_rec(struct run *r, const mno_item *it, mno_error *e)
         if (r->kp.after >= 0)
             maybe_kill(&r->kp, s->ns, (long long)s->count);
     }
+    r->res->st.sec_bytes += it->len + 1;
     if (s->count % PROGRESS_EVERY == 0)
-        progress(r, s->ns, s->count, 0);
+        progress(r, MNO_REV_RECORDS, s->ns, s->count);
     return 0;
 }
 
@@ -280,7 +286,8 @@ static int on_end(struct run *r, const mno_item *it, mno_error *e)
     st->sections++;
     st->records += s->count;
     r->cur = NULL;
-    progress(r, NULL, 0, 0);
+    st->sec_bytes += it->len + 1;
+    progress(r, MNO_REV_END, s->ns, s->count);
     return 0;
 }
 
@@ -336,7 +343,7 @@ int mno_restore(const mno_restore_cfg *cfg, mno_restore_result *res, mno_error *
         *e = r.dry_err;
         goto done;
     }
-    progress(&r, NULL, 0, 1);
+    progress(&r, MNO_REV_DONE, NULL, 0);
     rc = 0;
 done:
     if (r.active) {

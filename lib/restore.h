@@ -46,11 +46,22 @@
 #include <stdint.h>
 #include "engine.h"
 
+/* Why the progress callback is called. */
+enum mno_restore_event {
+    MNO_REV_BEGIN = 1,   /* a section starts (ns, sec_index) */
+    MNO_REV_RECORDS,     /* every 4096 records of the section in flight */
+    MNO_REV_END,         /* the section ended: restored, skipped or checked (sec_records final) */
+    MNO_REV_DONE         /* the trailer was read: the archive is applied */
+};
+
 /* Totals, for progress and the summary. */
 typedef struct mno_restore_stats {
+    int event;                   /* enum mno_restore_event of this progress call */
+    uint64_t sec_index;          /* 1-based number of the section in flight (or just ended) */
+    unsigned long long sec_bytes;/* archive bytes of that section so far (uncompressed) */
     const char *engine;          /* "postgresql" | "mongodb", or NULL before the header */
     const char *archive_id;      /* the archive's identity (see above), or NULL */
-    const char *ns;              /* the section in flight, or NULL between sections */
+    const char *ns;              /* the section in flight (or just ended), or NULL */
     uint64_t sec_records;        /* records of the section in flight so far */
     uint64_t sections;           /* sections ended (restored, skipped or dry) */
     uint64_t sections_skipped;   /* of which skipped (--resume) */
@@ -59,7 +70,7 @@ typedef struct mno_restore_stats {
     unsigned long long bytes;    /* archive bytes read, uncompressed */
     unsigned long long bytes_in; /* bytes read from the input (compressed when zstd) */
     double seconds;              /* since the start */
-    int done;                    /* 1 in the last progress call (after the trailer) */
+    int done;                    /* 1 in the last progress call (MNO_REV_DONE) */
 } mno_restore_stats;
 
 /* What the caller asks for. All strings borrowed. */
@@ -78,7 +89,8 @@ typedef struct mno_restore_cfg {
      * that point the process sends itself SIGKILL.
      */
     const char *kill_at;
-    /* Progress: called at every begin and end, and every 65536 records; may be NULL. */
+    /* Progress: called at every begin and end, every 4096 records and at the end (events in
+       mno_restore_stats.event); may be NULL. */
     void (*progress)(void *arg, const mno_restore_stats *st);
     void *progress_arg;
 } mno_restore_cfg;

@@ -389,37 +389,105 @@ int mno_writer_rec_pg_digest(mno_writer *w, const char *const *vals, const size_
     return rec_pg(w, vals, lens, digest, e);
 }
 
+/* Values up to this long are escaped straight into a line grown for their worst case
+   (MNO_JSON_STR_MAX); a longer one through mno_buf_add_json_str, which grows as it goes. */
+#define FAST_JSON_MAX ((size_t)64 << 10)
+
+/* Appends the record line of one pg row to w->line. Returns 0, or -1 on out of memory. */
+static int put_row_pg(mno_writer *w, const char *const *vals, const size_t *lens)
+{
+    mno_buf *l = &w->line;
+    size_t nc = w->sec.ncols, need = w->recpre.len + w->keys.len + 3;
+    for (size_t i = 0; i < nc; i++) {
+        size_t n = vals[i] ? (lens ? lens[i] : strlen(vals[i])) : 0;
+        need += !vals[i] ? 4 : n <= FAST_JSON_MAX ? MNO_JSON_STR_MAX(n) : 0;
+    }
+    if (mno_buf_grow(l, need) < 0)
+        return -1;
+    char *p = l->data + l->len;
+    memcpy(p, w->recpre.data, w->recpre.len);
+    p += w->recpre.len;
+    for (size_t i = 0; i < nc; i++) {
+        size_t klen = w->keyoff[i + 1] - w->keyoff[i];
+        memcpy(p, w->keys.data + w->keyoff[i], klen);
+        p += klen;
+        need -= klen;
+        if (!vals[i]) {
+            memcpy(p, "null", 4);
+            p += 4;
+            need -= 4;
+            continue;
+        }
+        size_t n = lens ? lens[i] : strlen(vals[i]);
+        if (n <= FAST_JSON_MAX) {
+            p += mno_json_str_put(p, vals[i], n);
+            need -= MNO_JSON_STR_MAX(n);
+            continue;
+        }
+        /* a long value: grown as it is written, then room again for what is left */
+        l->len = (size_t)(p - l->data);
+        if (mno_buf_add_json_str(l, vals[i], n) < 0 || mno_buf_grow(l, need) < 0)
+            return -1;
+        p = l->data + l->len;
+    }
+    memcpy(p, "}}\n", 3);
+    p += 3;
+    l->len = (size_t)(p - l->data);
+    l->data[l->len] = '\0';
+    return 0;
+}
+
+/* Counts a written pg row into the section: digest, or its record text's md5 when NULL. */
+static int count_row_pg(mno_writer *w, const char *const *vals, const size_t *lens,
+                        const unsigned char *digest)
+{
+    unsigned char d[16];
+    if (!digest) {
+        mno_buf_reset(&w->text);
+        if (mno_pg_record_text(&w->text, vals, lens, w->sec.ncols) < 0)
+            return -1;
+        mno_hasher_md5(w->h, w->text.data, w->text.len, d);
+        digest = d;
+    }
+    mno_sum_add_digest(&w->sec.sum, digest);
+    w->sec.count++;
+    return 0;
+}
+
 /* Writes a pg record line; digest: its record text's md5, computed here when NULL. */
 static int rec_pg(mno_writer *w, const char *const *vals, const size_t *lens,
                   const unsigned char *digest, mno_error *e)
 {
     if (w_need_open(w, MNO_ENGINE_PG, e) < 0)
         return -1;
-    mno_buf *l = &w->line;
-    mno_buf_reset(l);
-    if (mno_buf_add(l, w->recpre.data, w->recpre.len) < 0)
+    mno_buf_reset(&w->line);
+    if (put_row_pg(w, vals, lens) < 0 || count_row_pg(w, vals, lens, digest) < 0)
         return nomem(e);
-    for (size_t i = 0; i < w->sec.ncols; i++) {
-        if (mno_buf_add(l, w->keys.data + w->keyoff[i], w->keyoff[i + 1] - w->keyoff[i]) < 0)
+    return w_put(w, &w->line, e);
+}
+
+/* Lines are gathered up to this many bytes before one write (plain output: no copy). */
+#define BATCH_FLUSH ((size_t)1 << 20)
+
+int mno_writer_recs_pg(mno_writer *w, size_t n, const char *const *vals, const size_t *lens,
+                       const unsigned char (*digests)[16], mno_error *e)
+{
+    if (w_need_open(w, MNO_ENGINE_PG, e) < 0)
+        return -1;
+    size_t nc = w->sec.ncols;
+    mno_buf_reset(&w->line);
+    for (size_t r = 0; r < n; r++) {
+        const char *const *v = vals + r * nc;
+        const size_t *l = lens ? lens + r * nc : NULL;
+        if (put_row_pg(w, v, l) < 0 || count_row_pg(w, v, l, digests ? digests[r] : NULL) < 0)
             return nomem(e);
-        int rc = vals[i] ? mno_buf_add_json_str(l, vals[i], lens ? lens[i] : strlen(vals[i]))
-                         : mno_buf_add(l, "null", 4);
-        if (rc < 0)
-            return nomem(e);
+        if (w->line.len >= BATCH_FLUSH) {
+            if (w_put(w, &w->line, e) < 0)
+                return -1;
+            mno_buf_reset(&w->line);
+        }
     }
-    if (mno_buf_add(l, "}}\n", 3) < 0)
-        return nomem(e);
-    unsigned char d[16];
-    if (!digest) {
-        mno_buf_reset(&w->text);
-        if (mno_pg_record_text(&w->text, vals, lens, w->sec.ncols) < 0)
-            return nomem(e);
-        mno_hasher_md5(w->h, w->text.data, w->text.len, d);
-        digest = d;
-    }
-    mno_sum_add_digest(&w->sec.sum, digest);
-    w->sec.count++;
-    return w_put(w, l, e);
+    return w->line.len ? w_put(w, &w->line, e) : 0;
 }
 
 int mno_writer_rec_bson(mno_writer *w, const bson_t *doc, mno_error *e)

@@ -64,6 +64,11 @@ int mno_writer_rec_pg(mno_writer *w, const char *const *vals, const size_t *lens
    (a dump hashes in another thread); writes what mno_writer_rec_pg writes. */
 int mno_writer_rec_pg_digest(mno_writer *w, const char *const *vals, const size_t *lens,
                              const unsigned char digest[16], mno_error *e);
+/* n pg records at once: row r's values at vals[r * ncols ...] (lens likewise; lens may be
+   NULL), digests[r] its record text's md5 (digests may be NULL: computed here). Writes what
+   n calls of mno_writer_rec_pg(_digest) write, in fewer, larger writes. Returns 0 or -1. */
+int mno_writer_recs_pg(mno_writer *w, size_t n, const char *const *vals, const size_t *lens,
+                       const unsigned char (*digests)[16], mno_error *e);
 /* mongo record: the document; written as canonical Extended JSON v2, summed over its bytes. */
 int mno_writer_rec_bson(mno_writer *w, const bson_t *doc, mno_error *e);
 /* any engine: v as a JSON value of the archive's form (borrowed); summed per the engine. */
@@ -72,7 +77,7 @@ int mno_writer_rec_json(mno_writer *w, const json_t *v, mno_error *e);
 int mno_writer_end(mno_writer *w, mno_error *e);
 /* Writes the trailer (sections, count, sum). No section may be open. */
 int mno_writer_close(mno_writer *w, mno_error *e);
-/* Calls tick(arg) after every line written (NULL: none), e.g. for progress: it may look at
+/* Calls tick(arg) after every line written (after each write of mno_writer_recs_pg's lines) (NULL: none), e.g. for progress: it may look at
    mno_writer_section(w) and the output's mno_out_bytes. It must be cheap. */
 void mno_writer_set_tick(mno_writer *w, void (*tick)(void *arg), void *arg);
 /* The section being written (NULL if none). */

@@ -40,13 +40,13 @@ struct opts {
 
 static int fail(const mno_error *e)
 {
-    fprintf(stderr, "mno-cat: %s\n", e->msg);
+    fprintf(stderr, "mno-cat: error: %s\n", e->msg);
     return 2;
 }
 
 static int usage_error(const char *msg)
 {
-    fprintf(stderr, "mno-cat: %s\n%s", msg, "try 'mno-cat --help'\n");
+    fprintf(stderr, "mno-cat: error: %s\n%s", msg, "try 'mno-cat --help'\n");
     return 2;
 }
 
@@ -73,7 +73,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     long v;
     char msg[300];
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:z", lopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:z", lopts, NULL)) != -1) {
         switch (c) {
         case 'H': o->mode = M_HEADER; modes++; break;
         case 'l': o->mode = M_LIST; modes++; break;
@@ -102,6 +102,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             break;
         case 'h': fputs(usage, stdout); exit(0);
         case 'V': printf("mno-cat %s\n", MNO_VERSION_STR); exit(0);
+        case ':':
+            snprintf(msg, sizeof msg, "option '%s' needs a value", argv[optind - 1]);
+            return usage_error(msg);
         default:
             snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
             return usage_error(msg);
@@ -133,13 +136,15 @@ static int run_read(const struct opts *o, mno_in *in)
     ro.max_line = o->max_line;
     mno_reader *r = mno_reader_new(in, &ro, &e);
     mno_item it;
-    int n, status = 0;
+    int n, status = 0, ns_seen = 0;
     long long bad_line = 0;
     char bad_ns[512] = "", hex[33], summary[200] = "";
     if (!r)
         return fail(&e);
     while ((n = mno_reader_next(r, &it, &e)) > 0) {
         int wr = 0;
+        if (o->ns && it.kind == MNO_ITEM_BEGIN && strcmp(o->ns, it.section->ns) == 0)
+            ns_seen = 1;
         if (o->mode == M_CAT)
             wr = print_line(&it);
         else if (o->mode == M_HEADER) {
@@ -163,7 +168,7 @@ static int run_read(const struct opts *o, mno_in *in)
                      (unsigned long long)json_integer_value(json_object_get(it.obj, "sections")),
                      (unsigned long long)it.declared_count, mno_sum_hex(&it.declared_sum, hex));
         if (wr < 0 || ferror(stdout)) {
-            fprintf(stderr, "mno-cat: <stdout>: write error\n");
+            fprintf(stderr, "mno-cat: error: <stdout>: write error\n");
             status = 2;
             goto done;
         }
@@ -174,6 +179,12 @@ static int run_read(const struct opts *o, mno_in *in)
     }
     if (*summary)
         fputs(summary, stdout);
+    if (o->ns && !ns_seen) {
+        mno_err(&e, MNO_E_USAGE, mno_in_name(in), 0, NULL, "no section '%s' in the archive (mno-cat --list names them)",
+                o->ns);
+        status = fail(&e);
+        goto done;
+    }
     if (bad_line) {
         mno_err(&e, MNO_E_CORRUPT, mno_in_name(in), bad_line, bad_ns,
                 *bad_ns ? "count or sum does not match the records" : "trailer does not match the sections");
@@ -182,7 +193,7 @@ static int run_read(const struct opts *o, mno_in *in)
 done:
     mno_reader_free(r);
     if (fflush(stdout) != 0 && status == 0) {
-        fprintf(stderr, "mno-cat: <stdout>: write error\n");
+        fprintf(stderr, "mno-cat: error: <stdout>: write error\n");
         status = 2;
     }
     return status;

@@ -52,7 +52,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     char msg[300];
     opterr = 0;
     o->c.jobs = 1;
-    while ((c = getopt_long(argc, argv, "j:q", lopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":j:q", lopts, NULL)) != -1) {
         switch (c) {
         case 'T': o->c.target = optarg; break;
         case 'c': o->c.create = 1; break;
@@ -71,8 +71,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             o->c.jobs = (int)v;
             break;
         }
-        case 'P': o->progress = 1; break;
-        case 'q': o->progress = -1; break;
+        case 'P':
+        case 'q':
+            if (o->progress && o->progress != (c == 'P' ? 1 : -1))
+                return usage_error("give at most one of --progress and --quiet");
+            o->progress = c == 'P' ? 1 : -1;
+            break;
         case 'h': fputs(usage, stdout); exit(0);
         case 'V': printf("mno-restore %s\n", MNO_VERSION_STR); exit(0);
         case ':':
@@ -118,21 +122,30 @@ static const char *human(unsigned long long n, char *out, size_t sz)
     return out;
 }
 
+/* Progress rows as mno-dump prints them: on a terminal the section's row is redrawn in
+   place (at most 5 times a second); elsewhere (--progress) one row per section. */
+struct prog {
+    int tty;
+    double last;
+};
+
 static void on_progress(void *arg, const mno_restore_stats *st)
 {
-    int tty = *(int *)arg;
+    struct prog *p = arg;
     char b[32];
-    if (st->done) {
-        if (tty)
+    if (st->event == MNO_REV_DONE) {
+        if (p->tty)
             fputs("\r\033[K", stderr);
         return;
     }
-    if (!st->ns)
+    if (st->event != MNO_REV_END && (!p->tty || st->seconds - p->last < 0.2))
         return;
-    fprintf(stderr, "%smno-restore: %s: %llu records; %llu sections, %s done, %.1f s%s",
-            tty ? "\r\033[K" : "", st->ns, (unsigned long long)st->sec_records,
-            (unsigned long long)st->sections, human(st->bytes, b, sizeof b), st->seconds,
-            tty ? "" : "\n");
+    p->last = st->seconds;
+    double rate = st->seconds > 0 ? (double)st->records / st->seconds : 0;
+    fprintf(stderr, "%s[%llu] %s: %llu rows, %s, %.1f s, %.0f rows/s%s",
+            p->tty ? "\r\033[K" : "", (unsigned long long)st->sec_index, st->ns,
+            (unsigned long long)st->sec_records, human(st->sec_bytes, b, sizeof b), st->seconds, rate,
+            st->event == MNO_REV_END || !p->tty ? "\n" : "");
     fflush(stderr);
 }
 
@@ -186,10 +199,11 @@ int main(int argc, char **argv)
     mno_restore_result_init(&res);
     if (parse_opts(argc, argv, &o) != 0)
         return 2;
-    int tty = isatty(2);
+    struct prog pr = {isatty(2), -1};
+    int tty = pr.tty;
     if (o.progress > 0) {
         o.c.progress = on_progress;
-        o.c.progress_arg = &tty;
+        o.c.progress_arg = &pr;
     }
     if (mno_restore(&o.c, &res, &e) < 0) {
         if (o.progress > 0 && tty)

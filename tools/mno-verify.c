@@ -84,7 +84,7 @@ static void find_scope_dir(char *out, size_t n)
 
 static int usage_error(const char *msg)
 {
-    fprintf(stderr, "mno-verify: %s\ntry 'mno-verify --help'\n", msg);
+    fprintf(stderr, "mno-verify: error: %s\ntry 'mno-verify --help'\n", msg);
     return 2;
 }
 
@@ -181,7 +181,7 @@ int main(int argc, char **argv)
     if (parse_opts(argc, argv, &o) != 0)
         return 2;
     if (mno_verify(&o.v, &rep, &e) < 0) {
-        fprintf(stderr, "mno-verify: %s\n", e.msg);
+        fprintf(stderr, "mno-verify: error: %s\n", e.msg);
         goto done;
     }
     if (o.json) {
@@ -189,22 +189,22 @@ int main(int argc, char **argv)
         json = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
         json_decref(j);
         if (!json || mno_buf_adds(&out, json) < 0 || mno_buf_addc(&out, '\n') < 0) {
-            fprintf(stderr, "mno-verify: out of memory\n");
+            fprintf(stderr, "mno-verify: error: out of memory\n");
             goto done;
         }
     } else if (mno_report_text(&rep, &out) < 0) {
-        fprintf(stderr, "mno-verify: out of memory\n");
+        fprintf(stderr, "mno-verify: error: out of memory\n");
         goto done;
     }
     FILE *f = o.output ? fopen(o.output, "w") : stdout;
     if (!f) {
-        fprintf(stderr, "mno-verify: cannot write '%s': %m\n", o.output);
+        fprintf(stderr, "mno-verify: error: cannot write '%s': %m\n", o.output);
         goto done;
     }
     size_t n = fwrite(out.data, 1, out.len, f);
     int bad = n != out.len || fflush(f) != 0 || (f != stdout && fclose(f) != 0);
     if (bad) {
-        fprintf(stderr, "mno-verify: cannot write the report to '%s'\n", o.output ? o.output : "stdout");
+        fprintf(stderr, "mno-verify: error: cannot write the report to '%s'\n", o.output ? o.output : "stdout");
         goto done;
     }
     status = mno_vreport_status(&rep);

@@ -104,6 +104,11 @@ static int do_find(mongoc_collection_t *c, const char *ns, const bson_t *filter,
     return 0;
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static int do_colls(mongoc_client_t *cl, const char *db)
 {
     bson_error_t be;
@@ -114,7 +119,7 @@ static int do_colls(mongoc_client_t *cl, const char *db)
     size_t n = 0;
     while (names[n])
         n++;
-    qsort(names, n, sizeof *names, (int (*)(const void *, const void *))strcmp);
+    qsort(names, n, sizeof *names, cmp_name);
     for (size_t i = 0; i < n; i++)
         if (strncmp(names[i], "system.", 7) != 0)
             puts(names[i]);

@@ -58,8 +58,8 @@ zstd_frames() {
   [ "$status" -eq 0 ]
   same hub.records-users
   run mno-cat --records --ns public.nothing hub.mnoa
-  [ "$status" -eq 0 ]
-  [ -z "$output" ]
+  [ "$status" -eq 2 ]
+  [ "$output" = "mno-cat: error: hub.mnoa: no section 'public.nothing' in the archive (mno-cat --list names them)" ]
 }
 
 @test "cat: no mode prints the archive; --header its first line" {
@@ -106,7 +106,7 @@ zstd_frames() {
   run --separate-stderr mno-cat --list changed.mnoa
   [ "$status" -eq 2 ]
   same changed.list
-  [ "$stderr" = "mno-cat: changed.mnoa:10: section public.users: count or sum does not match the records" ]
+  [ "$stderr" = "mno-cat: error: changed.mnoa:10: section public.users: count or sum does not match the records" ]
 }
 
 @test "cat: a missing record -> count mismatch" {
@@ -189,12 +189,12 @@ EOF
 @test "cat: --max-line refuses a longer line; errors on stdin name <stdin>" {
   run --separate-stderr mno-cat --check --max-line 100 hub.mnoa
   [ "$status" -eq 2 ]
-  [ "$stderr" = "mno-cat: hub.mnoa:1: line too long (more than 100 bytes)" ]
+  [ "$stderr" = "mno-cat: error: hub.mnoa:1: line too long (more than 100 bytes)" ]
   run mno-cat --check --max-line 151 hub.mnoa
   [ "$status" -eq 0 ]
   run --separate-stderr mno-cat --check - < <(sed '$d' hub.mnoa)
   [ "$status" -eq 2 ]
-  [ "$stderr" = "mno-cat: <stdin>:10: truncated archive: no trailer" ]
+  [ "$stderr" = "mno-cat: error: <stdin>:10: truncated archive: no trailer" ]
 }
 
 # ---- sealing ----
@@ -255,30 +255,48 @@ EOF
   sed '5a {"t":"rec","ns":"public.orgs","v":{"id":"12","uid":"org-12","tags":null}}' hub.mnoa >outside.mnoa
   run --separate-stderr mno-cat --seal -o out.mnoa outside.mnoa
   [ "$status" -eq 2 ]
-  [ "$stderr" = "mno-cat: outside.mnoa:6: section public.orgs: record outside its section (no begin line before it)" ]
+  [ "$stderr" = "mno-cat: error: outside.mnoa:6: section public.orgs: record outside its section (no begin line before it)" ]
   [ ! -e out.mnoa ] && [ ! -e out.mnoa.partial ]
   head -n 8 hub.mnoa >cut.mnoa
   run --separate-stderr mno-cat --seal -o out.mnoa.zst cut.mnoa
   [ "$status" -eq 2 ]
-  [ "$stderr" = "mno-cat: cut.mnoa:8: section public.users: truncated archive: no trailer" ]
+  [ "$stderr" = "mno-cat: error: cut.mnoa:8: section public.users: truncated archive: no trailer" ]
   [ ! -e out.mnoa.zst ] && [ ! -e out.mnoa.zst.partial ]
+}
+
+@test "cat: -o naming a FIFO or a symbolic link writes through it, never renamed over it" {
+  mkfifo pipe
+  cat pipe >from-pipe &
+  run --separate-stderr mno-cat --seal -o pipe hub.mnoa
+  [ "$status" -eq 0 ]
+  wait
+  [ -p pipe ]
+  [ ! -e pipe.partial ]
+  diff <(tail -n +2 hub.mnoa) <(tail -n +2 from-pipe)
+  # a symbolic link (as /dev/stdout is) is written through, not replaced by a file
+  echo old >target
+  ln -s target link
+  mno-cat --seal -o link hub.mnoa
+  [ -L link ]
+  [ ! -e link.partial ]
+  diff <(tail -n +2 hub.mnoa) <(tail -n +2 target)
 }
 
 @test "cat: usage errors exit 2 with a hint" {
   run --separate-stderr mno-cat --check --list hub.mnoa
   [ "$status" -eq 2 ]
-  [ "$stderr" = "mno-cat: give at most one of --header, --list, --records, --check, --seal"$'\n'"try 'mno-cat --help'" ]
+  [ "$stderr" = "mno-cat: error: give at most one of --header, --list, --records, --check, --seal"$'\n'"try 'mno-cat --help'" ]
   run --separate-stderr mno-cat --check -z hub.mnoa
   [ "$status" -eq 2 ]
-  [ "${stderr%%$'\n'*}" = "mno-cat: -o, -z, --level and --threads go with --seal" ]
+  [ "${stderr%%$'\n'*}" = "mno-cat: error: -o, -z, --level and --threads go with --seal" ]
   run --separate-stderr mno-cat --list --ns public.users hub.mnoa
-  [ "${stderr%%$'\n'*}" = "mno-cat: --ns goes with --records" ]
+  [ "${stderr%%$'\n'*}" = "mno-cat: error: --ns goes with --records" ]
   run --separate-stderr mno-cat --check
   [ "$status" -eq 2 ]
-  [ "${stderr%%$'\n'*}" = "mno-cat: no input (give FILE, or - for stdin)" ]
+  [ "${stderr%%$'\n'*}" = "mno-cat: error: no input (give FILE, or - for stdin)" ]
   run --separate-stderr mno-cat --bogus hub.mnoa
-  [ "${stderr%%$'\n'*}" = "mno-cat: unknown option '--bogus'" ]
+  [ "${stderr%%$'\n'*}" = "mno-cat: error: unknown option '--bogus'" ]
   run --separate-stderr mno-cat --check nothere.mnoa
   [ "$status" -eq 2 ]
-  [ "$stderr" = "mno-cat: nothere.mnoa: cannot open: No such file or directory" ]
+  [ "$stderr" = "mno-cat: error: nothere.mnoa: cannot open: No such file or directory" ]
 }

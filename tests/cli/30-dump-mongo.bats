@@ -313,6 +313,44 @@ try 'mno-dump --help'" ]
   [ ! -s err ]
 }
 
+@test "dump mongo: the Connec! fixtures, organizations from mno-dump's own MnoHub archive: exactly acme's documents, byte-exact, no near miss" {
+  hub=$(pg_newdb dump_mongo_fxhub)
+  "$MNO_TOP/tests/fixtures/load" mnohub "$hub"
+  fx=$(mongo_newdb dump_mongo_fx)
+  "$MNO_TOP/tests/fixtures/load" connec "$fx" --manifest man.tsv
+  # the real chain: the tenant's MnoHub archive gives the organizations, the default scope
+  # (filters/connec.scope) covers every fixture collection
+  mno-dump --source "$hub" --tenant acme -o hub.mnoa
+  env -u MNO_SCOPE_DIR mno-dump --source "$fx" --tenant acme --orgs-from hub.mnoa -o connec.mnoa.zst
+  [ "$(mno-cat --header connec.mnoa.zst | jq -c '[.engine, .source, .tenant, .scope]')" = '["mongodb","connec","acme","connec.scope"]' ]
+  mno-cat connec.mnoa.zst | "$CL" archive-hex - >got.hex
+  # acme's organizations, read from the hub by SQL; the documents the server selects with them
+  filter=$(psql -X -At -d "$hub" -c "SELECT o.uid FROM organizations o JOIN tenants t ON t.id = o.mnoe_tenant_id WHERE t.name = 'acme'" |
+    jq -Rsc '{channel_id: {"$in": (split("\n") | map(select(length > 0)))}}')
+  [ "$(jq '.channel_id["$in"] | length' <<<"$filter")" -eq 8 ]
+  colls=$(awk -F'\t' '$1 == "acme" { print $2 }' man.tsv | LC_ALL=C sort)
+  [ "$(wc -w <<<"$colls")" -eq 13 ]
+  [ "$("$CL" colls "$fx" | tr '\n' ' ')" = "$(tr '\n' ' ' <<<"$colls")" ]
+  for c in $colls; do
+    "$CL" hex "$fx" "$c" "$filter" >expect.hex
+    ns_hex got.hex "dump_mongo_fx.$c" >sec.hex
+    diff expect.hex sec.hex
+    [ "$(wc -l <sec.hex)" -eq "$(awk -F'\t' -v c="$c" '$1 == "acme" && $2 == c { print $3 }' man.tsv)" ]
+  done
+  [ "$(wc -l <got.hex)" -eq "$(awk -F'\t' '$1 == "acme" { n += $3 } END { print n }' man.tsv)" ]
+  # globex's near misses are on the server, not in the archive
+  [ "$("$CL" count "$fx" people '{"channel_id":{"$in":["org-acme-1x","org-acme-01"]}}')" -gt 0 ]
+  mno-cat --records connec.mnoa.zst | jq -r .v.channel_id | LC_ALL=C sort -u >uids
+  [ "$(cat uids | tr '\n' ' ')" = "$(jq -r '.channel_id["$in"][]' <<<"$filter" | LC_ALL=C sort | tr '\n' ' ')" ]
+  # the largest edge document (just under 1 MiB) came through whole
+  [ "$(mno-cat --records --ns dump_mongo_fx.journals connec.mnoa.zst | jq -r 'select(.v._id == "big-1mb") | .v.big | utf8bytelength')" -eq 1000000 ]
+  # a live hub gives the same documents; --plan counts are the generator's
+  mno-dump --source "$fx" --tenant acme --hub "$hub" -o live.mnoa
+  diff <(mno-cat --records live.mnoa) <(mno-cat --records connec.mnoa.zst)
+  mno-dump --source "$fx" --tenant acme --hub "$hub" --plan | cut -f1,4 >plan.tsv
+  diff <(awk -F'\t' '$1 == "acme" { print "dump_mongo_fx." $2 "\t" $3 }' man.tsv | LC_ALL=C sort) plan.tsv
+}
+
 # ---- faults: the project's test server only ----
 
 # fault_server NAME OPTIONS...: a separate test server with the data and faults armed; prints its db URI.

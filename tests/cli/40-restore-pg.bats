@@ -301,6 +301,15 @@ q() { psql -X -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
   run env MNO_TARGET="$t" mno-restore --quiet "$ARCH"
   [ "$status" -eq 0 ]
   [ "$output" = "" ]
+  # --progress on a pipe: one row per section, then the summary
+  t2=$(new_target p schema)
+  run mno-restore --progress --target "$t2" "$ARCH"
+  [ "$status" -eq 0 ]
+  [ "${#lines[@]}" -eq 5 ]
+  [[ "${lines[0]}" == "[1] public.tenants: 3 rows, 404 B, "*" s, "*" rows/s" ]]
+  [[ "${lines[1]}" == "[2] public.users: 120 rows, 25.5 KiB, "* ]]
+  [[ "${lines[3]}" == "[4] public.edge: 4 rows, "* ]]
+  [[ "${lines[4]}" == "mno-restore: restored 4 sections, 247 records; "* ]]
   run mno-restore -j 4 --target "$t" "$ARCH"
   [ "$status" -eq 2 ]
   [ "${lines[0]}" = "mno-restore: error: -j 4: parallel sections are not supported; sections are restored one at a time (-j 1)" ]

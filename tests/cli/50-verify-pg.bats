@@ -184,7 +184,7 @@ OK_RELS='public.orga_relations         150         150  47bff4e3ac9f  47bff4e3ac
   for opt in --check-archive --diff; do
     run mno-verify --archive "$d/bad.mnoa" --target "$t" $opt
     [ "$status" -eq 2 ]
-    [[ "${lines[0]}" == "mno-verify: $d/bad.mnoa:"*": section public.users: "*"sum mismatch: end line says "* ]]
+    [[ "${lines[0]}" == "mno-verify: error: $d/bad.mnoa:"*": section public.users: "*"sum mismatch: end line says "* ]]
     [ "${#lines[@]}" -eq 1 ]
   done
   # without them, the target is compared with the sums the dump declared: it matches them
@@ -195,38 +195,38 @@ OK_RELS='public.orga_relations         150         150  47bff4e3ac9f  47bff4e3ac
   python3 -c 'import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[len(b) // 2] ^= 0x20; open(p, "wb").write(b)' "$d/bad.mnoa.zst"
   run mno-verify --archive "$d/bad.mnoa.zst" --target "$t"
   [ "$status" -eq 2 ]
-  [[ "$output" == "mno-verify: $d/bad.mnoa.zst"*"zstd"* || "$output" == "mno-verify: $d/bad.mnoa.zst"*"corrupt"* ]]
+  [[ "$output" == "mno-verify: error: $d/bad.mnoa.zst"*"zstd"* || "$output" == "mno-verify: error: $d/bad.mnoa.zst"*"corrupt"* ]]
   # a lost record line: the count no longer matches
   zstd -dc "$VARCH" | sed '/"id":"9",/d' >"$d/lost.mnoa"
   run mno-verify --archive "$d/lost.mnoa" --target "$t"
   [ "$status" -eq 2 ]
-  [[ "$output" == "mno-verify: $d/lost.mnoa:"*": section public.users: count mismatch: end line says 150, found 149 records" ]]
+  [[ "$output" == "mno-verify: error: $d/lost.mnoa:"*": section public.users: count mismatch: end line says 150, found 149 records" ]]
   # an end line whose sum was edited: the trailer no longer adds up
   zstd -dc "$VARCH" | sed '/"t":"end","ns":"public.tenants"/s/"sum":"[0-9a-f]/"sum":"f/' >"$d/end.mnoa"
   ! cmp -s <(zstd -dc "$VARCH") "$d/end.mnoa"
   run mno-verify --archive "$d/end.mnoa" --target "$t"
   [ "$status" -eq 2 ]
-  [[ "$output" == "mno-verify: $d/end.mnoa:"*"trailer: sum mismatch"* ]]
+  [[ "$output" == "mno-verify: error: $d/end.mnoa:"*"trailer: sum mismatch"* ]]
   zstd -dc "$VARCH" | head -n 100 >"$d/short.mnoa"
   run mno-verify --archive "$d/short.mnoa" --target "$t"
   [ "$status" -eq 2 ]
-  [[ "$output" == "mno-verify: "*"truncated"* ]]
+  [[ "$output" == "mno-verify: error: "*"truncated"* ]]
 }
 
 @test "verify pg: bad usage and unreachable targets are errors (exit 2)" {
   run mno-verify --archive "$VARCH"
   [ "$status" -eq 2 ]
-  [ "${lines[0]}" = "mno-verify: no target: give --target URI" ]
+  [ "${lines[0]}" = "mno-verify: error: no target: give --target URI" ]
   run mno-verify --archive "$VARCH" --target "mongodb://127.0.0.1:1/x"
   [ "$status" -eq 2 ]
-  [ "$output" = "mno-verify: the archive is a postgresql archive but the target is mongodb" ]
+  [ "$output" = "mno-verify: error: the archive is a postgresql archive but the target is mongodb" ]
   run mno-verify --archive "$VARCH" --target "postgresql://mno_secret:hunter2@127.0.0.1:1/none"
   [ "$status" -eq 2 ]
-  [[ "$output" == "mno-verify: "*"cannot connect to postgresql"* ]]
+  [[ "$output" == "mno-verify: error: "*"cannot connect to postgresql"* ]]
   [[ "$output" != *hunter2* ]]
   run mno-verify --target x --max 3 --archive "$VARCH"
   [ "$status" -eq 2 ]
-  [ "${lines[0]}" = "mno-verify: --max goes with --diff" ]
+  [ "${lines[0]}" = "mno-verify: error: --max goes with --diff" ]
 }
 
 @test "verify pg: a shared target: the begin's where restricts both sides to the tenant's rows" {

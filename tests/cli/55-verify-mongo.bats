@@ -191,7 +191,7 @@ HEAD='ns                 expected      actual  expected sum  actual sum    statu
   for opt in --check-archive --diff; do
     run mno-verify --archive "$d/bad.mnoa" --target "$t" $opt
     [ "$status" -eq 2 ]
-    [[ "${lines[0]}" == "mno-verify: $d/bad.mnoa:"*"section connec.people: "*"sum mismatch"* ]]
+    [[ "${lines[0]}" == "mno-verify: error: $d/bad.mnoa:"*"section connec.people: "*"sum mismatch"* ]]
     [ "${#lines[@]}" -eq 1 ]
   done
   # the same damage inside the zstd archive: zstd's checksum catches it, always
@@ -199,20 +199,20 @@ HEAD='ns                 expected      actual  expected sum  actual sum    statu
   python3 -c 'import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[len(b) // 2] ^= 0x20; open(p, "wb").write(b)' "$d/bad.mnoa.zst"
   run mno-verify --archive "$d/bad.mnoa.zst" --target "$t"
   [ "$status" -eq 2 ]
-  [[ "$output" == "mno-verify: $d/bad.mnoa.zst"* ]]
+  [[ "$output" == "mno-verify: error: $d/bad.mnoa.zst"* ]]
   # a lost document: the count no longer matches
   zstd -dc "$VARCH" | sed '/p8@example/d' >"$d/lost.mnoa"
   run mno-verify --archive "$d/lost.mnoa" --target "$t"
   [ "$status" -eq 2 ]
-  [[ "$output" == "mno-verify: $d/lost.mnoa:"*": section connec.people: count mismatch: end line says 120, found 119 records" ]]
+  [[ "$output" == "mno-verify: error: $d/lost.mnoa:"*": section connec.people: count mismatch: end line says 120, found 119 records" ]]
   zstd -dc "$VARCH" | head -n 50 >"$d/short.mnoa"
   run mno-verify --archive "$d/short.mnoa" --target "$t"
   [ "$status" -eq 2 ]
-  [[ "$output" == "mno-verify: "*"truncated"* ]]
+  [[ "$output" == "mno-verify: error: "*"truncated"* ]]
   zstd -dc "$VARCH" | sed '5s/"3"/"x"/' >"$d/badjson.mnoa"
   run mno-verify --archive "$d/badjson.mnoa" --target "$t" --check-archive
   [ "$status" -eq 2 ]
-  [[ "$output" == "mno-verify: $d/badjson.mnoa:5: section connec.lookups: "* ]]
+  [[ "$output" == "mno-verify: error: $d/badjson.mnoa:5: section connec.lookups: "* ]]
   # nothing was written to the target
   [ "$("$MC" count "$t" people)" = 120 ]
   [ "$("$MC" colls "$t" | LC_ALL=C sort | tr '\n' ' ')" = "invoices lookups people " ]
@@ -221,11 +221,11 @@ HEAD='ns                 expected      actual  expected sum  actual sum    statu
 @test "verify mongo: unreachable servers and a mismatched engine are errors (exit 2)" {
   run mno-verify --archive "$VARCH" --target "mongodb://mno:hunter2@127.0.0.1:1/x?serverSelectionTimeoutMS=300"
   [ "$status" -eq 2 ]
-  [[ "$output" == "mno-verify: "*"cannot connect to mongodb"* ]]
+  [[ "$output" == "mno-verify: error: "*"cannot connect to mongodb"* ]]
   [[ "$output" != *hunter2* ]]
   run mno-verify --archive "$VARCH" --target "postgresql://127.0.0.1:1/x"
   [ "$status" -eq 2 ]
-  [ "$output" = "mno-verify: the archive is a mongodb archive but the target is postgresql" ]
+  [ "$output" = "mno-verify: error: the archive is a mongodb archive but the target is postgresql" ]
 }
 
 @test "verify mongo: a shared target: the begin's filter restricts both sides to the tenant's documents" {

@@ -424,6 +424,98 @@ static void test_odd_tables(void **state)
     snprintf(dburi, sizeof dburi, "%s", saved);
 }
 
+/* The COPY rows are decoded 16 bytes at a time (engine_pg_dump.c decode_row): every ASCII
+   byte, tabs, newlines, backslashes (runs, last byte), "\N" as text, '', NULL, UTF-8, at
+   offsets all around the 16-byte blocks; the values read back from the archive are the
+   server's text of each, and the section's sum is the server's. */
+static void test_copy_decode_edge_values(void **state)
+{
+    (void)state;
+    mno_error e;
+    char uri[1024], sql[200];
+    const char *base = getenv("MNO_TEST_PG_URI");
+    const char *slash = strrchr(base, '/');
+    PGconn *c = mno_pg_connect(base, "test", &e);
+    assert_non_null(c);
+    PQsetNoticeProcessor(c, quiet, NULL);
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS dump_unit_edge_%d", (int)getpid());
+    PQclear(PQexec(c, sql));
+    snprintf(sql, sizeof sql, "CREATE DATABASE dump_unit_edge_%d", (int)getpid());
+    assert_int_equal(mno_pg_exec(c, sql, NULL, &e), 0);
+    PQfinish(c);
+    snprintf(uri, sizeof uri, "%.*s/dump_unit_edge_%d", (int)(slash - base), base, (int)getpid());
+    c = mno_pg_connect(uri, "test", &e);
+    assert_non_null(c);
+    if (mno_pg_exec(c,
+        "CREATE TABLE public.edge (id int PRIMARY KEY, a text, b text, c text, d text);"
+        "INSERT INTO public.edge SELECT g,"
+        " repeat('x', g % 37) || chr(1 + g % 126) || repeat('\\', g % 3)"
+        "  || chr(CASE g % 6 WHEN 0 THEN 9 WHEN 1 THEN 10 WHEN 2 THEN 13 WHEN 3 THEN 92 WHEN 4 THEN 233 ELSE 128512 END)"
+        "  || repeat('y', g % 23),"
+        " CASE g % 9 WHEN 0 THEN NULL WHEN 1 THEN '' WHEN 2 THEN '\\N' WHEN 3 THEN '\\\\N' WHEN 4 THEN E'a\\tb\\\\'"
+        "  WHEN 5 THEN chr(128512) || E'\\t\\n\\r\\b\\f\\v' WHEN 6 THEN 'N' WHEN 7 THEN '\\' ELSE repeat('\\', g % 40) END,"
+        " md5(g::text) || repeat(E'\\t', g % 4) || '\"(),\" ' || repeat(E'\\\\', g % 5),"
+        " CASE WHEN g % 4 = 0 THEN NULL ELSE repeat(chr(1 + (g * 7) % 126), g % 50) END"
+        " FROM generate_series(1, 800) g;"
+        "INSERT INTO public.edge VALUES (0, NULL, NULL, NULL, NULL), (-1, '', '', '', '')", NULL, &e) < 0)
+        fail_msg("%s", e.msg);
+    PGresult *want = PQexec(c, "SELECT a, b, c, d FROM public.edge ORDER BY id");
+    assert_int_equal(PQresultStatus(want), PGRES_TUPLES_OK);
+    assert_int_equal(PQntuples(want), 802);
+    PQfinish(c);
+    char saved[sizeof dburi];
+    snprintf(saved, sizeof saved, "%s", dburi);
+    snprintf(dburi, sizeof dburi, "%s", uri);
+    char path[700];
+    snprintf(path, sizeof path, "%s/edge.mnoa", tmpdir);
+    if (dump(scope_file("public.edge: global\n"), NULL, 1, path, &e) < 0)
+        fail_msg("%s", e.msg);
+    mno_in *in = mno_in_open(path, &e);
+    mno_reader_opts ro = MNO_READER_OPTS_INIT;
+    mno_reader *r = mno_reader_new(in, &ro, &e);
+    mno_engine *en = NULL;
+    assert_int_equal(mno_engine_pg.open(&en, dburi, MNO_ROLE_TARGET, &e), 0);
+    mno_item it;
+    int n, row = 0, ends = 0;
+    while ((n = mno_reader_next(r, &it, &e)) > 0) {
+        if (it.kind == MNO_ITEM_END) {
+            uint64_t count;
+            mno_sum sum;
+            int exists;
+            if (mno_engine_pg.hash_section(en, it.section, &count, &sum, &exists, &e) < 0)
+                fail_msg("%s", e.msg);
+            assert_int_equal(count, 802);
+            if (!mno_sum_eq(&sum, &it.declared_sum))
+                fail_msg("section %s: sum differs from the server's", it.section->ns);
+            ends++;
+            continue;
+        }
+        if (it.kind != MNO_ITEM_REC)
+            continue;
+        for (int k = 0; k < 4; k++) {
+            if (PQgetisnull(want, row, k)) {
+                if (it.vals[k + 1])
+                    fail_msg("row %d column %d: got '%s', want NULL", row, k, it.vals[k + 1]);
+                continue;
+            }
+            const char *v = PQgetvalue(want, row, k);
+            size_t len = (size_t)PQgetlength(want, row, k);
+            if (!it.vals[k + 1] || it.lens[k + 1] != len || memcmp(it.vals[k + 1], v, len) != 0)
+                fail_msg("row %d column %d: got '%s', want '%s'", row, k, it.vals[k + 1] ? it.vals[k + 1] : "NULL", v);
+        }
+        row++;
+    }
+    if (n < 0)
+        fail_msg("%s", e.msg);
+    assert_int_equal(row, 802);
+    assert_int_equal(ends, 1);
+    mno_reader_free(r);
+    mno_in_close(in);
+    mno_engine_pg.close(en);
+    PQclear(want);
+    snprintf(dburi, sizeof dburi, "%s", saved);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -434,6 +526,7 @@ int main(void)
         cmocka_unit_test(test_scope_errors),
         cmocka_unit_test(test_unscoped_and_counts),
         cmocka_unit_test(test_odd_tables),
+        cmocka_unit_test(test_copy_decode_edge_values),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

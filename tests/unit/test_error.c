@@ -46,6 +46,13 @@ static void test_redact(void **state)
                  "mongodb://u@h1:27017,h2:27018/connec?authSource=admin");
     check_redact("host=db user=alice password='a b\\' c' dbname=hub", "host=db user=alice dbname=hub");
     check_redact("host=db password=x", "host=db");
+    /* libpq allows white space around '=' and tabs between items */
+    check_redact("host=db password = s3cret dbname=hub", "host=db dbname=hub");
+    check_redact("host=db\tpassword=\ts3cret\tuser=u", "host=db user=u");
+    check_redact("host=db password= 'a b' user=u", "host=db user=u");
+    /* a conninfo value holding "://" is still a conninfo string */
+    check_redact("password=ab://cd@x host=db", "host=db");
+    check_redact("host=db passfile=/p", "host=db passfile=/p");
     check_redact("", "");
     /* a password holding '@' is still removed whole (the last '@' ends the user info) */
     check_redact("postgresql://bob:p@ss@db/hub", "postgresql://bob@db/hub");

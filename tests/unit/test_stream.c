@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -589,6 +591,33 @@ static void test_seal(void **state)
     free(s);
 }
 
+/* A path that is no regular file (a fifo here; /dev/null alike) is written in place: renaming
+   a partial file over it would replace it with a regular file. */
+static void test_out_to_fifo_in_place(void **state)
+{
+    (void)state;
+    const char *fifo = tpath("out.fifo");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    int rd = open(fifo, O_RDONLY | O_NONBLOCK);
+    assert_true(rd >= 0);
+    mno_error e = {0};
+    mno_out *out = mno_out_open(fifo, NULL, &e);
+    assert_non_null(out);
+    assert_int_equal(mno_out_write(out, "hello\n", 6, &e), 0);
+    assert_int_equal(mno_out_finish(out, &e), 0);
+    char buf[16] = {0};
+    assert_int_equal(read(rd, buf, sizeof buf), 6);
+    assert_string_equal(buf, "hello\n");
+    close(rd);
+    struct stat st;
+    assert_int_equal(stat(fifo, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    char partial[600];
+    snprintf(partial, sizeof partial, "%s.partial", fifo);
+    assert_int_equal(access(partial, F_OK), -1);
+    unlink(fifo);
+}
+
 static void test_writer_misuse(void **state)
 {
     (void)state;
@@ -1034,6 +1063,7 @@ int main(void)
         cmocka_unit_test(test_line_too_long),
         cmocka_unit_test(test_verify_off_reports),
         cmocka_unit_test(test_seal),
+        cmocka_unit_test(test_out_to_fifo_in_place),
         cmocka_unit_test(test_writer_misuse),
         cmocka_unit_test(test_pg_sums_match_postgresql),
         cmocka_unit_test(test_mongo_relaxed_types),
