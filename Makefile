@@ -19,8 +19,15 @@ CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -pthread -Ilib $(PKG_CFLAGS) -DMNO_V
 LDLIBS  += $(PKG_LIBS) -pthread
 
 ifeq ($(SANITIZE),1)
-CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# Every ASan/UBSan finding ends the process (-fno-sanitize-recover=all); tests/run sends each
+# report to a file (log_path) and fails the suite it appeared in. The runtimes are linked
+# statically: with GCC's two shared runtimes (libasan.so + libubsan.so) libubsan ignores
+# log_path and its reports would only reach stderr, where a test may never look.
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
+ifeq ($(findstring clang,$(shell $(CC) --version 2>/dev/null)),)
+LDFLAGS += -static-libasan -static-libubsan
+endif
 B       := build/san
 BIN     := build/san/bin
 LIBA    := build/san/libmno.a

@@ -60,10 +60,20 @@ pgdz="pg_dump --data-only -t public.audit_events -d $uri | zstd -q -1 -f -o $wor
 full="$MNO_BIN/mno-dump --source $uri --all --scope $hub --quiet -o $work/full.mnoa"
 tenant="$MNO_BIN/mno-dump --source $uri --tenant acme --scope $hub --quiet -o $work/acme.mnoa"
 
-hyperfine --warmup 1 --runs 5 --export-json "$work/t.json" \
-  -n copy "$copy" -n "copy, key order" "$copyo" -n pg_dump "$pgd" -n mno-dump "$dump" \
-  -n "copy | zstd" "$copyz" -n "pg_dump | zstd" "$pgdz" -n "mno-dump | zstd" "$dumpz" \
-  -n "full dump" "$full" -n "1% tenant" "$tenant" >&2
+# The commands run interleaved: each round times every command once with hyperfine, in an
+# order that rotates from round to round, so that a change in the machine's load while the
+# bench runs (a shared machine) weighs on every command alike. Round 0 is the warm-up.
+names=(copy "copy, key order" pg_dump mno-dump "copy | zstd" "pg_dump | zstd" "mno-dump | zstd" "full dump" "1% tenant")
+cmds=("$copy" "$copyo" "$pgd" "$dump" "$copyz" "$pgdz" "$dumpz" "$full" "$tenant")
+rounds=8
+for r in $(seq 0 $rounds); do
+  args=()
+  for k in "${!names[@]}"; do
+    i=$(( (k + r) % ${#names[@]} ))
+    args+=(-n "${names[$i]}" "${cmds[$i]}")
+  done
+  hyperfine --runs 1 --export-json "$work/t.$r.json" "${args[@]}" >&2
+done
 
 rss() { /usr/bin/time -v sh -c "$1" 2>&1 >/dev/null | awk -F': ' '/Maximum resident/ { print $2 }'; }
 m_copy=$(rss "$copy"); m_dump=$(rss "$dump"); m_pgd=$(rss "$pgd")
@@ -72,18 +82,25 @@ sizes="$sizes $(stat -c %s "$work/one.copy.zst") $(stat -c %s "$work/one.mnoa.zs
 trows=$(mno-cat --list "$work/acme.mnoa" | awk -F'\t' '$1 == "public.audit_events" { print $2 }')
 frows=$(mno-cat --list "$work/full.mnoa" | awk -F'\t' '{ n += $2 } END { print n }')
 
-python3 - "$work/t.json" "$rows" "$scale" "$m_copy" "$m_dump" "$m_pgd" "$trows" "$frows" $sizes <<'EOF'
-import json, sys
-t = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
-rows, scale, mc, md, mp, trows, frows = sys.argv[2:9]
-sc, sm, sp, zc, zm, zp = (int(x) / 1e6 for x in sys.argv[9:15])
+python3 - "$work" "$rounds" "$rows" "$scale" "$m_copy" "$m_dump" "$m_pgd" "$trows" "$frows" $sizes <<'EOF'
+import json, statistics, sys
+work, rounds = sys.argv[1], int(sys.argv[2])
+times = {}
+for r in range(1, rounds + 1):
+    for res in json.load(open("%s/t.%d.json" % (work, r)))["results"]:
+        times.setdefault(res["command"], []).extend(res["times"])
+t = {n: {"mean": statistics.mean(v), "stddev": statistics.stdev(v)} for n, v in times.items()}
+rows, scale, mc, md, mp, trows, frows = sys.argv[3:10]
+sc, sm, sp, zc, zm, zp = (int(x) / 1e6 for x in sys.argv[10:16])
 def row(name, base):
     r = t[name]
     return "| %s | %.2f ± %.2f | %.2f |" % (name.replace("|", "\\|"), r["mean"], r["stddev"] or 0,
                                           r["mean"] / t[base]["mean"])
 print("## mno-dump, PostgreSQL (MnoHub)")
 print()
-print("One large table, public.audit_events: %s rows (BENCH_SCALE=%s), dumped whole to a file." % (rows, scale))
+print("One large table, public.audit_events: %s rows (BENCH_SCALE=%s), dumped whole to a file."
+      " Mean of %d runs each, the commands interleaved (one run of each per round, the order"
+      " rotating)." % (rows, scale, rounds))
 print("Output: COPY text %.0f MB, mno archive %.0f MB (JSON Lines: the column names on every line),"
       " pg_dump %.0f MB; through `zstd -1`: %.0f, %.0f and %.0f MB." % (sc, sm, sp, zc, zm, zp))
 print()

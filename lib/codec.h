@@ -34,6 +34,9 @@ void mno_in_set_max_line(mno_in *in, size_t max_line);
 long long mno_in_lineno(const mno_in *in);
 /* The input's display name. */
 const char *mno_in_name(const mno_in *in);
+/* 1 when the last line mno_in_getline returned ended at the end of the input without a
+   newline (a file or stream cut short mid-line), else 0. */
+int mno_in_unterminated(const mno_in *in);
 /* 1 if the input was zstd-compressed. */
 int mno_in_is_zstd(const mno_in *in);
 /* Compressed bytes read so far (for progress). */

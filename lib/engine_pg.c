@@ -3,15 +3,53 @@
 #include <string.h>
 #include "engine_pg.h"
 
+/*
+ * The server's word on why it is going away (SQLSTATE class 57: administrator command,
+ * shutdown, crash) arrives as a notice just before the connection drops. libpq would print
+ * it on stderr, outside the tool's message; it is kept here, per thread, and added to the
+ * next error instead. Other notices are dropped: lib/ never prints.
+ */
+static __thread char last_notice[512];
+
+static void on_notice(void *arg, const PGresult *r)
+{
+    (void)arg;
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    if (state && strncmp(state, "57", 2) == 0 && msg)
+        snprintf(last_notice, sizeof last_notice, "%s", msg);
+}
+
 int mno_pg_err(mno_error *e, PGconn *c, const PGresult *r, const char *object, const char *what)
 {
     const char *txt = r ? PQresultErrorMessage(r) : NULL;
     if (!txt || !*txt)
         txt = c ? PQerrorMessage(c) : "";
-    size_t n = strlen(txt);
-    while (n > 0 && (txt[n - 1] == '\n' || txt[n - 1] == ' '))
+    /* libpq's message on one line: "...unexpectedly\n\tThis probably..." -> "...unexpectedly; This..." */
+    char one[1024];
+    size_t n = 0;
+    for (const char *p = txt; *p && n + 3 < sizeof one; p++) {
+        if (*p != '\n') {
+            one[n++] = *p;
+            continue;
+        }
+        while (p[1] == '\t' || p[1] == ' ')
+            p++;
+        if (p[1] >= 'A' && p[1] <= 'Z')
+            one[n++] = ';'; /* a new sentence; else the same one goes on */
+        if (p[1])
+            one[n++] = ' ';
+    }
+    while (n > 0 && one[n - 1] == ' ')
         n--;
-    return mno_err(e, MNO_E_SERVER, NULL, 0, object, "%s: %.*s", what, (int)n, txt);
+    one[n] = '\0';
+    txt = one;
+    int gone = *last_notice && c && PQstatus(c) == CONNECTION_BAD;
+    mno_err(e, MNO_E_SERVER, NULL, 0, object, "%s: %.*s%s%s%s", what, (int)n, txt,
+            gone ? " (the server said: " : "", gone ? last_notice : "", gone ? ")" : "");
+    if (gone)
+        *last_notice = '\0';
+    return -1;
 }
 
 int mno_pg_exec(PGconn *c, const char *sql, const char *object, mno_error *e)
@@ -52,6 +90,50 @@ int mno_pg_session_setup(PGconn *c, mno_error *e)
     return mno_pg_exec(c, sql, NULL, e);
 }
 
+/* Replaces every occurrence of needle in e->msg by with. */
+static void msg_replace(mno_error *e, const char *needle, const char *with)
+{
+    size_t nl = strlen(needle), o = 0;
+    char out[sizeof e->msg];
+    const char *p = e->msg, *hit;
+    if (nl == 0 || !strstr(p, needle))
+        return;
+    while ((hit = strstr(p, needle)) != NULL && o < sizeof out) {
+        o += (size_t)snprintf(out + o, sizeof out - o, "%.*s%s", (int)(hit - p), p, with);
+        p = hit + nl;
+    }
+    if (o < sizeof out)
+        snprintf(out + o, sizeof out - o, "%s", p);
+    memcpy(e->msg, out, sizeof e->msg);
+    e->msg[sizeof e->msg - 1] = '\0';
+}
+
+/*
+ * libpq echoes a conninfo it cannot parse (a mistyped scheme: 'missing "=" after "..."') and
+ * takes the pieces of a password with an unescaped '/' for a host or port ('invalid integer
+ * value "..."'): cut the conninfo and every quoted piece of the password out of its message.
+ */
+static void scrub_libpq(mno_error *e, const char *conninfo, const char *redacted)
+{
+    msg_replace(e, conninfo, redacted);
+    const char *auth = strstr(conninfo, "://");
+    const char *at = auth ? strrchr(auth + 3, '@') : NULL;
+    const char *colon = at ? memchr(auth + 3, ':', (size_t)(at - auth - 3)) : NULL;
+    if (!colon)
+        return;
+    for (const char *p = colon + 1; p < at;) {
+        size_t n = strcspn(p, "/?#@");
+        if (p + n > at)
+            n = (size_t)(at - p);
+        if (n > 0 && n < 500) {
+            char q[512];
+            snprintf(q, sizeof q, "\"%.*s\"", (int)n, p);
+            msg_replace(e, q, "\"***\"");
+        }
+        p += n + 1;
+    }
+}
+
 PGconn *mno_pg_connect(const char *conninfo, const char *redacted, mno_error *e)
 {
     PGconn *c = PQconnectdb(conninfo ? conninfo : "");
@@ -59,9 +141,11 @@ PGconn *mno_pg_connect(const char *conninfo, const char *redacted, mno_error *e)
         char what[1200];
         snprintf(what, sizeof what, "cannot connect to postgresql at '%s'", redacted ? redacted : "");
         mno_pg_err(e, c, NULL, NULL, what);
+        scrub_libpq(e, conninfo ? conninfo : "", redacted ? redacted : "");
         PQfinish(c);
         return NULL;
     }
+    PQsetNoticeReceiver(c, on_notice, NULL);
     if (mno_pg_session_setup(c, e) < 0) {
         PQfinish(c);
         return NULL;

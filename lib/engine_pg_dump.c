@@ -882,9 +882,10 @@ static int decode_row(char *row, size_t len, size_t n, const char **vals, size_t
 }
 
 /*
- * The rows of a section go to the archive through a two-stage pipeline: this thread decodes
- * each row and writes its line; a hashing thread computes the rows' record-text md5 a batch
- * ahead. The two halves cost about the same, so a dump uses two cores besides the server's.
+ * The rows of a section go to the archive through a two-stage pipeline: this thread receives
+ * and decodes each row, and writes; a hashing thread computes the rows' record-text md5s and
+ * encodes their archive lines a batch ahead. The two halves cost about the same, so a dump
+ * uses two cores besides the server's.
  */
 #define BATCH_ROWS 1024
 #define BATCH_BYTES ((size_t)1 << 20)
@@ -892,10 +893,12 @@ static int decode_row(char *row, size_t len, size_t n, const char **vals, size_t
 typedef struct batch {
     char **rows;                  /* the rows (each malloc'd or from PQgetCopyData) */
     int pq;                       /* rows are PQgetCopyData's: PQfreemem, else free */
-    size_t n, bytes;
-    const char **vals;            /* BATCH_ROWS * ncols, decoded in place into rows */
+    size_t n, bytes, cap;         /* cap: rows the arrays hold (grown up to BATCH_ROWS) */
+    const char **vals;            /* cap * ncols, decoded in place into rows */
     size_t *lens;
     unsigned char (*digest)[16];
+    mno_buf lines;                /* the rows' archive lines, when encoded (by the hasher) */
+    int encoded;
 } batch;
 
 /* The hashing thread (one per dump, started with its first section). */
@@ -904,6 +907,7 @@ typedef struct hasher {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     batch *job;                   /* the batch to hash, NULL when idle */
+    const mno_writer *w;          /* whose open section job's lines are for */
     size_t ncols;
     int stop;
     mno_buf text;                 /* the batch's record texts, back to back */
@@ -922,6 +926,7 @@ static void *hasher_main(void *arg)
         if (hs->stop)
             break;
         batch *b = hs->job;
+        const mno_writer *w = hs->w;
         size_t nc = hs->ncols;
         pthread_mutex_unlock(&hs->mu);
         int ok = 1;
@@ -941,6 +946,9 @@ static void *hasher_main(void *arg)
                 hs->len[i] = hs->off[i + 1] - hs->off[i];
             }
             mno_md5_many(hs->msg, hs->len, b->n, b->digest);
+            /* and the lines (a failure leaves them to the writer's thread) */
+            mno_buf_reset(&b->lines);
+            b->encoded = mno_writer_pg_encode(w, &b->lines, b->n, b->vals, b->lens) == 0;
         }
         pthread_mutex_lock(&hs->mu);
         hs->job = NULL;
@@ -984,10 +992,12 @@ static hasher *hasher_new(void)
     return hs;
 }
 
-/* Hands b to the hashing thread. */
-static void hasher_submit(hasher *hs, batch *b, size_t ncols)
+/* Hands b to the hashing thread: digests, and lines for w's open section. */
+static void hasher_submit(hasher *hs, batch *b, const mno_writer *w, size_t ncols)
 {
+    b->encoded = 0;
     pthread_mutex_lock(&hs->mu);
+    hs->w = w;
     hs->ncols = ncols;
     hs->job = b;
     pthread_cond_broadcast(&hs->cv);
@@ -1026,6 +1036,7 @@ static void batch_clear(batch *b)
     }
     b->n = 0;
     b->bytes = 0;
+    b->encoded = 0;
 }
 
 static void batch_release(batch *b)
@@ -1035,6 +1046,7 @@ static void batch_release(batch *b)
     free(b->vals);
     free(b->lens);
     free(b->digest);
+    mno_buf_release(&b->lines);
 }
 
 static int sink_init(row_sink *k, mno_writer *w, hasher *hs, const char *ns, size_t ncols, mno_error *e)
@@ -1044,16 +1056,34 @@ static int sink_init(row_sink *k, mno_writer *w, hasher *hs, const char *ns, siz
     k->hs = hs;
     k->ns = ns;
     k->ncols = ncols;
-    for (int i = 0; i < 2; i++) {
-        batch *b = &k->b[i];
-        b->rows = calloc(BATCH_ROWS, sizeof *b->rows);
-        b->vals = calloc(BATCH_ROWS * (ncols + 1), sizeof *b->vals);
-        b->lens = calloc(BATCH_ROWS * (ncols + 1), sizeof *b->lens);
-        b->digest = calloc(BATCH_ROWS, sizeof *b->digest);
-        if (!b->rows || !b->vals || !b->lens || !b->digest)
-            return nomem(e);
-    }
+    (void)e;
     k->cur = &k->b[0];
+    return 0;
+}
+
+/* Makes room in b for one more row: the arrays grow as rows come (a small section allocates
+   little), up to BATCH_ROWS. Returns 0, or -1 when out of memory. */
+static int batch_room(batch *b, size_t ncols)
+{
+    if (b->n < b->cap)
+        return 0;
+    size_t cap = b->cap ? 2 * b->cap : 16;
+    if (cap > BATCH_ROWS)
+        cap = BATCH_ROWS;
+    char **rows = realloc(b->rows, cap * sizeof *rows);
+    if (rows)
+        b->rows = rows;
+    const char **vals = rows ? realloc(b->vals, cap * (ncols + 1) * sizeof *vals) : NULL;
+    if (vals)
+        b->vals = vals;
+    size_t *lens = vals ? realloc(b->lens, cap * (ncols + 1) * sizeof *lens) : NULL;
+    if (lens)
+        b->lens = lens;
+    unsigned char (*digest)[16] = lens ? realloc(b->digest, cap * sizeof *digest) : NULL;
+    if (!digest)
+        return -1;
+    b->digest = digest;
+    b->cap = cap;
     return 0;
 }
 
@@ -1069,7 +1099,9 @@ static void sink_release(row_sink *k)
 /* Writes a hashed batch's lines and empties it. */
 static int write_batch(row_sink *k, batch *b, int hashed, mno_error *e)
 {
-    int rc = mno_writer_recs_pg(k->w, b->n, b->vals, b->lens, hashed ? (const unsigned char (*)[16])b->digest : NULL, e);
+    const unsigned char (*d)[16] = hashed ? (const unsigned char (*)[16])b->digest : NULL;
+    int rc = d && b->encoded ? mno_writer_put_pg_lines(k->w, b->lines.data, b->lines.len, b->n, d, e)
+                             : mno_writer_recs_pg(k->w, b->n, b->vals, b->lens, d, e);
     batch_clear(b);
     return rc;
 }
@@ -1092,15 +1124,22 @@ static int sink_cycle(row_sink *k, mno_error *e)
         return -1;
     if (!k->cur->n)
         return 0;
-    hasher_submit(k->hs, k->cur, k->ncols);
+    hasher_submit(k->hs, k->cur, k->w, k->ncols);
     k->pending = k->cur;
     k->cur = k->cur == &k->b[0] ? &k->b[1] : &k->b[0];
     return 0;
 }
 
+/* A last batch of fewer rows is hashed by this thread: a hand-off costs more than the work. */
+#define INLINE_ROWS 64
+
 /* Writes everything still in the pipeline. */
 static int sink_finish(row_sink *k, mno_error *e)
 {
+    if (flush_pending(k, e) < 0)
+        return -1;
+    if (k->cur->n < INLINE_ROWS)
+        return k->cur->n ? write_batch(k, k->cur, 0, e) : 0;
     return sink_cycle(k, e) < 0 ? -1 : flush_pending(k, e);
 }
 
@@ -1122,6 +1161,10 @@ static int sink_row(row_sink *k, char *row, size_t len, int pq, mno_error *e)
         return -1;
     }
     b = k->cur;
+    if (batch_room(b, k->ncols) < 0) {
+        (pq ? PQfreemem : free)(row);
+        return nomem(e);
+    }
     b->pq = pq;
     b->rows[b->n] = row;
     if (decode_row(row, len, k->ncols, b->vals + b->n * k->ncols, b->lens + b->n * k->ncols) < 0) {

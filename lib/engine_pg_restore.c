@@ -562,7 +562,10 @@ static int copy_results(PGconn *c, pg_restore *st, mno_error *e)
             const char *ctx = PQresultErrorField(r, PG_DIAG_CONTEXT);
             const char *ln = ctx ? strstr(ctx, ", line ") : NULL;
             long long n = ln ? strtoll(ln + 7, NULL, 10) : 0;
-            rc = srv_err(e, c, r, st->ns, n > 0 ? "record rejected by the server" : "COPY failed");
+            /* a server going away (classes 57, 08) is not the record's fault */
+            const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            int gone = code && (strncmp(code, "57", 2) == 0 || strncmp(code, "08", 2) == 0);
+            rc = srv_err(e, c, r, st->ns, n > 0 && !gone ? "record rejected by the server" : "COPY failed");
             if (n > 0)
                 e->line = st->begin_line + n;
         }

@@ -17,14 +17,17 @@ static const char *const q_tables =
     "SELECT c.oid, n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
     "WHERE c.oid IN (" USER_TABLES ")";
 
-/* Columns with type, not null, default, identity/generated, and whether the type sorts. */
+/* Columns with type, not null, default, identity/generated, and whether the type sorts (its
+   type, a domain's base type, or anyenum for an enum, has a default btree operator class;
+   the classes are read once, as a hashed subquery, not once per column). */
+#define BTREE_DEFAULT_TYPES                                                                    \
+    "(SELECT oc.opcintype FROM pg_opclass oc JOIN pg_am am ON am.oid = oc.opcmethod "          \
+    "WHERE am.amname = 'btree' AND oc.opcdefault)"
 static const char *const q_columns =
     "SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
     "pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated, "
-    "EXISTS (SELECT 1 FROM pg_opclass oc JOIN pg_am am ON am.oid = oc.opcmethod "
-    "  WHERE am.amname = 'btree' AND oc.opcdefault AND (oc.opcintype = "
-    "  CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.atttypid_ END "
-    "  OR (t.typtype = 'e' AND oc.opcintype = 'anyenum'::regtype))) "
+    "CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.atttypid_ END IN " BTREE_DEFAULT_TYPES " "
+    "OR (t.typtype = 'e' AND 'anyenum'::regtype IN " BTREE_DEFAULT_TYPES ") "
     "FROM pg_attribute a "
     "JOIN (SELECT oid AS atttypid_, typtype, typbasetype FROM pg_type) t ON t.atttypid_ = a.atttypid "
     "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "

@@ -54,8 +54,10 @@ char *mno_redact_uri(const char *uri, char *out, size_t n)
     if (!uri)
         return out;
     /* a URI only when it starts with a scheme: a conninfo value may hold "://" itself */
-    size_t sl = strspn(uri, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
-    const char *scheme = sl > 0 && strncmp(uri + sl, "://", 3) == 0 ? uri + sl : NULL;
+    const char *scheme = strstr(uri, "://");
+    if (scheme && (scheme == uri || strspn(uri, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                             "0123456789+.-:") < (size_t)(scheme - uri)))
+        scheme = NULL; /* "jdbc:postgresql://" is a URI, "password=a://b host=h" is not */
     if (scheme) {
         /* scheme://user:password@host... -> scheme://user@host... */
         const char *auth = scheme + 3;
@@ -64,6 +66,14 @@ char *mno_redact_uri(const char *uri, char *out, size_t n)
         for (const char *p = auth; p < end; p++)
             if (*p == '@')
                 at = p;
+        if (!at) {
+            /* a password holding an unescaped '/', '?' or '#' (base64 ones do) ends the
+               authority early: then the last '@' with a ':' before it ends the credentials
+               (an '@' in the query is cut too: the safe side) */
+            const char *last = strrchr(auth, '@');
+            if (last && memchr(auth, ':', (size_t)(last - auth)))
+                at = last;
+        }
         const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
         /* also drop password=... from the query string */
         char tmp[4096];
@@ -78,8 +88,8 @@ char *mno_redact_uri(const char *uri, char *out, size_t n)
             memcpy(res, tmp, rn);
             char sep = '?';
             for (char *tok = strtok(q + 1, "&"); tok; tok = strtok(NULL, "&")) {
-                if (strncmp(tok, "password=", 9) == 0)
-                    continue;
+                if (strncmp(tok, "pass", 4) == 0 && strncmp(tok, "passfile=", 9) != 0)
+                    continue; /* password=, and a misspelt one */
                 rn += (size_t)snprintf(res + rn, sizeof res - rn, "%c%s", sep, tok);
                 if (rn >= sizeof res)
                     rn = sizeof res - 1;
@@ -124,8 +134,8 @@ char *mno_redact_uri(const char *uri, char *out, size_t n)
                         p++;
             }
         }
-        if (klen == 8 && strncmp(key, "password", 8) == 0)
-            continue;
+        if (klen >= 4 && strncmp(key, "pass", 4) == 0 && !(klen == 8 && strncmp(key, "passfile", 8) == 0))
+            continue; /* password, and a misspelt one (libpq then refuses the keyword) */
         o += (size_t)snprintf(out + o, n - o, "%s%.*s", o ? " " : "", (int)(p - key), key);
         if (o >= n)
             o = n - 1;

@@ -393,10 +393,10 @@ int mno_writer_rec_pg_digest(mno_writer *w, const char *const *vals, const size_
    (MNO_JSON_STR_MAX); a longer one through mno_buf_add_json_str, which grows as it goes. */
 #define FAST_JSON_MAX ((size_t)64 << 10)
 
-/* Appends the record line of one pg row to w->line. Returns 0, or -1 on out of memory. */
-static int put_row_pg(mno_writer *w, const char *const *vals, const size_t *lens)
+/* Appends the record line of one pg row to l (reads only the open section's fixed parts).
+   Returns 0, or -1 on out of memory. */
+static int put_row_pg(const mno_writer *w, mno_buf *l, const char *const *vals, const size_t *lens)
 {
-    mno_buf *l = &w->line;
     size_t nc = w->sec.ncols, need = w->recpre.len + w->keys.len + 3;
     for (size_t i = 0; i < nc; i++) {
         size_t n = vals[i] ? (lens ? lens[i] : strlen(vals[i])) : 0;
@@ -461,7 +461,7 @@ static int rec_pg(mno_writer *w, const char *const *vals, const size_t *lens,
     if (w_need_open(w, MNO_ENGINE_PG, e) < 0)
         return -1;
     mno_buf_reset(&w->line);
-    if (put_row_pg(w, vals, lens) < 0 || count_row_pg(w, vals, lens, digest) < 0)
+    if (put_row_pg(w, &w->line, vals, lens) < 0 || count_row_pg(w, vals, lens, digest) < 0)
         return nomem(e);
     return w_put(w, &w->line, e);
 }
@@ -479,7 +479,7 @@ int mno_writer_recs_pg(mno_writer *w, size_t n, const char *const *vals, const s
     for (size_t r = 0; r < n; r++) {
         const char *const *v = vals + r * nc;
         const size_t *l = lens ? lens + r * nc : NULL;
-        if (put_row_pg(w, v, l) < 0 || count_row_pg(w, v, l, digests ? digests[r] : NULL) < 0)
+        if (put_row_pg(w, &w->line, v, l) < 0 || count_row_pg(w, v, l, digests ? digests[r] : NULL) < 0)
             return nomem(e);
         if (w->line.len >= BATCH_FLUSH) {
             if (w_put(w, &w->line, e) < 0)
@@ -488,6 +488,35 @@ int mno_writer_recs_pg(mno_writer *w, size_t n, const char *const *vals, const s
         }
     }
     return w->line.len ? w_put(w, &w->line, e) : 0;
+}
+
+int mno_writer_pg_encode(const mno_writer *w, mno_buf *out, size_t n, const char *const *vals,
+                         const size_t *lens)
+{
+    if (!w->open || w->sec.engine != MNO_ENGINE_PG)
+        return -1;
+    size_t nc = w->sec.ncols;
+    for (size_t r = 0; r < n; r++)
+        if (put_row_pg(w, out, vals + r * nc, lens ? lens + r * nc : NULL) < 0)
+            return -1;
+    return 0;
+}
+
+int mno_writer_put_pg_lines(mno_writer *w, const char *lines, size_t len, size_t n,
+                            const unsigned char (*digests)[16], mno_error *e)
+{
+    if (w_need_open(w, MNO_ENGINE_PG, e) < 0)
+        return -1;
+    for (size_t r = 0; r < n; r++)
+        mno_sum_add_digest(&w->sec.sum, digests[r]);
+    w->sec.count += n;
+    if (!len)
+        return 0;
+    if (mno_out_write(w->out, lines, len, e) < 0)
+        return -1;
+    if (w->tick)
+        w->tick(w->tick_arg);
+    return 0;
 }
 
 int mno_writer_rec_bson(mno_writer *w, const bson_t *doc, mno_error *e)
@@ -648,9 +677,14 @@ static int r_err(mno_reader *r, mno_error *e, int code, const char *ns, const ch
 static int r_err(mno_reader *r, mno_error *e, int code, const char *ns, const char *fmt, ...)
 {
     va_list ap;
+    char body[sizeof e->msg];
     va_start(ap, fmt);
-    mno_verr(e, code, mno_in_name(r->in), mno_in_lineno(r->in), ns, fmt, ap);
+    vsnprintf(body, sizeof body, fmt, ap);
     va_end(ap);
+    /* a malformed last line without its newline is what a cut file or stream looks like */
+    int cut = code == MNO_E_FORMAT && r->state != R_AFTER && mno_in_unterminated(r->in);
+    mno_err(e, cut ? MNO_E_TRUNCATED : code, mno_in_name(r->in), mno_in_lineno(r->in), ns, "%s%s",
+            cut ? "truncated archive: the last line is cut short (no newline at its end): " : "", body);
     r->state = R_FAILED;
     return -1;
 }

@@ -69,6 +69,19 @@ int mno_writer_rec_pg_digest(mno_writer *w, const char *const *vals, const size_
    n calls of mno_writer_rec_pg(_digest) write, in fewer, larger writes. Returns 0 or -1. */
 int mno_writer_recs_pg(mno_writer *w, size_t n, const char *const *vals, const size_t *lens,
                        const unsigned char (*digests)[16], mno_error *e);
+/*
+ * The same n pg record lines as mno_writer_recs_pg, appended to out instead of written, for
+ * a caller that encodes in another thread: it reads only the open section's fixed parts, so
+ * it may run while the writer writes, as long as that section stays open. Returns 0, or -1
+ * on out of memory or when no pg section is open.
+ */
+struct mno_buf;
+int mno_writer_pg_encode(const mno_writer *w, struct mno_buf *out, size_t n, const char *const *vals,
+                         const size_t *lens);
+/* Writes lines[0..len), n record lines mno_writer_pg_encode made for the open section, and
+   counts them with their digests (as mno_writer_recs_pg would). Returns 0 or -1. */
+int mno_writer_put_pg_lines(mno_writer *w, const char *lines, size_t len, size_t n,
+                            const unsigned char (*digests)[16], mno_error *e);
 /* mongo record: the document; written as canonical Extended JSON v2, summed over its bytes. */
 int mno_writer_rec_bson(mno_writer *w, const bson_t *doc, mno_error *e);
 /* any engine: v as a JSON value of the archive's form (borrowed); summed per the engine. */

@@ -90,6 +90,20 @@ done:
     return rc;
 }
 
+/* Puts the archive's position before an engine's error ("input:line: section ns: ..."), as
+   the reader's own errors have it. Returns -1. */
+static int at_line(mno_error *e, mno_in *in, long long line)
+{
+    if (!e || e->input[0])
+        return -1;
+    char msg[sizeof e->msg], object[sizeof e->object];
+    snprintf(msg, sizeof msg, "%s", e->msg);
+    snprintf(object, sizeof object, "%s", e->object);
+    mno_err(e, e->code, mno_in_name(in), line, NULL, "%s", msg);
+    snprintf(e->object, sizeof e->object, "%s", object);
+    return -1;
+}
+
 int mno_verify_stream(const mno_verify_opts *o, mno_in *in, mno_vreport *rep, mno_error *e)
 {
     const mno_engine_ops *ops = NULL;
@@ -141,8 +155,10 @@ int mno_verify_stream(const mno_verify_opts *o, mno_in *in, mno_vreport *rep, mn
                     goto done;
                 mno_error_clear(e);  /* no key: the section is compared, its keys not listed */
             }
-            if (ops->hash_start && ops->hash_start(en, it.section, e) < 0)
+            if (ops->hash_start && ops->hash_start(en, it.section, e) < 0) {
+                at_line(e, in, it.lineno);
                 goto done;
+            }
             break;
         case MNO_ITEM_REC:
             if (rows.keynames && mno_arows_add(&rows, &it, e) < 0)
@@ -154,8 +170,10 @@ int mno_verify_stream(const mno_verify_opts *o, mno_in *in, mno_vreport *rep, mn
                 mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
                 goto done;
             }
-            if (compare_section(ops, en, &it, o, &rows, vs, e) < 0)
+            if (compare_section(ops, en, &it, o, &rows, vs, e) < 0) {
+                at_line(e, in, it.lineno);
                 goto done;
+            }
             mno_arows_release(&rows);
             break;
         }

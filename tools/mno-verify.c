@@ -19,13 +19,15 @@ static const char usage[] =
     "\n"
     "  --archive FILE   the archive (plain or zstd; - for stdin)\n"
     "  --source URI     a live source instead: its rows of the tenant, exactly as\n"
-    "                   mno-dump --tenant selects them (with --tenant)\n"
+    "                   mno-dump --tenant selects them (with --tenant; default:\n"
+    "                   $MNO_SOURCE when --tenant is given without --archive)\n"
     "  --tenant NAME    the tenant (live)\n"
     "  --scope FILE     the scope file (live; default: SCOPEDIR/KIND.scope as for\n"
     "                   mno-dump, SCOPEDIR $MNO_SCOPE_DIR or the filters/ directory)\n"
     "  --orgs-from FILE live, MongoDB: the tenant's organization uids from a MnoHub archive\n"
     "  --hub URI        live, MongoDB: ... or from a live MnoHub (default: $MNO_HUB)\n"
-    "  --target URI     the target database (postgresql://... or mongodb://...)\n"
+    "  --target URI     the target database (postgresql://... or mongodb://...;\n"
+    "                   default: $MNO_TARGET)\n"
     "  --diff           list the keys that differ, found by bisecting key ranges\n"
     "  --max N          at most N keys per table or collection (default 20)\n"
     "  --no-extra       do not report tables/collections the archive does not have\n"
@@ -135,10 +137,18 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             return usage_error(msg);
         }
     }
-    if (optind != argc)
-        return usage_error("unexpected argument");
+    if (optind != argc) {
+        snprintf(msg, sizeof msg, "unexpected argument '%s' (options only; the archive goes with --archive)",
+                 argv[optind]);
+        return usage_error(msg);
+    }
+    /* URIs may come from the environment, so that no password need stand on the command line */
+    if (!o->v.target && getenv("MNO_TARGET") && *getenv("MNO_TARGET"))
+        o->v.target = getenv("MNO_TARGET");
     if (!o->v.target)
-        return usage_error("no target: give --target URI");
+        return usage_error("no target: give --target URI (or set MNO_TARGET)");
+    if (!o->v.archive && !o->v.source && o->v.tenant && getenv("MNO_SOURCE") && *getenv("MNO_SOURCE"))
+        o->v.source = getenv("MNO_SOURCE");
     if (!o->v.archive == !o->v.source)
         return usage_error("give either --archive FILE or --source URI");
     if (o->v.source && !o->v.tenant)

@@ -216,7 +216,7 @@ OK_RELS='public.orga_relations         150         150  47bff4e3ac9f  47bff4e3ac
 @test "verify pg: bad usage and unreachable targets are errors (exit 2)" {
   run mno-verify --archive "$VARCH"
   [ "$status" -eq 2 ]
-  [ "${lines[0]}" = "mno-verify: error: no target: give --target URI" ]
+  [ "${lines[0]}" = "mno-verify: error: no target: give --target URI (or set MNO_TARGET)" ]
   run mno-verify --archive "$VARCH" --target "mongodb://127.0.0.1:1/x"
   [ "$status" -eq 2 ]
   [ "$output" = "mno-verify: error: the archive is a postgresql archive but the target is mongodb" ]

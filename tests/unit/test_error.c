@@ -53,6 +53,16 @@ static void test_redact(void **state)
     /* a conninfo value holding "://" is still a conninfo string */
     check_redact("password=ab://cd@x host=db", "host=db");
     check_redact("host=db passfile=/p", "host=db passfile=/p");
+    /* unescaped '/', '?', '#' in a password (base64): never shown */
+    check_redact("postgresql://bob:ab/c+d==@db:5432/hub", "postgresql://bob@db:5432/hub");
+    check_redact("postgresql://bob:pa?ss@db/hub", "postgresql://bob@db/hub");
+    check_redact("mongodb://u:pa#ss@h1/connec?authSource=admin", "mongodb://u@h1/connec?authSource=admin");
+    check_redact("postgresql://db/hub?user=alice@corp", "postgresql://db/hub?user=alice@corp");
+    /* a misspelt password keyword is cut too (libpq refuses it, naming only the keyword) */
+    check_redact("host=db passwrd=s3cret user=u", "host=db user=u");
+    /* a JDBC URL pasted as it is */
+    check_redact("jdbc:postgresql://u:s3cret@db/hub", "jdbc:postgresql://u@db/hub");
+    check_redact("postgresql://db/hub?passwd=s3cret&sslmode=require", "postgresql://db/hub?sslmode=require");
     check_redact("", "");
     /* a password holding '@' is still removed whole (the last '@' ends the user info) */
     check_redact("postgresql://bob:p@ss@db/hub", "postgresql://bob@db/hub");

@@ -1,4 +1,4 @@
-/* test_pgtext.c: the dump's fast text paths against plain byte-at-a-time references: JSON string escaping (mno_json_str_put vs mno_buf_add_json_str), PostgreSQL record text (mno_pg_record_text vs record_out's rules), and the batch writer (mno_writer_recs_pg vs one mno_writer_rec_pg per row), on NULLs, empty values, backslashes, quotes, tabs, newlines, control bytes, UTF-8, "\\N" text and every 16-byte boundary. */
+/* test_pgtext.c: the dump's fast text paths against plain byte-at-a-time references: JSON string escaping (mno_json_str_put vs mno_buf_add_json_str), PostgreSQL record text (mno_pg_record_text vs record_out's rules), and the batch writer (mno_writer_recs_pg, mno_writer_pg_encode + mno_writer_put_pg_lines vs one mno_writer_rec_pg per row), on NULLs, empty values, backslashes, quotes, tabs, newlines, control bytes, UTF-8, "\\N" text and every 16-byte boundary. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -189,8 +189,9 @@ static char *slurp(const char *path, size_t *len)
     return b.data;
 }
 
-/* Writes rows (row-major vals/lens, nc columns) to path, one call per row or in batches
-   of random sizes (digests from mno_md5_many, or none). */
+/* Writes rows (row-major vals/lens, nc columns) to path: batched 0, one call per row; 1, in
+   batches of random sizes (digests from mno_md5_many, or none); 2, batches encoded with
+   mno_writer_pg_encode and put with mno_writer_put_pg_lines. */
 static void write_archive(const char *path, int batched, int digests, const char *const *vals,
                           const size_t *lens, size_t nrows, size_t nc, const char *const *names)
 {
@@ -220,14 +221,23 @@ static void write_archive(const char *path, int batched, int digests, const char
             mlen[r] = texts[r].len;
         }
         mno_md5_many(msg, mlen, nrows, d);
+        mno_buf lines = MNO_BUF_INIT;
         for (size_t r = 0; r < nrows;) {
             size_t n = 1 + (size_t)(next_rand() % 700);
             if (n > nrows - r)
                 n = nrows - r;
-            assert_int_equal(mno_writer_recs_pg(w, n, vals + r * nc, lens + r * nc,
-                                                digests ? (const unsigned char (*)[16])(d + r) : NULL, &e), 0);
+            if (batched == 2) {   /* encoded apart (as the dump's hashing thread does), then put */
+                mno_buf_reset(&lines);
+                assert_int_equal(mno_writer_pg_encode(w, &lines, n, vals + r * nc, lens + r * nc), 0);
+                assert_int_equal(mno_writer_put_pg_lines(w, lines.data, lines.len, n,
+                                                         (const unsigned char (*)[16])(d + r), &e), 0);
+            } else {
+                assert_int_equal(mno_writer_recs_pg(w, n, vals + r * nc, lens + r * nc,
+                                                    digests ? (const unsigned char (*)[16])(d + r) : NULL, &e), 0);
+            }
             r += n;
         }
+        mno_buf_release(&lines);
         for (size_t r = 0; r < nrows; r++)
             mno_buf_release(&texts[r]);
         free(texts);
@@ -267,20 +277,24 @@ static void test_batch_writer_same_archive(void **state)
         }
     vals[1234 * NC + 2] = big;
     lens[1234 * NC + 2] = biglen;
-    char one[600], bat[600], nod[600];
+    char one[600], bat[600], nod[600], enc[600];
     snprintf(one, sizeof one, "%s/one.mnoa", tmpdir);
     snprintf(bat, sizeof bat, "%s/batch.mnoa", tmpdir);
     snprintf(nod, sizeof nod, "%s/nodigest.mnoa", tmpdir);
+    snprintf(enc, sizeof enc, "%s/encoded.mnoa", tmpdir);
     write_archive(one, 0, 0, vals, lens, NROWS, NC, names);
     write_archive(bat, 1, 1, vals, lens, NROWS, NC, names);
     write_archive(nod, 1, 0, vals, lens, NROWS, NC, names);
-    size_t l1, l2, l3;
-    char *a = slurp(one, &l1), *b = slurp(bat, &l2), *c = slurp(nod, &l3);
+    write_archive(enc, 2, 1, vals, lens, NROWS, NC, names);
+    size_t l1, l2, l3, l4;
+    char *a = slurp(one, &l1), *b = slurp(bat, &l2), *c = slurp(nod, &l3), *d = slurp(enc, &l4);
     assert_true(l1 > biglen);
     assert_int_equal(l1, l2);
     assert_int_equal(l1, l3);
+    assert_int_equal(l1, l4);
     assert_memory_equal(a, b, l1);
     assert_memory_equal(a, c, l1);
+    assert_memory_equal(a, d, l1);
     /* and the archive reads back to the same values, sums checked by the reader */
     mno_error e = {0};
     mno_in *in = mno_in_open(bat, &e);
@@ -312,6 +326,7 @@ static void test_batch_writer_same_archive(void **state)
     free(a);
     free(b);
     free(c);
+    free(d);
     free(vals);
     free(lens);
     free(big);

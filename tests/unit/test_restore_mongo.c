@@ -957,7 +957,7 @@ static void test_fast_ejson_matches_libbson(void **state)
             bson_decimal128_t dec = {(uint64_t)rand() << 20 | (uint64_t)rand(), 0x3040000000000000ull};
             switch (rand() % 12) {
             case 0: BSON_APPEND_INT32(&d, key, rand() - RAND_MAX / 2); break;
-            case 1: BSON_APPEND_INT64(&d, key, ((int64_t)rand() << 33) ^ rand()); break;
+            case 1: BSON_APPEND_INT64(&d, key, (int64_t)((uint64_t)rand() << 33) ^ rand()); break;
             case 2: BSON_APPEND_DOUBLE(&d, key, (rand() - RAND_MAX / 2) / 7.0 * (rand() % 2 ? 1e-9 : 1e12)); break;
             case 3: bson_append_binary(&d, key, -1, (bson_subtype_t)(rand() % 8), bin, (uint32_t)(rand() % 10)); break;
             case 4: bson_oid_init_from_data(&oid, bin); BSON_APPEND_OID(&d, key, &oid); break;

@@ -1,4 +1,5 @@
 /* test_stream.c: the mnoa writer and checking reader: round trips, sums, every corruption. */
+#define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -618,6 +619,39 @@ static void test_out_to_fifo_in_place(void **state)
     unlink(fifo);
 }
 
+/* Output into a pipe asks for a 1 MB pipe buffer (fewer wake-ups of the reader), as far as
+   fs.pipe-max-size allows; the bytes arrive unchanged. */
+static void test_out_pipe_buffer(void **state)
+{
+    (void)state;
+#ifdef F_GETPIPE_SZ
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    long max = 1 << 20;
+    FILE *f = fopen("/proc/sys/fs/pipe-max-size", "r");
+    if (f) {
+        long m;
+        if (fscanf(f, "%ld", &m) == 1 && m < max)
+            max = m;
+        fclose(f);
+    }
+    int before = fcntl(fds[1], F_GETPIPE_SZ);
+    mno_error e = {0};
+    mno_out *out = mno_out_fdopen(fds[1], "<pipe>", NULL, &e);
+    assert_non_null(out);
+    int after = fcntl(fds[1], F_GETPIPE_SZ);
+    assert_true(after >= before);
+    assert_true(after >= max);
+    assert_int_equal(mno_out_write(out, "abc", 3, &e), 0);
+    assert_int_equal(mno_out_finish(out, &e), 0);
+    close(fds[1]);
+    char buf[8] = {0};
+    assert_int_equal(read(fds[0], buf, sizeof buf), 3);
+    assert_string_equal(buf, "abc");
+    close(fds[0]);
+#endif
+}
+
 static void test_writer_misuse(void **state)
 {
     (void)state;
@@ -1064,6 +1098,7 @@ int main(void)
         cmocka_unit_test(test_verify_off_reports),
         cmocka_unit_test(test_seal),
         cmocka_unit_test(test_out_to_fifo_in_place),
+        cmocka_unit_test(test_out_pipe_buffer),
         cmocka_unit_test(test_writer_misuse),
         cmocka_unit_test(test_pg_sums_match_postgresql),
         cmocka_unit_test(test_mongo_relaxed_types),
