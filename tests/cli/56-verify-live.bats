@@ -132,38 +132,38 @@ live() { mno-verify --source "$SRC" --tenant acme --scope "$SCOPE" --orgs-from "
   t=$(new_target)
   run mno-verify --source "$SRC" --target "$t"
   [ "$status" -eq 2 ]
-  [ "${lines[0]}" = "mno-verify: --source needs --tenant NAME" ]
+  [ "${lines[0]}" = "mno-verify: error: --source needs --tenant NAME" ]
   MNO_HUB= run mno-verify --source "$SRC" --tenant acme --target "$t"
   [ "$status" -eq 2 ]
-  [ "${lines[0]}" = "mno-verify: a mongodb source needs the tenant's organizations: give --orgs-from HUB_ARCHIVE or --hub URI (or set MNO_HUB)" ]
+  [ "${lines[0]}" = "mno-verify: error: a mongodb source needs the tenant's organizations: give --orgs-from HUB_ARCHIVE or --hub URI (or set MNO_HUB)" ]
   run mno-verify --source "$HUB" --tenant acme --orgs-from "$HUBA" --target "$t"
   [ "$status" -eq 2 ]
-  [ "${lines[0]}" = "mno-verify: --orgs-from and --hub go with a mongodb source" ]
+  [ "${lines[0]}" = "mno-verify: error: --orgs-from and --hub go with a mongodb source" ]
   run mno-verify --source "$SRC" --tenant acme --orgs-from "$HUBA" --scope "$SCOPE" --target "$HUB"
   [ "$status" -eq 2 ]
-  [ "$output" = "mno-verify: the source is mongodb but the target is postgresql" ]
+  [ "$output" = "mno-verify: error: the source is mongodb but the target is postgresql" ]
   run mno-verify --source "$SRC" --tenant nobody --scope "$SCOPE" --hub "$HUB" --target "$t"
   [ "$status" -eq 2 ]
-  [[ "$output" == "mno-verify: tenant 'nobody' not found in public.tenants of mnohub "* ]]
+  [[ "$output" == "mno-verify: error: tenant 'nobody' not found in public.tenants of mnohub "* ]]
   run mno-verify --source "$SRC" --tenant other --scope "$SCOPE" --orgs-from "$HUBA" --target "$t"
   [ "$status" -eq 2 ]
   [[ "$output" == *"archive of tenant 'acme', not 'other'"* ]]
   run live --target "$t" --archive "$HUBA"
   [ "$status" -eq 2 ]
-  [ "${lines[0]}" = "mno-verify: give either --archive FILE or --source URI" ]
+  [ "${lines[0]}" = "mno-verify: error: give either --archive FILE or --source URI" ]
   # a database that does not exist has nothing in scope: an error, not an empty "ok"
   run mno-verify --source "$(mongo_uri_db "$SRC" verify_live_none)" --tenant acme --scope "$SCOPE" --orgs-from "$HUBA" --target "$t"
   [ "$status" -eq 2 ]
-  [[ "$output" == "mno-verify: nothing to verify: the source '"*"/verify_live_none' has no collection that scope '$SCOPE' covers" ]]
+  [[ "$output" == "mno-verify: error: database 'verify_live_none' at '"*"/verify_live_none' has no collections (a wrong database name?)" ]]
   # a collection the scope does not name
   cmd "$SRC" '{"insert":"unscoped_x","documents":[{"_id":1}]}'
   run live --target "$t"
   cmd "$SRC" '{"drop":"unscoped_x"}'
   [ "$status" -eq 2 ]
-  [[ "$output" == "mno-verify: 1 collection not in scope '$SCOPE': 'unscoped_x'"* ]]
+  [[ "$output" == "mno-verify: error: 1 collection not in scope '$SCOPE': 'unscoped_x'"* ]]
   run mno-verify --source "mongodb://u:hunter2@127.0.0.1:1/x?serverSelectionTimeoutMS=300" --tenant acme --scope "$SCOPE" --orgs-from "$HUBA" --target "$t"
   [ "$status" -eq 2 ]
-  [[ "$output" == "mno-verify: "*"cannot connect to mongodb"* ]]
+  [[ "$output" == "mno-verify: error: "*"cannot connect to mongodb"* ]]
   [[ "$output" != *hunter2* ]]
 }
 
@@ -190,5 +190,5 @@ live() { mno-verify --source "$SRC" --tenant acme --scope "$SCOPE" --orgs-from "
   [[ "$output" == *$'\npublic.users: 1 key differs\n  changed  id='"$id"$': name\n'* ]]
   run mno-verify --source "$src" --tenant nobody --target "$t"
   [ "$status" -eq 2 ]
-  [[ "$output" == "mno-verify: "*"nobody"* ]]
+  [[ "$output" == "mno-verify: error: "*"nobody"* ]]
 }
