@@ -217,20 +217,12 @@ static json_t *header(const mno_dump *d)
     return h;
 }
 
-int mno_dump_run(mno_dump *d, mno_progress *progress, mno_error *e)
+int mno_dump_run_to(mno_dump *d, mno_out *out, mno_progress *progress, mno_error *e)
 {
     const mno_dump_cfg *c = d->cfg;
     int rc = -1;
-    mno_out *out = NULL;
     mno_writer *w = NULL;
     json_t *h = NULL;
-    mno_out_opts oo = MNO_OUT_OPTS_INIT;
-    const char *path = c->output && strcmp(c->output, "-") != 0 ? c->output : NULL;
-    size_t plen = path ? strlen(path) : 0;
-    oo.zstd = c->zstd || (plen > 4 && strcmp(path + plen - 4, ".zst") == 0);
-    oo.level = c->level;
-    oo.threads = c->threads;
-    oo.mode = 0600;
     struct tick t = {progress, NULL, NULL, 0, 0};
 
     if (!d->planned)
@@ -239,8 +231,6 @@ int mno_dump_run(mno_dump *d, mno_progress *progress, mno_error *e)
         mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
         goto done;
     }
-    if (!(out = mno_out_open(path ? path : "-", &oo, e)))
-        goto done;
     if (!(w = mno_writer_new(out, h, MNO_DUMP_PRODUCER, e)))
         goto done;
     t.w = w;
@@ -263,14 +253,6 @@ int mno_dump_run(mno_dump *d, mno_progress *progress, mno_error *e)
     }
     if (mno_writer_close(w, e) < 0)
         goto done;
-    mno_writer_free(w);
-    w = NULL;
-    if (mno_out_finish(out, e) < 0) {
-        out = NULL; /* finish removed the partial file and freed out */
-        goto done;
-    }
-    out = NULL;
-    mno_progress_finish(progress);
     rc = 0;
 done:
     if (rc < 0) {
@@ -278,9 +260,38 @@ done:
         scrub(e, c->source);
     }
     mno_writer_free(w);
-    mno_out_abort(out);
     json_decref(h);
     return rc;
+}
+
+int mno_dump_run(mno_dump *d, mno_progress *progress, mno_error *e)
+{
+    const mno_dump_cfg *c = d->cfg;
+    mno_out *out = NULL;
+    mno_out_opts oo = MNO_OUT_OPTS_INIT;
+    const char *path = c->output && strcmp(c->output, "-") != 0 ? c->output : NULL;
+    size_t plen = path ? strlen(path) : 0;
+    oo.zstd = c->zstd || (plen > 4 && strcmp(path + plen - 4, ".zst") == 0);
+    oo.level = c->level;
+    oo.threads = c->threads;
+    oo.mode = 0600;
+
+    if (!d->planned)
+        return mno_err(e, MNO_E_INTERNAL, NULL, 0, NULL, "dump run before plan");
+    if (!(out = mno_out_open(path ? path : "-", &oo, e)))
+        goto fail;
+    if (mno_dump_run_to(d, out, progress, e) < 0) {
+        mno_out_abort(out);
+        return -1;
+    }
+    if (mno_out_finish(out, e) < 0) /* finish removed the partial file and freed out */
+        goto fail;
+    mno_progress_finish(progress);
+    return 0;
+fail:
+    mno_progress_clear(progress);
+    scrub(e, c->source);
+    return -1;
 }
 
 void mno_dump_free(mno_dump *d)

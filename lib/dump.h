@@ -84,6 +84,12 @@ int mno_dump_plan_text(const mno_dump *d, mno_buf *out, mno_error *e);
  */
 int mno_dump_run(mno_dump *d, mno_progress *progress, mno_error *e);
 
+/*
+ * The same onto out (borrowed; opened by the caller, who finishes or aborts it): header,
+ * sections, trailer. mno-verify --source runs it into a pipe. Returns 0, or -1 with e filled.
+ */
+int mno_dump_run_to(mno_dump *d, mno_out *out, mno_progress *progress, mno_error *e);
+
 /* The records and sections written by mno_dump_run. */
 unsigned long long mno_dump_records(const mno_dump *d);
 
