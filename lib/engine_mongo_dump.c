@@ -525,6 +525,27 @@ fail:
     return NULL;
 }
 
+/* Documents gathered before one mno_writer_recs_bson (or fewer, at this many bytes). */
+#define REC_BATCH 512
+#define REC_BATCH_BYTES ((size_t)1 << 20)
+
+/* Writes the *n documents gathered in bat (their lengths in blen) and empties the batch. */
+static int flush_recs(mno_writer *w, mno_buf *bat, const size_t *blen, size_t *n, mno_error *e)
+{
+    const uint8_t *docs[REC_BATCH];
+    size_t off = 0;
+    if (!*n)
+        return 0;
+    for (size_t i = 0; i < *n; i++) {
+        docs[i] = (const uint8_t *)bat->data + off;
+        off += blen[i];
+    }
+    int rc = mno_writer_recs_bson(w, *n, docs, blen, e);
+    *n = 0;
+    mno_buf_reset(bat);
+    return rc;
+}
+
 int mno_mongo_dump_section(mno_engine *en, const mno_plan_item *it, mno_writer *w, mno_error *e)
 {
     mno_mongo *m = MNO_MONGO(en);
@@ -536,6 +557,8 @@ int mno_mongo_dump_section(mno_engine *en, const mno_plan_item *it, mno_writer *
     mongoc_cursor_t *cur = NULL;
     mongoc_collection_t *c = mongoc_client_get_collection(m->client, m->dbname, d->coll);
     json_t *begin = NULL;
+    mno_buf bat = MNO_BUF_INIT;
+    size_t blen[REC_BATCH], nbat = 0;
     bson_init(&filter);
 
     BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
@@ -566,7 +589,13 @@ int mno_mongo_dump_section(mno_engine *en, const mno_plan_item *it, mno_writer *
         }
         cur = mongoc_collection_find_with_opts(c, &filter, &opts, NULL);
         while (mongoc_cursor_next(cur, &doc)) {
-            if (mno_writer_rec_bson(w, doc, e) < 0)
+            /* gathered (copied: the cursor reuses doc) and written a batch at a time */
+            if (mno_buf_add(&bat, bson_get_data(doc), doc->len) < 0) {
+                mno_err(e, MNO_E_NOMEM, NULL, 0, it->ns, "out of memory");
+                goto done;
+            }
+            blen[nbat++] = doc->len;
+            if ((nbat == REC_BATCH || bat.len >= REC_BATCH_BYTES) && flush_recs(w, &bat, blen, &nbat, e) < 0)
                 goto done;
             /* _id is first in every stored document: this finds it at once. */
             if (!bson_iter_init_find(&id, doc, "_id")) {
@@ -580,6 +609,8 @@ int mno_mongo_dump_section(mno_engine *en, const mno_plan_item *it, mno_writer *
             }
             have_last = true;
         }
+        if (flush_recs(w, &bat, blen, &nbat, e) < 0) /* what was read, before any retry */
+            goto done;
         if (!mongoc_cursor_error(cur, &be))
             break;
         mongoc_cursor_destroy(cur);
@@ -612,6 +643,7 @@ done:
     mongoc_cursor_destroy(cur);
     mongoc_collection_destroy(c);
     json_decref(begin);
+    mno_buf_release(&bat);
     bson_destroy(&opts);
     bson_destroy(&filter);
     bson_destroy(&last);

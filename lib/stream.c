@@ -544,6 +544,43 @@ int mno_writer_rec_bson(mno_writer *w, const bson_t *doc, mno_error *e)
     return w_put(w, l, e);
 }
 
+int mno_writer_recs_bson(mno_writer *w, size_t n, const uint8_t *const *docs, const size_t *lens,
+                         mno_error *e)
+{
+    if (w_need_open(w, MNO_ENGINE_MONGO, e) < 0)
+        return -1;
+    enum { CHUNK = 256 };
+    unsigned char d[CHUNK][16];
+    mno_buf *l = &w->line;
+    mno_buf_reset(l);
+    for (size_t r0 = 0; r0 < n; r0 += CHUNK) {
+        size_t k = n - r0 < CHUNK ? n - r0 : CHUNK;
+        for (size_t r = r0; r < r0 + k; r++) {
+            if (mno_buf_add(l, w->recpre.data, w->recpre.len) < 0)
+                return nomem(e);
+            int jr = mno_ejson_canonical(l, docs[r], lens[r]);
+            if (jr == MNO_EJSON_NOMEM)
+                return nomem(e);
+            if (jr)
+                return mno_err(e, MNO_E_FORMAT, NULL, 0, w->sec.ns,
+                               "record %llu cannot be written as Extended JSON (invalid BSON or UTF-8)",
+                               (unsigned long long)(w->sec.count + (r - r0) + 1));
+            if (mno_buf_add(l, "}\n", 2) < 0)
+                return nomem(e);
+        }
+        mno_md5_many((const unsigned char *const *)docs + r0, lens + r0, k, d);
+        for (size_t r = 0; r < k; r++)
+            mno_sum_add_digest(&w->sec.sum, d[r]);
+        w->sec.count += k;
+        if (l->len >= BATCH_FLUSH) {
+            if (w_put(w, l, e) < 0)
+                return -1;
+            mno_buf_reset(l);
+        }
+    }
+    return l->len ? w_put(w, l, e) : 0;
+}
+
 int mno_writer_rec_json(mno_writer *w, const json_t *v, mno_error *e)
 {
     char why[600];

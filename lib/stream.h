@@ -84,6 +84,11 @@ int mno_writer_put_pg_lines(mno_writer *w, const char *lines, size_t len, size_t
                             const unsigned char (*digests)[16], mno_error *e);
 /* mongo record: the document; written as canonical Extended JSON v2, summed over its bytes. */
 int mno_writer_rec_bson(mno_writer *w, const bson_t *doc, mno_error *e);
+/* n mongo records at once: document r's BSON bytes docs[r][0..lens[r]). Writes what n calls of
+   mno_writer_rec_bson write, the md5s taken several at a time (mno_md5_many), in fewer, larger
+   writes. Returns 0 or -1. */
+int mno_writer_recs_bson(mno_writer *w, size_t n, const uint8_t *const *docs, const size_t *lens,
+                         mno_error *e);
 /* any engine: v as a JSON value of the archive's form (borrowed); summed per the engine. */
 int mno_writer_rec_json(mno_writer *w, const json_t *v, mno_error *e);
 /* Closes the open section: writes its end line with count and sum. */

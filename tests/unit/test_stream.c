@@ -336,6 +336,187 @@ static void check_mongo(const char *path, const mno_sum *want)
     mno_in_close(in);
 }
 
+/* A random document: every scalar type the fast writer knows, nested documents and arrays,
+   strings with escapes and multi-byte UTF-8, sizes up to a few kB. */
+static bson_t *random_doc(unsigned *seed, int depth)
+{
+    static const char *pieces[] = {"a", "\"", "\\", "\n", "\x01", "\xc3\xa9", "\xf0\x9f\x98\x80", "xyz", "\x7f", "</"};
+    bson_t *d = bson_new();
+    char key[16], str[2048];
+    int n = depth ? rand_r(seed) % 4 : 1 + rand_r(seed) % 12;
+    if (!depth)
+        BSON_APPEND_INT32(d, "_id", rand_r(seed));
+    for (int i = 0; i < n; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        switch (rand_r(seed) % 10) {
+        case 0: BSON_APPEND_INT32(d, key, rand_r(seed) - RAND_MAX / 2); break;
+        case 1: BSON_APPEND_INT64(d, key, ((int64_t)rand_r(seed) << 33) ^ rand_r(seed)); break;
+        case 2: {
+            uint64_t bits = ((uint64_t)rand_r(seed) << 42) ^ ((uint64_t)rand_r(seed) << 21) ^ (uint64_t)rand_r(seed);
+            double v;
+            memcpy(&v, &bits, sizeof v);
+            BSON_APPEND_DOUBLE(d, key, rand_r(seed) % 2 ? v : (double)(rand_r(seed) % 100000) / 100);
+            break;
+        }
+        case 3: {
+            size_t len = 0, want = (size_t)(rand_r(seed) % 1500);
+            while (len < want) {
+                const char *p = pieces[rand_r(seed) % 10];
+                memcpy(str + len, p, strlen(p));
+                len += strlen(p);
+            }
+            bson_append_utf8(d, key, -1, str, (int)len);
+            break;
+        }
+        case 4: BSON_APPEND_DATE_TIME(d, key, ((int64_t)rand_r(seed) << 12) - ((int64_t)1 << 41)); break;
+        case 5: {
+            bson_decimal128_t dec;
+            snprintf(str, sizeof str, "%d.%02dE%d", rand_r(seed) % 100000, rand_r(seed) % 100, rand_r(seed) % 40 - 20);
+            assert_true(bson_decimal128_from_string(str, &dec));
+            BSON_APPEND_DECIMAL128(d, key, &dec);
+            break;
+        }
+        case 6: {
+            bson_oid_t oid;
+            for (int k = 0; k < 12; k++)
+                oid.bytes[k] = (uint8_t)rand_r(seed);
+            BSON_APPEND_OID(d, key, &oid);
+            break;
+        }
+        case 7: BSON_APPEND_BOOL(d, key, rand_r(seed) % 2); break;
+        case 8: BSON_APPEND_NULL(d, key); break;
+        default:
+            if (depth < 3) {
+                bson_t *sub = random_doc(seed, depth + 1);
+                if (rand_r(seed) % 2) {
+                    BSON_APPEND_DOCUMENT(d, key, sub);
+                } else {
+                    /* the same values under the keys "0", "1", ...: an array */
+                    bson_t arr;
+                    bson_iter_t it;
+                    uint32_t k = 0;
+                    BSON_APPEND_ARRAY_BEGIN(d, key, &arr);
+                    assert_true(bson_iter_init(&it, sub));
+                    while (bson_iter_next(&it)) {
+                        char ak[16];
+                        snprintf(ak, sizeof ak, "%u", k++);
+                        assert_true(bson_append_iter(&arr, ak, -1, &it));
+                    }
+                    bson_append_array_end(d, &arr);
+                }
+                bson_destroy(sub);
+            }
+        }
+    }
+    return d;
+}
+
+/* The archive after its header line (header lines carry a time and an id). */
+static const char *after_header(const char *text)
+{
+    const char *p = strchr(text, '\n');
+    assert_non_null(p);
+    return p + 1;
+}
+
+/* mno_writer_recs_bson writes, byte for byte, what one mno_writer_rec_bson per document writes
+   (lines, count, sum), for batches of every awkward size (1, around its 256-md5 chunk, past its
+   1 MB write) of random documents; and each line holds libbson's canonical Extended JSON. */
+static void test_mongo_recs_bson_batch(void **state)
+{
+    (void)state;
+    enum { N = 3000 };
+    static const size_t cuts[] = {1, 7, 255, 256, 257, 512, 1200};
+    unsigned seed = 20261129;
+    bson_t **docs = calloc(N, sizeof *docs);
+    const uint8_t **ptr = calloc(N, sizeof *ptr);
+    size_t *lens = calloc(N, sizeof *lens);
+    assert_true(docs && ptr && lens);
+    for (size_t i = 0; i < N; i++) {
+        docs[i] = random_doc(&seed, 0);
+        ptr[i] = bson_get_data(docs[i]);
+        lens[i] = docs[i]->len;
+    }
+    char *text[2];
+    for (int batch = 0; batch < 2; batch++) {
+        mno_error e = {0};
+        const char *path = tpath(batch ? "recs-batch.mnoa" : "recs-one.mnoa");
+        mno_out *out = mno_out_open(path, NULL, &e);
+        assert_non_null(out);
+        json_t *h = json_pack("{s:s,s:s,s:n}", "engine", "mongodb", "source", "connec", "tenant");
+        mno_writer *w = mno_writer_new(out, h, "mno-test", &e);
+        assert_non_null(w);
+        json_t *b = json_pack("{s:{}, s:[]}", "options", "indexes");
+        assert_int_equal(mno_writer_begin(w, "connec.people", b, &e), 0);
+        size_t i = 0, c = 0;
+        while (i < N) {
+            if (batch) {
+                size_t k = cuts[c++ % (sizeof cuts / sizeof cuts[0])];
+                if (k > N - i)
+                    k = N - i;
+                if (mno_writer_recs_bson(w, k, ptr + i, lens + i, &e) < 0)
+                    fail_msg("%s", e.msg);
+                i += k;
+            } else {
+                if (mno_writer_rec_bson(w, docs[i], &e) < 0)
+                    fail_msg("%s", e.msg);
+                i++;
+            }
+        }
+        assert_int_equal(mno_writer_end(w, &e), 0);
+        assert_int_equal(mno_writer_close(w, &e), 0);
+        mno_writer_free(w);
+        json_decref(h);
+        json_decref(b);
+        assert_int_equal(mno_out_finish(out, &e), 0);
+        size_t n;
+        text[batch] = read_file(path, &n);
+        assert_int_equal(strlen(text[batch]), n);
+    }
+    assert_string_equal(after_header(text[0]), after_header(text[1]));
+    /* every record line: {"t":"rec","ns":...,"v":CANONICAL} with libbson's canonical text */
+    const char *p = strstr(text[1], "{\"t\":\"rec\"");
+    for (size_t i = 0; i < N; i++) {
+        assert_non_null(p);
+        const char *v = strstr(p, "\"v\":");
+        assert_non_null(v);
+        v += 4;
+        size_t jl;
+        char *j = bson_as_canonical_extended_json(docs[i], &jl);
+        assert_non_null(j);
+        if (strncmp(v, j, jl) != 0 || strncmp(v + jl, "}\n", 2) != 0)
+            fail_msg("record %zu differs from libbson's canonical Extended JSON", i + 1);
+        bson_free(j);
+        p = v + jl + 2;
+    }
+    assert_true(strncmp(p, "{\"t\":\"end\"", 10) == 0);
+    /* a record that is not valid BSON is refused with its number in the section */
+    mno_error e = {0};
+    mno_out *out = mno_out_open(tpath("recs-bad.mnoa"), NULL, &e);
+    assert_non_null(out);
+    json_t *h = json_pack("{s:s,s:s,s:n}", "engine", "mongodb", "source", "connec", "tenant");
+    mno_writer *w = mno_writer_new(out, h, "mno-test", &e);
+    json_t *b = json_pack("{s:{}, s:[]}", "options", "indexes");
+    assert_int_equal(mno_writer_begin(w, "connec.people", b, &e), 0);
+    uint8_t bad[64];
+    memcpy(bad, ptr[2], lens[2] < sizeof bad ? lens[2] : sizeof bad);
+    const uint8_t *two[3] = {ptr[0], ptr[1], bad};
+    size_t twol[3] = {lens[0], lens[1], 5}; /* a length shorter than the document claims */
+    assert_int_equal(mno_writer_recs_bson(w, 3, two, twol, &e), -1);
+    assert_non_null(strstr(e.msg, "record 3 cannot be written as Extended JSON"));
+    mno_writer_free(w);
+    json_decref(h);
+    json_decref(b);
+    mno_out_abort(out);
+    for (size_t i = 0; i < N; i++)
+        bson_destroy(docs[i]);
+    free(docs);
+    free(ptr);
+    free(lens);
+    free(text[0]);
+    free(text[1]);
+}
+
 static void test_mongo_round_trip(void **state)
 {
     (void)state;
@@ -1087,6 +1268,7 @@ int main(void)
         cmocka_unit_test(test_pg_round_trip_plain),
         cmocka_unit_test(test_pg_round_trip_zstd),
         cmocka_unit_test(test_mongo_round_trip),
+        cmocka_unit_test(test_mongo_recs_bson_batch),
         cmocka_unit_test(test_hand_archive_holds),
         cmocka_unit_test(test_changed_value),
         cmocka_unit_test(test_missing_and_extra_record),
