@@ -75,7 +75,8 @@ print("%s documents (BENCH_SCALE=%s, 3 collections, one secondary index each) re
       " is a plain libmongoc loop of unordered insert_many batches of the same documents read from"
       " a BSON file (bench/mongo_insert_baseline.c): no parsing, no checks, no index, no journal."
       " mno-restore parses and checks every record, stages each section, builds the index after"
-      " the data, renames and journals." % (docs, scale, int(by) / 1e6, int(zb) / 1e6))
+      " the data, renames and journals; from a FILE it first reads and checks the whole archive"
+      " (a bad archive changes nothing)." % (docs, scale, int(by) / 1e6, int(zb) / 1e6))
 print()
 print("| run | mean s | ratio to baseline | docs/s | peak RSS MB | memory ratio |")
 print("|---|---|---|---|---|---|")
