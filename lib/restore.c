@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "restore.h"
@@ -291,6 +292,35 @@ static int on_end(struct run *r, const mno_item *it, mno_error *e)
     return 0;
 }
 
+/*
+ * Reads a regular file whole and checks every line, count and sum, writing nothing: a
+ * corrupt or truncated archive is refused before the target is touched. Returns 0, or -1
+ * with e naming the input, line and section.
+ */
+static int check_first(const char *path, mno_error *e)
+{
+    mno_reader_opts ropts = MNO_READER_OPTS_INIT;
+    ropts.fast_pg = 1;
+    ropts.fast_mongo = 1;
+    mno_item it;
+    int got = -1;
+    mno_in *in = mno_in_open(path, e);
+    mno_reader *rd = in ? mno_reader_new(in, &ropts, e) : NULL;
+    if (rd)
+        while ((got = mno_reader_next(rd, &it, e)) > 0)
+            ;
+    mno_reader_free(rd);
+    mno_in_close(in);
+    return got < 0 ? -1 : 0;
+}
+
+/* 1 when the archive is a regular file that can be read twice (not stdin, a FIFO, a device). */
+static int rereadable(const char *path)
+{
+    struct stat st;
+    return path && strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 int mno_restore(const mno_restore_cfg *cfg, mno_restore_result *res, mno_error *e)
 {
     struct run r;
@@ -318,6 +348,9 @@ int mno_restore(const mno_restore_cfg *cfg, mno_restore_result *res, mno_error *
     r.o.resume = cfg->resume;
     r.o.dry_run = cfg->dry_run;
 
+    if (!cfg->dry_run && !cfg->no_check_first && rereadable(cfg->input) &&
+        check_first(cfg->input, e) < 0)
+        goto done;
     r.in = mno_in_open(cfg->input ? cfg->input : "-", e);
     if (!r.in)
         goto done;

@@ -80,6 +80,8 @@ typedef struct mno_restore_cfg {
     int create;           /* --create: create missing tables/collections from the archive */
     int resume;           /* --resume: skip sections journaled as committed for this archive */
     int dry_run;          /* --dry-run: read and check everything, write nothing */
+    int no_check_first;   /* --no-check-first: a regular FILE is not read and checked whole
+                             before anything is written (stdin never can be) */
     int jobs;             /* -j N: only 1 is supported (sections are applied in order) */
     /*
      * Test-only crash point (docs/restore.md), normally NULL. The tool takes it from the

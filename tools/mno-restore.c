@@ -20,6 +20,9 @@ static const char usage[] =
     "                   committed (checked against the journal's count and sum)\n"
     "  --dry-run        read and check the whole archive; report per section what would be\n"
     "                   written (table there, rows, conflicting keys); write nothing\n"
+    "  --no-check-first a FILE is not read and checked whole before anything is written\n"
+    "                   (by default it is, so that a corrupt or truncated archive changes\n"
+    "                   nothing; stdin is checked section by section as it streams)\n"
     "  -j N             sections in parallel: only 1 (sections are restored in archive order)\n"
     "  --progress       progress on stderr even when it is not a terminal\n"
     "  --quiet          no progress and no summary (errors are still printed)\n"
@@ -45,6 +48,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     static const struct option lopts[] = {
         {"target", required_argument, 0, 'T'}, {"create", no_argument, 0, 'c'},
         {"resume", no_argument, 0, 'r'},       {"dry-run", no_argument, 0, 'n'},
+        {"no-check-first", no_argument, 0, 'F'},
         {"jobs", required_argument, 0, 'j'},   {"progress", no_argument, 0, 'P'},
         {"quiet", no_argument, 0, 'q'},        {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},      {0, 0, 0, 0}};
@@ -58,6 +62,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case 'c': o->c.create = 1; break;
         case 'r': o->c.resume = 1; break;
         case 'n': o->c.dry_run = 1; break;
+        case 'F': o->c.no_check_first = 1; break;
         case 'j': {
             char *end;
             long v = strtol(optarg, &end, 10);

@@ -98,12 +98,28 @@ q() { psql -X -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
   [ "$(q "$t" "SELECT count(*) FROM pg_tables WHERE schemaname IN ('public', 'mno_migrate')")" = 0 ]
 }
 
+@test "restore pg: a FILE is checked whole first: a bad section anywhere changes nothing, exit 2" {
+  t=$(new_target "" schema)
+  sed '/"uid":"usr-8"/s/User8@acme.test/evil@acme.test/' "$PLAIN" >"$BATS_TEST_TMPDIR/bad.mnoa"
+  run mno-restore --target "$t" "$BATS_TEST_TMPDIR/bad.mnoa"
+  [ "$status" -eq 2 ]
+  [[ "${lines[0]}" == "mno-restore: error: $BATS_TEST_TMPDIR/bad.mnoa:128: section public.users: sum mismatch: end line says "*", computed "* ]]
+  [ "${#lines[@]}" -eq 1 ]
+  [ "$(q "$t" "SELECT count(*) FROM public.tenants") $(q "$t" "SELECT count(*) FROM public.users")" = "0 0" ]
+  [ "$(q "$t" "SELECT to_regclass('mno_migrate.journal') IS NULL")" = t ]
+  head -n 200 "$PLAIN" >"$BATS_TEST_TMPDIR/cut.mnoa"
+  run mno-restore --target "$t" "$BATS_TEST_TMPDIR/cut.mnoa"
+  [ "$status" -eq 2 ]
+  [ "$output" = "mno-restore: error: $BATS_TEST_TMPDIR/cut.mnoa:200: section public.orga_relations: truncated archive: no trailer" ]
+  [ "$(q "$t" "SELECT count(*) FROM public.tenants") $(q "$t" "SELECT count(*) FROM public.users")" = "0 0" ]
+}
+
 @test "restore pg: a section whose sum does not match is rolled back, exit 2, the sections before stay" {
   t=$(new_target "" schema)
   # one changed value in the users section, its end line not resealed
   sed '/"uid":"usr-8"/s/User8@acme.test/evil@acme.test/' "$PLAIN" >"$BATS_TEST_TMPDIR/bad.mnoa"
   [[ "$(cmp "$PLAIN" "$BATS_TEST_TMPDIR/bad.mnoa")" == *", line 15" ]]
-  run mno-restore --target "$t" "$BATS_TEST_TMPDIR/bad.mnoa"
+  run mno-restore --no-check-first --target "$t" "$BATS_TEST_TMPDIR/bad.mnoa"
   [ "$status" -eq 2 ]
   [[ "${lines[0]}" == "mno-restore: error: $BATS_TEST_TMPDIR/bad.mnoa:128: section public.users: sum mismatch: end line says "*", computed "* ]]
   [ "${lines[1]}" = "mno-restore: section public.users rolled back: nothing of it was written; 1 section before it restored (journaled: --resume finishes)" ]
@@ -115,7 +131,7 @@ q() { psql -X -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
 @test "restore pg: a truncated archive (no trailer, section cut) writes nothing of the cut section, exit 2" {
   t=$(new_target "" schema)
   head -n 200 "$PLAIN" >"$BATS_TEST_TMPDIR/cut.mnoa"
-  run mno-restore --target "$t" "$BATS_TEST_TMPDIR/cut.mnoa"
+  run mno-restore --no-check-first --target "$t" "$BATS_TEST_TMPDIR/cut.mnoa"
   [ "$status" -eq 2 ]
   [ "${lines[0]}" = "mno-restore: error: $BATS_TEST_TMPDIR/cut.mnoa:200: section public.orga_relations: truncated archive: no trailer" ]
   [ "${lines[1]}" = "mno-restore: section public.orga_relations rolled back: nothing of it was written; 2 sections before it restored (journaled: --resume finishes)" ]

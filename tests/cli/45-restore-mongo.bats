@@ -130,9 +130,16 @@ indexes() { # uri coll
   sed 's/"INV-0007"/"INV-0008"/' "$PARCH" >"$BATS_TEST_TMPDIR/bad.mnoa"
   ! cmp -s "$PARCH" "$BATS_TEST_TMPDIR/bad.mnoa"
   end=$(grep -n '"t":"end","ns":"connec.invoices"' "$PARCH" | cut -d: -f1)
+  sum=$(awk -F'\t' '$1 == "connec.invoices" {print $3}' "$BATS_FILE_TMPDIR/list")
+  # by default a FILE is checked whole before anything is written: nothing at all
   run mno-restore --quiet --create --target "$t" "$BATS_TEST_TMPDIR/bad.mnoa"
   [ "$status" -eq 2 ]
-  sum=$(awk -F'\t' '$1 == "connec.invoices" {print $3}' "$BATS_FILE_TMPDIR/list")
+  [[ "$output" == "mno-restore: error: $BATS_TEST_TMPDIR/bad.mnoa:$end: section connec.invoices: sum mismatch: end line says $sum, computed "* ]]
+  [ "${#lines[@]}" -eq 1 ]
+  [ -z "$("$MC" colls "$t")" ]
+  # section by section (--no-check-first, as from stdin): the sections before it are applied
+  run mno-restore --no-check-first --quiet --create --target "$t" "$BATS_TEST_TMPDIR/bad.mnoa"
+  [ "$status" -eq 2 ]
   [[ "${lines[0]}" == "mno-restore: error: $BATS_TEST_TMPDIR/bad.mnoa:$end: section connec.invoices: sum mismatch: end line says $sum, computed "* ]]
   [ "${lines[1]}" = "mno-restore: section connec.invoices rolled back: nothing of it was written; 1 section before it restored (journaled: --resume finishes)" ]
   [ "${#lines[@]}" -eq 2 ]
