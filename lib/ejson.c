@@ -211,6 +211,22 @@ static int put_double(mno_buf *b, double d)
         TRY(PUTS(b, "NaN"));
     } else if (isinf(d)) {
         TRY(d > 0 ? PUTS(b, "Infinity") : PUTS(b, "-Infinity"));
+    } else if (fabs(d) < 1e15 && !(d == 0 && signbit(d)) && (double)(int64_t)(d * 16) == d * 16) {
+        /* a multiple of 1/16 below 10^15 (amounts, counts): exact in at most 19 digits, so
+           "%.20g" prints it in full, without exponent; the same digits, without printf */
+        uint64_t u = (uint64_t)fabs(d * 16);
+        unsigned f = (unsigned)(u & 15) * 625; /* the fraction in 4 decimal digits */
+        TRY(put_u64(b, u >> 4, d < 0));
+        if (!f) {
+            TRY(PUTS(b, ".0"));
+        } else {
+            char fr[5] = {'.', (char)('0' + f / 1000), (char)('0' + f / 100 % 10), (char)('0' + f / 10 % 10),
+                          (char)('0' + f % 10)};
+            size_t k = 5;
+            while (fr[k - 1] == '0')
+                k--;
+            TRY(put(b, fr, k));
+        }
     } else {
         int n = snprintf(tmp, sizeof tmp, "%.20g", d);
         if (n < 0 || (size_t)n >= sizeof tmp)

@@ -230,6 +230,44 @@ static void rnd_doc(bson_t *d, int depth, int is_array)
     }
 }
 
+/* Doubles: multiples of 1/16 (printed without printf) and their neighbours, both signs, the
+   10^15 boundary, zeros, tiny and huge values, each as libbson prints it. */
+static void test_doubles(void **state)
+{
+    (void)state;
+    static const double fixed[] = {0.0, -0.0, 1.0, -1.0, 0.5, 0.0625, -0.0625, 0.1, 1e15, -1e15,
+                                   1e15 - 0.0625, 1e15 - 1, 999999999999999.9375, 1e15 + 1, 1e16, 1e21, 1e-4,
+                                   1.0 / 32, 1.0 / 3, 5e-324, 1.7976931348623157e308, 12345.75, -7.25, 100.0};
+    uint32_t seed = 7;
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0] + 200000; i++) {
+        double x;
+        if (i < sizeof fixed / sizeof fixed[0]) {
+            x = fixed[i];
+        } else {
+            seed = seed * 1103515245 + 12345;
+            int64_t k = (int64_t)(seed >> 1) * ((i % 7) == 0 ? 4657 : 1);
+            switch (i % 5) {
+            case 0: x = (double)k / 16; break;
+            case 1: x = -(double)k / 16; break;
+            case 2: x = (double)k * 16777216.0 + (double)(k % 16) / 16; break;
+            case 3: { /* the double just below k/16 */
+                uint64_t bits;
+                x = (double)k / 16 + 1;
+                memcpy(&bits, &x, sizeof bits);
+                bits--;
+                memcpy(&x, &bits, sizeof x);
+                break;
+            }
+            default: x = (double)k / 100; break;
+            }
+        }
+        bson_t *d = bson_new();
+        BSON_APPEND_DOUBLE(d, "v", x);
+        same_as_libbson(bson_get_data(d), d->len);
+        bson_destroy(d);
+    }
+}
+
 static void test_random_documents(void **state)
 {
     (void)state;
@@ -297,6 +335,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_type),
         cmocka_unit_test(test_utf8_bytes),
+        cmocka_unit_test(test_doubles),
         cmocka_unit_test(test_random_documents),
         cmocka_unit_test(test_corrupt_bytes),
         cmocka_unit_test(test_deep_nesting),

@@ -350,7 +350,7 @@ static bson_t *random_doc(unsigned *seed, int depth)
         snprintf(key, sizeof key, "k%d", i);
         switch (rand_r(seed) % 10) {
         case 0: BSON_APPEND_INT32(d, key, rand_r(seed) - RAND_MAX / 2); break;
-        case 1: BSON_APPEND_INT64(d, key, ((int64_t)rand_r(seed) << 33) ^ rand_r(seed)); break;
+        case 1: BSON_APPEND_INT64(d, key, (int64_t)(((uint64_t)rand_r(seed) << 33) ^ (uint64_t)rand_r(seed))); break;
         case 2: {
             uint64_t bits = ((uint64_t)rand_r(seed) << 42) ^ ((uint64_t)rand_r(seed) << 21) ^ (uint64_t)rand_r(seed);
             double v;
