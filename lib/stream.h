@@ -155,9 +155,14 @@ typedef struct mno_reader_opts {
                           parsed from the text (lib/engine_mongo_json.c) instead of by jansson
                           and libbson; for those records it->obj and it->v are NULL (doc,
                           digest as always). Any other line takes the general path. */
+    int no_digest;     /* 1: the caller never reads it->digest: the records of the fast paths
+                          (fast_pg, fast_mongo) are hashed several at a time (mno_md5_many) and
+                          added to their section's sum by the time its end line is checked, so
+                          it->digest is left zero for them and it->section->sum lags until the
+                          end line. Counts, sums, the trailer and every error are the same. */
 } mno_reader_opts;
 
-#define MNO_READER_OPTS_INIT {1, 0, 0, 0, 0}
+#define MNO_READER_OPTS_INIT {1, 0, 0, 0, 0, 0}
 
 typedef struct mno_reader mno_reader;
 
