@@ -302,6 +302,7 @@ static int check_first(const char *path, mno_error *e)
     mno_reader_opts ropts = MNO_READER_OPTS_INIT;
     ropts.fast_pg = 1;
     ropts.fast_mongo = 1;
+    ropts.no_digest = 1;  /* only the sums matter here: records hashed several at a time */
     mno_item it;
     int got = -1;
     mno_in *in = mno_in_open(path, e);
@@ -330,6 +331,7 @@ int mno_restore(const mno_restore_cfg *cfg, mno_restore_result *res, mno_error *
     int rc = -1, got = 0;
     ropts.fast_pg = 1;   /* the ops use vals/lens, never it->v */
     ropts.fast_mongo = 1; /* the mongo ops use it->doc, never it->v */
+    ropts.no_digest = 1;  /* nor it->digest: the reader hashes records several at a time */
 
     memset(&r, 0, sizeof r);
     r.cfg = cfg;

@@ -18,7 +18,8 @@
  *                                       its transaction, checks the table/collection (missing
  *                                       and not o->create: MNO_E_USAGE naming it), prepares.
  *   3. restore_rec(it) per record       pg: it->vals/lens (it->v and it->obj may be NULL: the driver
- *                                       reads with opts.fast_pg); mongo: it->doc, it->v. The engine
+ *                                       reads with opts.fast_pg); mongo: it->doc, it->v (may be NULL:
+ *                                       opts.fast_mongo). it->digest is not filled (opts.no_digest). The engine
  *                                       may buffer; nothing may become visible yet.
  *   4. the reader reaches the section's end line and verifies its count and sum; only then
  *   5. restore_commit(s)                check conflicts (keys already in the target ->

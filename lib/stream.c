@@ -547,6 +547,12 @@ int mno_writer_rec_bson(mno_writer *w, const bson_t *doc, mno_error *e)
 int mno_writer_recs_bson(mno_writer *w, size_t n, const uint8_t *const *docs, const size_t *lens,
                          mno_error *e)
 {
+    return mno_writer_recs_bson_digest(w, n, docs, lens, NULL, e);
+}
+
+int mno_writer_recs_bson_digest(mno_writer *w, size_t n, const uint8_t *const *docs, const size_t *lens,
+                                const unsigned char (*digests)[16], mno_error *e)
+{
     if (w_need_open(w, MNO_ENGINE_MONGO, e) < 0)
         return -1;
     enum { CHUNK = 256 };
@@ -568,9 +574,14 @@ int mno_writer_recs_bson(mno_writer *w, size_t n, const uint8_t *const *docs, co
             if (mno_buf_add(l, "}\n", 2) < 0)
                 return nomem(e);
         }
-        mno_md5_many((const unsigned char *const *)docs + r0, lens + r0, k, d);
-        for (size_t r = 0; r < k; r++)
-            mno_sum_add_digest(&w->sec.sum, d[r]);
+        if (digests) {
+            for (size_t r = 0; r < k; r++)
+                mno_sum_add_digest(&w->sec.sum, digests[r0 + r]);
+        } else {
+            mno_md5_many((const unsigned char *const *)docs + r0, lens + r0, k, d);
+            for (size_t r = 0; r < k; r++)
+                mno_sum_add_digest(&w->sec.sum, d[r]);
+        }
         w->sec.count += k;
         if (l->len >= BATCH_FLUSH) {
             if (w_put(w, l, e) < 0)
@@ -658,6 +669,10 @@ void mno_writer_free(mno_writer *w)
 
 enum { R_HEADER, R_BODY, R_AFTER, R_FAILED };
 
+/* opts.no_digest: records per mno_md5_many call, and the bytes a batch may grow to first */
+#define MNO_BATCH_RECS 128
+#define MNO_BATCH_BYTES ((size_t)512 << 10)
+
 struct mno_reader {
     mno_in *in;
     mno_reader_opts opts;
@@ -679,6 +694,11 @@ struct mno_reader {
     uint64_t nsections, count;
     mno_sum sum;
     mno_pgrec *fast;          /* opts.fast_pg: the compact pg record decoder */
+    /* opts.no_digest: canonical forms (pg record texts, mongo BSON bytes) of the open
+       section's records, back to back, waiting to be hashed together (batch_flush) */
+    mno_buf batch;
+    size_t batoff[MNO_BATCH_RECS + 1];
+    size_t batn;
 };
 
 mno_reader *mno_reader_new(mno_in *in, const mno_reader_opts *opts, mno_error *e)
@@ -854,6 +874,34 @@ done:
     mno_buf_release(&vals);
 }
 
+/* opts.no_digest: hashes the waiting canonical forms and adds them to the section's sum. */
+static void batch_flush(mno_reader *r)
+{
+    const unsigned char *msg[MNO_BATCH_RECS];
+    size_t len[MNO_BATCH_RECS];
+    unsigned char dig[MNO_BATCH_RECS][16];
+    if (!r->batn)
+        return;
+    r->batoff[r->batn] = r->batch.len;
+    for (size_t i = 0; i < r->batn; i++) {
+        msg[i] = (const unsigned char *)r->batch.data + r->batoff[i];
+        len[i] = r->batoff[i + 1] - r->batoff[i];
+    }
+    mno_md5_many(msg, len, r->batn, dig);
+    for (size_t i = 0; i < r->batn; i++)
+        mno_sum_add_digest(&r->sec.sum, dig[i]);
+    r->batn = 0;
+    mno_buf_reset(&r->batch);
+}
+
+/* opts.no_digest: one more canonical form was appended to r->batch at start. */
+static void batch_added(mno_reader *r, size_t start)
+{
+    r->batoff[r->batn++] = start;
+    if (r->batn == MNO_BATCH_RECS || r->batch.len >= MNO_BATCH_BYTES)
+        batch_flush(r);
+}
+
 /* A pg record's digest from r->vals/lens (record text, md5); fills it->vals/lens/digest. */
 static int pg_digest(mno_reader *r, mno_item *it)
 {
@@ -871,11 +919,23 @@ static int pg_digest(mno_reader *r, mno_item *it)
 static int r_rec_fast(mno_reader *r, const char *line, size_t len, mno_item *it, mno_error *e)
 {
     int rc = mno_pgrec_parse(r->fast, line, len, r->vals, r->lens);
-    if (rc < 0 || (rc > 0 && pg_digest(r, it) < 0))
+    if (rc > 0 && r->opts.no_digest) {
+        size_t start = r->batch.len;
+        if (mno_pg_record_text(&r->batch, r->vals, r->lens, r->sec.ncols) < 0)
+            rc = -1;
+        else
+            batch_added(r, start);
+        it->vals = r->vals;
+        it->lens = r->lens;
+    } else if (rc > 0 && pg_digest(r, it) < 0) {
+        rc = -1;
+    }
+    if (rc < 0)
         return r_err(r, e, MNO_E_NOMEM, r->sec.ns, "out of memory");
     if (rc == 0)
         return 0;
-    mno_sum_add_digest(&r->sec.sum, it->digest);
+    if (!r->opts.no_digest)
+        mno_sum_add_digest(&r->sec.sum, it->digest);
     r->sec.count++;
     it->kind = MNO_ITEM_REC;
     it->section = &r->sec;
@@ -900,8 +960,15 @@ static int r_rec_fast_mongo(mno_reader *r, const char *line, size_t len, mno_ite
     if (!bson_init_static(doc, (const uint8_t *)r->docbuf.data, r->docbuf.len))
         return r_err(r, e, MNO_E_INTERNAL, r->sec.ns, "bad document length");
     r->doc = doc;
-    mno_hasher_md5(r->h, bson_get_data(doc), doc->len, it->digest);
-    mno_sum_add_digest(&r->sec.sum, it->digest);
+    if (r->opts.no_digest) {
+        size_t start = r->batch.len;
+        if (mno_buf_add(&r->batch, bson_get_data(doc), doc->len) < 0)
+            return r_err(r, e, MNO_E_NOMEM, r->sec.ns, "out of memory");
+        batch_added(r, start);
+    } else {
+        mno_hasher_md5(r->h, bson_get_data(doc), doc->len, it->digest);
+        mno_sum_add_digest(&r->sec.sum, it->digest);
+    }
     r->sec.count++;
     it->kind = MNO_ITEM_REC;
     it->doc = doc;
@@ -965,6 +1032,7 @@ static int r_end(mno_reader *r, const char *ns, mno_item *it, mno_error *e)
         return r_err(r, e, MNO_E_FORMAT, ns, "end line has no valid \"count\"");
     if (mno_sum_parse(json_string_value(json_object_get(r->obj, "sum")), &it->declared_sum) < 0)
         return r_err(r, e, MNO_E_FORMAT, ns, "end line has no valid \"sum\" (32 hex digits)");
+    batch_flush(r);
     if (r->opts.skim)
         r->sec.sum = it->declared_sum;  /* not computed: taken as declared */
     it->sum_ok = it->declared_count == r->sec.count && mno_sum_eq(&it->declared_sum, &r->sec.sum);
@@ -1106,6 +1174,7 @@ void mno_reader_free(mno_reader *r)
     mno_buf_release(&r->docbuf);
     mno_buf_release(&r->text);
     mno_buf_release(&r->recpre);
+    mno_buf_release(&r->batch);
     mno_hasher_free(r->h);
     mno_pgrec_free(r->fast);
     free(r);

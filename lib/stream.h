@@ -89,6 +89,10 @@ int mno_writer_rec_bson(mno_writer *w, const bson_t *doc, mno_error *e);
    writes. Returns 0 or -1. */
 int mno_writer_recs_bson(mno_writer *w, size_t n, const uint8_t *const *docs, const size_t *lens,
                          mno_error *e);
+/* As mno_writer_recs_bson with each document's md5 already in digests[r] (a dump hashes them
+   in its reading thread): the same lines, the same sums. Returns 0 or -1. */
+int mno_writer_recs_bson_digest(mno_writer *w, size_t n, const uint8_t *const *docs, const size_t *lens,
+                                const unsigned char (*digests)[16], mno_error *e);
 /* any engine: v as a JSON value of the archive's form (borrowed); summed per the engine. */
 int mno_writer_rec_json(mno_writer *w, const json_t *v, mno_error *e);
 /* Closes the open section: writes its end line with count and sum. */
@@ -151,9 +155,14 @@ typedef struct mno_reader_opts {
                           parsed from the text (lib/engine_mongo_json.c) instead of by jansson
                           and libbson; for those records it->obj and it->v are NULL (doc,
                           digest as always). Any other line takes the general path. */
+    int no_digest;     /* 1: the caller never reads it->digest: the records of the fast paths
+                          (fast_pg, fast_mongo) are hashed several at a time (mno_md5_many) and
+                          added to their section's sum by the time its end line is checked, so
+                          it->digest is left zero for them and it->section->sum lags until the
+                          end line. Counts, sums, the trailer and every error are the same. */
 } mno_reader_opts;
 
-#define MNO_READER_OPTS_INIT {1, 0, 0, 0, 0}
+#define MNO_READER_OPTS_INIT {1, 0, 0, 0, 0, 0}
 
 typedef struct mno_reader mno_reader;
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "args.h"
 #include "stream.h"
 
 static const char usage[] =
@@ -50,16 +51,6 @@ static int usage_error(const char *msg)
     return 2;
 }
 
-static int parse_int(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
     static const struct option lopts[] = {
@@ -84,19 +75,19 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case 'o': o->output = optarg; packing = 1; break;
         case 'z': o->zstd = 1; packing = 1; break;
         case 'L':
-            if (parse_int(optarg, -131072, 22, &v) < 0)
+            if (mno_parse_long(optarg, -131072, 22, &v) < 0)
                 return usage_error("--level: expected a zstd level up to 22");
             o->level = (int)v;
             packing = 1;
             break;
         case 'T':
-            if (parse_int(optarg, 0, 200, &v) < 0)
+            if (mno_parse_long(optarg, 0, 200, &v) < 0)
                 return usage_error("--threads: expected a number from 0 to 200");
             o->threads = (int)v;
             packing = 1;
             break;
         case 'M':
-            if (parse_int(optarg, 1, 1L << 40, &v) < 0)
+            if (mno_parse_long(optarg, 1, 1L << 40, &v) < 0)
                 return usage_error("--max-line: expected a positive number of bytes");
             o->max_line = (size_t)v;
             break;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "args.h"
 #include "restore.h"
 
 static const char usage[] =
@@ -64,9 +65,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case 'n': o->c.dry_run = 1; break;
         case 'F': o->c.no_check_first = 1; break;
         case 'j': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (!*optarg || *end || v < 1 || v > 64)
+            long v;
+            if (mno_parse_long(optarg, 1, 64, &v) < 0)
                 return usage_error("-j: expected a number from 1 to 64");
             if (v > 1) {
                 snprintf(msg, sizeof msg, "-j %ld: parallel sections are not supported; "

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "args.h"
 #include "verify.h"
 
 static const char usage[] =
@@ -49,41 +50,6 @@ struct opts {
     char scope_dir[PATH_MAX];
 };
 
-/* The default scope directory, as mno-dump finds it: $MNO_SCOPE_DIR, else the first of
-   BIN/../filters, BIN/../share/mno-migrate/filters, BIN/../../../filters that exists. */
-static void find_scope_dir(char *out, size_t n)
-{
-    const char *env = getenv("MNO_SCOPE_DIR");
-    char exe[PATH_MAX];
-    ssize_t len;
-    snprintf(out, n, "filters");
-    if (env && *env) {
-        snprintf(out, n, "%s", env);
-        return;
-    }
-    if ((len = readlink("/proc/self/exe", exe, sizeof exe - 1)) <= 0)
-        return;
-    exe[len] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (!slash)
-        return;
-    *slash = '\0';
-    static const char *const rel[] = {"/../filters", "/../share/mno-migrate/filters",
-                                      "/../../../filters"};
-    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
-        char cand[PATH_MAX + 64];
-        struct stat st;
-        snprintf(cand, sizeof cand, "%s%s", exe, rel[i]);
-        if (stat(cand, &st) == 0 && S_ISDIR(st.st_mode)) {
-            char *real = realpath(cand, NULL);
-            if (real && strlen(real) < n)
-                memcpy(out, real, strlen(real) + 1);
-            free(real);
-            return;
-        }
-    }
-}
-
 static int usage_error(const char *msg)
 {
     fprintf(stderr, "mno-verify: error: %s\ntry 'mno-verify --help'\n", msg);
@@ -114,9 +80,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case 'T': o->v.target = optarg; break;
         case 'd': o->v.diff = 1; break;
         case 'm': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (!*optarg || *end || v < 1 || v > 1000000)
+            long v;
+            if (mno_parse_long(optarg, 1, 1000000, &v) < 0)
                 return usage_error("--max: expected a number from 1 to 1000000");
             o->v.max_diff = (size_t)v;
             break;
@@ -169,7 +134,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
                                "--orgs-from HUB_ARCHIVE or --hub URI (or set MNO_HUB)");
     }
     if (o->v.source) {
-        find_scope_dir(o->scope_dir, sizeof o->scope_dir);
+        mno_default_scope_dir(o->scope_dir, sizeof o->scope_dir);
         o->v.scope_dir = o->scope_dir;
     }
     if (o->v.max_diff && !o->v.diff)

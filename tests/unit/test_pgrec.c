@@ -1,4 +1,4 @@
-/* test_pgrec.c: the reader's fast PostgreSQL record decoder (lib/pgrec.c, opts.fast_pg) against the general jansson path: same values, digests, sums and errors on random and hostile lines. */
+/* test_pgrec.c: the reader's fast PostgreSQL record decoder (lib/pgrec.c, opts.fast_pg) and its batched hashing (opts.no_digest) against the general jansson path: same values, digests, sums and errors on random, hostile and corrupted lines. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -40,14 +40,19 @@ static const char *tpath(const char *name)
 
 /* What one read of an archive gave: every record's values and digest, the error if any. */
 typedef struct outcome {
-    mno_buf recs;       /* per record: digest, then per column "N" or "S<len>:<bytes>" */
+    mno_buf recs;       /* per record: per column "N" or "S<len>:<bytes>" */
+    mno_buf digs;       /* per record: its digest (not with no_digest) */
     int rc;             /* last mno_reader_next result */
     char msg[2048];
     long long nrec, nfast;
     char sum[33];
 } outcome;
 
-static void read_all(const char *path, int fast, outcome *o)
+/* How a read is made: the general path, the fast decoder, the fast decoder with batched
+   hashing (as mno-restore reads). */
+enum { GENERAL, FAST, BATCHED };
+
+static void read_all_v(const char *path, int mode, int verify, outcome *o)
 {
     mno_error e;
     mno_error_clear(&e);
@@ -55,8 +60,9 @@ static void read_all(const char *path, int fast, outcome *o)
     mno_in *in = mno_in_open(path, &e);
     assert_non_null(in);
     mno_reader_opts ro = MNO_READER_OPTS_INIT;
-    ro.fast_pg = fast;
-    ro.verify = 0;   /* hostile lines come with zero sums: compare the computed ones */
+    ro.fast_pg = mode != GENERAL;
+    ro.no_digest = mode == BATCHED;
+    ro.verify = verify;
     mno_reader *r = mno_reader_new(in, &ro, &e);
     assert_non_null(r);
     mno_item it;
@@ -69,7 +75,8 @@ static void read_all(const char *path, int fast, outcome *o)
         o->nrec++;
         if (!it.obj)
             o->nfast++;
-        assert_int_equal(mno_buf_add(&o->recs, it.digest, 16), 0);
+        if (mode != BATCHED)
+            assert_int_equal(mno_buf_add(&o->digs, it.digest, 16), 0);
         for (size_t i = 0; i < it.section->ncols; i++) {
             if (!it.vals[i]) {
                 assert_int_equal(mno_buf_addc(&o->recs, 'N'), 0);
@@ -85,23 +92,52 @@ static void read_all(const char *path, int fast, outcome *o)
     mno_in_close(in);
 }
 
+/* hostile lines come with zero sums: compare the computed ones */
+static void read_all(const char *path, int mode, outcome *o)
+{
+    read_all_v(path, mode, 0, o);
+}
+
+static void release(outcome *o)
+{
+    mno_buf_release(&o->recs);
+    mno_buf_release(&o->digs);
+}
+
+/* b read the same as a: outcome, error text, records, values, sums (digests unless b batched). */
+static void same(const char *path, const outcome *a, const outcome *b, int b_batched)
+{
+    if (a->rc != b->rc || strcmp(a->msg, b->msg) != 0)
+        fail_msg("%s: general rc %d \"%s\", %s rc %d \"%s\"", path, a->rc, a->msg,
+                 b_batched ? "batched" : "fast", b->rc, b->msg);
+    assert_int_equal(a->nrec, b->nrec);
+    assert_int_equal(a->recs.len, b->recs.len);
+    assert_memory_equal(a->recs.data, b->recs.data, a->recs.len);
+    assert_string_equal(a->sum, b->sum);
+    if (!b_batched) {
+        assert_int_equal(a->digs.len, b->digs.len);
+        assert_memory_equal(a->digs.data, b->digs.data, a->digs.len);
+    } else {
+        assert_int_equal(b->digs.len, 0);
+    }
+}
+
 static void compare(const char *path, long long want_fast_min, long long want_fast_max)
 {
-    outcome a, b;
-    read_all(path, 0, &a);
-    read_all(path, 1, &b);
-    if (a.rc != b.rc || strcmp(a.msg, b.msg) != 0)
-        fail_msg("%s: general rc %d \"%s\", fast rc %d \"%s\"", path, a.rc, a.msg, b.rc, b.msg);
-    assert_int_equal(a.nrec, b.nrec);
-    assert_int_equal(a.recs.len, b.recs.len);
-    assert_memory_equal(a.recs.data, b.recs.data, a.recs.len);
-    assert_string_equal(a.sum, b.sum);
+    outcome a, b, c;
+    read_all(path, GENERAL, &a);
+    read_all(path, FAST, &b);
+    read_all(path, BATCHED, &c);
+    same(path, &a, &b, 0);
+    same(path, &a, &c, 1);
     assert_int_equal(a.nfast, 0);
     if (b.nfast < want_fast_min || b.nfast > want_fast_max)
         fail_msg("%s: %lld records decoded by the fast path, expected %lld..%lld", path, b.nfast,
                  want_fast_min, want_fast_max);
-    mno_buf_release(&a.recs);
-    mno_buf_release(&b.recs);
+    assert_int_equal(c.nfast, b.nfast);
+    release(&a);
+    release(&b);
+    release(&c);
 }
 
 /* Random values from awkward pieces: JSON escapes, every control character, quotes,
@@ -227,11 +263,186 @@ static void test_hostile_lines(void **state)
     hostile("{\"t\":\"rec\",\"ns\":\"public.t\",\"v\":{\"id\":\"2\",\"v\":\"\xf0\x9f", 0);
 }
 
+/* The lines of the file at path (each without its '\n'); *n of them. */
+static char **file_lines(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char **lines = NULL, *l = NULL;
+    size_t cap = 0, k = 0;
+    ssize_t got;
+    *n = 0;
+    while ((got = getline(&l, &cap, f)) > 0) {
+        if (l[got - 1] == '\n')
+            l[got - 1] = '\0';
+        lines = realloc(lines, (k + 1) * sizeof *lines);
+        assert_non_null(lines);
+        lines[k++] = strdup(l);
+    }
+    free(l);
+    fclose(f);
+    *n = k;
+    return lines;
+}
+
+/* Writes lines[0..n) to path, line skip left out (-1: none), line rep replaced by with (-1:
+   none), the last line without its newline when cut. */
+static void put_lines(const char *path, char **lines, size_t n, long skip, long rep, const char *with, int cut)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (size_t i = 0; i < n; i++) {
+        if ((long)i == skip)
+            continue;
+        fputs((long)i == rep ? with : lines[i], f);
+        if (!cut || i + 1 < n)
+            fputc('\n', f);
+    }
+    assert_int_equal(fclose(f), 0);
+}
+
+/* The archive read with its sums checked (as mno-restore does) by the three paths: the same
+   outcome; the error, if any, must hold want. */
+static void check_three(const char *path, const char *want)
+{
+    outcome a, b, c;
+    read_all_v(path, GENERAL, 1, &a);
+    read_all_v(path, FAST, 1, &b);
+    read_all_v(path, BATCHED, 1, &c);
+    same(path, &a, &b, 0);
+    same(path, &a, &c, 1);
+    if (want && !strstr(a.msg, want))
+        fail_msg("%s: expected an error with \"%s\", got rc %d \"%s\"", path, want, a.rc, a.msg);
+    if (!want && a.rc != 0)
+        fail_msg("%s: expected success, got \"%s\"", path, a.msg);
+    release(&a);
+    release(&b);
+    release(&c);
+}
+
+/* A sealed archive of two sections: t1 small, t2 with more records than one batch and long
+   values (batches flushed by size too), random awkward values everywhere. */
+static void write_two_sections(const char *path, unsigned *seed)
+{
+    mno_error e;
+    mno_error_clear(&e);
+    mno_out *out = mno_out_open(path, NULL, &e);
+    assert_non_null(out);
+    json_t *h = json_pack("{s:s, s:s, s:n}", "engine", "postgresql", "source", "test", "tenant");
+    mno_writer *w = mno_writer_new(out, h, "test_pgrec", &e);
+    assert_non_null(w);
+    json_decref(h);
+    for (int sec = 0; sec < 2; sec++) {
+        json_t *cols = json_pack("[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}]", "name", "id", "type", "bigint",
+                                 "name", "a", "type", "text", "name", "b", "type", "text");
+        json_t *begin = json_pack("{s:o, s:[s]}", "columns", cols, "key", "id");
+        assert_int_equal(mno_writer_begin(w, sec ? "public.t2" : "public.t1", begin, &e), 0);
+        json_decref(begin);
+        long long n = sec ? 700 : 3;
+        for (long long k = 0; k < n; k++) {
+            mno_buf v[3] = {MNO_BUF_INIT, MNO_BUF_INIT, MNO_BUF_INIT};
+            const char *vals[3];
+            size_t lens[3];
+            mno_buf_addf(&v[0], "%lld", k);
+            random_value(&v[1], seed);
+            if (k % 50 == 7)   /* long values: about 12 of 20000 bytes */
+                for (int i = 0; i < 2000; i++)
+                    mno_buf_adds(&v[2], i % 3 ? "plain text" : "\"q\" (x)");
+            else
+                random_value(&v[2], seed);
+            for (int i = 0; i < 3; i++) {
+                if (!v[i].data)
+                    mno_buf_adds(&v[i], "");
+                vals[i] = (i == 1 && rand_r(seed) % 9 == 0) ? NULL : v[i].data;
+                lens[i] = vals[i] ? v[i].len : 0;
+            }
+            assert_int_equal(mno_writer_rec_pg(w, vals, lens, &e), 0);
+            for (int i = 0; i < 3; i++)
+                mno_buf_release(&v[i]);
+        }
+        assert_int_equal(mno_writer_end(w, &e), 0);
+    }
+    assert_int_equal(mno_writer_close(w, &e), 0);
+    mno_writer_free(w);
+    assert_int_equal(mno_out_finish(out, &e), 0);
+}
+
+/* Corruptions are found at the same line with the same text whether records are hashed one
+   at a time or in batches; harmless changes (order, another JSON layout) pass on all paths. */
+static void test_batched_sums_and_errors(void **state)
+{
+    (void)state;
+    unsigned seed = 424242;
+    const char *good = tpath("two.mnoa");
+    write_two_sections(good, &seed);
+    check_three(good, NULL);
+    size_t n;
+    char **l = file_lines(good, &n);
+    /* lines: 0 header, 1 begin t1, 2..4 recs, 5 end t1, 6 begin t2, 7..706 recs, 707 end, 708 trailer */
+    assert_int_equal(n, 709);
+    const char *bad = tpath("bad.mnoa");
+    char *x = NULL;
+    /* one character of one value changed, in each section and in a long value */
+    for (long i = 3; i < 706; i += 53) {
+        x = strdup(l[i]);
+        char *id = strstr(x, "\"id\":\"");
+        assert_non_null(id);
+        id[6] = id[6] == '9' ? '8' : (char)(id[6] + 1);
+        put_lines(bad, l, n, -1, i, x, 0);
+        check_three(bad, "sum mismatch: end line says");
+        free(x);
+    }
+    put_lines(bad, l, n, 300, -1, NULL, 0);
+    check_three(bad, "count mismatch: end line says 700, found 699 records");
+    put_lines(bad, l, n, -1, 300, l[301], 0);
+    check_three(bad, "sum mismatch");
+    put_lines(bad, l, n, -1, 300, l[14], 0);   /* line 14 = record 57: long value */
+    check_three(bad, "sum mismatch");
+    put_lines(bad, l, n, -1, 707, "{\"t\":\"end\",\"ns\":\"public.t2\",\"count\":700,\"sum\":\"0123456789abcdef0123456789abcdef\"}", 0);
+    check_three(bad, "sum mismatch: end line says 0123456789abcdef0123456789abcdef, computed ");
+    put_lines(bad, l, n, -1, 708, "{\"t\":\"trailer\",\"sections\":2,\"count\":703,\"sum\":\"0123456789abcdef0123456789abcdef\"}", 0);
+    check_three(bad, "trailer: sum mismatch: trailer says 0123456789abcdef0123456789abcdef, computed ");
+    put_lines(bad, l, n, 708, -1, NULL, 0);
+    check_three(bad, "truncated archive: no trailer");
+    put_lines(bad, l, n, -1, 400, "{\"t\":\"rec\",\"ns\":\"public.t2\",\"v\":{\"id\":\"1\"", 0);
+    check_three(bad, "invalid JSON");
+    x = strdup(l[500]);
+    x[strlen(x) - 20] = '\0';   /* a record cut short, the last line */
+    put_lines(bad, l, 501, -1, 500, x, 1);
+    check_three(bad, "truncated archive: the last line is cut short");
+    free(x);
+    /* swapped records: the sum does not depend on order */
+    x = strdup(l[100]);
+    char *y = strdup(l[200]);
+    free(l[100]);
+    free(l[200]);
+    l[100] = y;
+    l[200] = x;
+    put_lines(bad, l, n, -1, -1, NULL, 0);
+    check_three(bad, NULL);
+    /* a record in another layout (the general path) amid fast ones: the same sum */
+    x = strdup(l[250]);
+    char *v = strstr(x, ",\"v\":");
+    assert_non_null(v);
+    char *spaced = malloc(strlen(x) + 2);
+    memcpy(spaced, x, (size_t)(v - x) + 1);
+    strcpy(spaced + (v - x) + 1, " ");
+    strcat(spaced, v + 1);
+    put_lines(bad, l, n, -1, 250, spaced, 0);
+    check_three(bad, NULL);
+    free(spaced);
+    free(x);
+    for (size_t i = 0; i < n; i++)
+        free(l[i]);
+    free(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_archives_decode_the_same),
         cmocka_unit_test(test_hostile_lines),
+        cmocka_unit_test(test_batched_sums_and_errors),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

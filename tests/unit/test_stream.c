@@ -421,7 +421,8 @@ static const char *after_header(const char *text)
 
 /* mno_writer_recs_bson writes, byte for byte, what one mno_writer_rec_bson per document writes
    (lines, count, sum), for batches of every awkward size (1, around its 256-md5 chunk, past its
-   1 MB write) of random documents; and each line holds libbson's canonical Extended JSON. */
+   1 MB write) of random documents; and each line holds libbson's canonical Extended JSON.
+   mno_writer_recs_bson_digest, given the documents' md5s (mno_md5), writes the same again. */
 static void test_mongo_recs_bson_batch(void **state)
 {
     (void)state;
@@ -437,10 +438,14 @@ static void test_mongo_recs_bson_batch(void **state)
         ptr[i] = bson_get_data(docs[i]);
         lens[i] = docs[i]->len;
     }
-    char *text[2];
-    for (int batch = 0; batch < 2; batch++) {
+    unsigned char (*dig)[16] = calloc(N, sizeof *dig);
+    assert_non_null(dig);
+    for (size_t i = 0; i < N; i++)
+        mno_md5(ptr[i], lens[i], dig[i]);
+    char *text[3];
+    for (int batch = 0; batch < 3; batch++) {
         mno_error e = {0};
-        const char *path = tpath(batch ? "recs-batch.mnoa" : "recs-one.mnoa");
+        const char *path = tpath(batch == 2 ? "recs-digest.mnoa" : batch ? "recs-batch.mnoa" : "recs-one.mnoa");
         mno_out *out = mno_out_open(path, NULL, &e);
         assert_non_null(out);
         json_t *h = json_pack("{s:s,s:s,s:n}", "engine", "mongodb", "source", "connec", "tenant");
@@ -454,7 +459,9 @@ static void test_mongo_recs_bson_batch(void **state)
                 size_t k = cuts[c++ % (sizeof cuts / sizeof cuts[0])];
                 if (k > N - i)
                     k = N - i;
-                if (mno_writer_recs_bson(w, k, ptr + i, lens + i, &e) < 0)
+                if ((batch == 1 ? mno_writer_recs_bson(w, k, ptr + i, lens + i, &e)
+                                : mno_writer_recs_bson_digest(w, k, ptr + i, lens + i,
+                                                              (const unsigned char (*)[16])dig + i, &e)) < 0)
                     fail_msg("%s", e.msg);
                 i += k;
             } else {
@@ -474,6 +481,8 @@ static void test_mongo_recs_bson_batch(void **state)
         assert_int_equal(strlen(text[batch]), n);
     }
     assert_string_equal(after_header(text[0]), after_header(text[1]));
+    assert_string_equal(after_header(text[0]), after_header(text[2]));
+    free(dig);
     /* every record line: {"t":"rec","ns":...,"v":CANONICAL} with libbson's canonical text */
     const char *p = strstr(text[1], "{\"t\":\"rec\"");
     for (size_t i = 0; i < N; i++) {
@@ -515,6 +524,7 @@ static void test_mongo_recs_bson_batch(void **state)
     free(lens);
     free(text[0]);
     free(text[1]);
+    free(text[2]);
 }
 
 static void test_mongo_round_trip(void **state)
@@ -1106,6 +1116,144 @@ static void test_mongo_layouts_agree(void **state)
     mno_in_close(in);
 }
 
+/* ---- batched hashing (opts.no_digest) ---- */
+
+/* The archive at path read with fast_mongo/no_digest as given, sums checked: the error text
+   ("" when it holds), the records, and every end line's sum, into out[outlen]. */
+static void mongo_outcome(const char *path, int fast, int batched, char *out, size_t outlen)
+{
+    mno_error e = {0};
+    mno_in *in = mno_in_open(path, &e);
+    assert_non_null(in);
+    mno_reader_opts ro = MNO_READER_OPTS_INIT;
+    ro.fast_mongo = fast;
+    ro.no_digest = batched;
+    mno_reader *r = mno_reader_new(in, &ro, &e);
+    assert_non_null(r);
+    mno_item it;
+    int n;
+    size_t recs = 0, k = 0;
+    char hex[33];
+    out[0] = '\0';
+    while ((n = mno_reader_next(r, &it, &e)) > 0) {
+        if (it.kind == MNO_ITEM_REC)
+            recs++;
+        if (it.kind == MNO_ITEM_END && k < outlen)
+            k += (size_t)snprintf(out + k, outlen - k, "%s %s; ", it.section->ns, mno_sum_hex(&it.section->sum, hex));
+    }
+    if (k < outlen)
+        snprintf(out + k, outlen - k, "%zu records: %s", recs, n < 0 ? e.msg : "");
+    mno_reader_free(r);
+    mno_in_close(in);
+}
+
+/* Every way of reading a MongoDB archive gives the same outcome; an error must hold want. */
+static void mongo_four(const char *path, const char *want)
+{
+    static char a[4096], b[4096];
+    mongo_outcome(path, 0, 0, a, sizeof a);
+    static const int modes[][2] = {{1, 0}, {1, 1}, {0, 1}};
+    for (size_t m = 0; m < 3; m++) {
+        mongo_outcome(path, modes[m][0], modes[m][1], b, sizeof b);
+        if (strcmp(a, b) != 0)
+            fail_msg("%s: fast_mongo %d no_digest %d read \"%s\", the general path \"%s\"", path, modes[m][0],
+                     modes[m][1], b, a);
+    }
+    const char *msg = strstr(a, "records: ");
+    assert_non_null(msg);
+    msg += 9;
+    if (want ? !strstr(msg, want) : *msg != '\0')
+        fail_msg("%s: expected %s%s%s, got \"%s\"", path, want ? "an error with \"" : "success", want ? want : "",
+                 want ? "\"" : "", msg);
+}
+
+/* A changed, missing, repeated or broken record is found at the same line with the same text
+   whether documents are hashed one at a time or in batches (mno-restore reads with batches). */
+static void test_mongo_batched_sums_and_errors(void **state)
+{
+    (void)state;
+    unsigned seed = 77;
+    mno_error e = {0};
+    const char *good = tpath("mb.mnoa");
+    mno_out *out = mno_out_open(good, NULL, &e);
+    assert_non_null(out);
+    json_t *h = json_pack("{s:s,s:s,s:n}", "engine", "mongodb", "source", "connec", "tenant");
+    mno_writer *w = mno_writer_new(out, h, "mno-test", &e);
+    assert_non_null(w);
+    json_t *b = json_pack("{s:{}, s:[]}", "options", "indexes");
+    for (int sec = 0; sec < 2; sec++) {
+        assert_int_equal(mno_writer_begin(w, sec ? "connec.b" : "connec.a", b, &e), 0);
+        for (int i = 0; i < (sec ? 5 : 1000); i++) {
+            bson_t *d = random_doc(&seed, 0);
+            assert_int_equal(mno_writer_rec_bson(w, d, &e), 0);
+            bson_destroy(d);
+        }
+        assert_int_equal(mno_writer_end(w, &e), 0);
+    }
+    assert_int_equal(mno_writer_close(w, &e), 0);
+    mno_writer_free(w);
+    json_decref(h);
+    json_decref(b);
+    assert_int_equal(mno_out_finish(out, &e), 0);
+    mongo_four(good, NULL);
+
+    size_t n;
+    char *text = read_file(good, &n);
+    /* lines: 0 header, 1 begin a, 2..1001 recs, 1002 end a, 1003 begin b, 1004..1008, 1009 end, 1010 trailer */
+    char *line[1011];
+    size_t nl = 0;
+    for (char *p = text; *p && nl < 1011; nl++) {
+        line[nl] = p;
+        char *q = strchr(p, '\n');
+        assert_non_null(q);
+        *q = '\0';
+        p = q + 1;
+    }
+    assert_int_equal(nl, 1011);
+    const char *bad = tpath("mb-bad.mnoa");
+    mno_buf t = MNO_BUF_INIT;
+    /* writes the lines, line skip left out, line rep replaced by with */
+#define PUT(skip, rep, with)                                                                         \
+    do {                                                                                             \
+        mno_buf_reset(&t);                                                                           \
+        for (size_t li = 0; li < nl; li++)                                                           \
+            if ((long)li != (skip))                                                                  \
+                mno_buf_addf(&t, "%s\n", (long)li == (rep) ? (with) : line[li]);                    \
+        write_file(bad, t.data);                                                                     \
+    } while (0)
+    /* the _id's digits changed in records here and there */
+    for (long i = 2; i < 1009; i += 97) {
+        if (i == 1002 || i == 1003)
+            continue;
+        char *x = strdup(line[i]);
+        char *d = strstr(x, "\"$numberInt\" : \"");
+        assert_non_null(d);
+        d = strchr(d + 16, '"') - 1;   /* the last digit, made smaller (or 0 -> 1): still an int32 */
+        *d = *d == '0' ? '1' : (char)(*d - 1);
+        PUT(-1, i, x);
+        mongo_four(bad, "sum mismatch: end line says");
+        free(x);
+    }
+    PUT(500, -1, "");
+    mongo_four(bad, "count mismatch: end line says 1000, found 999 records");
+    PUT(-1, 500, line[501]);
+    mongo_four(bad, "sum mismatch");
+    PUT(-1, 600, "{\"t\":\"rec\",\"ns\":\"connec.a\",\"v\":{ \"_id\" : { \"$numberInt\" : \"x\" } }}");
+    mongo_four(bad, ":601: section connec.a: ");
+    PUT(-1, 601, "{\"t\":\"rec\",\"ns\":\"connec.a\",\"v\":{ \"_id\" : 1 ");
+    mongo_four(bad, "invalid JSON");
+    PUT(1010, -1, "");
+    mongo_four(bad, "truncated archive: no trailer");
+    PUT(-1, 1002, "{\"t\":\"end\",\"ns\":\"connec.a\",\"count\":1000,\"sum\":\"0123456789abcdef0123456789abcdef\"}");
+    mongo_four(bad, "sum mismatch: end line says 0123456789abcdef0123456789abcdef, computed ");
+    /* the same document in relaxed form (the general path) amid canonical ones: the same sum */
+    PUT(-1, 700, "{\"t\":\"rec\",\"ns\":\"connec.a\",\"v\":{\"_id\":1}}");
+    mongo_four(bad, "sum mismatch");
+#undef PUT
+    mno_buf_release(&t);
+    free(text);
+}
+
 /* ---- flat memory ---- */
 
 static long maxrss_kb(void)
@@ -1285,6 +1433,7 @@ int main(void)
         cmocka_unit_test(test_pg_sums_match_postgresql),
         cmocka_unit_test(test_mongo_relaxed_types),
         cmocka_unit_test(test_mongo_layouts_agree),
+        cmocka_unit_test(test_mongo_batched_sums_and_errors),
         cmocka_unit_test(test_flat_memory_large_stream),
         cmocka_unit_test(test_flat_memory_line_over_max),
     };
