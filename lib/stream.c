@@ -905,8 +905,13 @@ static int pg_digest(mno_reader *r, mno_item *it)
    jansson. Returns 1 (it filled), 0 (not of that form: take the general path) or -1. */
 static int r_rec_fast(mno_reader *r, const char *line, size_t len, mno_item *it, mno_error *e)
 {
-    int rc = mno_pgrec_parse(r->fast, line, len, r->vals, r->lens);
-    if (rc > 0 && r->opts.no_digest) {
+    int rc;
+    if (r->opts.sums_only && r->opts.no_digest) {
+        size_t start = r->batch.len;
+        rc = mno_pgrec_parse_text(r->fast, line, len, &r->batch);
+        if (rc > 0)
+            batch_added(r, start);
+    } else if ((rc = mno_pgrec_parse(r->fast, line, len, r->vals, r->lens)) > 0 && r->opts.no_digest) {
         size_t start = r->batch.len;
         if (mno_pg_record_text(&r->batch, r->vals, r->lens, r->sec.ncols) < 0)
             rc = -1;
