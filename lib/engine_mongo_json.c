@@ -1,5 +1,6 @@
 /* engine_mongo_json.c: canonical Extended JSON v2 (a jansson tree) to BSON in one walk, byte-identical to libbson's parser; anything else is left to libbson. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,16 +23,32 @@ static int value(const json_t *v, const char *key, int keylen, bson_t *out);
 static int parse_int(const char *s, long long lo, long long hi, long long *out)
 {
     const char *p = s;
-    if (*p == '-')
-        p++;
-    if (!*p || strspn(p, "0123456789") != strlen(p))
+    int neg = *p == '-';
+    unsigned long long v = 0;
+    p += neg;
+    if (!*p)
         return -1;
-    errno = 0;
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end || v < lo || v > hi)
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (ULLONG_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    long long r;
+    if (neg) {
+        if (v > (unsigned long long)LLONG_MAX + 1)
+            return -1;
+        r = v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(long long)v;
+    } else {
+        if (v > (unsigned long long)LLONG_MAX)
+            return -1;
+        r = (long long)v;
+    }
+    if (r < lo || r > hi)
         return -1;
-    *out = v;
+    *out = r;
     return 0;
 }
 
@@ -92,31 +109,44 @@ static int is_hex(const char *s, size_t n)
     return strlen(s) == n && strspn(s, "0123456789abcdefABCDEF") == n;
 }
 
-/* An object whose keys start with '$': one of the canonical wrappers, appended as key. */
-static int wrapper(const json_t *o, const char *key, int keylen, bson_t *out)
+#define NOT_A_STRING_WRAPPER 2
+
+/*
+ * The wrappers whose value is a string: {k: s} with s NUL-terminated, slen bytes (it may
+ * hold NUL), appended as key. Returns 0, FALLBACK, -1, or NOT_A_STRING_WRAPPER when k is
+ * not one of them. Shared by the tree and the text paths, so both take the same forms.
+ */
+static int wrap_str(const char *k, const char *s, size_t slen, const char *key, int keylen, bson_t *out)
 {
-    const char *k;
-    const json_t *w = only(o, &k);
-    if (w) {
-        const char *s = json_string_value(w);
-        if (!strcmp(k, "$oid") && s && is_hex(s, 24)) {
+    if (k[0] != '$' || (k[1] != 'o' && k[1] != 'n' && k[1] != 's'))
+        return NOT_A_STRING_WRAPPER;
+    /* a number or an ObjectId with a NUL inside: libbson decides */
+    int plain = strlen(s) == slen;
+    {
+        if (!strcmp(k, "$oid") && plain && is_hex(s, 24)) {
             bson_oid_t oid;
             bson_oid_init_from_string(&oid, s);
             return bson_append_oid(out, key, keylen, &oid) ? 0 : -1;
         }
-        if (!strcmp(k, "$numberInt") && s) {
+        if (!strcmp(k, "$numberInt")) {
+            if (!plain)
+                return FALLBACK;
             long long v;
             if (parse_int(s, INT32_MIN, INT32_MAX, &v) < 0)
                 return FALLBACK;
             return bson_append_int32(out, key, keylen, (int32_t)v) ? 0 : -1;
         }
-        if (!strcmp(k, "$numberLong") && s) {
+        if (!strcmp(k, "$numberLong")) {
+            if (!plain)
+                return FALLBACK;
             long long v;
             if (parse_int(s, INT64_MIN, INT64_MAX, &v) < 0)
                 return FALLBACK;
             return bson_append_int64(out, key, keylen, (int64_t)v) ? 0 : -1;
         }
-        if (!strcmp(k, "$numberDouble") && s) {
+        if (!strcmp(k, "$numberDouble")) {
+            if (!plain)
+                return FALLBACK;
             double d;
             if (!strcmp(s, "Infinity"))
                 d = INFINITY;
@@ -136,14 +166,35 @@ static int wrapper(const json_t *o, const char *key, int keylen, bson_t *out)
             }
             return bson_append_double(out, key, keylen, d) ? 0 : -1;
         }
-        if (!strcmp(k, "$numberDecimal") && s) {
+        if (!strcmp(k, "$numberDecimal")) {
+            if (!plain)
+                return FALLBACK;
             bson_decimal128_t dec;
             if (!bson_decimal128_from_string(s, &dec))
                 return FALLBACK;
             return bson_append_decimal128(out, key, keylen, &dec) ? 0 : -1;
         }
-        if (!strcmp(k, "$symbol") && s)
-            return bson_append_symbol(out, key, keylen, s, (int)json_string_length(w)) ? 0 : -1;
+        if (!strcmp(k, "$symbol"))
+            return bson_append_symbol(out, key, keylen, s, (int)slen) ? 0 : -1;
+        /* $oid that is not 24 hex digits: no other wrapper takes it */
+        if (!strcmp(k, "$oid"))
+            return FALLBACK;
+    }
+    return NOT_A_STRING_WRAPPER;
+}
+
+/* An object whose keys start with '$': one of the canonical wrappers, appended as key. */
+static int wrapper(const json_t *o, const char *key, int keylen, bson_t *out)
+{
+    const char *k;
+    const json_t *w = only(o, &k);
+    if (w) {
+        const char *s = json_string_value(w);
+        if (s) {
+            int rc = wrap_str(k, s, json_string_length(w), key, keylen, out);
+            if (rc != NOT_A_STRING_WRAPPER)
+                return rc;
+        }
         if (!strcmp(k, "$code") && (s = cstr(w)))
             return bson_append_code(out, key, keylen, s) ? 0 : -1;
         if (!strcmp(k, "$minKey") && json_integer_value(w) == 1 && json_is_integer(w))
@@ -156,7 +207,7 @@ static int wrapper(const json_t *o, const char *key, int keylen, bson_t *out)
             const char *k2;
             const json_t *n = only(w, &k2);
             long long v;
-            if (!n || strcmp(k2, "$numberLong") || !json_is_string(n) ||
+            if (!n || strcmp(k2, "$numberLong") || !cstr(n) ||
                 parse_int(json_string_value(n), INT64_MIN, INT64_MAX, &v) < 0)
                 return FALLBACK;
             return bson_append_date_time(out, key, keylen, (int64_t)v) ? 0 : -1;
@@ -312,6 +363,11 @@ typedef struct txt {
     char *buf;          /* decoded strings */
     size_t cap;
     int depth;
+    int nul;            /* the last string read holds a NUL (from \\u0000) */
+    char *keys;         /* the member names of the objects open, each as a size_t length and
+                           its bytes: a name given twice in one object is left to jansson,
+                           which refuses it (JSON_REJECT_DUPLICATES) */
+    size_t klen, kcap;
 } txt;
 
 #define MAX_DEPTH 100   /* libbson's parser nests at most this deep */
@@ -346,6 +402,56 @@ static int hex4(const char *p, unsigned *v)
     return 0;
 }
 
+/* 16 bytes as one vector (SSE2 on x86-64, NEON on arm64, by the compiler's vector extensions). */
+typedef unsigned char tx_v16 __attribute__((vector_size(16)));
+static const tx_v16 tx_lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+
+/* The index of the first nonzero byte of m (0xff or 0 bytes), 16 when none. */
+static inline size_t tx_first(tx_v16 m)
+{
+    uint64_t w[2];
+    memcpy(w, &m, sizeof w);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return w[0] ? (size_t)__builtin_ctzll(w[0]) / 8 : w[1] ? 8 + (size_t)__builtin_ctzll(w[1]) / 8 : 16;
+#else
+    return w[0] ? (size_t)__builtin_clzll(w[0]) / 8 : w[1] ? 8 + (size_t)__builtin_clzll(w[1]) / 8 : 16;
+#endif
+}
+
+/* s[0..n) is UTF-8 as strict as jansson's check (no overlong form, not even C0 80, which
+   bson_utf8_validate takes for NUL; no surrogate, nothing past U+10FFFF, nothing cut short). */
+static int utf8_ok(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        size_t k;
+        unsigned long v;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c < 0xC2)
+            return 0;
+        if (c < 0xE0) { k = 2; v = c & 0x1F; }
+        else if (c < 0xF0) { k = 3; v = c & 0x0F; }
+        else if (c < 0xF5) { k = 4; v = c & 0x07; }
+        else
+            return 0;
+        if (n - i < k)
+            return 0;
+        for (size_t j = 1; j < k; j++) {
+            if ((s[i + j] & 0xC0) != 0x80)
+                return 0;
+            v = (v << 6) | (s[i + j] & 0x3F);
+        }
+        if ((k == 3 && v < 0x800) || (k == 4 && v < 0x10000) || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+            return 0;
+        i += k;
+    }
+    return 1;
+}
+
 /* A JSON string into t->buf (NUL-terminated, *n bytes, may hold NUL). 0, FALLBACK or -1. */
 static int str(txt *t, size_t *n)
 {
@@ -353,7 +459,10 @@ static int str(txt *t, size_t *n)
     if (t->p >= t->end || *t->p != '"')
         return FALLBACK;
     t->p++;
+    t->nul = 0;
     size_t k = 0;
+    tx_v16 high = {0};          /* nonzero: a raw byte >= 0x80 was copied */
+    unsigned hi8 = 0;
     for (;;) {
         if (t->p >= t->end)
             return FALLBACK;
@@ -373,10 +482,19 @@ static int str(txt *t, size_t *n)
         if (c < 0x20)
             return FALLBACK;
         if (c != '\\') {
-            /* a run of plain bytes */
+            /* a run of plain bytes, 16 at a time while they are plain; bytes >= 0x80 noted */
             const char *q = t->p;
+            while (t->end - q >= 16) {
+                tx_v16 x;
+                memcpy(&x, q, 16);
+                size_t j = tx_first((tx_v16)((x < 0x20) | (x == '"') | (x == '\\')));
+                high |= (tx_v16)(x >= 0x80) & (tx_v16)(tx_lane < (unsigned char)j);
+                q += j;
+                if (j < 16)
+                    break;
+            }
             while (q < t->end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20)
-                q++;
+                hi8 |= (unsigned char)*q++;
             size_t run = (size_t)(q - t->p);
             if (k + run + 8 > t->cap) {
                 size_t cap = t->cap;
@@ -421,6 +539,7 @@ static int str(txt *t, size_t *n)
                 return FALLBACK;
             }
             if (u < 0x80) {
+                t->nul |= u == 0;
                 t->buf[k++] = (char)u;
             } else if (u < 0x800) {
                 t->buf[k++] = (char)(0xC0 | u >> 6);
@@ -442,8 +561,11 @@ static int str(txt *t, size_t *n)
         }
     }
     t->buf[k] = '\0';
-    /* invalid UTF-8 is for the general path to refuse */
-    if (!bson_utf8_validate(t->buf, k, true))
+    /* invalid UTF-8 is for the general path to refuse; escapes (\\u) always make valid
+       UTF-8, so only raw bytes >= 0x80 need the check */
+    uint64_t w[2];
+    memcpy(w, &high, sizeof w);
+    if (((hi8 & 0x80) || w[0] || w[1]) && !utf8_ok((const unsigned char *)t->buf, k))
         return FALLBACK;
     *n = k;
     return 0;
@@ -491,21 +613,6 @@ static int uint_lit(txt *t, uint32_t *v)
 static int tvalue(txt *t, const char *key, int keylen, bson_t *out);
 static int tmembers(txt *t, bson_t *out);
 
-/* Builds the one-member object {name: str} as jansson would and hands it to wrapper(). */
-static int simple_wrapper(const char *name, const char *s, size_t n, const char *key, int keylen, bson_t *out)
-{
-    json_t *o = json_object();
-    json_t *v = json_stringn(s, n);
-    int rc = -1;
-    if (o && v && json_object_set_new(o, name, v) == 0) {
-        v = NULL;
-        rc = wrapper(o, key, keylen, out);
-    }
-    json_decref(v);
-    json_decref(o);
-    return rc;
-}
-
 /* After '{' and a first member name starting with '$' (in t->buf): the wrapper's rest. */
 static int twrapper(txt *t, const char *name, const char *key, int keylen, bson_t *out)
 {
@@ -520,7 +627,7 @@ static int twrapper(txt *t, const char *name, const char *key, int keylen, bson_
             return rc;
         if (!lit(t, '}'))
             return FALLBACK;
-        return simple_wrapper(name, t->buf, n, key, keylen, out);
+        return wrap_str(name, t->buf, n, key, keylen, out);
     }
     if (!strcmp(name, "$code")) {
         if ((rc = str_dup(t, &a, &n)))
@@ -567,7 +674,7 @@ static int twrapper(txt *t, const char *name, const char *key, int keylen, bson_
         long long v;
         if (!lit(t, '{') || (rc = key_is(t, "$numberLong")) || (rc = str(t, &n)))
             return rc ? rc : FALLBACK;
-        if (parse_int(t->buf, INT64_MIN, INT64_MAX, &v) < 0 || !lit(t, '}') || !lit(t, '}'))
+        if (t->nul || parse_int(t->buf, INT64_MIN, INT64_MAX, &v) < 0 || !lit(t, '}') || !lit(t, '}'))
             return FALLBACK;
         return bson_append_date_time(out, key, keylen, (int64_t)v) ? 0 : -1;
     }
@@ -621,8 +728,45 @@ static int twrapper(txt *t, const char *name, const char *key, int keylen, bson_
     return FALLBACK;
 }
 
+/* Notes the member name t->buf[0..n) of the object whose names start at t->keys + base:
+   0, FALLBACK when the object has it already, -1 when out of memory. */
+static int new_key(txt *t, size_t base, size_t n)
+{
+    for (size_t i = base; i < t->klen;) {
+        size_t m;
+        memcpy(&m, t->keys + i, sizeof m);
+        if (m == n && memcmp(t->keys + i + sizeof m, t->buf, n) == 0)
+            return FALLBACK;
+        i += sizeof m + m;
+    }
+    if (t->klen + sizeof n + n > t->kcap) {
+        size_t cap = t->kcap ? t->kcap : 256;
+        while (t->klen + sizeof n + n > cap)
+            cap *= 2;
+        char *k = realloc(t->keys, cap);
+        if (!k)
+            return -1;
+        t->keys = k;
+        t->kcap = cap;
+    }
+    memcpy(t->keys + t->klen, &n, sizeof n);
+    memcpy(t->keys + t->klen + sizeof n, t->buf, n);
+    t->klen += sizeof n + n;
+    return 0;
+}
+
+static int tmembers_in(txt *t, bson_t *out, size_t base);
+
 /* Members of an object after its '{', up to but not including '}'; none starts with '$'. */
 static int tmembers(txt *t, bson_t *out)
+{
+    size_t base = t->klen;
+    int rc = tmembers_in(t, out, base);
+    t->klen = base;
+    return rc;
+}
+
+static int tmembers_in(txt *t, bson_t *out, size_t base)
 {
     size_t n;
     ws(t);
@@ -632,8 +776,10 @@ static int tmembers(txt *t, bson_t *out)
         int rc = str(t, &n);
         if (rc)
             return rc;
-        if (strlen(t->buf) != n || t->buf[0] == '$' || !lit(t, ':'))
+        if (t->nul || t->buf[0] == '$' || !lit(t, ':'))
             return FALLBACK;
+        if ((rc = new_key(t, base, n)))
+            return rc;
         char kbuf[256];
         char *key = n < sizeof kbuf ? kbuf : malloc(n + 1);
         if (!key)
@@ -741,9 +887,28 @@ static int tvalue(txt *t, const char *key, int keylen, bson_t *out)
     return FALLBACK;
 }
 
-int mno_ejson_text_to_bson(const char *p, size_t n, bson_t *out)
+struct mno_ejson_parser {
+    char *buf, *keys;   /* txt's buffers, kept from one document to the next */
+    size_t cap, kcap;
+};
+
+mno_ejson_parser *mno_ejson_parser_new(void)
 {
-    txt t = {p, p + n, NULL, 0, 0};
+    return calloc(1, sizeof(mno_ejson_parser));
+}
+
+void mno_ejson_parser_free(mno_ejson_parser *x)
+{
+    if (!x)
+        return;
+    free(x->buf);
+    free(x->keys);
+    free(x);
+}
+
+int mno_ejson_parse(mno_ejson_parser *x, const char *p, size_t n, bson_t *out)
+{
+    txt t = {p, p + n, x->buf, x->cap, 0, 0, x->keys, 0, x->kcap};
     int rc = FALLBACK;
     if (lit(&t, '{')) {
         rc = tmembers(&t, out);
@@ -753,20 +918,18 @@ int mno_ejson_text_to_bson(const char *p, size_t n, bson_t *out)
         if (rc == 0 && t.p != t.end)
             rc = FALLBACK;
     }
-    free(t.buf);
+    x->buf = t.buf;
+    x->cap = t.cap;
+    x->keys = t.keys;
+    x->kcap = t.kcap;
     return rc;
 }
 
-size_t mno_ejson_rec_prefix(const char *line, size_t len, const char *ns)
+int mno_ejson_text_to_bson(const char *p, size_t n, bson_t *out)
 {
-    static const char a[] = "{\"t\":\"rec\",\"ns\":\"", b[] = "\",\"v\":";
-    size_t nl = strlen(ns), k = sizeof a - 1;
-    if (len < k + nl + sizeof b - 1 || memcmp(line, a, k) != 0 || memcmp(line + k, ns, nl) != 0 ||
-        memcmp(line + k + nl, b, sizeof b - 1) != 0)
-        return 0;
-    /* an ns the writer would escape cannot be compared raw */
-    for (const char *q = ns; *q; q++)
-        if (*q == '"' || *q == '\\' || (unsigned char)*q < 0x20)
-            return 0;
-    return k + nl + sizeof b - 1;
+    mno_ejson_parser x = {NULL, NULL, 0, 0};
+    int rc = mno_ejson_parse(&x, p, n, out);
+    free(x.buf);
+    free(x.keys);
+    return rc;
 }

@@ -681,6 +681,9 @@ struct mno_reader {
     uint64_t nsections, count;
     mno_sum sum;
     mno_pgrec *fast;          /* opts.fast_pg: the compact pg record decoder */
+    mno_ejson_parser *ejp;    /* opts.fast_mongo: the record text parser */
+    bson_t fdoc;              /* opts.fast_mongo: the document of the current record (reused) */
+    int fdoc_init;
     /* opts.no_digest: canonical forms (pg record texts, mongo BSON bytes) of the open
        section's records, back to back, waiting to be hashed together (batch_flush) */
     mno_buf batch;
@@ -700,7 +703,8 @@ mno_reader *mno_reader_new(mno_in *in, const mno_reader_opts *opts, mno_error *e
     r->opts = opts ? *opts : def;
     r->seen = json_object();
     r->h = mno_hasher_new();
-    if (r->opts.fast_pg && !(r->fast = mno_pgrec_new())) {
+    if ((r->opts.fast_pg && !(r->fast = mno_pgrec_new())) ||
+        (r->opts.fast_mongo && !(r->ejp = mno_ejson_parser_new()))) {
         nomem(e);
         mno_reader_free(r);
         return NULL;
@@ -938,16 +942,20 @@ static int r_rec_fast(mno_reader *r, const char *line, size_t len, mno_item *it,
    parsed from the text. 1 done, 0 not that form (the general path decides), -1 error. */
 static int r_rec_fast_mongo(mno_reader *r, const char *line, size_t len, mno_item *it, mno_error *e)
 {
-    size_t off = mno_ejson_rec_prefix(line, len, r->sec.ns);
-    if (!off || line[len - 1] != '}')
+    /* the envelope as the writers print it for this section (r->recpre) */
+    size_t off = r->recpre.len;
+    if (len <= off + 1 || line[len - 1] != '}' || memcmp(line, r->recpre.data, off) != 0)
         return 0;
-    bson_t *doc = bson_new();
-    int rc = doc ? mno_ejson_text_to_bson(line + off, len - off - 1, doc) : -1;
-    if (rc != 0) {
-        bson_destroy(doc);
+    /* one document, its buffer kept from record to record (valid until the next call) */
+    bson_t *doc = &r->fdoc;
+    if (r->fdoc_init)
+        bson_reinit(doc);
+    else
+        bson_init(doc);
+    r->fdoc_init = 1;
+    int rc = mno_ejson_parse(r->ejp, line + off, len - off - 1, doc);
+    if (rc != 0)
         return rc < 0 ? r_err(r, e, MNO_E_NOMEM, r->sec.ns, "out of memory") : 0;
-    }
-    r->doc = doc;
     if (r->opts.no_digest) {
         size_t start = r->batch.len;
         if (mno_buf_add(&r->batch, bson_get_data(doc), doc->len) < 0)
@@ -1158,6 +1166,9 @@ void mno_reader_free(mno_reader *r)
     free(r->lens);
     if (r->doc)
         bson_destroy(r->doc);
+    if (r->fdoc_init)
+        bson_destroy(&r->fdoc);
+    mno_ejson_parser_free(r->ejp);
     mno_buf_release(&r->text);
     mno_buf_release(&r->recpre);
     mno_buf_release(&r->batch);
