@@ -1,6 +1,8 @@
 /* engine_mongo_dump.c: the MongoDB engine's dump side: plan (collections x scope), and one section per collection read by a resumable _id-ordered cursor. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +10,7 @@
 #include <time.h>
 #include "engine_mongo.h"
 #include "buf.h"
+#include "checksum.h"
 #include "scope.h"
 
 #define BATCH_SIZE 4096           /* documents per getMore: large batches, few round trips */
@@ -525,101 +528,166 @@ fail:
     return NULL;
 }
 
-/* Documents gathered before one mno_writer_recs_bson (or fewer, at this many bytes). */
-#define REC_BATCH 512
-#define REC_BATCH_BYTES ((size_t)1 << 20)
+/*
+ * A section's documents go to the archive through a two-stage pipeline: a reading thread runs
+ * the cursor (and its resumes after a dropped connection), copies the documents into batches
+ * and takes their md5s; this thread prints them as Extended JSON and writes. A client is used
+ * by one thread at a time: by this one before the reader starts and after it is joined. At
+ * most NBATCH batches are in flight, so memory stays flat whatever the collection's size.
+ */
+#define NBATCH 3
+#define REC_BATCH 4096                     /* documents per batch, or fewer ... */
+#define REC_BATCH_BYTES ((size_t)1 << 20)  /* ... once this many bytes are in */
 
-/* Writes the *n documents gathered in bat (their lengths in blen) and empties the batch. */
-static int flush_recs(mno_writer *w, mno_buf *bat, const size_t *blen, size_t *n, mno_error *e)
+typedef struct rbatch {
+    mno_buf docs;                          /* the documents' BSON, back to back */
+    size_t n;
+    size_t len[REC_BATCH];
+    const uint8_t *doc[REC_BATCH];         /* into docs, set once the batch is full */
+    unsigned char dig[REC_BATCH][16];
+} rbatch;
+
+typedef struct reader {
+    /* set before the thread starts, read-only after */
+    mongoc_collection_t *c;
+    const bson_t *filter;                  /* the item's tenant filter */
+    const bson_t *opts;                    /* sort by _id, batch size */
+    const char *ns;
+    int retries;
+    /* shared, under mu */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    rbatch *b[NBATCH];
+    size_t head, full;                     /* the full batches: b[head], b[head + 1], ... (mod NBATCH) */
+    int done;                              /* the reader has finished: rc and err are final */
+    int stop;                              /* the writing side asks the reader to stop */
+    int rc;
+    mno_error err;                         /* the reader's error, when rc < 0 */
+} reader;
+
+/* The reader's next batch to fill, emptied; NULL when told to stop. Waits while all are full. */
+static rbatch *reader_slot(reader *r)
 {
-    const uint8_t *docs[REC_BATCH];
-    size_t off = 0;
-    if (!*n)
-        return 0;
-    for (size_t i = 0; i < *n; i++) {
-        docs[i] = (const uint8_t *)bat->data + off;
-        off += blen[i];
+    rbatch *b = NULL;
+    pthread_mutex_lock(&r->mu);
+    while (r->full == NBATCH && !r->stop)
+        pthread_cond_wait(&r->cv, &r->mu);
+    if (!r->stop)
+        b = r->b[(r->head + r->full) % NBATCH];
+    pthread_mutex_unlock(&r->mu);
+    if (b) {
+        mno_buf_reset(&b->docs);
+        b->n = 0;
     }
-    int rc = mno_writer_recs_bson(w, *n, docs, blen, e);
-    *n = 0;
-    mno_buf_reset(bat);
-    return rc;
+    return b;
 }
 
-int mno_mongo_dump_section(mno_engine *en, const mno_plan_item *it, mno_writer *w, mno_error *e)
+/* Hashes the filled batch b and hands it to the writing side. */
+static void reader_publish(reader *r, rbatch *b)
 {
-    mno_mongo *m = MNO_MONGO(en);
-    dump_item *d = it->priv;
-    dump_state *st = m->dump;
-    int retries = st ? st->retries : 0, rc = -1, attempt = 0;
-    bson_t opts = BSON_INITIALIZER, sort, filter, last = BSON_INITIALIZER;
+    size_t off = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        b->doc[i] = (const uint8_t *)b->docs.data + off;
+        off += b->len[i];
+    }
+    mno_md5_many((const unsigned char *const *)b->doc, b->len, b->n, b->dig);
+    pthread_mutex_lock(&r->mu);
+    r->full++;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* The _id of the last document of b into last (reinitialized). Returns 0, or -1 when out of memory. */
+static int note_last(const rbatch *b, bson_t *last)
+{
+    bson_t doc;
+    bson_iter_t id;
+    if (!bson_init_static(&doc, b->doc[b->n - 1], b->len[b->n - 1]) || !bson_iter_init_find(&id, &doc, "_id"))
+        return -1;  /* not reached: every document was checked for its _id as it came */
+    bson_reinit(last);
+    return bson_append_iter(last, "_id", 3, &id) ? 0 : -1;
+}
+
+/* 1 when doc has an _id: the first element in every stored document, so found at once. */
+static int has_id(const bson_t *doc)
+{
+    const uint8_t *p = bson_get_data(doc);
+    bson_iter_t it;
+    if (doc->len > 9 && p[4] && memcmp(p + 5, "_id", 4) == 0)
+        return 1;
+    return bson_iter_init_find(&it, doc, "_id");
+}
+
+/* The reading thread's work: every document of the section, in _id order, resumed after the
+   last one read when the connection drops (up to r->retries times). Returns 0 or -1. */
+static int read_all(reader *r, mno_error *e)
+{
+    int rc = -1, attempt = 0;
+    bson_t filter = BSON_INITIALIZER, last = BSON_INITIALIZER;
     bool have_last = false;
     mongoc_cursor_t *cur = NULL;
-    mongoc_collection_t *c = mongoc_client_get_collection(m->client, m->dbname, d->coll);
-    json_t *begin = NULL;
-    mno_buf bat = MNO_BUF_INIT;
-    size_t blen[REC_BATCH], nbat = 0;
-    bson_init(&filter);
-
-    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
-    BSON_APPEND_INT32(&sort, "_id", 1);
-    bson_append_document_end(&opts, &sort);
-    BSON_APPEND_INT32(&opts, "batchSize", BATCH_SIZE);
-
-    if (!(begin = section_begin(m, c, it, retries, e)))
-        goto done;
-    if (mno_writer_begin(w, it->ns, begin, e) < 0)
-        goto done;
+    rbatch *b = NULL;
 
     for (;;) {
         const bson_t *doc;
         bson_error_t be;
-        bson_iter_t id;
         bson_destroy(&filter);
         if (have_last) {
             bson_iter_t li;
             if (!bson_iter_init_find(&li, &last, "_id") ||
-                mno_mongo_after_filter(d->filter, bson_iter_value(&li), &filter) < 0) {
+                mno_mongo_after_filter(r->filter, bson_iter_value(&li), &filter) < 0) {
                 bson_init(&filter);
-                mno_err(e, MNO_E_NOMEM, NULL, 0, it->ns, "out of memory");
+                mno_err(e, MNO_E_NOMEM, NULL, 0, r->ns, "out of memory");
                 goto done;
             }
         } else {
-            bson_copy_to(d->filter, &filter);
+            bson_copy_to(r->filter, &filter);
         }
-        cur = mongoc_collection_find_with_opts(c, &filter, &opts, NULL);
+        cur = mongoc_collection_find_with_opts(r->c, &filter, r->opts, NULL);
         while (mongoc_cursor_next(cur, &doc)) {
-            /* gathered (copied: the cursor reuses doc) and written a batch at a time */
-            if (mno_buf_add(&bat, bson_get_data(doc), doc->len) < 0) {
-                mno_err(e, MNO_E_NOMEM, NULL, 0, it->ns, "out of memory");
+            if (!b && !(b = reader_slot(r))) {
+                rc = 0;  /* told to stop: the writing side has its own error */
                 goto done;
             }
-            blen[nbat++] = doc->len;
-            if ((nbat == REC_BATCH || bat.len >= REC_BATCH_BYTES) && flush_recs(w, &bat, blen, &nbat, e) < 0)
-                goto done;
-            /* _id is first in every stored document: this finds it at once. */
-            if (!bson_iter_init_find(&id, doc, "_id")) {
-                mno_err(e, MNO_E_FORMAT, NULL, 0, it->ns, "document without _id from the server");
+            if (!has_id(doc)) {
+                mno_err(e, MNO_E_FORMAT, NULL, 0, r->ns, "document without _id from the server");
                 goto done;
             }
-            bson_reinit(&last);
-            if (!bson_append_iter(&last, "_id", 3, &id)) {
-                mno_err(e, MNO_E_NOMEM, NULL, 0, it->ns, "out of memory");
+            /* copied: the cursor reuses doc */
+            if (mno_buf_add(&b->docs, bson_get_data(doc), doc->len) < 0) {
+                mno_err(e, MNO_E_NOMEM, NULL, 0, r->ns, "out of memory");
+                goto done;
+            }
+            b->len[b->n++] = doc->len;
+            if (b->n == REC_BATCH || b->docs.len >= REC_BATCH_BYTES) {
+                reader_publish(r, b);
+                if (note_last(b, &last) < 0) {
+                    mno_err(e, MNO_E_NOMEM, NULL, 0, r->ns, "out of memory");
+                    goto done;
+                }
+                have_last = true;
+                b = NULL;
+            }
+        }
+        if (b && b->n) {
+            /* what was read, before any retry */
+            reader_publish(r, b);
+            if (note_last(b, &last) < 0) {
+                mno_err(e, MNO_E_NOMEM, NULL, 0, r->ns, "out of memory");
                 goto done;
             }
             have_last = true;
+            b = NULL;
         }
-        if (flush_recs(w, &bat, blen, &nbat, e) < 0) /* what was read, before any retry */
-            goto done;
         if (!mongoc_cursor_error(cur, &be))
             break;
         mongoc_cursor_destroy(cur);
         cur = NULL;
         if (!is_retryable(&be)) {
-            mno_mongo_err(e, &be, it->ns, "cannot read documents");
+            mno_mongo_err(e, &be, r->ns, "cannot read documents");
             goto done;
         }
-        if (attempt >= retries) {
+        if (attempt >= r->retries) {
             char after[256] = "the start";
             if (have_last) {
                 bson_iter_t li;
@@ -628,25 +696,144 @@ int mno_mongo_dump_section(mno_engine *en, const mno_plan_item *it, mno_writer *
                 value_text(bson_iter_value(&li), v, sizeof v);
                 snprintf(after, sizeof after, "_id %s", v);
             }
-            mno_err(e, MNO_E_SERVER, NULL, 0, it->ns,
+            mno_err(e, MNO_E_SERVER, NULL, 0, r->ns,
                     "connection lost %d time%s, retries used up (--retries %d), after %s: %s (code %u)",
-                    attempt + 1, attempt ? "s" : "", retries, after, be.message, be.code);
+                    attempt + 1, attempt ? "s" : "", r->retries, after, be.message, be.code);
             goto done;
         }
         attempt++;
         pause_ms(backoff_ms(attempt));
     }
+    rc = 0;
+done:
+    mongoc_cursor_destroy(cur);
+    bson_destroy(&filter);
+    bson_destroy(&last);
+    return rc;
+}
+
+static void *reader_main(void *arg)
+{
+    reader *r = arg;
+    mno_error_clear(&r->err);
+    int rc = read_all(r, &r->err);
+    pthread_mutex_lock(&r->mu);
+    r->rc = rc;
+    r->done = 1;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+/* Writes the reader's batches as they come, until it is done. Returns 0, or -1 with e filled
+   (the reader's error, or the writer's: then the reader is still to be stopped). */
+static int write_batches(reader *r, mno_writer *w, mno_error *e)
+{
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        while (!r->full && !r->done)
+            pthread_cond_wait(&r->cv, &r->mu);
+        if (!r->full) {
+            int rc = r->rc;
+            pthread_mutex_unlock(&r->mu);
+            if (rc < 0)
+                *e = r->err;
+            return rc;
+        }
+        rbatch *b = r->b[r->head];
+        pthread_mutex_unlock(&r->mu);
+        int rc = mno_writer_recs_bson_digest(w, b->n, b->doc, b->len, (const unsigned char (*)[16])b->dig, e);
+        pthread_mutex_lock(&r->mu);
+        r->head = (r->head + 1) % NBATCH;
+        r->full--;
+        pthread_cond_broadcast(&r->cv);
+        pthread_mutex_unlock(&r->mu);
+        if (rc < 0)
+            return -1;
+    }
+}
+
+int mno_mongo_dump_section(mno_engine *en, const mno_plan_item *it, mno_writer *w, mno_error *e)
+{
+    mno_mongo *m = MNO_MONGO(en);
+    dump_item *d = it->priv;
+    dump_state *st = m->dump;
+    int rc = -1, started = 0;
+    bson_t opts = BSON_INITIALIZER, sort;
+    mongoc_collection_t *c = mongoc_client_get_collection(m->client, m->dbname, d->coll);
+    json_t *begin = NULL;
+    reader *r = calloc(1, sizeof *r);
+    pthread_t th;
+
+    if (!r) {
+        mno_err(e, MNO_E_NOMEM, NULL, 0, it->ns, "out of memory");
+        goto done;
+    }
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    for (size_t i = 0; i < NBATCH; i++) {
+        if (!(r->b[i] = calloc(1, sizeof *r->b[i]))) {
+            mno_err(e, MNO_E_NOMEM, NULL, 0, it->ns, "out of memory");
+            goto done;
+        }
+    }
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+    BSON_APPEND_INT32(&sort, "_id", 1);
+    bson_append_document_end(&opts, &sort);
+    BSON_APPEND_INT32(&opts, "batchSize", BATCH_SIZE);
+    r->c = c;
+    r->filter = d->filter;
+    r->opts = &opts;
+    r->ns = it->ns;
+    r->retries = st ? st->retries : 0;
+
+    if (!(begin = section_begin(m, c, it, r->retries, e)))
+        goto done;
+    if (mno_writer_begin(w, it->ns, begin, e) < 0)
+        goto done;
+
+    /* the reader leaves the tool's signals (it removes its partial file) to this thread */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
+    sigaddset(&block, SIGQUIT);
+    sigaddset(&block, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    int err = pthread_create(&th, NULL, reader_main, r);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (err) {
+        mno_err(e, MNO_E_INTERNAL, NULL, 0, it->ns, "cannot start a reading thread: %s", strerror(err));
+        goto done;
+    }
+    started = 1;
+    if (write_batches(r, w, e) < 0)
+        goto done;
     if (mno_writer_end(w, e) < 0)
         goto done;
     rc = 0;
 done:
-    mongoc_cursor_destroy(cur);
+    if (started) {
+        pthread_mutex_lock(&r->mu);
+        r->stop = 1;
+        pthread_cond_broadcast(&r->cv);
+        pthread_mutex_unlock(&r->mu);
+        pthread_join(th, NULL);
+    }
+    if (r) {
+        for (size_t i = 0; i < NBATCH; i++) {
+            if (r->b[i])
+                mno_buf_release(&r->b[i]->docs);
+            free(r->b[i]);
+        }
+        pthread_mutex_destroy(&r->mu);
+        pthread_cond_destroy(&r->cv);
+        free(r);
+    }
     mongoc_collection_destroy(c);
     json_decref(begin);
-    mno_buf_release(&bat);
     bson_destroy(&opts);
-    bson_destroy(&filter);
-    bson_destroy(&last);
     return rc;
 }
 

@@ -547,6 +547,12 @@ int mno_writer_rec_bson(mno_writer *w, const bson_t *doc, mno_error *e)
 int mno_writer_recs_bson(mno_writer *w, size_t n, const uint8_t *const *docs, const size_t *lens,
                          mno_error *e)
 {
+    return mno_writer_recs_bson_digest(w, n, docs, lens, NULL, e);
+}
+
+int mno_writer_recs_bson_digest(mno_writer *w, size_t n, const uint8_t *const *docs, const size_t *lens,
+                                const unsigned char (*digests)[16], mno_error *e)
+{
     if (w_need_open(w, MNO_ENGINE_MONGO, e) < 0)
         return -1;
     enum { CHUNK = 256 };
@@ -568,9 +574,14 @@ int mno_writer_recs_bson(mno_writer *w, size_t n, const uint8_t *const *docs, co
             if (mno_buf_add(l, "}\n", 2) < 0)
                 return nomem(e);
         }
-        mno_md5_many((const unsigned char *const *)docs + r0, lens + r0, k, d);
-        for (size_t r = 0; r < k; r++)
-            mno_sum_add_digest(&w->sec.sum, d[r]);
+        if (digests) {
+            for (size_t r = 0; r < k; r++)
+                mno_sum_add_digest(&w->sec.sum, digests[r0 + r]);
+        } else {
+            mno_md5_many((const unsigned char *const *)docs + r0, lens + r0, k, d);
+            for (size_t r = 0; r < k; r++)
+                mno_sum_add_digest(&w->sec.sum, d[r]);
+        }
         w->sec.count += k;
         if (l->len >= BATCH_FLUSH) {
             if (w_put(w, l, e) < 0)

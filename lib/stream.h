@@ -89,6 +89,10 @@ int mno_writer_rec_bson(mno_writer *w, const bson_t *doc, mno_error *e);
    writes. Returns 0 or -1. */
 int mno_writer_recs_bson(mno_writer *w, size_t n, const uint8_t *const *docs, const size_t *lens,
                          mno_error *e);
+/* As mno_writer_recs_bson with each document's md5 already in digests[r] (a dump hashes them
+   in its reading thread): the same lines, the same sums. Returns 0 or -1. */
+int mno_writer_recs_bson_digest(mno_writer *w, size_t n, const uint8_t *const *docs, const size_t *lens,
+                                const unsigned char (*digests)[16], mno_error *e);
 /* any engine: v as a JSON value of the archive's form (borrowed); summed per the engine. */
 int mno_writer_rec_json(mno_writer *w, const json_t *v, mno_error *e);
 /* Closes the open section: writes its end line with count and sum. */

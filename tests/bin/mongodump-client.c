@@ -11,6 +11,8 @@ static void usage(void)
             "       mongodump-client count URI COLL [FILTER]   number of matching documents\n"
             "       mongodump-client hex URI COLL [FILTER]     'db.coll<TAB>hex' per document, _id order\n"
             "       mongodump-client ids URI COLL [FILTER]     canonical Extended JSON of each _id\n"
+            "       mongodump-client ejson URI COLL [FILTER]   per document, _id order, the archive's rec line\n"
+            "                                                  as libbson prints it (canonical Extended JSON)\n"
             "       mongodump-client colls URI                 collection names, sorted\n"
             "       mongodump-client command URI JSON          runs a command on the database, prints the reply\n"
             "       mongodump-client archive-hex FILE|-        'ns<TAB>hex' per rec line of a plain archive\n"
@@ -77,14 +79,23 @@ static int do_insert(mongoc_collection_t *c)
     return 0;
 }
 
-static int do_find(mongoc_collection_t *c, const char *ns, const bson_t *filter, int ids)
+/* mode 0: hex, 1: _id as canonical Extended JSON, 2: rec lines (ns printed as is: plain names) */
+static int do_find(mongoc_collection_t *c, const char *ns, const bson_t *filter, int mode)
 {
     bson_t *opts = BCON_NEW("sort", "{", "_id", BCON_INT32(1), "}");
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(c, filter, opts, NULL);
     const bson_t *doc;
     bson_error_t be;
     while (mongoc_cursor_next(cur, &doc)) {
-        if (ids) {
+        if (mode == 2) {
+            char *s = bson_as_canonical_extended_json(doc, NULL);
+            if (!s) {
+                fprintf(stderr, "mongodump-client: a document libbson cannot print\n");
+                return 2;
+            }
+            printf("{\"t\":\"rec\",\"ns\":\"%s\",\"v\":%s}\n", ns, s);
+            bson_free(s);
+        } else if (mode == 1) {
             bson_iter_t it;
             bson_t one = BSON_INITIALIZER;
             if (bson_iter_init_find(&it, doc, "_id"))
@@ -221,6 +232,8 @@ int main(int argc, char **argv)
             rc = do_find(c, ns, filter, 0);
         } else if (strcmp(cmd, "ids") == 0) {
             rc = do_find(c, ns, filter, 1);
+        } else if (strcmp(cmd, "ejson") == 0) {
+            rc = do_find(c, ns, filter, 2);
         } else {
             usage();
         }

@@ -106,6 +106,35 @@ header() { mno-cat --header "$1" | jq -c ".$2"; }
   [ "$(header all.mnoa all)" = true ]
 }
 
+@test "dump mongo: random documents of every type, over many batches: each record line is libbson's own canonical Extended JSON, in _id order" {
+  # the documents are read in one thread and printed in another: nothing lost, reordered or
+  # changed across batches (some documents fill a batch alone), the same bytes as libbson prints
+  u=$(mongo_newdb dump_mongo_random)
+  python3 "$D/random.py" 42 12000 | "$CL" insert "$u" rnd >/dev/null
+  printf 'rnd: match channel_id in org_uids\n' >rnd.scope
+  mno-dump --source "$u" --all --scope rnd.scope -o r.mnoa
+  "$CL" ejson "$u" rnd >expect.rec
+  [ "$(wc -l <expect.rec)" -eq 12000 ]
+  grep '"t":"rec"' r.mnoa >got.rec
+  cmp expect.rec got.rec
+  diff <("$CL" hex "$u" rnd | python3 "$D/sums.py") <(mno-cat --list r.mnoa | cut -f1-3)
+  # and the same through zstd, with zstd's own threads
+  mno-dump --source "$u" --all --scope rnd.scope --threads 2 -o r.mnoa.zst
+  cmp <(mno-cat --records r.mnoa) <(mno-cat --records r.mnoa.zst)
+}
+
+@test "dump mongo: an output that fails mid-collection (a full disk): exit 2, the error, the reading thread stopped" {
+  u=$(mongo_newdb dump_mongo_random)
+  python3 "$D/random.py" 7 6000 | "$CL" insert "$u" rnd >/dev/null
+  printf 'rnd: match channel_id in org_uids\n' >rnd.scope
+  run mno-dump --source "$u" --all --scope rnd.scope --quiet -o /dev/full
+  [ "$status" -eq 2 ]
+  [ "$output" = "mno-dump: error: /dev/full: write error: No space left on device" ]
+  run bash -c 'mno-dump --source "$1" --all --scope rnd.scope --quiet >/dev/full' _ "$u"
+  [ "$status" -eq 2 ]
+  [ "$output" = "mno-dump: error: <stdout>: write error: No space left on device" ]
+}
+
 @test "dump mongo: each section's count and sum equal md5 sums recomputed from the BSON bytes" {
   python3 "$D/sums.py" <"$BATS_FILE_TMPDIR/acme.hex" >expect.sums
   mno-cat --list "$ARCH" | cut -f1-3 >got.sums

@@ -421,7 +421,8 @@ static const char *after_header(const char *text)
 
 /* mno_writer_recs_bson writes, byte for byte, what one mno_writer_rec_bson per document writes
    (lines, count, sum), for batches of every awkward size (1, around its 256-md5 chunk, past its
-   1 MB write) of random documents; and each line holds libbson's canonical Extended JSON. */
+   1 MB write) of random documents; and each line holds libbson's canonical Extended JSON.
+   mno_writer_recs_bson_digest, given the documents' md5s (mno_md5), writes the same again. */
 static void test_mongo_recs_bson_batch(void **state)
 {
     (void)state;
@@ -437,10 +438,14 @@ static void test_mongo_recs_bson_batch(void **state)
         ptr[i] = bson_get_data(docs[i]);
         lens[i] = docs[i]->len;
     }
-    char *text[2];
-    for (int batch = 0; batch < 2; batch++) {
+    unsigned char (*dig)[16] = calloc(N, sizeof *dig);
+    assert_non_null(dig);
+    for (size_t i = 0; i < N; i++)
+        mno_md5(ptr[i], lens[i], dig[i]);
+    char *text[3];
+    for (int batch = 0; batch < 3; batch++) {
         mno_error e = {0};
-        const char *path = tpath(batch ? "recs-batch.mnoa" : "recs-one.mnoa");
+        const char *path = tpath(batch == 2 ? "recs-digest.mnoa" : batch ? "recs-batch.mnoa" : "recs-one.mnoa");
         mno_out *out = mno_out_open(path, NULL, &e);
         assert_non_null(out);
         json_t *h = json_pack("{s:s,s:s,s:n}", "engine", "mongodb", "source", "connec", "tenant");
@@ -454,7 +459,9 @@ static void test_mongo_recs_bson_batch(void **state)
                 size_t k = cuts[c++ % (sizeof cuts / sizeof cuts[0])];
                 if (k > N - i)
                     k = N - i;
-                if (mno_writer_recs_bson(w, k, ptr + i, lens + i, &e) < 0)
+                if ((batch == 1 ? mno_writer_recs_bson(w, k, ptr + i, lens + i, &e)
+                                : mno_writer_recs_bson_digest(w, k, ptr + i, lens + i,
+                                                              (const unsigned char (*)[16])dig + i, &e)) < 0)
                     fail_msg("%s", e.msg);
                 i += k;
             } else {
@@ -474,6 +481,8 @@ static void test_mongo_recs_bson_batch(void **state)
         assert_int_equal(strlen(text[batch]), n);
     }
     assert_string_equal(after_header(text[0]), after_header(text[1]));
+    assert_string_equal(after_header(text[0]), after_header(text[2]));
+    free(dig);
     /* every record line: {"t":"rec","ns":...,"v":CANONICAL} with libbson's canonical text */
     const char *p = strstr(text[1], "{\"t\":\"rec\"");
     for (size_t i = 0; i < N; i++) {
@@ -515,6 +524,7 @@ static void test_mongo_recs_bson_batch(void **state)
     free(lens);
     free(text[0]);
     free(text[1]);
+    free(text[2]);
 }
 
 static void test_mongo_round_trip(void **state)
