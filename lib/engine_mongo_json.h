@@ -19,18 +19,20 @@ int mno_json_to_bson(const json_t *v, bson_t *out);
  * The same from the text of one document (p[0..n), canonical Extended JSON in the member
  * orders libbson prints), without jansson: the reader's fast path for record lines.
  * Returns 0, 1 for anything it leaves to the general path (out to be discarded), -1 when out
- * of memory. It never takes a text that the reader's general path (jansson with
- * JSON_REJECT_DUPLICATES, then libbson) refuses: invalid UTF-8, a member name given twice in
- * one object, a number wrapper holding NUL all go to that path.
+ * of memory.
  */
 int mno_ejson_text_to_bson(const char *p, size_t n, bson_t *out);
 
-/* The same with buffers kept from one document to the next (for a reader's hot loop). */
-typedef struct mno_ejson_parser mno_ejson_parser;
-/* Returns a parser (mno_ejson_parser_free), or NULL when out of memory. */
-mno_ejson_parser *mno_ejson_parser_new(void);
-/* As mno_ejson_text_to_bson. */
-int mno_ejson_parse(mno_ejson_parser *x, const char *p, size_t n, bson_t *out);
-void mno_ejson_parser_free(mno_ejson_parser *x);
+/*
+ * The same, appending the document's BSON bytes to out (from out->len) instead of to a
+ * bson_t: the reader's fast path, with no copy and no allocation once out has grown.
+ * Returns 0; 1 (left to the general path) or -1 (out of memory) with out as it was.
+ */
+struct mno_buf;
+int mno_ejson_text_to_buf(const char *p, size_t n, struct mno_buf *out);
+
+/* When line starts with the record envelope {"t":"rec","ns":"NS","v": of section ns (as the
+   writer prints it), the offset of the document's text; else 0. */
+size_t mno_ejson_rec_prefix(const char *line, size_t len, const char *ns);
 
 #endif

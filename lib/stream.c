@@ -686,15 +686,14 @@ struct mno_reader {
     const char **vals;        /* pg values of the current record */
     size_t *lens;
     bson_t *doc;              /* mongo document of the current record */
+    bson_t *docst;            /* fast_mongo: a read-only bson_t over docbuf (aligned as bson_t wants) */
+    mno_buf docbuf;           /* fast_mongo: the current document's BSON bytes */
     mno_buf recpre;           /* {"t":"rec","ns":NS,"v":  the open section's rec lines as writers write them */
     mno_buf text;
     mno_hasher *h;
     uint64_t nsections, count;
     mno_sum sum;
     mno_pgrec *fast;          /* opts.fast_pg: the compact pg record decoder */
-    mno_ejson_parser *ejp;    /* opts.fast_mongo: the record text parser */
-    bson_t fdoc;              /* opts.fast_mongo: the document of the current record (reused) */
-    int fdoc_init;
     /* opts.no_digest: canonical forms (pg record texts, mongo BSON bytes) of the open
        section's records, back to back, waiting to be hashed together (batch_flush) */
     mno_buf batch;
@@ -714,8 +713,7 @@ mno_reader *mno_reader_new(mno_in *in, const mno_reader_opts *opts, mno_error *e
     r->opts = opts ? *opts : def;
     r->seen = json_object();
     r->h = mno_hasher_new();
-    if ((r->opts.fast_pg && !(r->fast = mno_pgrec_new())) ||
-        (r->opts.fast_mongo && !(r->ejp = mno_ejson_parser_new()))) {
+    if (r->opts.fast_pg && !(r->fast = mno_pgrec_new())) {
         nomem(e);
         mno_reader_free(r);
         return NULL;
@@ -957,16 +955,17 @@ static int r_rec_fast_mongo(mno_reader *r, const char *line, size_t len, mno_ite
     size_t off = r->recpre.len;
     if (len <= off + 1 || line[len - 1] != '}' || memcmp(line, r->recpre.data, off) != 0)
         return 0;
-    /* one document, its buffer kept from record to record (valid until the next call) */
-    bson_t *doc = &r->fdoc;
-    if (r->fdoc_init)
-        bson_reinit(doc);
-    else
-        bson_init(doc);
-    r->fdoc_init = 1;
-    int rc = mno_ejson_parse(r->ejp, line + off, len - off - 1, doc);
+    /* parsed into one reused buffer; the bson_t is static over it (bson_destroy frees nothing) */
+    if (!r->docst && posix_memalign((void **)&r->docst, 128, sizeof *r->docst) != 0)
+        r->docst = NULL;
+    mno_buf_reset(&r->docbuf);
+    int rc = r->docst ? mno_ejson_text_to_buf(line + off, len - off - 1, &r->docbuf) : -1;
     if (rc != 0)
         return rc < 0 ? r_err(r, e, MNO_E_NOMEM, r->sec.ns, "out of memory") : 0;
+    bson_t *doc = r->docst;
+    if (!bson_init_static(doc, (const uint8_t *)r->docbuf.data, r->docbuf.len))
+        return r_err(r, e, MNO_E_INTERNAL, r->sec.ns, "bad document length");
+    r->doc = doc;
     if (r->opts.no_digest) {
         size_t start = r->batch.len;
         if (mno_buf_add(&r->batch, bson_get_data(doc), doc->len) < 0)
@@ -1177,9 +1176,8 @@ void mno_reader_free(mno_reader *r)
     free(r->lens);
     if (r->doc)
         bson_destroy(r->doc);
-    if (r->fdoc_init)
-        bson_destroy(&r->fdoc);
-    mno_ejson_parser_free(r->ejp);
+    free(r->docst);
+    mno_buf_release(&r->docbuf);
     mno_buf_release(&r->text);
     mno_buf_release(&r->recpre);
     mno_buf_release(&r->batch);
