@@ -293,7 +293,7 @@ static size_t dec128_text(const uint8_t *p, char *s)
     int exponent = (int)bexp - 6176;
     uint32_t top = (uint32_t)((hi >> 32) & 0x3fff) + (msb << 14);
     /* the coefficient's digits, most significant first (values 0-9) */
-    char dig[40];
+    char dig[40] = {0};   /* (one digit at least is always set) */
     int nd;
     uint64_t chi = top < (1u << 17) ? (uint64_t)top << 32 | (hi & 0xffffffffu) : 0;
     uint64_t clo = top < (1u << 17) ? lo : 0;
