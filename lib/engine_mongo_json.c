@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "engine_mongo_json.h"
+#include "buf.h"
 
 /*
  * The reader (lib/stream.c) has every record line parsed by jansson already; printing the
@@ -301,28 +302,90 @@ int mno_json_to_bson(const json_t *v, bson_t *out)
 /* ---- from the text: the reader's fast path for record lines ---- */
 
 /*
- * A recursive-descent parser of JSON text that appends to BSON as it goes, knowing the
+ * A recursive-descent parser of JSON text that writes BSON bytes as it goes, straight into
+ * a byte buffer (no bson_t, no copies of strings through a scratch buffer), knowing the
  * canonical wrappers in the order libbson and lib/ejson.c print their members. Anything
  * else (relaxed numbers, other member orders, invalid text) is FALLBACK: the reader then
  * takes its general path (jansson, libbson), which also words any error. The record's sum
- * is checked against the archive's end line either way.
+ * is checked against the archive's end line either way. What it makes is what the tree path
+ * above makes of the same text: libbson's bytes, except where libbson's parser mis-reads
+ * canonical text (a code-with-scope value as an array element gets a bad key; "$code" inside
+ * a scope stays a plain key), where both give the document that was printed (tests/unit/
+ * test_ejson_parse.c). The rare wrappers (binary, regular
+ * expression, code, symbol, DBPointer) are appended by libbson itself, so its rules (sorted
+ * regex options, binary subtype 2's inner length) hold by construction.
  */
 typedef struct txt {
     const char *p, *end;
-    char *buf;          /* decoded strings */
-    size_t cap;
-    int depth;
+    mno_buf *o;         /* output: BSON bytes appended at o->len */
+    int depth;          /* '{' and '[' open around the value being read, the document's own not counted */
 } txt;
 
-#define MAX_DEPTH 100   /* libbson's parser nests at most this deep */
+/* libbson's parser refuses text nested deeper than this (its JSON tokenizer's limit), the
+   inner braces of wrappers ($date, $binary, ...) and a $scope's included */
+#define MAX_DEPTH 97
+/* 1 when k more levels below the current one would be deeper than libbson goes. */
+#define TOO_DEEP(t, k) ((t)->depth + (k) > MAX_DEPTH)
+#define T_DOUBLE 0x01
+#define T_UTF8 0x02
+#define T_DOC 0x03
+#define T_ARRAY 0x04
+#define T_UNDEFINED 0x06
+#define T_OID 0x07
+#define T_BOOL 0x08
+#define T_DATE 0x09
+#define T_NULL 0x0A
+#define T_INT32 0x10
+#define T_TIMESTAMP 0x11
+#define T_INT64 0x12
+#define T_DECIMAL 0x13
+#define T_MAXKEY 0x7F
+#define T_MINKEY 0xFF
 
-static void ws(txt *t)
+/* Room for n more bytes at o->len (and mno_buf's NUL). 0 or -1. */
+static inline int room(txt *t, size_t n)
+{
+    mno_buf *b = t->o;
+    return b->len + n + 1 <= b->cap ? 0 : mno_buf_grow(b, n);
+}
+
+static inline void put32(char *p, uint32_t v)
+{
+    p[0] = (char)(v & 0xff);
+    p[1] = (char)(v >> 8 & 0xff);
+    p[2] = (char)(v >> 16 & 0xff);
+    p[3] = (char)(v >> 24 & 0xff);
+}
+
+static inline void put64(char *p, uint64_t v)
+{
+    put32(p, (uint32_t)v);
+    put32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* Appends n bytes (room made by the caller). */
+static inline void emit(txt *t, const void *p, size_t n)
+{
+    memcpy(t->o->data + t->o->len, p, n);
+    t->o->len += n;
+}
+
+static int emit64(txt *t, uint64_t v)
+{
+    if (room(t, 8) < 0)
+        return -1;
+    put64(t->o->data + t->o->len, v);
+    t->o->len += 8;
+    return 0;
+}
+
+static inline void ws(txt *t)
 {
     while (t->p < t->end && (*t->p == ' ' || *t->p == '\t' || *t->p == '\n' || *t->p == '\r'))
         t->p++;
 }
 
-static int lit(txt *t, char c)
+static inline int lit(txt *t, char c)
 {
     ws(t);
     if (t->p < t->end && *t->p == c) {
@@ -346,129 +409,160 @@ static int hex4(const char *p, unsigned *v)
     return 0;
 }
 
-/* A JSON string into t->buf (NUL-terminated, *n bytes, may hold NUL). 0, FALLBACK or -1. */
-static int str(txt *t, size_t *n)
+/* 1 when none of the 8 bytes of x is '"', '\\' or < 0x20 (word-at-a-time tests, exact for "any"). */
+static inline int plain8(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    uint64_t lt = (x - ones * 0x20) & ~x & high;
+    uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+    q = (q - ones) & ~q & high;
+    bs = (bs - ones) & ~bs & high;
+    return !(lt | q | bs);
+}
+
+/*
+ * A JSON string, decoded and appended at o->len (not NUL-terminated; o->len advanced by
+ * *n). *nul: it holds a NUL. Invalid UTF-8 is FALLBACK (the general path refuses it), as
+ * bson_utf8_validate (NUL allowed) judges it. 0, FALLBACK or -1.
+ */
+static int str(txt *t, size_t *n, int *nul)
 {
     ws(t);
     if (t->p >= t->end || *t->p != '"')
         return FALLBACK;
-    t->p++;
-    size_t k = 0;
+    const char *p = t->p + 1, *end = t->end;
+    /* the decoded string is never longer than the text left */
+    if (room(t, (size_t)(end - p) + 8) < 0)
+        return -1;
+    char *o0 = t->o->data + t->o->len, *o = o0;
+    uint64_t high = 0;
+    int z = 0;
     for (;;) {
-        if (t->p >= t->end)
-            return FALLBACK;
-        if (k + 8 > t->cap) {
-            size_t cap = t->cap ? 2 * t->cap : 256;
-            char *b = realloc(t->buf, cap);
-            if (!b)
-                return -1;
-            t->buf = b;
-            t->cap = cap;
+        while (end - p >= 8) {
+            uint64_t x;
+            memcpy(&x, p, 8);
+            if (!plain8(x))
+                break;
+            high |= x;
+            memcpy(o, &x, 8);
+            o += 8;
+            p += 8;
         }
-        unsigned char c = (unsigned char)*t->p;
+        if (p >= end)
+            return FALLBACK;
+        unsigned char c = (unsigned char)*p;
         if (c == '"') {
-            t->p++;
+            p++;
             break;
         }
         if (c < 0x20)
             return FALLBACK;
         if (c != '\\') {
-            /* a run of plain bytes */
-            const char *q = t->p;
-            while (q < t->end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20)
-                q++;
-            size_t run = (size_t)(q - t->p);
-            if (k + run + 8 > t->cap) {
-                size_t cap = t->cap;
-                while (k + run + 8 > cap)
-                    cap *= 2;
-                char *b = realloc(t->buf, cap);
-                if (!b)
-                    return -1;
-                t->buf = b;
-                t->cap = cap;
-            }
-            memcpy(t->buf + k, t->p, run);
-            k += run;
-            t->p = q;
+            high |= c;
+            *o++ = (char)c;
+            p++;
             continue;
         }
-        if (t->p + 1 >= t->end)
+        if (p + 1 >= end)
             return FALLBACK;
-        char esc = t->p[1];
-        t->p += 2;
+        char esc = p[1];
+        p += 2;
         switch (esc) {
-        case '"': t->buf[k++] = '"'; break;
-        case '\\': t->buf[k++] = '\\'; break;
-        case '/': t->buf[k++] = '/'; break;
-        case 'b': t->buf[k++] = '\b'; break;
-        case 'f': t->buf[k++] = '\f'; break;
-        case 'n': t->buf[k++] = '\n'; break;
-        case 'r': t->buf[k++] = '\r'; break;
-        case 't': t->buf[k++] = '\t'; break;
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '/': *o++ = '/'; break;
+        case 'b': *o++ = '\b'; break;
+        case 'f': *o++ = '\f'; break;
+        case 'n': *o++ = '\n'; break;
+        case 'r': *o++ = '\r'; break;
+        case 't': *o++ = '\t'; break;
         case 'u': {
             unsigned u, lo;
-            if (t->end - t->p < 4 || hex4(t->p, &u) < 0)
+            if (end - p < 4 || hex4(p, &u) < 0)
                 return FALLBACK;
-            t->p += 4;
+            p += 4;
             if (u >= 0xD800 && u <= 0xDBFF) {
-                if (t->end - t->p < 6 || t->p[0] != '\\' || t->p[1] != 'u' || hex4(t->p + 2, &lo) < 0 ||
-                    lo < 0xDC00 || lo > 0xDFFF)
+                if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, &lo) < 0 || lo < 0xDC00 ||
+                    lo > 0xDFFF)
                     return FALLBACK;
-                t->p += 6;
+                p += 6;
                 u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
             } else if (u >= 0xDC00 && u <= 0xDFFF) {
                 return FALLBACK;
             }
+            if (u == 0)
+                z = 1;
             if (u < 0x80) {
-                t->buf[k++] = (char)u;
+                *o++ = (char)u;
             } else if (u < 0x800) {
-                t->buf[k++] = (char)(0xC0 | u >> 6);
-                t->buf[k++] = (char)(0x80 | (u & 0x3F));
+                *o++ = (char)(0xC0 | u >> 6);
+                *o++ = (char)(0x80 | (u & 0x3F));
             } else if (u < 0x10000) {
-                t->buf[k++] = (char)(0xE0 | u >> 12);
-                t->buf[k++] = (char)(0x80 | (u >> 6 & 0x3F));
-                t->buf[k++] = (char)(0x80 | (u & 0x3F));
+                *o++ = (char)(0xE0 | u >> 12);
+                *o++ = (char)(0x80 | (u >> 6 & 0x3F));
+                *o++ = (char)(0x80 | (u & 0x3F));
             } else {
-                t->buf[k++] = (char)(0xF0 | u >> 18);
-                t->buf[k++] = (char)(0x80 | (u >> 12 & 0x3F));
-                t->buf[k++] = (char)(0x80 | (u >> 6 & 0x3F));
-                t->buf[k++] = (char)(0x80 | (u & 0x3F));
+                *o++ = (char)(0xF0 | u >> 18);
+                *o++ = (char)(0x80 | (u >> 12 & 0x3F));
+                *o++ = (char)(0x80 | (u >> 6 & 0x3F));
+                *o++ = (char)(0x80 | (u & 0x3F));
             }
+            if (u >= 0x80)
+                high |= 0x80;
             break;
         }
         default:
             return FALLBACK;
         }
     }
-    t->buf[k] = '\0';
-    /* invalid UTF-8 is for the general path to refuse */
-    if (!bson_utf8_validate(t->buf, k, true))
+    size_t k = (size_t)(o - o0);
+    /* only a string with bytes >= 0x80 can be invalid UTF-8 */
+    if ((high & 0x8080808080808080ULL) && !bson_utf8_validate(o0, k, true))
         return FALLBACK;
+    t->p = p;
+    t->o->len += k;
     *n = k;
+    *nul = z;
     return 0;
 }
 
-/* The next string must be exactly want (a member name). */
-static int key_is(txt *t, const char *want)
+/* A string decoded past o->len and NUL-terminated there, o->len unchanged: *s points to it
+   until the next append. 0, FALLBACK or -1. */
+static int scratch_str(txt *t, const char **s, size_t *n, int *nul)
 {
-    size_t n;
-    int rc = str(t, &n);
+    size_t at = t->o->len;
+    int rc = str(t, n, nul);
     if (rc)
         return rc;
-    return strcmp(t->buf, want) == 0 && n == strlen(want) && lit(t, ':') ? 0 : FALLBACK;
+    t->o->len = at;
+    t->o->data[at + *n] = '\0'; /* str made room for the text left, the closing quote included */
+    *s = t->o->data + at;
+    return 0;
 }
 
-/* A string value, copied (caller frees). */
-static int str_dup(txt *t, char **out, size_t *n)
+/* The next string must be exactly want (a member name), then ':'. */
+static int key_is(txt *t, const char *want)
 {
-    int rc = str(t, n);
+    const char *s;
+    size_t n;
+    int nul, rc = scratch_str(t, &s, &n, &nul);
     if (rc)
         return rc;
-    *out = malloc(*n + 1);
-    if (!*out)
+    return !nul && n == strlen(want) && memcmp(s, want, n) == 0 && lit(t, ':') ? 0 : FALLBACK;
+}
+
+/* A string without NUL, copied (caller frees). */
+static int str_dup(txt *t, char **out, size_t *n)
+{
+    const char *s;
+    int nul, rc = scratch_str(t, &s, n, &nul);
+    if (rc)
+        return rc;
+    if (nul)
+        return FALLBACK;
+    if (!(*out = malloc(*n + 1)))
         return -1;
-    memcpy(*out, t->buf, *n + 1);
+    memcpy(*out, s, *n + 1);
     return 0;
 }
 
@@ -488,69 +582,182 @@ static int uint_lit(txt *t, uint32_t *v)
     return 0;
 }
 
-static int tvalue(txt *t, const char *key, int keylen, bson_t *out);
-static int tmembers(txt *t, bson_t *out);
-
-/* Builds the one-member object {name: str} as jansson would and hands it to wrapper(). */
-static int simple_wrapper(const char *name, const char *s, size_t n, const char *key, int keylen, bson_t *out)
+/* s[0..n) is -?[0-9]+ and its value fits in [lo, hi]: *out set. 0 or -1 (as parse_int). */
+static int int_text(const char *s, size_t n, int64_t lo, int64_t hi, int64_t *out)
 {
-    json_t *o = json_object();
-    json_t *v = json_stringn(s, n);
-    int rc = -1;
-    if (o && v && json_object_set_new(o, name, v) == 0) {
-        v = NULL;
-        rc = wrapper(o, key, keylen, out);
+    size_t i = 0;
+    int neg = 0;
+    uint64_t x = 0, lim;
+    if (i < n && s[i] == '-') {
+        neg = 1;
+        i++;
     }
-    json_decref(v);
-    json_decref(o);
-    return rc;
+    if (i == n)
+        return -1;
+    lim = neg ? (uint64_t)0 - (uint64_t)lo : (uint64_t)hi;
+    for (; i < n; i++) {
+        unsigned d = (unsigned)(unsigned char)s[i] - '0';
+        if (d > 9 || x > (lim - d) / 10)
+            return -1;
+        x = x * 10 + d;
+    }
+    *out = neg ? (int64_t)(0 - x) : (int64_t)x;
+    return 0;
 }
 
-/* After '{' and a first member name starting with '$' (in t->buf): the wrapper's rest. */
-static int twrapper(txt *t, const char *name, const char *key, int keylen, bson_t *out)
+/*
+ * strtod's value of s[0..n) when it is -?[0-9]+(.[0-9]+)? with at most 15 digits: the
+ * digits and the power of ten are exact doubles, so one division rounds exactly as strtod
+ * does (round to nearest). 0, or -1 for anything else (then strtod decides).
+ */
+static int simple_double(const char *s, size_t n, double *out)
 {
-    int rc = 0;
+    static const double p10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    size_t i = 0, digits = 0, frac = 0;
+    int neg = 0, dot = 0;
+    uint64_t m = 0;
+    if (i < n && s[i] == '-') {
+        neg = 1;
+        i++;
+    }
+    for (; i < n; i++) {
+        char c = s[i];
+        if (c >= '0' && c <= '9') {
+            if (++digits > 15)
+                return -1;
+            m = m * 10 + (uint64_t)(c - '0');
+            frac += (size_t)dot;
+        } else if (c == '.' && !dot && digits) {
+            dot = 1;
+        } else {
+            return -1;
+        }
+    }
+    if (!digits || (dot && !frac))
+        return -1;
+    double d = (double)m / p10[frac];
+    *out = neg ? -d : d;
+    return 0;
+}
+
+/* Appends the value of the one-element document el (key "") as the element at tpos. */
+static int emit_element_of(txt *t, size_t tpos, const bson_t *el)
+{
+    const uint8_t *d = bson_get_data(el);
+    if (el->len < 7 || d[5] != '\0')
+        return -1;
+    size_t n = el->len - 7; /* header 4, type 1, key "" 1, ..., trailing NUL 1 */
+    if (room(t, n) < 0)
+        return -1;
+    t->o->data[tpos] = (char)d[4];
+    emit(t, d + 6, n);
+    return 0;
+}
+
+static int tvalue(txt *t, size_t tpos);
+static int tmembers(txt *t);
+
+/* After '{' and a first member name starting with '$' (name): the wrapper's rest, its
+   value appended as the element whose type byte is at tpos. */
+static int twrapper(txt *t, const char *name, size_t tpos)
+{
+    int rc = 0, nul;
     size_t n, m;
+    const char *s;
     char *a = NULL, *b = NULL;
+    bson_t el = BSON_INITIALIZER;
     if (!lit(t, ':'))
         return FALLBACK;
-    if (!strcmp(name, "$oid") || !strcmp(name, "$numberInt") || !strcmp(name, "$numberLong") ||
-        !strcmp(name, "$numberDouble") || !strcmp(name, "$numberDecimal") || !strcmp(name, "$symbol")) {
-        if ((rc = str(t, &n)))
+    if (!strcmp(name, "$numberInt") || !strcmp(name, "$numberLong") || !strcmp(name, "$date")) {
+        int is_date = name[1] == 'd';
+        int64_t v;
+        if (is_date && (TOO_DEEP(t, 1) || !lit(t, '{') || (rc = key_is(t, "$numberLong"))))
+            return rc ? rc : FALLBACK;
+        if ((rc = scratch_str(t, &s, &n, &nul)))
             return rc;
+        int lim32 = !strcmp(name, "$numberInt");
+        if (nul || int_text(s, n, lim32 ? INT32_MIN : INT64_MIN, lim32 ? INT32_MAX : INT64_MAX, &v) < 0 ||
+            !lit(t, '}') || (is_date && !lit(t, '}')))
+            return FALLBACK;
+        t->o->data[tpos] = (char)(is_date ? T_DATE : lim32 ? T_INT32 : T_INT64);
+        if (!lim32)
+            return emit64(t, (uint64_t)v);
+        if (room(t, 4) < 0)
+            return -1;
+        put32(t->o->data + t->o->len, (uint32_t)(int32_t)v);
+        t->o->len += 4;
+        return 0;
+    }
+    if (!strcmp(name, "$numberDouble")) {
+        double d;
+        if ((rc = scratch_str(t, &s, &n, &nul)))
+            return rc;
+        if (nul)
+            return FALLBACK;
+        if (simple_double(s, n, &d) == 0) {
+            /* the common case */
+        } else if (!strcmp(s, "Infinity")) {
+            d = INFINITY;
+        } else if (!strcmp(s, "-Infinity")) {
+            d = -INFINITY;
+        } else if (!strcmp(s, "NaN")) {
+            d = NAN;
+        } else {
+            char *endp;
+            if (!n || strspn(s, "0123456789.eE+-") != n)
+                return FALLBACK;
+            errno = 0;
+            d = strtod(s, &endp);
+            /* ERANGE on underflow still gives the subnormal (5e-324), as libbson takes it */
+            if (*endp || (errno == ERANGE && fabs(d) >= 1.0))
+                return FALLBACK;
+        }
         if (!lit(t, '}'))
             return FALLBACK;
-        return simple_wrapper(name, t->buf, n, key, keylen, out);
+        uint64_t bits;
+        memcpy(&bits, &d, 8);
+        t->o->data[tpos] = T_DOUBLE;
+        return emit64(t, bits);
     }
-    if (!strcmp(name, "$code")) {
-        if ((rc = str_dup(t, &a, &n)))
+    if (!strcmp(name, "$numberDecimal")) {
+        bson_decimal128_t dec;
+        if ((rc = scratch_str(t, &s, &n, &nul)))
             return rc;
-        if (strlen(a) != n) {
-            free(a);
+        if (nul || !bson_decimal128_from_string(s, &dec) || !lit(t, '}'))
             return FALLBACK;
-        }
-        if (lit(t, '}')) {
-            rc = bson_append_code(out, key, keylen, a) ? 0 : -1;
-        } else if (lit(t, ',') && key_is(t, "$scope") == 0 && lit(t, '{')) {
-            bson_t sc = BSON_INITIALIZER;
-            rc = tmembers(t, &sc);
-            if (rc == 0)
-                rc = lit(t, '}') && lit(t, '}') ? (bson_append_code_with_scope(out, key, keylen, a, &sc) ? 0 : -1)
-                                                 : FALLBACK;
-            bson_destroy(&sc);
-        } else {
-            rc = FALLBACK;
-        }
-        free(a);
-        return rc;
+        t->o->data[tpos] = T_DECIMAL;
+        return emit64(t, dec.low) < 0 || emit64(t, dec.high) < 0 ? -1 : 0;
+    }
+    if (!strcmp(name, "$oid")) {
+        bson_oid_t oid;
+        if ((rc = scratch_str(t, &s, &n, &nul)))
+            return rc;
+        if (nul || !is_hex(s, 24) || !lit(t, '}'))
+            return FALLBACK;
+        bson_oid_init_from_string(&oid, s);
+        if (room(t, 12) < 0)
+            return -1;
+        t->o->data[tpos] = T_OID;
+        emit(t, oid.bytes, 12);
+        return 0;
+    }
+    if (!strcmp(name, "$symbol")) {
+        if ((rc = scratch_str(t, &s, &n, &nul)))
+            return rc;
+        if (n > INT32_MAX - 1 || !(a = malloc(n + 1)))
+            return -1;
+        memcpy(a, s, n + 1);
+        rc = !lit(t, '}') ? FALLBACK : bson_append_symbol(&el, "", 0, a, (int)n) ? 0 : -1;
+        goto libbson;
     }
     if (!strcmp(name, "$minKey") || !strcmp(name, "$maxKey")) {
         ws(t);
         if (t->p < t->end && *t->p == '1') {
             t->p++;
-            if (lit(t, '}'))
-                return (name[2] == 'i' ? bson_append_minkey(out, key, keylen) : bson_append_maxkey(out, key, keylen))
-                           ? 0 : -1;
+            if (lit(t, '}')) {
+                t->o->data[tpos] = (char)(name[2] == 'i' ? T_MINKEY : T_MAXKEY);
+                return 0;
+            }
         }
         return FALLBACK;
     }
@@ -558,39 +765,65 @@ static int twrapper(txt *t, const char *name, const char *key, int keylen, bson_
         ws(t);
         if (t->end - t->p >= 4 && !memcmp(t->p, "true", 4)) {
             t->p += 4;
-            if (lit(t, '}'))
-                return bson_append_undefined(out, key, keylen) ? 0 : -1;
+            if (lit(t, '}')) {
+                t->o->data[tpos] = T_UNDEFINED;
+                return 0;
+            }
         }
         return FALLBACK;
     }
-    if (!strcmp(name, "$date")) {
-        long long v;
-        if (!lit(t, '{') || (rc = key_is(t, "$numberLong")) || (rc = str(t, &n)))
-            return rc ? rc : FALLBACK;
-        if (parse_int(t->buf, INT64_MIN, INT64_MAX, &v) < 0 || !lit(t, '}') || !lit(t, '}'))
-            return FALLBACK;
-        return bson_append_date_time(out, key, keylen, (int64_t)v) ? 0 : -1;
-    }
     if (!strcmp(name, "$timestamp")) {
         uint32_t ts, inc;
-        if (!lit(t, '{') || key_is(t, "t") || uint_lit(t, &ts) || !lit(t, ',') || key_is(t, "i") ||
+        if (TOO_DEEP(t, 1) || !lit(t, '{') || key_is(t, "t") || uint_lit(t, &ts) || !lit(t, ',') || key_is(t, "i") ||
             uint_lit(t, &inc) || !lit(t, '}') || !lit(t, '}'))
             return FALLBACK;
-        return bson_append_timestamp(out, key, keylen, ts, inc) ? 0 : -1;
+        t->o->data[tpos] = T_TIMESTAMP;
+        return emit64(t, (uint64_t)ts << 32 | inc);
+    }
+    if (!strcmp(name, "$code")) {
+        if ((rc = str_dup(t, &a, &n)))
+            return rc;
+        if (lit(t, '}')) {
+            rc = bson_append_code(&el, "", 0, a) ? 0 : -1;
+        } else if (lit(t, ',') && key_is(t, "$scope") == 0 && lit(t, '{')) {
+            /* the scope's bytes go past the end of the output, then to libbson */
+            size_t at = t->o->len;
+            rc = TOO_DEEP(t, 1) ? FALLBACK : room(t, 4) < 0 ? -1 : 0;
+            if (rc == 0) {
+                t->o->len += 4;
+                t->depth++;
+                rc = tmembers(t);
+                t->depth--;
+            }
+            if (rc == 0 && (room(t, 1) < 0))
+                rc = -1;
+            if (rc == 0) {
+                t->o->data[t->o->len++] = '\0';
+                size_t sl = t->o->len - at;
+                bson_t sc;
+                put32(t->o->data + at, (uint32_t)sl);
+                if (sl > INT32_MAX || !bson_init_static(&sc, (const uint8_t *)t->o->data + at, sl))
+                    rc = FALLBACK;
+                else
+                    rc = lit(t, '}') && lit(t, '}') ? (bson_append_code_with_scope(&el, "", 0, a, &sc) ? 0 : -1)
+                                                     : FALLBACK;
+            }
+            t->o->len = at;
+        } else {
+            rc = FALLBACK;
+        }
+        goto libbson;
     }
     if (!strcmp(name, "$regularExpression")) {
         rc = FALLBACK;
-        if (lit(t, '{') && key_is(t, "pattern") == 0 && str_dup(t, &a, &n) == 0 && lit(t, ',') &&
-            key_is(t, "options") == 0 && str_dup(t, &b, &m) == 0 && lit(t, '}') && lit(t, '}') &&
-            strlen(a) == n && strlen(b) == m)
-            rc = bson_append_regex(out, key, keylen, a, b) ? 0 : -1;
-        free(a);
-        free(b);
-        return rc;
+        if (!TOO_DEEP(t, 1) && lit(t, '{') && key_is(t, "pattern") == 0 && str_dup(t, &a, &n) == 0 && lit(t, ',') &&
+            key_is(t, "options") == 0 && str_dup(t, &b, &m) == 0 && lit(t, '}') && lit(t, '}'))
+            rc = bson_append_regex(&el, "", 0, a, b) ? 0 : -1;
+        goto libbson;
     }
     if (!strcmp(name, "$binary")) {
         rc = FALLBACK;
-        if (lit(t, '{') && key_is(t, "base64") == 0 && str_dup(t, &a, &n) == 0 && lit(t, ',') &&
+        if (!TOO_DEEP(t, 1) && lit(t, '{') && key_is(t, "base64") == 0 && str_dup(t, &a, &n) == 0 && lit(t, ',') &&
             key_is(t, "subType") == 0 && str_dup(t, &b, &m) == 0 && lit(t, '}') && lit(t, '}') &&
             (is_hex(b, 1) || is_hex(b, 2))) {
             uint8_t *buf = malloc(n / 4 * 3 + 1);
@@ -598,51 +831,57 @@ static int twrapper(txt *t, const char *name, const char *key, int keylen, bson_
             if (!buf)
                 rc = -1;
             else if (b64_decode(a, n, buf, &len) == 0)
-                rc = bson_append_binary(out, key, keylen, (bson_subtype_t)strtol(b, NULL, 16), buf, (uint32_t)len)
-                         ? 0 : -1;
+                rc = bson_append_binary(&el, "", 0, (bson_subtype_t)strtol(b, NULL, 16), buf, (uint32_t)len) ? 0 : -1;
             free(buf);
         }
-        free(a);
-        free(b);
-        return rc;
+        goto libbson;
     }
     if (!strcmp(name, "$dbPointer")) {
         rc = FALLBACK;
-        if (lit(t, '{') && key_is(t, "$ref") == 0 && str_dup(t, &a, &m) == 0 && lit(t, ',') &&
-            key_is(t, "$id") == 0 && lit(t, '{') && key_is(t, "$oid") == 0 && str(t, &n) == 0 &&
-            is_hex(t->buf, 24) && lit(t, '}') && lit(t, '}') && lit(t, '}') && strlen(a) == m) {
+        if (!TOO_DEEP(t, 2) && lit(t, '{') && key_is(t, "$ref") == 0 && str_dup(t, &a, &m) == 0 && lit(t, ',') &&
+            key_is(t, "$id") == 0 && lit(t, '{') && key_is(t, "$oid") == 0 && scratch_str(t, &s, &n, &nul) == 0 &&
+            !nul && is_hex(s, 24)) {
             bson_oid_t oid;
-            bson_oid_init_from_string(&oid, t->buf);
-            rc = bson_append_dbpointer(out, key, keylen, a, &oid) ? 0 : -1;
+            bson_oid_init_from_string(&oid, s);
+            if (lit(t, '}') && lit(t, '}') && lit(t, '}'))
+                rc = bson_append_dbpointer(&el, "", 0, a, &oid) ? 0 : -1;
         }
-        free(a);
-        return rc;
+        goto libbson;
     }
     return FALLBACK;
+libbson:
+    /* the value as libbson appends it, copied into place */
+    if (rc == 0)
+        rc = emit_element_of(t, tpos, &el);
+    bson_destroy(&el);
+    free(a);
+    free(b);
+    return rc;
 }
 
 /* Members of an object after its '{', up to but not including '}'; none starts with '$'. */
-static int tmembers(txt *t, bson_t *out)
+static int tmembers(txt *t)
 {
-    size_t n;
     ws(t);
     if (t->p < t->end && *t->p == '}')
         return 0;
     for (;;) {
-        int rc = str(t, &n);
+        size_t n;
+        int nul;
+        if (room(t, 1) < 0)
+            return -1;
+        size_t tpos = t->o->len++; /* the type byte, set by tvalue */
+        int rc = str(t, &n, &nul);
         if (rc)
             return rc;
-        if (strlen(t->buf) != n || t->buf[0] == '$' || !lit(t, ':'))
+        if (nul || (n && t->o->data[tpos + 1] == '$'))
             return FALLBACK;
-        char kbuf[256];
-        char *key = n < sizeof kbuf ? kbuf : malloc(n + 1);
-        if (!key)
+        if (room(t, 1) < 0)
             return -1;
-        memcpy(key, t->buf, n + 1);
-        rc = tvalue(t, key, (int)n, out);
-        if (key != kbuf)
-            free(key);
-        if (rc)
+        t->o->data[t->o->len++] = '\0';
+        if (!lit(t, ':'))
+            return FALLBACK;
+        if ((rc = tvalue(t, tpos)))
             return rc;
         ws(t);
         if (t->p < t->end && *t->p == '}')
@@ -652,108 +891,162 @@ static int tmembers(txt *t, bson_t *out)
     }
 }
 
-static int tvalue(txt *t, const char *key, int keylen, bson_t *out)
+/* Ends the document or array whose length field is at at: its NUL, its length. */
+static int close_doc(txt *t, size_t at)
+{
+    if (room(t, 1) < 0)
+        return -1;
+    t->o->data[t->o->len++] = '\0';
+    size_t len = t->o->len - at;
+    if (len > INT32_MAX)
+        return FALLBACK;
+    put32(t->o->data + at, (uint32_t)len);
+    return 0;
+}
+
+/* A value: its bytes appended, its type set at o->data[tpos]. */
+static int tvalue(txt *t, size_t tpos)
 {
     ws(t);
     if (t->p >= t->end)
         return FALLBACK;
     char c = *t->p;
     size_t n;
-    int rc;
+    int rc, nul;
     if (c == '"') {
-        if ((rc = str(t, &n)))
+        if (room(t, 4) < 0)
+            return -1;
+        size_t at = t->o->len;
+        t->o->len += 4;
+        if ((rc = str(t, &n, &nul)))
             return rc;
-        return bson_append_utf8(out, key, keylen, t->buf, (int)n) ? 0 : -1;
+        if (n > INT32_MAX - 1 || room(t, 1) < 0)
+            return -1;
+        t->o->data[t->o->len++] = '\0';
+        put32(t->o->data + at, (uint32_t)(n + 1));
+        t->o->data[tpos] = T_UTF8;
+        return 0;
     }
     if (c == '{') {
         if (++t->depth > MAX_DEPTH)
             return FALLBACK;
         t->p++;
         ws(t);
-        const char *save = t->p;
-        if (t->p < t->end && *t->p == '"' && t->p + 1 < t->end && t->p[1] == '$') {
-            if ((rc = str(t, &n)))
-                return rc;
+        if (t->p + 1 < t->end && t->p[0] == '"' && t->p[1] == '$') {
+            const char *s;
             char name[32];
-            if (n >= sizeof name)
+            if ((rc = scratch_str(t, &s, &n, &nul)))
+                return rc;
+            if (nul || n >= sizeof name)
                 return FALLBACK;
-            memcpy(name, t->buf, n + 1);
-            rc = twrapper(t, name, key, keylen, out);
+            memcpy(name, s, n + 1);
+            rc = twrapper(t, name, tpos);
             t->depth--;
             return rc;
         }
-        t->p = save;
-        bson_t child;
-        if (!bson_append_document_begin(out, key, keylen, &child))
+        if (room(t, 4) < 0)
             return -1;
-        rc = tmembers(t, &child);
-        if (!bson_append_document_end(out, &child))
-            return -1;
-        if (rc == 0 && !lit(t, '}'))
-            rc = FALLBACK;
+        size_t at = t->o->len;
+        t->o->len += 4;
+        t->o->data[tpos] = T_DOC;
+        if ((rc = tmembers(t)) || (rc = close_doc(t, at)))
+            return rc;
+        if (!lit(t, '}'))
+            return FALLBACK;
         t->depth--;
-        return rc;
+        return 0;
     }
     if (c == '[') {
         if (++t->depth > MAX_DEPTH)
             return FALLBACK;
         t->p++;
-        bson_t child;
-        char buf[16];
-        const char *k;
-        if (!bson_append_array_begin(out, key, keylen, &child))
+        if (room(t, 4) < 0)
             return -1;
-        rc = 0;
+        size_t at = t->o->len;
+        t->o->len += 4;
+        t->o->data[tpos] = T_ARRAY;
         ws(t);
         if (t->p < t->end && *t->p == ']') {
             t->p++;
         } else {
             for (uint32_t i = 0;; i++) {
+                char buf[16];
+                const char *k;
                 uint32_t kn = bson_uint32_to_string(i, &k, buf, sizeof buf);
-                if ((rc = tvalue(t, k, (int)kn, &child)))
-                    break;
+                if (room(t, kn + 2) < 0)
+                    return -1;
+                size_t et = t->o->len++;
+                emit(t, k, kn + 1);
+                if ((rc = tvalue(t, et)))
+                    return rc;
                 if (lit(t, ']'))
                     break;
-                if (!lit(t, ',')) {
-                    rc = FALLBACK;
-                    break;
-                }
+                if (!lit(t, ','))
+                    return FALLBACK;
             }
         }
-        if (!bson_append_array_end(out, &child))
-            return -1;
+        if ((rc = close_doc(t, at)))
+            return rc;
         t->depth--;
-        return rc;
+        return 0;
     }
+    if (room(t, 1) < 0)
+        return -1;
     if (t->end - t->p >= 4 && !memcmp(t->p, "true", 4)) {
         t->p += 4;
-        return bson_append_bool(out, key, keylen, true) ? 0 : -1;
+        t->o->data[tpos] = T_BOOL;
+        t->o->data[t->o->len++] = 1;
+        return 0;
     }
     if (t->end - t->p >= 5 && !memcmp(t->p, "false", 5)) {
         t->p += 5;
-        return bson_append_bool(out, key, keylen, false) ? 0 : -1;
+        t->o->data[tpos] = T_BOOL;
+        t->o->data[t->o->len++] = 0;
+        return 0;
     }
     if (t->end - t->p >= 4 && !memcmp(t->p, "null", 4)) {
         t->p += 4;
-        return bson_append_null(out, key, keylen) ? 0 : -1;
+        t->o->data[tpos] = T_NULL;
+        return 0;
     }
     /* bare numbers (relaxed) and anything else */
     return FALLBACK;
 }
 
-int mno_ejson_text_to_bson(const char *p, size_t n, bson_t *out)
+int mno_ejson_text_to_buf(const char *p, size_t n, mno_buf *out)
 {
-    txt t = {p, p + n, NULL, 0, 0};
+    size_t at = out->len;
+    txt t = {p, p + n, out, 0};
     int rc = FALLBACK;
     if (lit(&t, '{')) {
-        rc = tmembers(&t, out);
+        rc = room(&t, 4);
+        if (rc == 0) {
+            out->len += 4;
+            rc = tmembers(&t);
+        }
         if (rc == 0 && !lit(&t, '}'))
             rc = FALLBACK;
         ws(&t);
         if (rc == 0 && t.p != t.end)
             rc = FALLBACK;
+        if (rc == 0)
+            rc = close_doc(&t, at);
     }
-    free(t.buf);
+    if (rc != 0)
+        out->len = at;
+    if (out->data)
+        out->data[out->len] = '\0';
+    return rc;
+}
+
+int mno_ejson_text_to_bson(const char *p, size_t n, bson_t *out)
+{
+    mno_buf b = MNO_BUF_INIT;
+    bson_t doc;
+    int rc = mno_ejson_text_to_buf(p, n, &b);
+    if (rc == 0)
+        rc = bson_init_static(&doc, (const uint8_t *)b.data, b.len) && bson_concat(out, &doc) ? 0 : -1;
+    mno_buf_release(&b);
     return rc;
 }
 

@@ -23,6 +23,14 @@ int mno_json_to_bson(const json_t *v, bson_t *out);
  */
 int mno_ejson_text_to_bson(const char *p, size_t n, bson_t *out);
 
+/*
+ * The same, appending the document's BSON bytes to out (from out->len) instead of to a
+ * bson_t: the reader's fast path, with no copy and no allocation once out has grown.
+ * Returns 0; 1 (left to the general path) or -1 (out of memory) with out as it was.
+ */
+struct mno_buf;
+int mno_ejson_text_to_buf(const char *p, size_t n, struct mno_buf *out);
+
 /* When line starts with the record envelope {"t":"rec","ns":"NS","v": of section ns (as the
    writer prints it), the offset of the document's text; else 0. */
 size_t mno_ejson_rec_prefix(const char *line, size_t len, const char *ns);

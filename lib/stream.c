@@ -716,6 +716,8 @@ struct mno_reader {
     const char **vals;        /* pg values of the current record */
     size_t *lens;
     bson_t *doc;              /* mongo document of the current record */
+    bson_t *docst;            /* fast_mongo: a read-only bson_t over docbuf (aligned as bson_t wants) */
+    mno_buf docbuf;           /* fast_mongo: the current document's BSON bytes */
     mno_buf recpre;           /* {"t":"rec","ns":NS,"v":  the open section's rec lines as writers write them */
     mno_buf text;
     mno_hasher *h;
@@ -977,12 +979,16 @@ static int r_rec_fast_mongo(mno_reader *r, const char *line, size_t len, mno_ite
     size_t off = mno_ejson_rec_prefix(line, len, r->sec.ns);
     if (!off || line[len - 1] != '}')
         return 0;
-    bson_t *doc = bson_new();
-    int rc = doc ? mno_ejson_text_to_bson(line + off, len - off - 1, doc) : -1;
-    if (rc != 0) {
-        bson_destroy(doc);
+    /* parsed into one reused buffer; the bson_t is static over it (bson_destroy frees nothing) */
+    if (!r->docst && posix_memalign((void **)&r->docst, 128, sizeof *r->docst) != 0)
+        r->docst = NULL;
+    mno_buf_reset(&r->docbuf);
+    int rc = r->docst ? mno_ejson_text_to_buf(line + off, len - off - 1, &r->docbuf) : -1;
+    if (rc != 0)
         return rc < 0 ? r_err(r, e, MNO_E_NOMEM, r->sec.ns, "out of memory") : 0;
-    }
+    bson_t *doc = r->docst;
+    if (!bson_init_static(doc, (const uint8_t *)r->docbuf.data, r->docbuf.len))
+        return r_err(r, e, MNO_E_INTERNAL, r->sec.ns, "bad document length");
     r->doc = doc;
     if (r->opts.no_digest) {
         size_t start = r->batch.len;
@@ -1194,6 +1200,8 @@ void mno_reader_free(mno_reader *r)
     free(r->lens);
     if (r->doc)
         bson_destroy(r->doc);
+    free(r->docst);
+    mno_buf_release(&r->docbuf);
     mno_buf_release(&r->text);
     mno_buf_release(&r->recpre);
     mno_buf_release(&r->batch);
