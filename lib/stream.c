@@ -592,6 +592,36 @@ int mno_writer_recs_bson_digest(mno_writer *w, size_t n, const uint8_t *const *d
     return l->len ? w_put(w, l, e) : 0;
 }
 
+int mno_writer_bson_encode(const mno_writer *w, mno_buf *out, size_t n, const uint8_t *const *docs,
+                           const size_t *lens)
+{
+    if (!w->open || w->sec.engine != MNO_ENGINE_MONGO)
+        return -1;
+    for (size_t r = 0; r < n; r++) {
+        if (mno_buf_add(out, w->recpre.data, w->recpre.len) < 0 || mno_ejson_canonical(out, docs[r], lens[r]) != 0 ||
+            mno_buf_add(out, "}\n", 2) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int mno_writer_put_bson_lines(mno_writer *w, const char *lines, size_t len, size_t n,
+                              const unsigned char (*digests)[16], mno_error *e)
+{
+    if (w_need_open(w, MNO_ENGINE_MONGO, e) < 0)
+        return -1;
+    for (size_t r = 0; r < n; r++)
+        mno_sum_add_digest(&w->sec.sum, digests[r]);
+    w->sec.count += n;
+    if (!len)
+        return 0;
+    if (mno_out_write(w->out, lines, len, e) < 0)
+        return -1;
+    if (w->tick)
+        w->tick(w->tick_arg);
+    return 0;
+}
+
 int mno_writer_rec_json(mno_writer *w, const json_t *v, mno_error *e)
 {
     char why[600];
