@@ -172,9 +172,13 @@ typedef struct mno_reader_opts {
                           added to their section's sum by the time its end line is checked, so
                           it->digest is left zero for them and it->section->sum lags until the
                           end line. Counts, sums, the trailer and every error are the same. */
+    int sums_only;     /* 1 (with no_digest): the caller reads only kinds, lines, sections,
+                          counts and sums (a check pass): fast-path pg records go from the line
+                          straight to their record text (mno_pgrec_parse_text), so it->vals and
+                          it->lens are NULL for them; the same counts, sums and errors. */
 } mno_reader_opts;
 
-#define MNO_READER_OPTS_INIT {1, 0, 0, 0, 0, 0}
+#define MNO_READER_OPTS_INIT {1, 0, 0, 0, 0, 0, 0}
 
 typedef struct mno_reader mno_reader;
 
