@@ -40,25 +40,182 @@ static inline uint64_t le64(const uint8_t *p)
     return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
 }
 
+static const char digits2[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* v in decimal, preceded by '-' when neg, at the end of tmp[24]; returns where it starts. */
+static inline char *u64_text(char *end, uint64_t v, int neg)
+{
+    char *p = end;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        p -= 2;
+        memcpy(p, digits2 + 2 * r, 2);
+    }
+    if (v >= 10) {
+        p -= 2;
+        memcpy(p, digits2 + 2 * v, 2);
+    } else {
+        *--p = (char)('0' + v);
+    }
+    if (neg)
+        *--p = '-';
+    return p;
+}
+
 static int put_u64(mno_buf *b, uint64_t v, int neg)
 {
     char tmp[24];
-    char *e = tmp + sizeof tmp, *p = e;
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    if (neg)
-        *--p = '-';
+    char *e = tmp + sizeof tmp, *p = u64_text(e, v, neg);
     return put(b, p, (size_t)(e - p));
 }
 
-static int put_i64(mno_buf *b, int64_t v)
+
+/* v in decimal, preceded by '-' when neg, written at o (room for 21 bytes); returns its end. */
+static inline char *u64_at(char *o, uint64_t v, int neg)
 {
-    return v < 0 ? put_u64(b, (uint64_t)0 - (uint64_t)v, 1) : put_u64(b, (uint64_t)v, 0);
+    static const uint64_t p10[20] = {1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL,
+                                     10000000ULL, 100000000ULL, 1000000000ULL, 10000000000ULL,
+                                     100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+                                     100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+                                     100000000000000000ULL, 1000000000000000000ULL,
+                                     10000000000000000000ULL};
+    int n = 1;
+    while (n < 20 && v >= p10[n])
+        n++;
+    if (neg)
+        *o++ = '-';
+    char *e = o + n;
+    u64_text(e, v, 0);
+    return e;
 }
 
+/* pre, the integer (magnitude mag, negative when neg), post: the number wrappers, with one
+   reservation of room (pre and post literals of up to 40 bytes together). */
+static inline int put_wrapped(mno_buf *b, const char *pre, size_t prel, uint64_t mag, int neg,
+                              const char *post, size_t postl)
+{
+    TRY(room(b, prel + 21 + postl));
+    char *o = b->data + b->len;
+    memcpy(o, pre, prel);
+    o = u64_at(o + prel, mag, neg);
+    memcpy(o, post, postl);
+    b->len = (size_t)(o + postl - b->data);
+    return 0;
+}
+
+#define WRAPPED(b, pre, mag, neg, post) put_wrapped((b), (pre), sizeof(pre) - 1, (mag), (neg), (post), sizeof(post) - 1)
+
+static inline uint64_t mag64(int64_t v) { return v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v; }
+
 static const char hexd[] = "0123456789abcdef";
+
+/* 1 for the bytes a JSON string holds as they are: printable ASCII but '"' and '\\'. */
+static const uint8_t plain[256] = {
+    ['\x20'] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,     /* 0x20-0x2f, no '"' */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,                /* 0x30-0x3f */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,                /* 0x40-0x4f */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,                /* 0x50-0x5f, no '\\' */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,                /* 0x60-0x6f */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,                /* 0x70-0x7f */
+};
+
+/* Nonzero when one of the 8 bytes of x is not plain (below 0x20, '"', '\\', or 0x80 and up). */
+static inline uint64_t special8(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+    /* (v - ones) & ~v has a high bit set for a zero byte; the same with 0x20 for a byte below it */
+    return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs) | x) & high;
+}
+
+/* Escapes and copies what follows s[i] (a byte that is not plain) to *op: one escape, or one
+   validated UTF-8 sequence. Returns the bytes of s consumed, or 0 when the UTF-8 is invalid. */
+static inline size_t esc_one(char **op, const uint8_t *s, size_t i, size_t n)
+{
+    char *o = *op;
+    uint8_t c = s[i];
+    if (c < 0x80) {
+        o[0] = '\\';
+        switch (c) {
+        case '"': o[1] = '"'; break;
+        case '\\': o[1] = '\\'; break;
+        case '\b': o[1] = 'b'; break;
+        case '\f': o[1] = 'f'; break;
+        case '\n': o[1] = 'n'; break;
+        case '\r': o[1] = 'r'; break;
+        case '\t': o[1] = 't'; break;
+        default:
+            o[1] = 'u'; o[2] = '0'; o[3] = '0'; o[4] = hexd[c >> 4]; o[5] = hexd[c & 15];
+            *op = o + 6;
+            return 1;
+        }
+        *op = o + 2;
+        return 1;
+    }
+    /* a multi-byte sequence: validate, copy */
+    size_t sl;
+    uint32_t cp;
+    if ((c & 0xE0) == 0xC0) {
+        sl = 2;
+        cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+        sl = 3;
+        cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+        sl = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n - i < sl)
+        return 0;
+    for (size_t k = 1; k < sl; k++) {
+        if ((s[i + k] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i + k] & 0x3F);
+    }
+    if ((sl == 2 && cp < 0x80) || (sl == 3 && cp < 0x800) || (sl == 4 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    memcpy(o, s + i, sl);
+    *op = o + sl;
+    return sl;
+}
+
+#define ESC_CHUNK 4096   /* input bytes escaped per reservation of room (6 output bytes each) */
+
+/* Escapes s[*ip..stop) into o, which has room for 6 bytes per input byte and 3 more (a UTF-8
+   sequence that starts before stop is taken whole, up to n): plain runs 8 bytes at a time.
+   Sets *ip past what it took; returns the new end of o, or NULL for invalid UTF-8. */
+static inline char *esc_run(char *o, const uint8_t *s, size_t *ip, size_t stop, size_t n)
+{
+    size_t i = *ip;
+    while (i < stop) {
+        while (i + 8 <= stop) {
+            uint64_t x;
+            memcpy(&x, s + i, 8);
+            if (special8(x))
+                break;
+            memcpy(o, &x, 8);
+            o += 8;
+            i += 8;
+        }
+        while (i < stop && plain[s[i]])
+            *o++ = (char)s[i++];
+        if (i == stop)
+            break;
+        size_t k = esc_one(&o, s, i, n);
+        if (!k)
+            return NULL;
+        i += k;
+    }
+    *ip = i;
+    return o;
+}
 
 /*
  * s[0..n) as the inside of a JSON string, escaped as libbson's bson_utf8_escape_for_json:
@@ -68,67 +225,127 @@ static const char hexd[] = "0123456789abcdef";
  */
 static int put_esc(mno_buf *b, const uint8_t *s, size_t n)
 {
-    TRY(room(b, n));
     size_t i = 0;
     while (i < n) {
-        size_t run = i;
-        while (run < n && s[run] >= 0x20 && s[run] < 0x80 && s[run] != '"' && s[run] != '\\')
-            run++;
-        if (run > i) {
-            TRY(put(b, s + i, run - i));
-            i = run;
-            if (i == n)
-                break;
-        }
-        uint8_t c = s[i];
-        if (c < 0x80) {
-            char e[6] = {'\\', 0, 0, 0, 0, 0};
-            size_t el = 2;
-            switch (c) {
-            case '"': e[1] = '"'; break;
-            case '\\': e[1] = '\\'; break;
-            case '\b': e[1] = 'b'; break;
-            case '\f': e[1] = 'f'; break;
-            case '\n': e[1] = 'n'; break;
-            case '\r': e[1] = 'r'; break;
-            case '\t': e[1] = 't'; break;
-            default:
-                e[1] = 'u'; e[2] = '0'; e[3] = '0'; e[4] = hexd[c >> 4]; e[5] = hexd[c & 15];
-                el = 6;
-            }
-            TRY(put(b, e, el));
-            i++;
-            continue;
-        }
-        /* a multi-byte sequence: validate, copy */
-        size_t sl;
-        uint32_t cp;
-        if ((c & 0xE0) == 0xC0) {
-            sl = 2;
-            cp = c & 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            sl = 3;
-            cp = c & 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            sl = 4;
-            cp = c & 0x07;
-        } else {
+        size_t stop = n - i > ESC_CHUNK ? i + ESC_CHUNK : n;
+        TRY(room(b, 6 * (stop - i) + 3));
+        char *o = esc_run(b->data + b->len, s, &i, stop, n);
+        if (!o)
             return BAD;
-        }
-        if (n - i < sl)
-            return BAD;
-        for (size_t k = 1; k < sl; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return BAD;
-            cp = cp << 6 | (s[i + k] & 0x3F);
-        }
-        if ((sl == 2 && cp < 0x80) || (sl == 3 && cp < 0x800) || (sl == 4 && cp < 0x10000) ||
-            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return BAD;
-        TRY(put(b, s + i, sl));
-        i += sl;
+        b->len = (size_t)(o - b->data);
     }
     return 0;
+}
+
+/* pre (a literal of up to 8 bytes), s[0..n) escaped, post (likewise): the quoted forms of keys
+   and strings, with one reservation of room when s is short. */
+static inline int put_quoted(mno_buf *b, const char *pre, size_t prel, const uint8_t *s, size_t n,
+                             const char *post, size_t postl)
+{
+    if (n > ESC_CHUNK) {
+        TRY(put(b, pre, prel));
+        TRY(put_esc(b, s, n));
+        return put(b, post, postl);
+    }
+    TRY(room(b, 6 * n + 3 + 16));
+    char *o = b->data + b->len;
+    memcpy(o, pre, prel);
+    o += prel;
+    size_t i = 0;
+    if (!(o = esc_run(o, s, &i, n, n)))
+        return BAD;
+    memcpy(o, post, postl);
+    b->len = (size_t)(o + postl - b->data);
+    return 0;
+}
+
+/*
+ * The 16 bytes of a Decimal128 at p as bson_decimal128_to_string prints them, into s (room for
+ * 48 bytes); returns the length. The same rules, including for non-canonical encodings: a
+ * coefficient of 2^113 and above or in the 11 form is zero, and digits are cut at 36 bytes of
+ * output in the scientific and integer forms (43 in the fractional one).
+ */
+static size_t dec128_text(const uint8_t *p, char *s)
+{
+    uint64_t lo = le64(p), hi = le64(p + 8);
+    unsigned comb = (unsigned)(hi >> 58) & 0x1f, bexp;
+    uint32_t msb;
+    char *o = s;
+    if ((comb >> 3) == 3) {
+        if (comb == 30) {
+            if (hi >> 63)
+                *o++ = '-';
+            memcpy(o, "Infinity", 8);
+            return (size_t)(o + 8 - s);
+        }
+        if (comb == 31) {
+            memcpy(s, "NaN", 3);
+            return 3;
+        }
+        bexp = (unsigned)(hi >> 47) & 0x3fff;
+        msb = 8 + (uint32_t)((hi >> 46) & 1);
+    } else {
+        bexp = (unsigned)(hi >> 49) & 0x3fff;
+        msb = (uint32_t)(hi >> 46) & 7;
+    }
+    if (hi >> 63)
+        *o++ = '-';
+    int exponent = (int)bexp - 6176;
+    uint32_t top = (uint32_t)((hi >> 32) & 0x3fff) + (msb << 14);
+    /* the coefficient's digits, most significant first (values 0-9) */
+    char dig[40] = {0};   /* (one digit at least is always set) */
+    int nd;
+    uint64_t chi = top < (1u << 17) ? (uint64_t)top << 32 | (hi & 0xffffffffu) : 0;
+    uint64_t clo = top < (1u << 17) ? lo : 0;
+    {
+        char tmp[48];
+        char *e = tmp + sizeof tmp, *q;
+        if (!chi) {
+            q = u64_text(e, clo, 0);
+        } else {
+            unsigned __int128 c = (unsigned __int128)chi << 64 | clo;
+            const uint64_t e19 = 10000000000000000000ULL;
+            uint64_t low19 = (uint64_t)(c % e19), high = (uint64_t)(c / e19);
+            q = u64_text(e, low19, 0);
+            while (e - q < 19)
+                *--q = '0';
+            q = u64_text(q, high, 0);
+        }
+        nd = (int)(e - q);
+        for (int i = 0; i < nd; i++)
+            dig[i] = (char)(q[i] - '0');
+    }
+    int sci = nd - 1 + exponent;
+    if (sci < -6 || exponent > 0) {
+        *o++ = (char)('0' + dig[0]);
+        if (nd > 1)
+            *o++ = '.';
+        for (int i = 1; i < nd && o - s < 36; i++)
+            *o++ = (char)('0' + dig[i]);
+        *o++ = 'E';
+        char et[16];
+        char *ee = et + sizeof et, *eq = u64_text(ee, (uint64_t)(sci < 0 ? -(int64_t)sci : sci), 0);
+        *--eq = sci < 0 ? '-' : '+';
+        memcpy(o, eq, (size_t)(ee - eq));
+        o += ee - eq;
+    } else if (exponent == 0) {
+        for (int i = 0; i < nd && o - s < 36; i++)
+            *o++ = (char)('0' + dig[i]);
+    } else {
+        int r = nd + exponent, i = 0;
+        if (r > 0) {
+            for (; i < r && o - s < 43; i++)
+                *o++ = (char)('0' + dig[i]);
+        } else {
+            *o++ = '0';
+        }
+        *o++ = '.';
+        for (int z = r; z < 0; z++)
+            *o++ = '0';
+        for (int k = r > 0 ? i : 0; k < nd && o - s < 43; k++)
+            *o++ = (char)('0' + dig[k]);
+    }
+    return (size_t)(o - s);
 }
 
 /* A NUL-terminated string inside [p, end): its length, or BAD when the NUL is missing. */
@@ -156,9 +373,7 @@ static inline int bstr(const uint8_t *p, const uint8_t *end, const uint8_t **s, 
 
 static int put_qstr(mno_buf *b, const uint8_t *s, size_t n)
 {
-    TRY(PUTS(b, "\""));
-    TRY(put_esc(b, s, n));
-    return PUTS(b, "\"");
+    return put_quoted(b, "\"", 1, s, n, "\"", 1);
 }
 
 static int put_oid(mno_buf *b, const uint8_t *p)
@@ -216,17 +431,24 @@ static int put_double(mno_buf *b, double d)
            "%.20g" prints it in full, without exponent; the same digits, without printf */
         uint64_t u = (uint64_t)fabs(d * 16);
         unsigned f = (unsigned)(u & 15) * 625; /* the fraction in 4 decimal digits */
-        TRY(put_u64(b, u >> 4, d < 0));
+        TRY(room(b, 21 + 5 + 3));
+        char *o = u64_at(b->data + b->len, u >> 4, d < 0);
+        o[0] = '.';
         if (!f) {
-            TRY(PUTS(b, ".0"));
+            o[1] = '0';
+            o += 2;
         } else {
-            char fr[5] = {'.', (char)('0' + f / 1000), (char)('0' + f / 100 % 10), (char)('0' + f / 10 % 10),
-                          (char)('0' + f % 10)};
-            size_t k = 5;
-            while (fr[k - 1] == '0')
-                k--;
-            TRY(put(b, fr, k));
+            o[1] = (char)('0' + f / 1000);
+            o[2] = (char)('0' + f / 100 % 10);
+            o[3] = (char)('0' + f / 10 % 10);
+            o[4] = (char)('0' + f % 10);
+            o += 5;
+            while (o[-1] == '0')
+                o--;
         }
+        memcpy(o, "\" }", 3);
+        b->len = (size_t)(o + 3 - b->data);
+        return 0;
     } else {
         int n = snprintf(tmp, sizeof tmp, "%.20g", d);
         if (n < 0 || (size_t)n >= sizeof tmp)
@@ -313,9 +535,10 @@ static int value(mno_buf *b, uint8_t t, const uint8_t **pp, const uint8_t *end, 
     case BSON_TYPE_DATE_TIME:
         if (avail < 8)
             return BAD;
-        TRY(PUTS(b, "{ \"$date\" : { \"$numberLong\" : \""));
-        TRY(put_i64(b, (int64_t)le64(p)));
-        TRY(PUTS(b, "\" } }"));
+        {
+            int64_t v = (int64_t)le64(p);
+            TRY(WRAPPED(b, "{ \"$date\" : { \"$numberLong\" : \"", mag64(v), v < 0, "\" } }"));
+        }
         p += 8;
         break;
     case BSON_TYPE_NULL:
@@ -386,9 +609,10 @@ static int value(mno_buf *b, uint8_t t, const uint8_t **pp, const uint8_t *end, 
     case BSON_TYPE_INT32:
         if (avail < 4)
             return BAD;
-        TRY(PUTS(b, "{ \"$numberInt\" : \""));
-        TRY(put_i64(b, (int32_t)le32(p)));
-        TRY(PUTS(b, "\" }"));
+        {
+            int32_t v = (int32_t)le32(p);
+            TRY(WRAPPED(b, "{ \"$numberInt\" : \"", mag64(v), v < 0, "\" }"));
+        }
         p += 4;
         break;
     case BSON_TYPE_TIMESTAMP:
@@ -404,21 +628,20 @@ static int value(mno_buf *b, uint8_t t, const uint8_t **pp, const uint8_t *end, 
     case BSON_TYPE_INT64:
         if (avail < 8)
             return BAD;
-        TRY(PUTS(b, "{ \"$numberLong\" : \""));
-        TRY(put_i64(b, (int64_t)le64(p)));
-        TRY(PUTS(b, "\" }"));
+        {
+            int64_t v = (int64_t)le64(p);
+            TRY(WRAPPED(b, "{ \"$numberLong\" : \"", mag64(v), v < 0, "\" }"));
+        }
         p += 8;
         break;
     case BSON_TYPE_DECIMAL128: {
         if (avail < 16)
             return BAD;
-        bson_decimal128_t d;
-        char str[BSON_DECIMAL128_STRING];
-        d.low = le64(p);
-        d.high = le64(p + 8);
-        bson_decimal128_to_string(&d, str);
-        TRY(PUTS(b, "{ \"$numberDecimal\" : \""));
-        TRY(put(b, str, strlen(str)));
+        static const char pre[] = "{ \"$numberDecimal\" : \"";
+        TRY(room(b, sizeof pre - 1 + 48));
+        memcpy(b->data + b->len, pre, sizeof pre - 1);
+        b->len += sizeof pre - 1;
+        b->len += dec128_text(p, b->data + b->len);
         TRY(PUTS(b, "\" }"));
         p += 16;
         break;
@@ -455,22 +678,30 @@ static int doc(mno_buf *b, const uint8_t *p, size_t avail, int depth, int is_arr
     int first = 1;
     while (q < end) {
         uint8_t t = *q++;
-        size_t kl;
-        TRY(cstr(q, end, &kl));
         const uint8_t *key = q;
-        q += kl + 1;
-        if (!first)
-            TRY(PUTS(b, ", "));
-        first = 0;
-        if (!is_array) {
-            TRY(put_qstr(b, key, kl));
-            TRY(PUTS(b, " : "));
-        } else {
-            /* keys of arrays are not shown, but libbson still insists they are UTF-8 */
-            size_t mark = b->len;
-            TRY(put_esc(b, key, kl));
-            b->len = mark;
+        size_t kl = 0;
+        int plainkey = 1;
+        /* the key's end: a NUL at end (the document's own) at the latest */
+        while (key[kl]) {
+            plainkey &= plain[key[kl]];
+            kl++;
         }
+        if (key + kl >= end)
+            return BAD;
+        q += kl + 1;
+        if (!is_array) {
+            TRY(first ? put_quoted(b, "\"", 1, key, kl, "\" : ", 4) : put_quoted(b, ", \"", 3, key, kl, "\" : ", 4));
+        } else {
+            if (!first)
+                TRY(PUTS(b, ", "));
+            if (!plainkey) {
+                /* keys of arrays are not shown, but libbson still insists they are UTF-8 */
+                size_t mark = b->len;
+                TRY(put_esc(b, key, kl));
+                b->len = mark;
+            }
+        }
+        first = 0;
         TRY(value(b, t, &q, end, depth));
     }
     if (q != end)

@@ -530,10 +530,12 @@ fail:
 
 /*
  * A section's documents go to the archive through a two-stage pipeline: a reading thread runs
- * the cursor (and its resumes after a dropped connection), copies the documents into batches
- * and takes their md5s; this thread prints them as Extended JSON and writes. A client is used
- * by one thread at a time: by this one before the reader starts and after it is joined. At
- * most NBATCH batches are in flight, so memory stays flat whatever the collection's size.
+ * the cursor (and its resumes after a dropped connection) and copies the documents into
+ * batches; this thread takes their md5s, prints them as Extended JSON and writes, in order.
+ * That costs more than reading, so a reader that finds every batch full, rather than wait,
+ * hashes and prints the newest one that this thread has not started. A client is used by one
+ * thread at a time: by this one before the reader starts and after it is joined. At most
+ * NBATCH batches are in flight, so memory stays flat whatever the collection's size.
  */
 #define NBATCH 3
 #define REC_BATCH 4096                     /* documents per batch, or fewer ... */
@@ -545,7 +547,15 @@ typedef struct rbatch {
     size_t len[REC_BATCH];
     const uint8_t *doc[REC_BATCH];         /* into docs, set once the batch is full */
     unsigned char dig[REC_BATCH][16];
+    /* once published, under the reader's mu: */
+    int claim;                             /* who prints it: 0 not yet decided, CLAIM_* */
+    int printed;                           /* the reader is done with it: dig, and lines if encoded */
+    int encoded;                           /* lines holds its record lines */
+    mno_buf lines;
 } rbatch;
+
+#define CLAIM_READER 1
+#define CLAIM_WRITER 2
 
 typedef struct reader {
     /* set before the thread starts, read-only after */
@@ -554,6 +564,7 @@ typedef struct reader {
     const bson_t *opts;                    /* sort by _id, batch size */
     const char *ns;
     int retries;
+    const mno_writer *w;                   /* for mno_writer_bson_encode (the open section's parts) */
     /* shared, under mu */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -565,24 +576,45 @@ typedef struct reader {
     mno_error err;                         /* the reader's error, when rc < 0 */
 } reader;
 
-/* The reader's next batch to fill, emptied; NULL when told to stop. Waits while all are full. */
+/* The reader's next batch to fill, emptied; NULL when told to stop. While all are full, it
+   prints the newest batch that nobody prints yet, else waits. */
 static rbatch *reader_slot(reader *r)
 {
     rbatch *b = NULL;
     pthread_mutex_lock(&r->mu);
-    while (r->full == NBATCH && !r->stop)
-        pthread_cond_wait(&r->cv, &r->mu);
+    while (r->full == NBATCH && !r->stop) {
+        rbatch *p = NULL;
+        for (size_t k = NBATCH - 1; k > 0 && !p; k--)
+            if (!r->b[(r->head + k) % NBATCH]->claim)
+                p = r->b[(r->head + k) % NBATCH];
+        if (!p) {
+            pthread_cond_wait(&r->cv, &r->mu);
+            continue;
+        }
+        p->claim = CLAIM_READER;
+        pthread_mutex_unlock(&r->mu);
+        mno_buf_reset(&p->lines);
+        /* a failure (out of memory, a document that cannot be printed) leaves the batch to the
+           writing side, which words the error */
+        mno_md5_many((const unsigned char *const *)p->doc, p->len, p->n, p->dig);
+        int enc = mno_writer_bson_encode(r->w, &p->lines, p->n, p->doc, p->len) == 0;
+        pthread_mutex_lock(&r->mu);
+        p->encoded = enc;
+        p->printed = 1;
+        pthread_cond_broadcast(&r->cv);
+    }
     if (!r->stop)
         b = r->b[(r->head + r->full) % NBATCH];
     pthread_mutex_unlock(&r->mu);
     if (b) {
         mno_buf_reset(&b->docs);
         b->n = 0;
+        b->claim = b->printed = b->encoded = 0;
     }
     return b;
 }
 
-/* Hashes the filled batch b and hands it to the writing side. */
+/* Hands the filled batch b to the writing side. */
 static void reader_publish(reader *r, rbatch *b)
 {
     size_t off = 0;
@@ -590,7 +622,6 @@ static void reader_publish(reader *r, rbatch *b)
         b->doc[i] = (const uint8_t *)b->docs.data + off;
         off += b->len[i];
     }
-    mno_md5_many((const unsigned char *const *)b->doc, b->len, b->n, b->dig);
     pthread_mutex_lock(&r->mu);
     r->full++;
     pthread_cond_broadcast(&r->cv);
@@ -741,8 +772,17 @@ static int write_batches(reader *r, mno_writer *w, mno_error *e)
             return rc;
         }
         rbatch *b = r->b[r->head];
+        if (!b->claim)
+            b->claim = CLAIM_WRITER;
+        while (b->claim == CLAIM_READER && !b->printed)
+            pthread_cond_wait(&r->cv, &r->mu);
         pthread_mutex_unlock(&r->mu);
-        int rc = mno_writer_recs_bson_digest(w, b->n, b->doc, b->len, (const unsigned char (*)[16])b->dig, e);
+        if (b->claim == CLAIM_WRITER)
+            mno_md5_many((const unsigned char *const *)b->doc, b->len, b->n, b->dig);
+        const unsigned char (*dig)[16] = (const unsigned char (*)[16])b->dig;
+        int rc = b->claim == CLAIM_READER && b->encoded
+                     ? mno_writer_put_bson_lines(w, b->lines.data, b->lines.len, b->n, dig, e)
+                     : mno_writer_recs_bson_digest(w, b->n, b->doc, b->len, dig, e);
         pthread_mutex_lock(&r->mu);
         r->head = (r->head + 1) % NBATCH;
         r->full--;
@@ -786,6 +826,7 @@ int mno_mongo_dump_section(mno_engine *en, const mno_plan_item *it, mno_writer *
     r->opts = &opts;
     r->ns = it->ns;
     r->retries = st ? st->retries : 0;
+    r->w = w;
 
     if (!(begin = section_begin(m, c, it, r->retries, e)))
         goto done;
@@ -823,8 +864,10 @@ done:
     }
     if (r) {
         for (size_t i = 0; i < NBATCH; i++) {
-            if (r->b[i])
+            if (r->b[i]) {
                 mno_buf_release(&r->b[i]->docs);
+                mno_buf_release(&r->b[i]->lines);
+            }
             free(r->b[i]);
         }
         pthread_mutex_destroy(&r->mu);

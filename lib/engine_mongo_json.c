@@ -104,24 +104,26 @@ static int wrapper(const json_t *o, const char *key, int keylen, bson_t *out)
     const json_t *w = only(o, &k);
     if (w) {
         const char *s = json_string_value(w);
-        if (!strcmp(k, "$oid") && s && is_hex(s, 24)) {
+        /* a number, ObjectId or date with NUL inside: libbson decides (it refuses them) */
+        const char *c = cstr(w);
+        if (!strcmp(k, "$oid") && c && is_hex(c, 24)) {
             bson_oid_t oid;
             bson_oid_init_from_string(&oid, s);
             return bson_append_oid(out, key, keylen, &oid) ? 0 : -1;
         }
-        if (!strcmp(k, "$numberInt") && s) {
+        if (!strcmp(k, "$numberInt") && c) {
             long long v;
-            if (parse_int(s, INT32_MIN, INT32_MAX, &v) < 0)
+            if (parse_int(c, INT32_MIN, INT32_MAX, &v) < 0)
                 return FALLBACK;
             return bson_append_int32(out, key, keylen, (int32_t)v) ? 0 : -1;
         }
-        if (!strcmp(k, "$numberLong") && s) {
+        if (!strcmp(k, "$numberLong") && c) {
             long long v;
-            if (parse_int(s, INT64_MIN, INT64_MAX, &v) < 0)
+            if (parse_int(c, INT64_MIN, INT64_MAX, &v) < 0)
                 return FALLBACK;
             return bson_append_int64(out, key, keylen, (int64_t)v) ? 0 : -1;
         }
-        if (!strcmp(k, "$numberDouble") && s) {
+        if (!strcmp(k, "$numberDouble") && c) {
             double d;
             if (!strcmp(s, "Infinity"))
                 d = INFINITY;
@@ -141,7 +143,7 @@ static int wrapper(const json_t *o, const char *key, int keylen, bson_t *out)
             }
             return bson_append_double(out, key, keylen, d) ? 0 : -1;
         }
-        if (!strcmp(k, "$numberDecimal") && s) {
+        if (!strcmp(k, "$numberDecimal") && c) {
             bson_decimal128_t dec;
             if (!bson_decimal128_from_string(s, &dec))
                 return FALLBACK;
@@ -161,7 +163,7 @@ static int wrapper(const json_t *o, const char *key, int keylen, bson_t *out)
             const char *k2;
             const json_t *n = only(w, &k2);
             long long v;
-            if (!n || strcmp(k2, "$numberLong") || !json_is_string(n) ||
+            if (!n || strcmp(k2, "$numberLong") || !cstr(n) ||
                 parse_int(json_string_value(n), INT64_MIN, INT64_MAX, &v) < 0)
                 return FALLBACK;
             return bson_append_date_time(out, key, keylen, (int64_t)v) ? 0 : -1;
@@ -424,10 +426,45 @@ static inline int plain8(uint64_t x)
     return !(lt | q | bs);
 }
 
+/* s[0..n) is UTF-8 as strict as jansson's check, which the general path applies first: no
+   overlong form (not even C0 80, which bson_utf8_validate takes for NUL), no surrogate,
+   nothing past U+10FFFF, nothing cut short. */
+static int utf8_ok(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        size_t k;
+        unsigned long v;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c < 0xC2)
+            return 0;
+        if (c < 0xE0) { k = 2; v = c & 0x1F; }
+        else if (c < 0xF0) { k = 3; v = c & 0x0F; }
+        else if (c < 0xF5) { k = 4; v = c & 0x07; }
+        else
+            return 0;
+        if (n - i < k)
+            return 0;
+        for (size_t j = 1; j < k; j++) {
+            if ((s[i + j] & 0xC0) != 0x80)
+                return 0;
+            v = (v << 6) | (s[i + j] & 0x3F);
+        }
+        if ((k == 3 && v < 0x800) || (k == 4 && v < 0x10000) || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+            return 0;
+        i += k;
+    }
+    return 1;
+}
+
 /*
  * A JSON string, decoded and appended at o->len (not NUL-terminated; o->len advanced by
  * *n). *nul: it holds a NUL. Invalid UTF-8 is FALLBACK (the general path refuses it), as
- * bson_utf8_validate (NUL allowed) judges it. 0, FALLBACK or -1.
+ * utf8_ok judges it. 0, FALLBACK or -1.
  */
 static int str(txt *t, size_t *n, int *nul)
 {
@@ -543,7 +580,7 @@ static int str(txt *t, size_t *n, int *nul)
     }
     size_t k = (size_t)(o - o0);
     /* only a string with bytes >= 0x80 can be invalid UTF-8 */
-    if ((high & 0x80) && !bson_utf8_validate(o0, k, true))
+    if ((high & 0x80) && !utf8_ok((const unsigned char *)o0, k))
         return FALLBACK;
     t->p = p;
     t->o->len += k;
@@ -989,9 +1026,17 @@ libbson:
     return rc;
 }
 
-/* Members of an object after its '{', up to but not including '}'; none starts with '$'. */
+/* Members an object may have here; more are left to the general path (jansson's hash table
+   finds a name given twice faster than comparing with every earlier one). */
+#define MAX_MEMBERS 128
+
+/* Members of an object after its '{', up to but not including '}'; none starts with '$',
+   none given twice (jansson, which reads the line first on the general path, refuses that). */
 static int tmembers(txt *t)
 {
+    /* the names so far: offsets from base in o, lengths (a document is < 2 GiB) */
+    uint32_t name[MAX_MEMBERS], nlen[MAX_MEMBERS];
+    size_t count = 0, base = t->o->len;
     ws(t);
     if (t->p < t->end && *t->p == '}')
         return 0;
@@ -1004,8 +1049,15 @@ static int tmembers(txt *t)
         int rc = str(t, &n, &nul);
         if (rc)
             return rc;
-        if (nul || (n && t->o->data[tpos + 1] == '$'))
+        if (nul || (n && t->o->data[tpos + 1] == '$') || count == MAX_MEMBERS)
             return FALLBACK;
+        for (size_t i = 0; i < count; i++)
+            if (nlen[i] == n && memcmp(t->o->data + base + name[i], t->o->data + tpos + 1, n) == 0)
+                return FALLBACK;
+        if (tpos + 1 - base > UINT32_MAX || n > UINT32_MAX)
+            return FALLBACK;
+        name[count] = (uint32_t)(tpos + 1 - base);
+        nlen[count++] = (uint32_t)n;
         if (room(t, 1) < 0)
             return -1;
         t->o->data[t->o->len++] = '\0';

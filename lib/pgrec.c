@@ -278,3 +278,151 @@ int mno_pgrec_parse(mno_pgrec *p, const char *line, size_t len, const char **val
     }
     return 1;
 }
+
+/* The bytes that make ROW()::text quote a value (as rt_class in checksum.c): '"' '\\' '('
+   ')' ',' and white space in the C locale. */
+static inline int rt_special(unsigned c)
+{
+    return c == '"' || c == '\\' || c == '(' || c == ')' || c == ',' || c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/*
+ * As decode_string, but writes the value's field of the record text at *d (mno_pg_record_text's
+ * form: double-quoted when empty or holding a special byte, '"' and '\\' doubled) and moves *d
+ * past it. *d must have room for twice the input left plus 2. Returns 1 or 0 (not plain: the
+ * same cases as decode_string).
+ */
+static int decode_field(const char *line, size_t len, size_t *pos, char **d)
+{
+    static const pr_v16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    size_t i = *pos + 1;
+    char *slot = *d, *o = slot + 1;   /* slot: the opening quote, if the field needs one */
+    pr_v16 q = {0};                   /* nonzero: a byte that needs quoting was seen */
+    int quote = 0;
+    while (i < len) {
+        while (i + 16 <= len) {
+            pr_v16 x;
+            memcpy(&x, line + i, 16);
+            size_t j = pr_first((pr_v16)(((pr_v16)(x - 0x20) >= 0x60) | (x == '"') | (x == '\\')));
+            memcpy(o, &x, 16);
+            q |= (pr_v16)((x == '(') | (x == ')') | (x == ',') | (x == ' ')) & (pr_v16)(lane < (unsigned char)j);
+            o += j;
+            i += j;
+            if (j < 16)
+                break;
+        }
+        if (i >= len)
+            return 0;
+        unsigned char c = (unsigned char)line[i];
+        if (c == '"') {
+            uint64_t w[2];
+            memcpy(w, &q, sizeof w);
+            if (quote || w[0] || w[1] || o == slot + 1) {
+                *slot = '"';
+                *o++ = '"';
+            } else {
+                memmove(slot, slot + 1, (size_t)(o - slot - 1));
+                o--;
+            }
+            *d = o;
+            *pos = i + 1;
+            return 1;
+        }
+        if (c < 0x20)
+            return 0;
+        if (c < 0x80 && c != '\\') {
+            quote |= rt_special(c);
+            *o++ = (char)c;
+            i++;
+            continue;
+        }
+        if (c >= 0x80) {
+            size_t k = utf8_len((const unsigned char *)line + i, len - i);
+            if (!k)
+                return 0;
+            memcpy(o, line + i, k);
+            o += k;
+            i += k;
+            continue;
+        }
+        if (i + 1 >= len)
+            return 0;
+        char esc = line[i + 1];
+        unsigned long v;
+        i += 2;
+        switch (esc) {
+        case '"': v = '"'; break;
+        case '\\': v = '\\'; break;
+        case '/': v = '/'; break;
+        case 'b': v = '\b'; break;
+        case 'f': v = '\f'; break;
+        case 'n': v = '\n'; break;
+        case 'r': v = '\r'; break;
+        case 't': v = '\t'; break;
+        case 'u': {
+            if (i + 4 > len)
+                return 0;
+            long u = hex4(line + i);
+            i += 4;
+            if (u <= 0)
+                return 0;   /* bad hex, or \u0000: the general parser decides */
+            if (u >= 0xDC00 && u <= 0xDFFF)
+                return 0;
+            if (u >= 0xD800 && u <= 0xDBFF) {
+                if (i + 6 > len || line[i] != '\\' || line[i + 1] != 'u')
+                    return 0;
+                long lo = hex4(line + i + 2);
+                if (lo < 0xDC00 || lo > 0xDFFF)
+                    return 0;
+                i += 6;
+                u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+            }
+            v = (unsigned long)u;
+            break;
+        }
+        default:
+            return 0;
+        }
+        if (v < 0x80) {
+            quote |= rt_special((unsigned)v);
+            if (v == '"' || v == '\\')
+                *o++ = (char)v;
+            *o++ = (char)v;
+        } else {
+            put_utf8(&o, v);
+        }
+    }
+    return 0;
+}
+
+int mno_pgrec_parse_text(mno_pgrec *p, const char *line, size_t len, mno_buf *text)
+{
+    size_t pos = p->prefix.len;
+    if (len < pos || memcmp(line, p->prefix.data, pos) != 0)
+        return 0;
+    /* the text is never longer than twice the line, plus parentheses, commas and quotes */
+    if (mno_buf_grow(text, 2 * len + 3 * p->ncols + 4) < 0)
+        return -1;
+    char *d = text->data + text->len;
+    *d++ = '(';
+    for (size_t i = 0; i < p->ncols; i++) {
+        size_t klen = p->keyoff[i + 1] - p->keyoff[i];
+        if (len - pos < klen || memcmp(line + pos, p->keys.data + p->keyoff[i], klen) != 0)
+            return 0;
+        pos += klen;
+        if (i)
+            *d++ = ',';
+        if (len - pos >= 4 && memcmp(line + pos, "null", 4) == 0) {
+            pos += 4;
+            continue;
+        }
+        if (pos >= len || line[pos] != '"' || !decode_field(line, len, &pos, &d))
+            return 0;
+    }
+    if (len - pos != 2 || line[pos] != '}' || line[pos + 1] != '}')
+        return 0;
+    *d++ = ')';
+    text->len = (size_t)(d - text->data);
+    text->data[text->len] = '\0';
+    return 1;
+}

@@ -34,4 +34,13 @@ int mno_pgrec_setup(mno_pgrec *p, const mno_section *s);
  */
 int mno_pgrec_parse(mno_pgrec *p, const char *line, size_t len, const char **vals, size_t *lens);
 
+/*
+ * The same line, straight to its canonical form: returns 1 and appends to text exactly what
+ * mno_pg_record_text appends for the values mno_pgrec_parse gives (without making them), 0
+ * for exactly the lines mno_pgrec_parse leaves to the general parser (text unchanged), -1
+ * when out of memory.
+ */
+struct mno_buf;
+int mno_pgrec_parse_text(mno_pgrec *p, const char *line, size_t len, struct mno_buf *text);
+
 #endif

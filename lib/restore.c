@@ -302,7 +302,8 @@ static int check_first(const char *path, mno_error *e)
     mno_reader_opts ropts = MNO_READER_OPTS_INIT;
     ropts.fast_pg = 1;
     ropts.fast_mongo = 1;
-    ropts.no_digest = 1;  /* only the sums matter here: records hashed several at a time */
+    ropts.no_digest = 1;  /* only the sums matter here: records hashed several at a time, */
+    ropts.sums_only = 1;  /* pg records straight from the line to their record text */
     mno_item it;
     int got = -1;
     mno_in *in = mno_in_open(path, e);

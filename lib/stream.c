@@ -592,6 +592,36 @@ int mno_writer_recs_bson_digest(mno_writer *w, size_t n, const uint8_t *const *d
     return l->len ? w_put(w, l, e) : 0;
 }
 
+int mno_writer_bson_encode(const mno_writer *w, mno_buf *out, size_t n, const uint8_t *const *docs,
+                           const size_t *lens)
+{
+    if (!w->open || w->sec.engine != MNO_ENGINE_MONGO)
+        return -1;
+    for (size_t r = 0; r < n; r++) {
+        if (mno_buf_add(out, w->recpre.data, w->recpre.len) < 0 || mno_ejson_canonical(out, docs[r], lens[r]) != 0 ||
+            mno_buf_add(out, "}\n", 2) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int mno_writer_put_bson_lines(mno_writer *w, const char *lines, size_t len, size_t n,
+                              const unsigned char (*digests)[16], mno_error *e)
+{
+    if (w_need_open(w, MNO_ENGINE_MONGO, e) < 0)
+        return -1;
+    for (size_t r = 0; r < n; r++)
+        mno_sum_add_digest(&w->sec.sum, digests[r]);
+    w->sec.count += n;
+    if (!len)
+        return 0;
+    if (mno_out_write(w->out, lines, len, e) < 0)
+        return -1;
+    if (w->tick)
+        w->tick(w->tick_arg);
+    return 0;
+}
+
 int mno_writer_rec_json(mno_writer *w, const json_t *v, mno_error *e)
 {
     char why[600];
@@ -918,8 +948,13 @@ static int pg_digest(mno_reader *r, mno_item *it)
    jansson. Returns 1 (it filled), 0 (not of that form: take the general path) or -1. */
 static int r_rec_fast(mno_reader *r, const char *line, size_t len, mno_item *it, mno_error *e)
 {
-    int rc = mno_pgrec_parse(r->fast, line, len, r->vals, r->lens);
-    if (rc > 0 && r->opts.no_digest) {
+    int rc;
+    if (r->opts.sums_only && r->opts.no_digest) {
+        size_t start = r->batch.len;
+        rc = mno_pgrec_parse_text(r->fast, line, len, &r->batch);
+        if (rc > 0)
+            batch_added(r, start);
+    } else if ((rc = mno_pgrec_parse(r->fast, line, len, r->vals, r->lens)) > 0 && r->opts.no_digest) {
         size_t start = r->batch.len;
         if (mno_pg_record_text(&r->batch, r->vals, r->lens, r->sec.ncols) < 0)
             rc = -1;
@@ -946,8 +981,9 @@ static int r_rec_fast(mno_reader *r, const char *line, size_t len, mno_item *it,
    parsed from the text. 1 done, 0 not that form (the general path decides), -1 error. */
 static int r_rec_fast_mongo(mno_reader *r, const char *line, size_t len, mno_item *it, mno_error *e)
 {
-    size_t off = mno_ejson_rec_prefix(line, len, r->sec.ns);
-    if (!off || line[len - 1] != '}')
+    /* the envelope as the writers print it for this section (r->recpre) */
+    size_t off = r->recpre.len;
+    if (len <= off + 1 || line[len - 1] != '}' || memcmp(line, r->recpre.data, off) != 0)
         return 0;
     /* parsed into one reused buffer; the bson_t is static over it (bson_destroy frees nothing) */
     if (!r->docst && posix_memalign((void **)&r->docst, 128, sizeof *r->docst) != 0)

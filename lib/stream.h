@@ -93,6 +93,18 @@ int mno_writer_recs_bson(mno_writer *w, size_t n, const uint8_t *const *docs, co
    in its reading thread): the same lines, the same sums. Returns 0 or -1. */
 int mno_writer_recs_bson_digest(mno_writer *w, size_t n, const uint8_t *const *docs, const size_t *lens,
                                 const unsigned char (*digests)[16], mno_error *e);
+/*
+ * The same n mongo record lines as mno_writer_recs_bson, appended to out instead of written,
+ * for another thread (a dump prints some batches in its reading thread): reads only the open
+ * section's fixed parts. Returns 0, or -1 when out of memory or when a document cannot be
+ * printed (mno_writer_recs_bson then says which).
+ */
+int mno_writer_bson_encode(const mno_writer *w, struct mno_buf *out, size_t n, const uint8_t *const *docs,
+                           const size_t *lens);
+/* Writes n mongo record lines made by mno_writer_bson_encode (lines[0..len)) and counts them
+   with their documents' md5s (as mno_writer_recs_bson would). Returns 0 or -1. */
+int mno_writer_put_bson_lines(mno_writer *w, const char *lines, size_t len, size_t n,
+                              const unsigned char (*digests)[16], mno_error *e);
 /* any engine: v as a JSON value of the archive's form (borrowed); summed per the engine. */
 int mno_writer_rec_json(mno_writer *w, const json_t *v, mno_error *e);
 /* Closes the open section: writes its end line with count and sum. */
@@ -160,9 +172,13 @@ typedef struct mno_reader_opts {
                           added to their section's sum by the time its end line is checked, so
                           it->digest is left zero for them and it->section->sum lags until the
                           end line. Counts, sums, the trailer and every error are the same. */
+    int sums_only;     /* 1 (with no_digest): the caller reads only kinds, lines, sections,
+                          counts and sums (a check pass): fast-path pg records go from the line
+                          straight to their record text (mno_pgrec_parse_text), so it->vals and
+                          it->lens are NULL for them; the same counts, sums and errors. */
 } mno_reader_opts;
 
-#define MNO_READER_OPTS_INIT {1, 0, 0, 0, 0, 0}
+#define MNO_READER_OPTS_INIT {1, 0, 0, 0, 0, 0, 0}
 
 typedef struct mno_reader mno_reader;
 

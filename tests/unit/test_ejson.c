@@ -279,6 +279,108 @@ static void test_random_documents(void **state)
     }
 }
 
+/* Decimal128 (printed without libbson's bson_decimal128_to_string): every combination field,
+   random bit patterns (non-canonical ones included), and canonical values of every digit
+   count and exponent, each as libbson prints it. */
+static void test_decimal128(void **state)
+{
+    (void)state;
+    static const char *const fixed[] = {
+        "0", "-0", "0.00", "-0.00", "1", "-1", "0.1", "1.000", "12.34", "100", "1E+2", "1E+3",
+        "0.000001", "0.0000001", "1E-7", "123456789012345678901234567890.1234", "NaN", "Infinity",
+        "-Infinity", "9.999999999999999999999999999999999E+6144", "1E-6176", "-1.23E-6170",
+        "0E-6176", "0E+6111", "1234567890123456789", "18446744073709551615", "18446744073709551616",
+        "99999999999999999999", "0.00000000000000000001", "-5.5E-12", "7E+0",
+    };
+    uint64_t x = 0x9E3779B97F4A7C15ULL;
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0] + 400000; i++) {
+        bson_decimal128_t d;
+        if (i < sizeof fixed / sizeof fixed[0]) {
+            assert_true(bson_decimal128_from_string(fixed[i], &d));
+        } else {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            uint64_t y = x * 0x2545F4914F6CDD1DULL;
+            switch (i % 6) {
+            case 0: /* any bits */
+                d.high = x;
+                d.low = y;
+                break;
+            case 1: /* the 11 form and its specials: combination 24..31 */
+                d.high = (x & ~(0x1fULL << 58)) | ((uint64_t)(24 + y % 8) << 58);
+                d.low = y;
+                break;
+            case 2: /* coefficients near 2^113 and 10^34, non-canonical ones included */
+                d.high = (x & 0xfffe000000000000ULL & ~(0x3ULL << 61)) | (0x1ed09bead87c0ULL + (y % 0x40000) - 0x20000);
+                d.low = y;
+                break;
+            default: { /* canonical: digits and an exponent */
+                char txt[64];
+                int nd = 1 + (int)(y % 34), n = 0;
+                if (x & 1)
+                    txt[n++] = '-';
+                for (int k = 0; k < nd; k++)
+                    txt[n++] = (char)('0' + (k == 0 && nd > 1 ? 1 + (x >> (k % 60)) % 9 : (y >> (k % 60)) % 10));
+                int e = i % 3 ? (int)(x % 30) - 20 : (int)(x % 12287) - 6176;
+                snprintf(txt + n, sizeof txt - (size_t)n, "E%d", e - (e > 6111 - nd + 1 ? nd : 0));
+                assert_true(bson_decimal128_from_string(txt, &d));
+                break;
+            }
+            }
+        }
+        bson_t *doc = bson_new();
+        BSON_APPEND_DECIMAL128(doc, "d", &d);
+        same_as_libbson(bson_get_data(doc), doc->len);
+        bson_destroy(doc);
+    }
+}
+
+/* Strings and keys of every length up to 40 and around the writer's 4096-byte steps, with an
+   escape, a multi-byte sequence (valid or not) or NUL at every offset: 8-byte runs, chunk
+   edges and sequences split by them, as libbson prints (or refuses) them. */
+static void test_string_runs(void **state)
+{
+    (void)state;
+    static const char *const ins[] = {"\"", "\\", "\n", "\x01", "\x7f", "\xc3\xa9", "\xe2\x98\x83",
+                                      "\xf0\x9f\x98\x80", "\xe2\x98", "\xc3", "\x80", "\xed\xa0\x80", ""};
+    static const size_t lens[] = {0, 1, 2, 7, 8, 9, 15, 16, 17, 23, 24, 31, 33, 40, 4088, 4093, 4094,
+                                  4095, 4096, 4097, 4100, 8191, 8192, 8195, 12290};
+    char *buf = malloc(13000);
+    assert_non_null(buf);
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        size_t n = lens[li];
+        for (size_t ii = 0; ii < sizeof ins / sizeof ins[0]; ii++) {
+            size_t il = strlen(ins[ii]) ? strlen(ins[ii]) : 1; /* "" stands for a NUL */
+            if (il > n)
+                continue;
+            size_t step = n < 64 ? 1 : 1 + rnd() % 7;
+            for (size_t at = 0; at + il <= n; at += (n < 64 || at + 12 >= n || (at > 4080 && at < 4100) ||
+                                                        (at > 8180 && at < 8200)) ? 1 : step * 97) {
+                for (size_t k = 0; k < n; k++)
+                    buf[k] = (char)('a' + (k * 7 + li) % 26);
+                memcpy(buf + at, strlen(ins[ii]) ? ins[ii] : "\0", il);
+                bson_t d = BSON_INITIALIZER;
+                bson_append_utf8(&d, "s", 1, buf, (int)n);
+                same_as_libbson(bson_get_data(&d), d.len);
+                bson_destroy(&d);
+                if (n <= 40 && strlen(ins[ii]) && n) {
+                    /* as a key too (no NUL inside), in a document and in an array */
+                    buf[n] = '\0';
+                    bson_t k = BSON_INITIALIZER, a;
+                    bson_append_int32(&k, buf, -1, 1);
+                    bson_append_array_begin(&k, "a", 1, &a);
+                    bson_append_int32(&a, buf, -1, 2);
+                    bson_append_array_end(&k, &a);
+                    same_as_libbson(bson_get_data(&k), k.len);
+                    bson_destroy(&k);
+                }
+            }
+        }
+    }
+    free(buf);
+}
+
 /* Truncated and bit-flipped documents: never a crash, and the same verdict as libbson. */
 static void test_corrupt_bytes(void **state)
 {
@@ -337,6 +439,8 @@ int main(void)
         cmocka_unit_test(test_utf8_bytes),
         cmocka_unit_test(test_doubles),
         cmocka_unit_test(test_random_documents),
+        cmocka_unit_test(test_decimal128),
+        cmocka_unit_test(test_string_runs),
         cmocka_unit_test(test_corrupt_bytes),
         cmocka_unit_test(test_deep_nesting),
     };

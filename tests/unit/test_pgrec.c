@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "buf.h"
+#include "pgrec.h"
 #include "stream.h"
 
 static char tmpdir[256];
@@ -49,8 +50,9 @@ typedef struct outcome {
 } outcome;
 
 /* How a read is made: the general path, the fast decoder, the fast decoder with batched
-   hashing (as mno-restore reads). */
-enum { GENERAL, FAST, BATCHED };
+   hashing (as mno-restore restores), straight from the line to the record text (as
+   mno-restore's check pass reads). */
+enum { GENERAL, FAST, BATCHED, SUMS };
 
 static void read_all_v(const char *path, int mode, int verify, outcome *o)
 {
@@ -61,7 +63,8 @@ static void read_all_v(const char *path, int mode, int verify, outcome *o)
     assert_non_null(in);
     mno_reader_opts ro = MNO_READER_OPTS_INIT;
     ro.fast_pg = mode != GENERAL;
-    ro.no_digest = mode == BATCHED;
+    ro.no_digest = mode == BATCHED || mode == SUMS;
+    ro.sums_only = mode == SUMS;
     ro.verify = verify;
     mno_reader *r = mno_reader_new(in, &ro, &e);
     assert_non_null(r);
@@ -75,8 +78,12 @@ static void read_all_v(const char *path, int mode, int verify, outcome *o)
         o->nrec++;
         if (!it.obj)
             o->nfast++;
-        if (mode != BATCHED)
+        if (mode == GENERAL || mode == FAST)
             assert_int_equal(mno_buf_add(&o->digs, it.digest, 16), 0);
+        if (mode == SUMS && !it.obj) {
+            assert_null(it.vals);
+            continue;
+        }
         for (size_t i = 0; i < it.section->ncols; i++) {
             if (!it.vals[i]) {
                 assert_int_equal(mno_buf_addc(&o->recs, 'N'), 0);
@@ -104,17 +111,20 @@ static void release(outcome *o)
     mno_buf_release(&o->digs);
 }
 
-/* b read the same as a: outcome, error text, records, values, sums (digests unless b batched). */
-static void same(const char *path, const outcome *a, const outcome *b, int b_batched)
+/* b (read in mode) read the same as a: outcome, error text, records, sums; values unless
+   b is SUMS, digests unless b is BATCHED or SUMS. */
+static void same(const char *path, const outcome *a, const outcome *b, int mode)
 {
+    static const char *const names[] = {"general", "fast", "batched", "sums-only"};
     if (a->rc != b->rc || strcmp(a->msg, b->msg) != 0)
-        fail_msg("%s: general rc %d \"%s\", %s rc %d \"%s\"", path, a->rc, a->msg,
-                 b_batched ? "batched" : "fast", b->rc, b->msg);
+        fail_msg("%s: general rc %d \"%s\", %s rc %d \"%s\"", path, a->rc, a->msg, names[mode], b->rc, b->msg);
     assert_int_equal(a->nrec, b->nrec);
-    assert_int_equal(a->recs.len, b->recs.len);
-    assert_memory_equal(a->recs.data, b->recs.data, a->recs.len);
     assert_string_equal(a->sum, b->sum);
-    if (!b_batched) {
+    if (mode != SUMS) {
+        assert_int_equal(a->recs.len, b->recs.len);
+        assert_memory_equal(a->recs.data, b->recs.data, a->recs.len);
+    }
+    if (mode == FAST) {
         assert_int_equal(a->digs.len, b->digs.len);
         assert_memory_equal(a->digs.data, b->digs.data, a->digs.len);
     } else {
@@ -122,22 +132,82 @@ static void same(const char *path, const outcome *a, const outcome *b, int b_bat
     }
 }
 
+static char **file_lines(const char *path, size_t *n);
+
+/* Every line after the begin of a one-section archive (line 2) through mno_pgrec_parse and
+   mno_pg_record_text, and through mno_pgrec_parse_text: the same verdict, the same text. */
+static void direct_compare(const char *path)
+{
+    size_t n;
+    char **l = file_lines(path, &n);
+    assert_true(n >= 2);
+    json_error_t je;
+    json_t *begin = json_loads(l[1], 0, &je);
+    assert_non_null(begin);
+    json_t *cols = json_object_get(begin, "columns"), *c;
+    size_t k;
+    mno_section s;
+    memset(&s, 0, sizeof s);
+    s.ns = (char *)json_string_value(json_object_get(begin, "ns"));
+    s.ncols = json_array_size(cols);
+    s.colnames = calloc(s.ncols + 1, sizeof *s.colnames);
+    assert_non_null(s.colnames);
+    json_array_foreach(cols, k, c)
+        s.colnames[k] = json_string_value(json_object_get(c, "name"));
+    mno_pgrec *p = mno_pgrec_new();
+    assert_non_null(p);
+    assert_int_equal(mno_pgrec_setup(p, &s), 0);
+    const char **vals = calloc(s.ncols + 1, sizeof *vals);
+    size_t *lens = calloc(s.ncols + 1, sizeof *lens);
+    mno_buf want = MNO_BUF_INIT, got = MNO_BUF_INIT;
+    for (size_t i = 2; i < n; i++) {
+        size_t len = strlen(l[i]);
+        mno_buf_reset(&want);
+        mno_buf_reset(&got);
+        assert_int_equal(mno_buf_adds(&got, "keep"), 0);   /* appended to, never overwritten */
+        int a = mno_pgrec_parse(p, l[i], len, vals, lens);
+        int b = mno_pgrec_parse_text(p, l[i], len, &got);
+        if (a != b)
+            fail_msg("%s:%zu: mno_pgrec_parse %d, mno_pgrec_parse_text %d", path, i + 1, a, b);
+        assert_int_equal(mno_buf_adds(&want, "keep"), 0);
+        if (a == 1)
+            assert_int_equal(mno_pg_record_text(&want, vals, lens, s.ncols), 0);
+        if (want.len != got.len || memcmp(want.data, got.data, want.len) != 0)
+            fail_msg("%s:%zu: record text %s, straight from the line %s", path, i + 1, want.data, got.data);
+    }
+    mno_buf_release(&want);
+    mno_buf_release(&got);
+    free(vals);
+    free(lens);
+    free(s.colnames);
+    mno_pgrec_free(p);
+    json_decref(begin);
+    for (size_t i = 0; i < n; i++)
+        free(l[i]);
+    free(l);
+}
+
 static void compare(const char *path, long long want_fast_min, long long want_fast_max)
 {
-    outcome a, b, c;
+    outcome a, b, c, d;
     read_all(path, GENERAL, &a);
     read_all(path, FAST, &b);
     read_all(path, BATCHED, &c);
-    same(path, &a, &b, 0);
-    same(path, &a, &c, 1);
+    read_all(path, SUMS, &d);
+    same(path, &a, &b, FAST);
+    same(path, &a, &c, BATCHED);
+    same(path, &a, &d, SUMS);
     assert_int_equal(a.nfast, 0);
     if (b.nfast < want_fast_min || b.nfast > want_fast_max)
         fail_msg("%s: %lld records decoded by the fast path, expected %lld..%lld", path, b.nfast,
                  want_fast_min, want_fast_max);
     assert_int_equal(c.nfast, b.nfast);
+    assert_int_equal(d.nfast, b.nfast);
     release(&a);
     release(&b);
     release(&c);
+    release(&d);
+    direct_compare(path);
 }
 
 /* Random values from awkward pieces: JSON escapes, every control character, quotes,
@@ -301,16 +371,18 @@ static void put_lines(const char *path, char **lines, size_t n, long skip, long 
     assert_int_equal(fclose(f), 0);
 }
 
-/* The archive read with its sums checked (as mno-restore does) by the three paths: the same
+/* The archive read with its sums checked (as mno-restore does) by the four paths: the same
    outcome; the error, if any, must hold want. */
-static void check_three(const char *path, const char *want)
+static void check_all(const char *path, const char *want)
 {
-    outcome a, b, c;
+    outcome a, b, c, d;
     read_all_v(path, GENERAL, 1, &a);
     read_all_v(path, FAST, 1, &b);
     read_all_v(path, BATCHED, 1, &c);
-    same(path, &a, &b, 0);
-    same(path, &a, &c, 1);
+    read_all_v(path, SUMS, 1, &d);
+    same(path, &a, &b, FAST);
+    same(path, &a, &c, BATCHED);
+    same(path, &a, &d, SUMS);
     if (want && !strstr(a.msg, want))
         fail_msg("%s: expected an error with \"%s\", got rc %d \"%s\"", path, want, a.rc, a.msg);
     if (!want && a.rc != 0)
@@ -318,6 +390,7 @@ static void check_three(const char *path, const char *want)
     release(&a);
     release(&b);
     release(&c);
+    release(&d);
 }
 
 /* A sealed archive of two sections: t1 small, t2 with more records than one batch and long
@@ -375,7 +448,7 @@ static void test_batched_sums_and_errors(void **state)
     unsigned seed = 424242;
     const char *good = tpath("two.mnoa");
     write_two_sections(good, &seed);
-    check_three(good, NULL);
+    check_all(good, NULL);
     size_t n;
     char **l = file_lines(good, &n);
     /* lines: 0 header, 1 begin t1, 2..4 recs, 5 end t1, 6 begin t2, 7..706 recs, 707 end, 708 trailer */
@@ -389,27 +462,27 @@ static void test_batched_sums_and_errors(void **state)
         assert_non_null(id);
         id[6] = id[6] == '9' ? '8' : (char)(id[6] + 1);
         put_lines(bad, l, n, -1, i, x, 0);
-        check_three(bad, "sum mismatch: end line says");
+        check_all(bad, "sum mismatch: end line says");
         free(x);
     }
     put_lines(bad, l, n, 300, -1, NULL, 0);
-    check_three(bad, "count mismatch: end line says 700, found 699 records");
+    check_all(bad, "count mismatch: end line says 700, found 699 records");
     put_lines(bad, l, n, -1, 300, l[301], 0);
-    check_three(bad, "sum mismatch");
+    check_all(bad, "sum mismatch");
     put_lines(bad, l, n, -1, 300, l[14], 0);   /* line 14 = record 57: long value */
-    check_three(bad, "sum mismatch");
+    check_all(bad, "sum mismatch");
     put_lines(bad, l, n, -1, 707, "{\"t\":\"end\",\"ns\":\"public.t2\",\"count\":700,\"sum\":\"0123456789abcdef0123456789abcdef\"}", 0);
-    check_three(bad, "sum mismatch: end line says 0123456789abcdef0123456789abcdef, computed ");
+    check_all(bad, "sum mismatch: end line says 0123456789abcdef0123456789abcdef, computed ");
     put_lines(bad, l, n, -1, 708, "{\"t\":\"trailer\",\"sections\":2,\"count\":703,\"sum\":\"0123456789abcdef0123456789abcdef\"}", 0);
-    check_three(bad, "trailer: sum mismatch: trailer says 0123456789abcdef0123456789abcdef, computed ");
+    check_all(bad, "trailer: sum mismatch: trailer says 0123456789abcdef0123456789abcdef, computed ");
     put_lines(bad, l, n, 708, -1, NULL, 0);
-    check_three(bad, "truncated archive: no trailer");
+    check_all(bad, "truncated archive: no trailer");
     put_lines(bad, l, n, -1, 400, "{\"t\":\"rec\",\"ns\":\"public.t2\",\"v\":{\"id\":\"1\"", 0);
-    check_three(bad, "invalid JSON");
+    check_all(bad, "invalid JSON");
     x = strdup(l[500]);
     x[strlen(x) - 20] = '\0';   /* a record cut short, the last line */
     put_lines(bad, l, 501, -1, 500, x, 1);
-    check_three(bad, "truncated archive: the last line is cut short");
+    check_all(bad, "truncated archive: the last line is cut short");
     free(x);
     /* swapped records: the sum does not depend on order */
     x = strdup(l[100]);
@@ -419,7 +492,7 @@ static void test_batched_sums_and_errors(void **state)
     l[100] = y;
     l[200] = x;
     put_lines(bad, l, n, -1, -1, NULL, 0);
-    check_three(bad, NULL);
+    check_all(bad, NULL);
     /* a record in another layout (the general path) amid fast ones: the same sum */
     x = strdup(l[250]);
     char *v = strstr(x, ",\"v\":");
@@ -429,7 +502,7 @@ static void test_batched_sums_and_errors(void **state)
     strcpy(spaced + (v - x) + 1, " ");
     strcat(spaced, v + 1);
     put_lines(bad, l, n, -1, 250, spaced, 0);
-    check_three(bad, NULL);
+    check_all(bad, NULL);
     free(spaced);
     free(x);
     for (size_t i = 0; i < n; i++)

@@ -1244,6 +1244,14 @@ static void test_mongo_batched_sums_and_errors(void **state)
     mongo_four(bad, "invalid JSON");
     PUT(1010, -1, "");
     mongo_four(bad, "truncated archive: no trailer");
+    /* lines jansson refuses although libbson would read them: refused on every path */
+    PUT(-1, 650, "{\"t\":\"rec\",\"ns\":\"connec.a\",\"v\":{ \"_id\" : { \"$numberInt\" : \"5\" }, \"_id\" : { \"$numberInt\" : \"6\" } }}");
+    mongo_four(bad, ":651: section connec.a: invalid JSON at column ");
+    mongo_four(bad, "duplicate object key");
+    PUT(-1, 650, "{\"t\":\"rec\",\"ns\":\"connec.a\",\"v\":{ \"_id\" : \"\xc0\x80\" }}");
+    mongo_four(bad, ":651: section connec.a: invalid JSON at column ");
+    PUT(-1, 650, "{\"t\":\"rec\",\"ns\":\"connec.a\",\"v\":{ \"_id\" : { \"$date\" : { \"$numberLong\" : \"1\\u0000\" } } }}");
+    mongo_four(bad, ":651: section connec.a: key (_id)=(");
     PUT(-1, 1002, "{\"t\":\"end\",\"ns\":\"connec.a\",\"count\":1000,\"sum\":\"0123456789abcdef0123456789abcdef\"}");
     mongo_four(bad, "sum mismatch: end line says 0123456789abcdef0123456789abcdef, computed ");
     /* the same document in relaxed form (the general path) amid canonical ones: the same sum */
