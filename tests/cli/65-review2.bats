@@ -59,3 +59,29 @@ setup() {
   [ "$status" -eq 0 ]
   [ "$(psql -X -At -d "$t" -c "SELECT string_agg(at || ':' || coalesce(note, '-'), ',' ORDER BY at) FROM public.notes")" = "1:-,2:-,3:-,9:x" ]
 }
+
+@test "review2: mno-verify --diff on a table without a primary key: duplicate rows, nulls and json in its key" {
+  t=$(pg_newdb review2_vdiff)
+  mno-dump --quiet --source "$R2DUPS" --scope "$R2S/dups.scope" --all -o d.mnoa
+  mno-restore --quiet --target "$t" --create d.mnoa
+  run mno-verify --archive d.mnoa --target "$t" --diff
+  [ "$status" -eq 0 ]
+  [ "${lines[-1]}" = "verdict: ok: 1 of 1 tables match, 300 records" ]
+  # one of the three copies of (1, b1, {"k":1}) gone, both copies of (7, null, {"k":2}) gone, a new row
+  psql -X -q -v ON_ERROR_STOP=1 -d "$t" <<'SQL'
+DELETE FROM public.dups WHERE ctid = (SELECT ctid FROM public.dups WHERE a = 1 AND b = 'b1' AND j::text = '{"k":1}' LIMIT 1);
+DELETE FROM public.dups WHERE a = 7 AND b IS NULL AND j::text = '{"k":2}';
+INSERT INTO public.dups VALUES (99, NULL, '{"k":9}');
+SQL
+  run mno-verify --archive d.mnoa --target "$t" --diff
+  [ "$status" -eq 1 ]
+  [ "${lines[5]}" = "public.dups: 4 keys differ" ]
+  [ "${lines[6]}" = '  extra    a=99, b=NULL, j={"k":9}' ]
+  [ "${lines[7]}" = '  missing  a=1, b=b1, j={"k":1}' ]
+  [ "${lines[8]}" = '  missing  a=7, b=NULL, j={"k":2}' ]
+  [ "${lines[9]}" = '  missing  a=7, b=NULL, j={"k":2}' ]
+  [ "${lines[10]}" = "verdict: DIFFERS: 1 of 1 tables do not match (1 DIFFERS)" ]
+  run mno-verify --archive d.mnoa --target "$t" --diff --max 1 --json
+  [ "$status" -eq 1 ]
+  [ "$(jq -c '.sections[0] | [.diff, .diff_more]' <<<"$output")" = '[[{"what":"extra","key":{"a":"99","b":null,"j":"{\"k\":9}"}}],true]' ]
+}
