@@ -631,7 +631,48 @@ static int end_copy(PGconn *c, pg_restore *st, mno_error *e)
 
 /* ---- commit ---- */
 
-/* Refuses when any key of the section is already in the table: counts them, names up to 5. */
+/*
+ * 1 when the section's key is a unique key of the target table on NOT NULL columns (a unique
+ * index without expressions or predicate on exactly those columns), 0 when not (a table
+ * without a primary key: its key is every column, nullable, of any type), -1 on error.
+ */
+static int key_is_unique(PGconn *c, pg_restore *st, const mno_section *s, mno_error *e)
+{
+    const char *params[1] = {st->qtable};
+    PGresult *r = query(c, "SELECT i.indexrelid::text, a.attname, a.attnotnull FROM pg_catalog.pg_index i"
+                           " JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid"
+                           " AND a.attnum = ANY (i.indkey::int2[])"
+                           " WHERE i.indrelid = pg_catalog.to_regclass($1) AND i.indisunique"
+                           " AND i.indpred IS NULL AND i.indexprs IS NULL ORDER BY 1",
+                        1, params, s->ns, "cannot read the table's unique indexes", e);
+    if (!r)
+        return -1;
+    int found = 0, n = PQntuples(r);
+    for (int row = 0; row < n && !found;) {
+        int end = row, ok = 1;
+        while (end < n && strcmp(PQgetvalue(r, end, 0), PQgetvalue(r, row, 0)) == 0)
+            end++;
+        if ((size_t)(end - row) != st->nkey)
+            ok = 0;
+        for (int i = row; ok && i < end; i++) {
+            size_t k = 0;
+            while (k < st->nkey && strcmp(s->colnames[st->keyidx[k]], PQgetvalue(r, i, 1)) != 0)
+                k++;
+            ok = k < st->nkey && strcmp(PQgetvalue(r, i, 2), "t") == 0;
+        }
+        found = ok;
+        row = end;
+    }
+    PQclear(r);
+    return found;
+}
+
+/*
+ * Refuses when any key of the section is already in the table: counts them, names up to 5.
+ * A key that is not a unique NOT NULL key of the target (a table without a primary key: every
+ * column, nulls and types without '=' such as json) is matched by its text, null equal to
+ * null (INTERSECT): a row restored twice is a conflict, never a silent duplicate.
+ */
 static int check_conflicts(PGconn *c, pg_restore *st, const mno_section *s, long long *nconf, char *keys,
                            size_t keyslen, mno_error *e)
 {
@@ -640,10 +681,25 @@ static int check_conflicts(PGconn *c, pg_restore *st, const mno_section *s, long
     int rc = -1;
     *nconf = 0;
     keys[0] = '\0';
-    if (mno_buf_adds(&b, "SELECT count(*) OVER ()") < 0 || add_keycols(&b, c, st, s, ", r.", "::text", "") < 0 ||
+    int unique = key_is_unique(c, st, s, e);
+    if (unique < 0)
+        goto done;
+    if (!unique) {
+        if (mno_buf_adds(&b, "SELECT count(*) OVER (), x.* FROM (SELECT ") < 0 ||
+            add_keycols(&b, c, st, s, "r.", "::text", ", ") < 0 ||
+            mno_buf_adds(&b, " FROM " TMP " r INTERSECT SELECT ") < 0 ||
+            add_keycols(&b, c, st, s, "t.", "::text", ", ") < 0 ||
+            mno_buf_addf(&b, " FROM %s t) x ORDER BY ", st->qtable) < 0)
+            goto nomem;
+        for (size_t i = 0; i < st->nkey; i++)
+            if (mno_buf_addf(&b, "%s%zu", i ? ", " : "", i + 2) < 0)
+                goto nomem;
+        if (mno_buf_adds(&b, " LIMIT 5") < 0)
+            goto nomem;
+    } else if (mno_buf_adds(&b, "SELECT count(*) OVER ()") < 0 || add_keycols(&b, c, st, s, ", r.", "::text", "") < 0 ||
         mno_buf_addf(&b, " FROM " TMP " r WHERE EXISTS (SELECT 1 FROM %s t WHERE ", st->qtable) < 0)
         goto nomem;
-    for (size_t i = 0; i < st->nkey; i++) {
+    for (size_t i = 0; unique && i < st->nkey; i++) {
         const char *name = s->colnames[st->keyidx[i]];
         char *q = PQescapeIdentifier(c, name, strlen(name));
         int bad = !q || mno_buf_addf(&b, "%st.%s = r.%s", i ? " AND " : "", q, q) < 0;
@@ -651,8 +707,8 @@ static int check_conflicts(PGconn *c, pg_restore *st, const mno_section *s, long
         if (bad)
             goto nomem;
     }
-    if (mno_buf_adds(&b, ") ORDER BY ") < 0 || add_keycols(&b, c, st, s, "r.", "", ", ") < 0 ||
-        mno_buf_adds(&b, " LIMIT 5") < 0)
+    if (unique && (mno_buf_adds(&b, ") ORDER BY ") < 0 || add_keycols(&b, c, st, s, "r.", "", ", ") < 0 ||
+                   mno_buf_adds(&b, " LIMIT 5") < 0))
         goto nomem;
     r = query(c, b.data, 0, NULL, s->ns, "cannot look for conflicting keys", e);
     if (!r)

@@ -411,9 +411,12 @@ int mno_pg_list_range(mno_engine *en, const mno_section *s, const json_t *lo, co
         goto done;
     if (nk && (mno_buf_adds(&sql, " ORDER BY ") < 0))
         goto nomem;
+    /* a key of every column (no primary key) may hold a type without '<' (json): ordered
+       by its text, as verify_diff lists such a table whole */
+    const char *cast = nk == s->ncols ? "::text COLLATE \"C\"" : "";
     for (size_t k = 0; k < nk; k++) {
         char *q = PQescapeIdentifier(pg->conn, keys[k], strlen(keys[k]));
-        int x = q ? mno_buf_addf(&sql, "%s%s", k ? ", " : "", q) : -1;
+        int x = q ? mno_buf_addf(&sql, "%s%s%s", k ? ", " : "", q, cast) : -1;
         PQfreemem(q);
         if (x < 0)
             goto nomem;

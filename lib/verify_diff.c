@@ -1,4 +1,5 @@
 /* verify_diff.c: mno-verify --diff: the keys that differ, found by bisecting key ranges with counts and sums computed in the server. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "verify.h"
@@ -119,6 +120,7 @@ typedef struct diffctx {
     const mno_arows *a;
     u128 *prefix;             /* prefix[i]: sum of the first i digests */
     size_t max;
+    int whole;                /* no key ranges: list the whole table (see range) */
     mno_vsection *vs;
     /* one leaf: */
     json_t *index;            /* key text -> position */
@@ -200,9 +202,23 @@ static int leaf_row(void *arg, const json_t *key, const json_t *v, const unsigne
         return mno_err(e, MNO_E_NOMEM, NULL, 0, c->s->ns, "out of memory");
     json_t *pos = json_object_get(c->index, kt);
     free(kt);
-    if (!pos)
+    /* the archive rows of this key not matched yet (a key of every column may repeat:
+       duplicate rows): an identical one first, else the first */
+    size_t i = SIZE_MAX, k;
+    json_t *p;
+    json_array_foreach(pos, k, p) {
+        size_t at = (size_t)json_integer_value(p);
+        if (c->seen[at - c->lo])
+            continue;
+        if (i == SIZE_MAX)
+            i = at;
+        if (memcmp(c->a->rows[at].digest, digest, 16) == 0) {
+            i = at;
+            break;
+        }
+    }
+    if (i == SIZE_MAX)
         return emit(c, "extra", key, NULL, e);
-    size_t i = (size_t)json_integer_value(pos);
     c->seen[i - c->lo] = 1;
     const mno_arow *r = &c->a->rows[i];
     if (memcmp(r->digest, digest, 16) == 0)
@@ -224,7 +240,10 @@ static int leaf(diffctx *c, size_t i, size_t j, const json_t *lo, const json_t *
     }
     for (size_t k = i; k < j; k++) {
         char *kt = key_text(c->a->rows[k].key);
-        if (!kt || json_object_set_new(c->index, kt, json_integer((json_int_t)k)) < 0) {
+        json_t *pos = kt ? json_object_get(c->index, kt) : NULL;
+        if (kt && !pos && json_object_set_new(c->index, kt, pos = json_array()) < 0)
+            pos = NULL;
+        if (!pos || json_array_append_new(pos, json_integer((json_int_t)k)) < 0) {
             free(kt);
             mno_err(e, MNO_E_NOMEM, NULL, 0, c->s->ns, "out of memory");
             goto done;
@@ -261,6 +280,13 @@ static int range(diffctx *c, size_t i, size_t j, mno_error *e)
     u128 tsum = (u128)sum.hi << 64 | sum.lo;
     if (count == j - i && asum == tsum)
         return 0;
+    if (c->whole) {
+        /* a key of every column (a table without a primary key): it may repeat, hold nulls
+           (a row comparison with null excludes the row) or a type without '<' (json): no
+           key ranges, the table is listed once */
+        size_t left = c->max - json_array_size(c->vs->diff);
+        return leaf(c, i, j, NULL, NULL, count + left + 1, e);
+    }
     if (j - i <= LEAF_ROWS) {
         /* every target row of the range matches an archive row or is extra: past this many
            rows the listing is full anyway */
@@ -287,6 +313,7 @@ int mno_verify_diff(const mno_engine_ops *ops, mno_engine *en, const mno_section
         mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "out of memory");
         goto done;
     }
+    c.whole = s->engine == MNO_ENGINE_PG && a->nk == s->ncols;
     c.prefix[0] = 0;
     for (size_t i = 0; i < a->n; i++)
         c.prefix[i + 1] = c.prefix[i] + digest_u128(a->rows[i].digest);
