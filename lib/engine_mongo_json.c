@@ -1,8 +1,12 @@
 /* engine_mongo_json.c: canonical Extended JSON v2 (a jansson tree) to BSON in one walk, byte-identical to libbson's parser; anything else is left to libbson. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include "engine_mongo_json.h"
 #include "buf.h"
 
@@ -472,15 +476,37 @@ static int str(txt *t, size_t *n, int *nul)
     if (room(t, (size_t)(end - p) + 8) < 0)
         return -1;
     char *o0 = t->o->data + t->o->len, *o = o0;
-    uint64_t high = 0;
+    unsigned high = 0; /* bit 7 set: a byte >= 0x80 was copied */
     int z = 0;
     for (;;) {
+        /* plain bytes (not '"', '\\', < 0x20) are copied a block at a time; a block is
+           stored whole (the room above covers it while 16 bytes of text are left) */
+#ifdef __SSE2__
+        while (end - p >= 16) {
+            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+            __m128i sp = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')));
+            sp = _mm_or_si128(sp, _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1f)), x));
+            unsigned m = (unsigned)_mm_movemask_epi8(sp), h = (unsigned)_mm_movemask_epi8(x);
+            _mm_storeu_si128((__m128i *)(void *)o, x);
+            if (!m) {
+                high |= h ? 0x80 : 0;
+                o += 16;
+                p += 16;
+                continue;
+            }
+            unsigned k = (unsigned)__builtin_ctz(m);
+            high |= h & ((1u << k) - 1) ? 0x80 : 0;
+            o += k;
+            p += k;
+            break;
+        }
+#endif
         while (end - p >= 8) {
             uint64_t x;
             memcpy(&x, p, 8);
             if (!plain8(x))
                 break;
-            high |= x;
+            high |= x & 0x8080808080808080ULL ? 0x80 : 0;
             memcpy(o, &x, 8);
             o += 8;
             p += 8;
@@ -554,7 +580,7 @@ static int str(txt *t, size_t *n, int *nul)
     }
     size_t k = (size_t)(o - o0);
     /* only a string with bytes >= 0x80 can be invalid UTF-8 */
-    if ((high & 0x8080808080808080ULL) && !utf8_ok((const unsigned char *)o0, k))
+    if ((high & 0x80) && !utf8_ok((const unsigned char *)o0, k))
         return FALLBACK;
     t->p = p;
     t->o->len += k;
@@ -575,6 +601,26 @@ static int scratch_str(txt *t, const char **s, size_t *n, int *nul)
     t->o->data[at + *n] = '\0'; /* str made room for the text left, the closing quote included */
     *s = t->o->data + at;
     return 0;
+}
+
+/* A string as scratch_str gives it, but pointing into the text itself when it has no escape
+   and only printable ASCII (numbers, ObjectIds): then not NUL-terminated, *s[*n] is '"'. */
+static int raw_str(txt *t, const char **s, size_t *n, int *nul)
+{
+    ws(t);
+    if (t->p < t->end && *t->p == '"') {
+        const char *q = t->p + 1;
+        while (q < t->end && (unsigned char)*q >= 0x20 && (unsigned char)*q < 0x7f && *q != '"' && *q != '\\')
+            q++;
+        if (q < t->end && *q == '"') {
+            *s = t->p + 1;
+            *n = (size_t)(q - *s);
+            *nul = 0;
+            t->p = q + 1;
+            return 0;
+        }
+    }
+    return scratch_str(t, s, n, nul);
 }
 
 /* The next string must be exactly want (a member name), then ':'. */
@@ -677,6 +723,42 @@ static int simple_double(const char *s, size_t n, double *out)
     return 0;
 }
 
+/*
+ * bson_decimal128_from_string's value of s[0..n) when it is -?[0-9]+(.[0-9]+)? with at most
+ * 34 digits: the digits are the coefficient exactly (no rounding), the exponent minus the
+ * number of fraction digits, in the BID encoding (coefficient below 2^113). 0, or -1 for
+ * anything else (then libbson decides).
+ */
+static int simple_decimal(const char *s, size_t n, bson_decimal128_t *out)
+{
+    size_t i = 0;
+    unsigned digits = 0, frac = 0;
+    int neg = 0, dot = 0;
+    unsigned __int128 c = 0;
+    if (i < n && s[i] == '-') {
+        neg = 1;
+        i++;
+    }
+    for (; i < n; i++) {
+        char ch = s[i];
+        if (ch >= '0' && ch <= '9') {
+            if (++digits > 34)
+                return -1;
+            c = c * 10 + (unsigned)(ch - '0');
+            frac += (unsigned)dot;
+        } else if (ch == '.' && !dot && digits) {
+            dot = 1;
+        } else {
+            return -1;
+        }
+    }
+    if (!digits || (dot && !frac))
+        return -1;
+    out->high = (neg ? (uint64_t)1 << 63 : 0) | (uint64_t)(6176 - frac) << 49 | (uint64_t)(c >> 64);
+    out->low = (uint64_t)c;
+    return 0;
+}
+
 /* Appends the value of the one-element document el (key "") as the element at tpos. */
 static int emit_element_of(txt *t, size_t tpos, const bson_t *el)
 {
@@ -696,7 +778,39 @@ static int tmembers(txt *t);
 
 /* After '{' and a first member name starting with '$' (name): the wrapper's rest, its
    value appended as the element whose type byte is at tpos. */
-static int twrapper(txt *t, const char *name, size_t tpos)
+/* The canonical wrappers, by their first member's name. */
+enum wkind {
+    W_NONE, W_OID, W_INT, W_LONG, W_DOUBLE, W_DECIMAL, W_DATE, W_SYMBOL, W_MINKEY, W_MAXKEY,
+    W_UNDEFINED, W_TIMESTAMP, W_CODE, W_REGEX, W_BINARY, W_DBPOINTER
+};
+
+static enum wkind wkind_of(const char *s, size_t n)
+{
+    static const struct {
+        const char *name;
+        enum wkind kind;
+    } w[] = {{"$oid", W_OID}, {"$numberInt", W_INT}, {"$numberLong", W_LONG}, {"$numberDouble", W_DOUBLE},
+             {"$numberDecimal", W_DECIMAL}, {"$date", W_DATE}, {"$symbol", W_SYMBOL}, {"$minKey", W_MINKEY},
+             {"$maxKey", W_MAXKEY}, {"$undefined", W_UNDEFINED}, {"$timestamp", W_TIMESTAMP}, {"$code", W_CODE},
+             {"$regularExpression", W_REGEX}, {"$binary", W_BINARY}, {"$dbPointer", W_DBPOINTER}};
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+        if (strlen(w[i].name) == n && memcmp(w[i].name, s, n) == 0)
+            return w[i].kind;
+    return W_NONE;
+}
+
+/* Exactly n hex digits. */
+static int hex_n(const char *s, size_t len, size_t n)
+{
+    if (len != n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isxdigit((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
+static int twrapper(txt *t, enum wkind kind, size_t tpos)
 {
     int rc = 0, nul;
     size_t n, m;
@@ -705,14 +819,14 @@ static int twrapper(txt *t, const char *name, size_t tpos)
     bson_t el = BSON_INITIALIZER;
     if (!lit(t, ':'))
         return FALLBACK;
-    if (!strcmp(name, "$numberInt") || !strcmp(name, "$numberLong") || !strcmp(name, "$date")) {
-        int is_date = name[1] == 'd';
+    if (kind == W_INT || kind == W_LONG || kind == W_DATE) {
+        int is_date = kind == W_DATE;
         int64_t v;
         if (is_date && (TOO_DEEP(t, 1) || !lit(t, '{') || (rc = key_is(t, "$numberLong"))))
             return rc ? rc : FALLBACK;
-        if ((rc = scratch_str(t, &s, &n, &nul)))
+        if ((rc = raw_str(t, &s, &n, &nul)))
             return rc;
-        int lim32 = !strcmp(name, "$numberInt");
+        int lim32 = kind == W_INT;
         if (nul || int_text(s, n, lim32 ? INT32_MIN : INT64_MIN, lim32 ? INT32_MAX : INT64_MAX, &v) < 0 ||
             !lit(t, '}') || (is_date && !lit(t, '}')))
             return FALLBACK;
@@ -725,26 +839,31 @@ static int twrapper(txt *t, const char *name, size_t tpos)
         t->o->len += 4;
         return 0;
     }
-    if (!strcmp(name, "$numberDouble")) {
+    if (kind == W_DOUBLE) {
         double d;
-        if ((rc = scratch_str(t, &s, &n, &nul)))
+        if ((rc = raw_str(t, &s, &n, &nul)))
             return rc;
         if (nul)
             return FALLBACK;
         if (simple_double(s, n, &d) == 0) {
             /* the common case */
-        } else if (!strcmp(s, "Infinity")) {
+        } else if (n == 8 && !memcmp(s, "Infinity", 8)) {
             d = INFINITY;
-        } else if (!strcmp(s, "-Infinity")) {
+        } else if (n == 9 && !memcmp(s, "-Infinity", 9)) {
             d = -INFINITY;
-        } else if (!strcmp(s, "NaN")) {
+        } else if (n == 3 && !memcmp(s, "NaN", 3)) {
             d = NAN;
         } else {
-            char *endp;
-            if (!n || strspn(s, "0123456789.eE+-") != n)
+            char num[512], *endp;
+            if (!n || n >= sizeof num)
                 return FALLBACK;
+            for (size_t i = 0; i < n; i++)
+                if (!strchr("0123456789.eE+-", s[i]))
+                    return FALLBACK;
+            memcpy(num, s, n);
+            num[n] = '\0';
             errno = 0;
-            d = strtod(s, &endp);
+            d = strtod(num, &endp);
             /* ERANGE on underflow still gives the subnormal (5e-324), as libbson takes it */
             if (*endp || (errno == ERANGE && fabs(d) >= 1.0))
                 return FALLBACK;
@@ -756,20 +875,31 @@ static int twrapper(txt *t, const char *name, size_t tpos)
         t->o->data[tpos] = T_DOUBLE;
         return emit64(t, bits);
     }
-    if (!strcmp(name, "$numberDecimal")) {
+    if (kind == W_DECIMAL) {
         bson_decimal128_t dec;
-        if ((rc = scratch_str(t, &s, &n, &nul)))
+        if ((rc = raw_str(t, &s, &n, &nul)))
             return rc;
-        if (nul || !bson_decimal128_from_string(s, &dec) || !lit(t, '}'))
+        char num[128]; /* bson_decimal128_from_string_w_len refuses "NaN" and "Inf" followed by more text */
+        if (nul)
+            return FALLBACK;
+        if (simple_decimal(s, n, &dec) < 0) {
+            if (n >= sizeof num)
+                return FALLBACK;
+            memcpy(num, s, n);
+            num[n] = '\0';
+            if (!bson_decimal128_from_string(num, &dec))
+                return FALLBACK;
+        }
+        if (!lit(t, '}'))
             return FALLBACK;
         t->o->data[tpos] = T_DECIMAL;
         return emit64(t, dec.low) < 0 || emit64(t, dec.high) < 0 ? -1 : 0;
     }
-    if (!strcmp(name, "$oid")) {
+    if (kind == W_OID) {
         bson_oid_t oid;
-        if ((rc = scratch_str(t, &s, &n, &nul)))
+        if ((rc = raw_str(t, &s, &n, &nul)))
             return rc;
-        if (nul || !is_hex(s, 24) || !lit(t, '}'))
+        if (nul || !hex_n(s, n, 24) || !lit(t, '}'))
             return FALLBACK;
         bson_oid_init_from_string(&oid, s);
         if (room(t, 12) < 0)
@@ -778,7 +908,7 @@ static int twrapper(txt *t, const char *name, size_t tpos)
         emit(t, oid.bytes, 12);
         return 0;
     }
-    if (!strcmp(name, "$symbol")) {
+    if (kind == W_SYMBOL) {
         if ((rc = scratch_str(t, &s, &n, &nul)))
             return rc;
         if (n > INT32_MAX - 1 || !(a = malloc(n + 1)))
@@ -787,18 +917,18 @@ static int twrapper(txt *t, const char *name, size_t tpos)
         rc = !lit(t, '}') ? FALLBACK : bson_append_symbol(&el, "", 0, a, (int)n) ? 0 : -1;
         goto libbson;
     }
-    if (!strcmp(name, "$minKey") || !strcmp(name, "$maxKey")) {
+    if (kind == W_MINKEY || kind == W_MAXKEY) {
         ws(t);
         if (t->p < t->end && *t->p == '1') {
             t->p++;
             if (lit(t, '}')) {
-                t->o->data[tpos] = (char)(name[2] == 'i' ? T_MINKEY : T_MAXKEY);
+                t->o->data[tpos] = (char)(kind == W_MINKEY ? T_MINKEY : T_MAXKEY);
                 return 0;
             }
         }
         return FALLBACK;
     }
-    if (!strcmp(name, "$undefined")) {
+    if (kind == W_UNDEFINED) {
         ws(t);
         if (t->end - t->p >= 4 && !memcmp(t->p, "true", 4)) {
             t->p += 4;
@@ -809,7 +939,7 @@ static int twrapper(txt *t, const char *name, size_t tpos)
         }
         return FALLBACK;
     }
-    if (!strcmp(name, "$timestamp")) {
+    if (kind == W_TIMESTAMP) {
         uint32_t ts, inc;
         if (TOO_DEEP(t, 1) || !lit(t, '{') || key_is(t, "t") || uint_lit(t, &ts) || !lit(t, ',') || key_is(t, "i") ||
             uint_lit(t, &inc) || !lit(t, '}') || !lit(t, '}'))
@@ -817,7 +947,7 @@ static int twrapper(txt *t, const char *name, size_t tpos)
         t->o->data[tpos] = T_TIMESTAMP;
         return emit64(t, (uint64_t)ts << 32 | inc);
     }
-    if (!strcmp(name, "$code")) {
+    if (kind == W_CODE) {
         if ((rc = str_dup(t, &a, &n)))
             return rc;
         if (lit(t, '}')) {
@@ -851,14 +981,14 @@ static int twrapper(txt *t, const char *name, size_t tpos)
         }
         goto libbson;
     }
-    if (!strcmp(name, "$regularExpression")) {
+    if (kind == W_REGEX) {
         rc = FALLBACK;
         if (!TOO_DEEP(t, 1) && lit(t, '{') && key_is(t, "pattern") == 0 && str_dup(t, &a, &n) == 0 && lit(t, ',') &&
             key_is(t, "options") == 0 && str_dup(t, &b, &m) == 0 && lit(t, '}') && lit(t, '}'))
             rc = bson_append_regex(&el, "", 0, a, b) ? 0 : -1;
         goto libbson;
     }
-    if (!strcmp(name, "$binary")) {
+    if (kind == W_BINARY) {
         rc = FALLBACK;
         if (!TOO_DEEP(t, 1) && lit(t, '{') && key_is(t, "base64") == 0 && str_dup(t, &a, &n) == 0 && lit(t, ',') &&
             key_is(t, "subType") == 0 && str_dup(t, &b, &m) == 0 && lit(t, '}') && lit(t, '}') &&
@@ -873,7 +1003,7 @@ static int twrapper(txt *t, const char *name, size_t tpos)
         }
         goto libbson;
     }
-    if (!strcmp(name, "$dbPointer")) {
+    if (kind == W_DBPOINTER) {
         rc = FALLBACK;
         if (!TOO_DEEP(t, 2) && lit(t, '{') && key_is(t, "$ref") == 0 && str_dup(t, &a, &m) == 0 && lit(t, ',') &&
             key_is(t, "$id") == 0 && lit(t, '{') && key_is(t, "$oid") == 0 && scratch_str(t, &s, &n, &nul) == 0 &&
@@ -986,13 +1116,12 @@ static int tvalue(txt *t, size_t tpos)
         ws(t);
         if (t->p + 1 < t->end && t->p[0] == '"' && t->p[1] == '$') {
             const char *s;
-            char name[32];
-            if ((rc = scratch_str(t, &s, &n, &nul)))
+            if ((rc = raw_str(t, &s, &n, &nul)))
                 return rc;
-            if (nul || n >= sizeof name)
+            enum wkind kind = nul ? W_NONE : wkind_of(s, n);
+            if (kind == W_NONE)
                 return FALLBACK;
-            memcpy(name, s, n + 1);
-            rc = twrapper(t, name, tpos);
+            rc = twrapper(t, kind, tpos);
             t->depth--;
             return rc;
         }

@@ -1,6 +1,7 @@
 /* engine_mongo_restore.c: MongoDB restore ops: each section staged in a collection of its own, then renamed or merged into the target, with conflict checks and a resume journal. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +21,11 @@
  *    collection does not exist yet (it will become the target).
  * 2. restore_rec buffers documents and sends them in unordered insert batches sized to the
  *    server's maxWriteBatchSize and maxMessageSizeBytes (buffered bytes capped at
- *    MAX_BUFFER), into the staging collection only: the target is not touched while the
+ *    STAGE_BUFFER), into the staging collection only: the target is not touched while the
  *    section is read, so a section that fails its check or ends early is never applied.
+ *    A full batch goes to a sender thread while the next one is read (two buffers; the
+ *    client is used by one thread at a time: the sender while a batch is in flight, the
+ *    caller only after waiting for it); a batch's error comes back at the next hand-over.
  * 3. restore_commit (the reader has checked count and sum) counts the staged documents,
  *    creates the archive's indexes on them (after the data), then either renames the staging
  *    collection to the target (target missing: atomic) or merges it into the existing target:
@@ -34,6 +38,8 @@
  */
 
 #define MAX_BUFFER (16u * 1024 * 1024) /* documents held per insert batch, in bytes */
+#define STAGE_BUFFER (1u * 1024 * 1024) /* per staging batch: small enough to overlap reading and inserting */
+#define STAGE_FIRST (64u * 1024)        /* a section's first batch: the server starts early; doubled per batch */
 #define CHECK_CHUNK 1000               /* _ids per {$in} lookup */
 #define RETRIES 5                      /* re-sends of a batch after a dropped connection */
 #define BACKOFF_FIRST_MS 100
@@ -72,7 +78,13 @@ typedef struct restore_state {
     int open, exists;
     char *ns, *dbname, *cname, *stage;
     mongoc_collection_t *stage_c, *target_c;
-    batch b;
+    batch b;                      /* the batch being filled */
+    batch sb;                     /* the batch in flight (the sender thread's) */
+    pthread_t sender;
+    int sending;                  /* the sender thread is running on sb */
+    int send_rc;                  /* its result, and its error */
+    mno_error send_err;
+    size_t stage_cap;             /* bytes of the next staging batch (STAGE_FIRST doubling to STAGE_BUFFER) */
     int retried;                  /* a batch was re-sent (duplicates may be our own) */
     uint64_t inserted, already;   /* merge: documents written, documents found identical */
     found probe;                  /* dry run: what the target holds of the section */
@@ -201,8 +213,13 @@ static int id_raw_cmp(const id_raw *a, const id_raw *b)
 
 /* ---- state ---- */
 
+static int wait_sender(restore_state *rs, mno_error *e);
+
 static void section_close(restore_state *rs)
 {
+    mno_error ignored;
+    wait_sender(rs, &ignored);
+    batch_reset(&rs->sb);
     mongoc_collection_destroy(rs->stage_c);
     mongoc_collection_destroy(rs->target_c);
     rs->stage_c = rs->target_c = NULL;
@@ -225,6 +242,7 @@ void mno_mongo_restore_free(mno_engine *en)
     restore_state *rs = m->restore;
     section_close(rs);
     batch_release(&rs->b);
+    batch_release(&rs->sb);
     free(rs->archive_id);
     free(rs);
     m->restore = NULL;
@@ -262,6 +280,7 @@ static restore_state *state_of(mno_mongo *m, mno_error *e)
         return NULL;
     }
     mno_buf_init(&rs->b.data);
+    mno_buf_init(&rs->sb.data);
     if (read_limits(m, rs, e) < 0) {
         free(rs);
         return NULL;
@@ -524,9 +543,8 @@ static int conflict_error(restore_state *rs, const found *f, mno_error *e)
  * (counted in rs->already); in the staging collection a duplicate is one the section holds
  * twice, unless the batch was re-sent. Counts rs->inserted. Returns 0 or -1.
  */
-static int insert_batch(restore_state *rs, mongoc_collection_t *coll, int to_target, mno_error *e)
+static int insert_batch(restore_state *rs, mongoc_collection_t *coll, batch *b, int to_target, mno_error *e)
 {
-    batch *b = &rs->b;
     int rc = -1;
     bson_t **docs = NULL, *dv = NULL;
     size_t *dups = NULL;
@@ -655,11 +673,61 @@ done:
     return rc;
 }
 
-/* Sends (or, in a dry run, checks) the buffered records of the section. */
-static int flush_section(restore_state *rs, mno_error *e)
+/* The sender thread: one staging batch. */
+static void *send_main(void *arg)
+{
+    restore_state *rs = arg;
+    rs->send_rc = insert_batch(rs, rs->stage_c, &rs->sb, 0, &rs->send_err);
+    return NULL;
+}
+
+/* Waits for the batch in flight, if any. Returns 0, or -1 with its error in e. */
+static int wait_sender(restore_state *rs, mno_error *e)
+{
+    if (!rs->sending)
+        return 0;
+    pthread_join(rs->sender, NULL);
+    rs->sending = 0;
+    if (rs->send_rc < 0) {
+        *e = rs->send_err;
+        return -1;
+    }
+    return 0;
+}
+
+/* Hands the filled batch to the sender thread (after the one in flight is done). Returns 0,
+   or -1 with e filled (this batch's or the previous one's error). */
+static int send_async(restore_state *rs, mno_error *e)
+{
+    if (wait_sender(rs, e) < 0)
+        return -1;
+    if (rs->b.n == 0)
+        return 0;
+    batch t = rs->sb;
+    rs->sb = rs->b;
+    rs->b = t;
+    batch_reset(&rs->b);
+    mno_error_clear(&rs->send_err);
+    rs->send_rc = 0;
+    if (pthread_create(&rs->sender, NULL, send_main, rs) != 0) {
+        /* no thread: send it here */
+        send_main(rs);
+        if (rs->send_rc < 0) {
+            *e = rs->send_err;
+            return -1;
+        }
+        return 0;
+    }
+    rs->sending = 1;
+    return 0;
+}
+
+/* Sends (or, in a dry run, checks) the buffered records of the section; with wait, until
+   every batch is in. */
+static int flush_section(restore_state *rs, int wait, mno_error *e)
 {
     if (!rs->dry_run)
-        return insert_batch(rs, rs->stage_c, 0, e);
+        return send_async(rs, e) < 0 || (wait && wait_sender(rs, e) < 0) ? -1 : 0;
     /* dry run: compare with the target; restore_probe reports what was found */
     int rc = 0;
     if (rs->exists)
@@ -781,6 +849,7 @@ int mno_mongo_restore_begin(mno_engine *en, const mno_restore_opts *o, const mno
     rs->create = o->create;
     rs->resume = o->resume;
     rs->dry_run = o->dry_run;
+    rs->stage_cap = STAGE_FIRST;
     if (o->archive_id && (!rs->archive_id || strcmp(rs->archive_id, o->archive_id) != 0)) {
         free(rs->archive_id);
         if (!(rs->archive_id = strdup(o->archive_id)))
@@ -848,9 +917,13 @@ int mno_mongo_restore_rec(mno_engine *en, const mno_item *it, mno_error *e)
     bson_iter_t id;
     if (!it->doc || !bson_iter_init_find(&id, it->doc, "_id"))
         return mno_err(e, MNO_E_FORMAT, NULL, it->lineno, rs->ns, "document without _id");
-    if (rs->b.n && (rs->b.n >= rs->max_docs || rs->b.data.len + it->doc->len > rs->max_bytes) &&
-        flush_section(rs, e) < 0)
-        return -1;
+    size_t cap = rs->dry_run || rs->max_bytes < rs->stage_cap ? rs->max_bytes : rs->stage_cap;
+    if (rs->b.n && (rs->b.n >= rs->max_docs || rs->b.data.len + it->doc->len > cap)) {
+        if (flush_section(rs, 0, e) < 0)
+            return -1;
+        if (rs->stage_cap < STAGE_BUFFER)
+            rs->stage_cap *= 2;
+    }
     if (batch_add(&rs->b, it->doc, it->lineno) < 0)
         return nomem(e, rs->ns);
     return 0;
@@ -900,7 +973,7 @@ static int merge_into_target(restore_state *rs, mno_error *e)
         cur = mongoc_collection_find_with_opts(rs->stage_c, &empty, &opts, NULL);
         while (mongoc_cursor_next(cur, &doc)) {
             if (rs->b.n && (rs->b.n >= rs->max_docs || rs->b.data.len + doc->len > rs->max_bytes) &&
-                insert_batch(rs, rs->target_c, 1, e) < 0)
+                insert_batch(rs, rs->target_c, &rs->b, 1, e) < 0)
                 goto done;
             if (batch_add(&rs->b, doc, 0) < 0) {
                 nomem(e, rs->ns);
@@ -911,7 +984,7 @@ static int merge_into_target(restore_state *rs, mno_error *e)
             mno_mongo_err(e, &be, rs->ns, "cannot read the staging collection");
             goto done;
         }
-        if (insert_batch(rs, rs->target_c, 1, e) < 0)
+        if (insert_batch(rs, rs->target_c, &rs->b, 1, e) < 0)
             goto done;
         (void)staged;
     } else {
@@ -932,7 +1005,7 @@ int mno_mongo_restore_commit(mno_engine *en, const mno_section *s, mno_error *e)
     bson_error_t be;
     if (!rs || !rs->open)
         return mno_err(e, MNO_E_INTERNAL, NULL, 0, s->ns, "commit outside a section");
-    if (flush_section(rs, e) < 0)
+    if (flush_section(rs, 1, e) < 0)
         return -1;
     if (rs->dry_run) {
         section_close(rs);
@@ -996,7 +1069,7 @@ int mno_mongo_restore_probe(mno_engine *en, const mno_section *s, struct mno_res
     p->conflicts = -1;
     if (!rs || !rs->open)
         return mno_err(e, MNO_E_INTERNAL, NULL, 0, s->ns, "probe outside a section");
-    if (flush_section(rs, e) < 0)
+    if (flush_section(rs, 1, e) < 0)
         goto done;
     p->exists = rs->exists;
     p->rows = 0;
@@ -1024,9 +1097,10 @@ void mno_mongo_restore_abort(mno_engine *en)
     if (!rs || !rs->open)
         return;
     /* the target was not touched while the section was read; the staging collection goes
-       (if the server is gone, the next run drops it) */
+       (if the server is gone, the next run drops it), after the batch in flight */
     if (rs->stage_c && !rs->dry_run) {
         mno_error ignored;
+        wait_sender(rs, &ignored);
         drop_coll(m, rs->dbname, rs->stage, rs->ns, &ignored);
     }
     section_close(rs);

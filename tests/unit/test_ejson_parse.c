@@ -250,6 +250,32 @@ static void test_numbers(void **state)
         snprintf(text, sizeof text, "{\"d\":{\"$numberDouble\":\"%s\"}}", num);
         check(text);
     }
+    /* decimals: plain digits (the fast encoder) and every other form (libbson's) */
+    for (int i = 0; i < 100000; i++) {
+        char num[128];
+        int k = 0, ip = (int)(rnd() % 38), fp = (int)(rnd() % 38) - 2;
+        if (rnd() % 2)
+            num[k++] = '-';
+        for (int j = 0; j < ip; j++)
+            num[k++] = (char)('0' + (j == 0 && ip > 1 && rnd() % 4 ? 1 + rnd() % 9 : rnd() % 10));
+        if (fp >= 0) {
+            num[k++] = '.';
+            for (int j = 0; j < fp; j++)
+                num[k++] = (char)('0' + rnd() % 10);
+        }
+        if (rnd() % 8 == 0)
+            k += snprintf(num + k, sizeof num - (size_t)k, "E%d", (int)(rnd() % 14000) - 7000);
+        num[k] = 0;
+        snprintf(text, sizeof text, "{\"d\":{\"$numberDecimal\":\"%s\"}}", num);
+        check(text);
+    }
+    static const char *const decs[] = {"0", "-0", "0.00", "-0.000", "1E+3", "NaN", "-NaN", "Inf", "-Inf", "Infinity",
+                                       "9999999999999999999999999999999999", "99999999999999999999999999999999999",
+                                       "0000000000000000000000000000000001", "1.000000000000000000000000000000000"};
+    for (size_t i = 0; i < sizeof decs / sizeof decs[0]; i++) {
+        snprintf(text, sizeof text, "{\"d\":{\"$numberDecimal\":\"%s\"}}", decs[i]);
+        check(text);
+    }
     for (int i = 0; i < 100000; i++) {
         uint64_t u = (uint64_t)rnd() << 32 | rnd();
         double x;

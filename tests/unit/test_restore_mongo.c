@@ -848,6 +848,91 @@ static void test_dropped_connection_mid_batch(void **state)
     assert_coll_is(uri, db, "edge", edge, NEDGE);
 }
 
+/*
+ * A section of many insert batches (the first of 64 KiB, doubling): each full batch is sent
+ * by the engine's sender thread while the next is read. The result is exact; a duplicate
+ * _id two batches apart is named with its line; a batch the server refuses while the next
+ * is being read fails the run with nothing applied, and a rerun restores it; a connection
+ * dropped around a batch in flight is resent.
+ */
+enum { NBIG = 6000 };
+static char **big_docs(void)
+{
+    char **d = calloc(NBIG, sizeof *d);
+    assert_non_null(d);
+    for (int i = 0; i < NBIG; i++) {
+        d[i] = malloc(200);
+        snprintf(d[i], 200, "{\"_id\":{\"$numberInt\":\"%d\"},\"channel_id\":\"org-%d\",\"pad\":\"%090d\","
+                 "\"amount\":{\"$numberDecimal\":\"%d.%02d\"}}", i, i % 97, i, i, i % 100);
+    }
+    return d;
+}
+
+static void test_pipelined_batches(void **state)
+{
+    (void)state;
+    char uri[1024];
+    mno_error e;
+    char **docs = big_docs();
+    const char *const *cd = (const char *const *)docs;
+    tsec s[] = {{"connec.big", NULL, cd, NBIG}};
+    const char *path = tpath("big.mnoa");
+    write_archive(path, s, 1);
+    const char *db = newdb("big", uri, sizeof uri);
+    if (restore(path, uri, 1, 0, 0, 0, &e) != 0)
+        fail_msg("%s", e.msg);
+    assert_coll_is(uri, db, "big", cd, NBIG);
+
+    /* the last document repeats the _id of one ~5000 documents (several batches) before */
+    char *last = docs[NBIG - 1];
+    docs[NBIG - 1] = strdup("{\"_id\":{\"$numberInt\":\"7\"},\"again\":true}");
+    write_archive(path, s, 1);
+    db = newdb("big", uri, sizeof uri);
+    assert_int_equal(restore(path, uri, 1, 0, 0, 0, &e), -1);
+    assert_int_equal(e.code, MNO_E_FORMAT);
+    assert_string_equal(e.msg, "section connec.big: duplicate _id 7: the section holds it twice");
+    assert_int_equal(e.line, NBIG + 2);
+    char *c = colls(db);
+    assert_string_equal(c, "");
+    free(c);
+    free(docs[NBIG - 1]);
+    docs[NBIG - 1] = last;
+    write_archive(path, s, 1);
+
+    if (getenv("MNO_TEST_MONGOD")) {
+        /* the server refuses the second batch while the third is read: nothing applied */
+        db = newdb("big", uri, sizeof uri);
+        fault("{\"mnoFault\":1,\"failOn\":\"insert:2:2:injected\"}");
+        int rc = restore(path, uri, 1, 0, 0, 0, &e);
+        fault("{\"mnoFault\":1,\"clear\":true}");
+        assert_int_equal(rc, -1);
+        assert_int_equal(e.code, MNO_E_SERVER);
+        if (strncmp(e.msg, "section connec.big: cannot insert the ", 38) != 0 ||
+            !strstr(e.msg, " documents of lines ") || !strstr(e.msg, ": injected (code 2)"))
+            fail_msg("%s", e.msg);
+        c = colls(db);
+        assert_string_equal(c, "");
+        free(c);
+        if (restore(path, uri, 1, 0, 0, 0, &e) != 0)
+            fail_msg("%s", e.msg);
+        assert_coll_is(uri, db, "big", cd, NBIG);
+        /* connections dropped before, and after, batches in flight: resent, exact */
+        const char *knobs[] = {"{\"mnoFault\":1,\"dropOn\":\"insert:2\"}", "{\"mnoFault\":1,\"dropOn\":\"insert:3:after\"}"};
+        for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++) {
+            db = newdb("big", uri, sizeof uri);
+            fault(knobs[i]);
+            rc = restore(path, uri, 1, 0, 0, 0, &e);
+            fault("{\"mnoFault\":1,\"clear\":true}");
+            if (rc != 0)
+                fail_msg("%s: %s", knobs[i], e.msg);
+            assert_coll_is(uri, db, "big", cd, NBIG);
+        }
+    }
+    for (int i = 0; i < NBIG; i++)
+        free(docs[i]);
+    free(docs);
+}
+
 /* The reader's fast paths (engine_mongo_json.c: from jansson's tree, from the text) against
    libbson's parser, on the same text. canonical_text: libbson printed it. */
 static int canonical_text;
@@ -994,6 +1079,7 @@ int main(void)
         cmocka_unit_test(test_crash_after_data_before_journal),
         cmocka_unit_test(test_large_documents_batched),
         cmocka_unit_test(test_dropped_connection_mid_batch),
+        cmocka_unit_test(test_pipelined_batches),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
