@@ -533,13 +533,14 @@ fail:
  * the cursor (and its resumes after a dropped connection) and copies the documents into
  * batches; this thread takes their md5s, prints them as Extended JSON and writes, in order.
  * That costs more than reading, so a reader that finds every batch full, rather than wait,
- * hashes and prints the newest one that this thread has not started. A client is used by one
- * thread at a time: by this one before the reader starts and after it is joined. At most
- * NBATCH batches are in flight, so memory stays flat whatever the collection's size.
+ * hashes and prints the newest one that this thread has not started (and so once it has read
+ * everything). A client is used by one thread at a time: by this one before the reader starts
+ * and after it is joined. At most NBATCH batches are in flight, so memory stays flat whatever
+ * the collection's size.
  */
-#define NBATCH 3
-#define REC_BATCH 4096                     /* documents per batch, or fewer ... */
-#define REC_BATCH_BYTES ((size_t)1 << 20)  /* ... once this many bytes are in */
+#define NBATCH 4
+#define REC_BATCH 1024                     /* documents per batch, or fewer ... */
+#define REC_BATCH_BYTES ((size_t)256 << 10) /* ... once this many bytes are in */
 
 typedef struct rbatch {
     mno_buf docs;                          /* the documents' BSON, back to back */
@@ -576,33 +577,39 @@ typedef struct reader {
     mno_error err;                         /* the reader's error, when rc < 0 */
 } reader;
 
+/* With r->mu held: hashes and prints the newest full batch that nobody prints yet (not the
+   writing side's next one), unlocking meanwhile. Returns 1, or 0 when there is none. */
+static int reader_print_one(reader *r)
+{
+    rbatch *p = NULL;
+    for (size_t k = r->full; k-- > 1 && !p;)
+        if (!r->b[(r->head + k) % NBATCH]->claim)
+            p = r->b[(r->head + k) % NBATCH];
+    if (!p)
+        return 0;
+    p->claim = CLAIM_READER;
+    pthread_mutex_unlock(&r->mu);
+    mno_md5_many((const unsigned char *const *)p->doc, p->len, p->n, p->dig);
+    mno_buf_reset(&p->lines);
+    /* a failure (out of memory, a document that cannot be printed) leaves the batch to the
+       writing side, which words the error */
+    int enc = mno_writer_bson_encode(r->w, &p->lines, p->n, p->doc, p->len) == 0;
+    pthread_mutex_lock(&r->mu);
+    p->encoded = enc;
+    p->printed = 1;
+    pthread_cond_broadcast(&r->cv);
+    return 1;
+}
+
 /* The reader's next batch to fill, emptied; NULL when told to stop. While all are full, it
-   prints the newest batch that nobody prints yet, else waits. */
+   prints one that nobody prints yet, else waits. */
 static rbatch *reader_slot(reader *r)
 {
     rbatch *b = NULL;
     pthread_mutex_lock(&r->mu);
-    while (r->full == NBATCH && !r->stop) {
-        rbatch *p = NULL;
-        for (size_t k = NBATCH - 1; k > 0 && !p; k--)
-            if (!r->b[(r->head + k) % NBATCH]->claim)
-                p = r->b[(r->head + k) % NBATCH];
-        if (!p) {
+    while (r->full == NBATCH && !r->stop)
+        if (!reader_print_one(r))
             pthread_cond_wait(&r->cv, &r->mu);
-            continue;
-        }
-        p->claim = CLAIM_READER;
-        pthread_mutex_unlock(&r->mu);
-        mno_buf_reset(&p->lines);
-        /* a failure (out of memory, a document that cannot be printed) leaves the batch to the
-           writing side, which words the error */
-        mno_md5_many((const unsigned char *const *)p->doc, p->len, p->n, p->dig);
-        int enc = mno_writer_bson_encode(r->w, &p->lines, p->n, p->doc, p->len) == 0;
-        pthread_mutex_lock(&r->mu);
-        p->encoded = enc;
-        p->printed = 1;
-        pthread_cond_broadcast(&r->cv);
-    }
     if (!r->stop)
         b = r->b[(r->head + r->full) % NBATCH];
     pthread_mutex_unlock(&r->mu);
@@ -749,6 +756,9 @@ static void *reader_main(void *arg)
     mno_error_clear(&r->err);
     int rc = read_all(r, &r->err);
     pthread_mutex_lock(&r->mu);
+    /* all read: help with the batches still to print */
+    while (rc == 0 && !r->stop && reader_print_one(r))
+        ;
     r->rc = rc;
     r->done = 1;
     pthread_cond_broadcast(&r->cv);

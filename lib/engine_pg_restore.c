@@ -34,6 +34,8 @@ typedef struct pg_restore {
     mno_buf cols;         /* "c1","c2",... quoted, the archive's columns in order */
     size_t *keyidx;       /* key columns: indexes into the section's columns */
     size_t nkey;
+    size_t *copyidx;      /* the columns COPY writes, when some are generated in the target */
+    size_t ncopy;         /* (NULL: all of them, in order) */
     char **deferred;      /* CREATE INDEX statements to run after the load */
     size_t ndeferred;
     long long rows;       /* rows in the table before the section */
@@ -47,13 +49,14 @@ static void reset(pg_restore *st)
     free(st->qtable);
     free(st->archive_id);
     free(st->keyidx);
+    free(st->copyidx);
     for (size_t i = 0; i < st->ndeferred; i++)
         free(st->deferred[i]);
     free(st->deferred);
     st->ns = st->qtable = st->archive_id = NULL;
-    st->keyidx = NULL;
+    st->keyidx = st->copyidx = NULL;
     st->deferred = NULL;
-    st->nkey = st->ndeferred = 0;
+    st->nkey = st->ncopy = st->ndeferred = 0;
     st->in_txn = st->in_copy = st->dry = st->missing = st->direct = st->created = 0;
     st->rows = 0;
     mno_buf_reset(&st->cols);
@@ -265,8 +268,13 @@ done:
     return rc;
 }
 
-/* Every archive column must be a column of the table that COPY can write. */
-static int check_columns(PGconn *c, const mno_section *s, const char *oid, mno_error *e)
+/*
+ * Every archive column must be a column of the table. A column generated in the target
+ * (GENERATED ALWAYS AS ... STORED: mno-dump writes its values) is not written: the server
+ * computes it (mno-verify compares it); COPY writes st->copyidx. A generated key column is
+ * refused (the conflict check needs its value).
+ */
+static int check_columns(PGconn *c, pg_restore *st, const mno_section *s, const char *oid, mno_error *e)
 {
     const char *params[1] = {oid};
     PGresult *r = query(c, "SELECT attname, attgenerated <> '' FROM pg_attribute WHERE attrelid = $1::oid"
@@ -282,9 +290,22 @@ static int check_columns(PGconn *c, const mno_section *s, const char *oid, mno_e
         if (k == n)
             rc = mno_err(e, MNO_E_USAGE, NULL, 0, s->ns, "column \"%s\" of the archive is not in the target table",
                          s->colnames[i]);
-        else if (strcmp(PQgetvalue(r, k, 1), "t") == 0)
-            rc = mno_err(e, MNO_E_USAGE, NULL, 0, s->ns, "column \"%s\" is generated in the target table: "
-                         "it cannot be restored", s->colnames[i]);
+        else if (strcmp(PQgetvalue(r, k, 1), "t") == 0) {
+            for (size_t j = 0; j < st->nkey; j++)
+                if (st->keyidx[j] == i)
+                    rc = mno_err(e, MNO_E_USAGE, NULL, 0, s->ns, "key column \"%s\" is generated in the target "
+                                 "table: it cannot be restored", s->colnames[i]);
+            if (!st->copyidx) {   /* the columns before this one */
+                st->copyidx = calloc(s->ncols, sizeof *st->copyidx);
+                if (!st->copyidx) {
+                    rc = nomem(e, s->ns);
+                    break;
+                }
+                for (size_t j = 0; j < i; j++)
+                    st->copyidx[st->ncopy++] = j;
+            }
+        } else if (st->copyidx)
+            st->copyidx[st->ncopy++] = i;
     }
     PQclear(r);
     return rc;
@@ -444,11 +465,13 @@ int mno_pg_restore_begin(mno_engine *en, const mno_restore_opts *o, const mno_se
         }
         st->created = 1;
     }
-    if (check_columns(c, s, oid, e) < 0)
+    if (check_columns(c, st, s, oid, e) < 0)
         goto done;
-    for (size_t i = 0; i < s->ncols; i++) {
-        char *q = PQescapeIdentifier(c, s->colnames[i], strlen(s->colnames[i]));
-        int bad = !q || mno_buf_addf(&st->cols, "%s%s", i ? "," : "", q) < 0;
+    size_t ncopy = st->copyidx ? st->ncopy : s->ncols;
+    for (size_t k = 0; k < ncopy; k++) {
+        const char *name = s->colnames[st->copyidx ? st->copyidx[k] : k];
+        char *q = PQescapeIdentifier(c, name, strlen(name));
+        int bad = !q || mno_buf_addf(&st->cols, "%s%s", k ? "," : "", q) < 0;
         PQfreemem(q);
         if (bad)
             goto nomem;
@@ -597,9 +620,10 @@ int mno_pg_restore_rec(mno_engine *en, const mno_item *it, mno_error *e)
     if (!st || !st->in_copy)
         return 0;   /* dry run without a probe to feed */
     const mno_section *s = it->section;
-    size_t n = st->dry ? st->nkey : s->ncols;
+    size_t n = st->dry ? st->nkey : st->copyidx ? st->ncopy : s->ncols;
+    const size_t *idx = st->dry ? st->keyidx : st->copyidx;
     for (size_t k = 0; k < n; k++) {
-        size_t i = st->dry ? st->keyidx[k] : k;
+        size_t i = idx ? idx[k] : k;
         int rc = k ? mno_buf_addc(&st->copy, '\t') : 0;
         if (rc == 0)
             rc = it->vals[i] ? add_copy_value(&st->copy, it->vals[i], it->lens[i])
