@@ -105,7 +105,9 @@ typedef struct mno_engine_ops {
                        uint64_t *count, mno_sum *sum, mno_error *e);
 
     /* ---- verify ---- */
-    /* Count and sum of the target's rows for section s; *exists 0 when the table/collection is missing. */
+    /* Count and sum of the target's rows for section s; *exists 0 when the table/collection is
+       missing, 2 when it lacks columns of the archive (PostgreSQL): *count its rows, no sum,
+       and e's message names the columns (still returns 0). */
     int (*hash_section)(mno_engine *en, const mno_section *s, uint64_t *count, mno_sum *sum,
                         int *exists, mno_error *e);
     /* Starts hash_section(s) in the background so the caller can read on meanwhile; the

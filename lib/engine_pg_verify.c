@@ -16,7 +16,8 @@
 typedef struct pg_verify {
     int in_txn;           /* the snapshot transaction is open */
     char *pending_ns;     /* hash_start sent the query for this section */
-    int pending_exists;   /* 0: the table is missing, nothing was sent */
+    int pending_exists;   /* 0: the table is missing, nothing was sent; 2: it lacks columns */
+    char missing[512];    /* the archive's columns the table lacks (exists 2) */
 } pg_verify;
 
 static pg_verify *state(mno_pg *pg, mno_error *e)
@@ -49,24 +50,55 @@ static int begin_snapshot(mno_pg *pg, pg_verify *v, mno_error *e)
     return 0;
 }
 
-/* 1 if the table of ns exists, 0 if not, -1 on error. */
-static int table_exists(mno_pg *pg, const char *ns, mno_error *e)
+/*
+ * 1 if the table of s exists with every column of the archive, 2 if it exists but lacks
+ * some (their names, quoted, into v->missing: the table cannot be hashed, it differs), 0 if
+ * it does not exist, -1 on error.
+ */
+static int table_exists(mno_pg *pg, pg_verify *v, const mno_section *s, mno_error *e)
 {
+    const char *ns = s->ns;
     char *q = mno_pg_quote_ns(pg->conn, ns);
     if (!q)
         return mno_err(e, MNO_E_NOMEM, NULL, 0, ns, "cannot quote the table name");
     const char *params[1] = {q};
-    PGresult *r = PQexecParams(pg->conn, "SELECT to_regclass($1) IS NOT NULL", 1, NULL, params,
-                               NULL, NULL, 0);
+    PGresult *r = PQexecParams(pg->conn, "SELECT a.attname FROM (SELECT pg_catalog.to_regclass($1) AS t) x"
+                               " LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = x.t AND a.attnum > 0"
+                               " AND NOT a.attisdropped WHERE x.t IS NOT NULL", 1, NULL, params, NULL, NULL, 0);
     int rc = -1;
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         mno_pg_err(e, pg->conn, r, ns, "cannot look up the table");
-    else
-        rc = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+        goto done;
+    }
+    rc = PQntuples(r) > 0;
+    size_t k = 0, nmiss = 0;
+    v->missing[0] = '\0';
+    for (size_t i = 0; rc && i < s->ncols; i++) {
+        int t = 0;
+        while (t < PQntuples(r) && strcmp(PQgetvalue(r, t, 0), s->colnames[i]) != 0)
+            t++;
+        if (t < PQntuples(r))
+            continue;
+        rc = 2;
+        if (nmiss++ < 5 && k + 1 < sizeof v->missing)
+            k += (size_t)snprintf(v->missing + k, sizeof v->missing - k, "%s\"%s\"", k ? ", " : "",
+                                  s->colnames[i]);
+        else if (nmiss == 6 && k + 1 < sizeof v->missing)
+            k += (size_t)snprintf(v->missing + k, sizeof v->missing - k, ", ...");
+    }
+    if (rc == 2 && k + 1 < sizeof v->missing)
+        snprintf(v->missing + k, sizeof v->missing - k, " (%zu of the archive's %zu columns)", nmiss, s->ncols);
+done:
     PQclear(r);
     free(q);
     return rc;
 }
+
+/*
+ * A table that lacks columns of the archive (table_exists 2): *count its rows (of the
+ * begin's "where", if any), no sum, and e->msg naming the columns; returns 0.
+ */
+static int count_lacking(mno_pg *pg, pg_verify *v, const mno_section *s, uint64_t *count, mno_error *e);
 
 /* Appends "(c1,c2,...)" of the names, quoted. */
 static int add_collist(mno_buf *b, PGconn *c, const char *const *names, size_t n)
@@ -259,10 +291,10 @@ int mno_pg_hash_start(mno_engine *en, const mno_section *s, mno_error *e)
         return -1;
     if (v->pending_ns)
         return mno_err(e, MNO_E_INTERNAL, NULL, 0, s->ns, "a hash is already pending for %s", v->pending_ns);
-    int ex = table_exists(pg, s->ns, e);
+    int ex = table_exists(pg, v, s, e);
     if (ex < 0)
         return -1;
-    if (ex) {
+    if (ex == 1) {
         const char *params[1];
         int np = 0;
         if (hash_sql(&sql, pg->conn, s, NULL, NULL, params, &np, e) < 0)
@@ -292,6 +324,8 @@ static int hash_collect(mno_pg *pg, pg_verify *v, const mno_section *s, uint64_t
     free(v->pending_ns);
     v->pending_ns = NULL;
     *exists = ex;
+    if (ex == 2)
+        return count_lacking(pg, v, s, count, e);
     if (!ex)
         return 0;
     PGresult *r, *first = NULL;
@@ -326,11 +360,42 @@ int mno_pg_hash_section(mno_engine *en, const mno_section *s, uint64_t *count, m
     }
     if (check_cols(s, e) < 0 || begin_snapshot(pg, v, e) < 0)
         return -1;
-    int ex = table_exists(pg, s->ns, e);
+    int ex = table_exists(pg, v, s, e);
     if (ex <= 0)
         return ex;
-    *exists = 1;
+    *exists = ex;
+    if (ex == 2)
+        return count_lacking(pg, v, s, count, e);
     return mno_pg_hash_range(en, s, NULL, NULL, count, sum, e);
+}
+
+static int count_lacking(mno_pg *pg, pg_verify *v, const mno_section *s, uint64_t *count, mno_error *e)
+{
+    mno_buf sql = MNO_BUF_INIT;
+    const char *params[1];
+    int np = 0, rc = -1;
+    PGresult *r = NULL;
+    char *qns = mno_pg_quote_ns(pg->conn, s->ns);
+    if (!qns || mno_buf_addf(&sql, "SELECT count(*) FROM %s", qns) < 0) {
+        mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "out of memory");
+        goto done;
+    }
+    if (add_where(&sql, pg->conn, s, NULL, NULL, params, &np, e) < 0)
+        goto done;
+    r = PQexecParams(pg->conn, sql.data, np, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        mno_pg_err(e, pg->conn, r, s->ns, "cannot count the table's rows");
+        goto done;
+    }
+    *count = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+    mno_err(e, MNO_E_FORMAT, NULL, 0, NULL, "the target table lacks column%s %s", strchr(v->missing, ',') ? "s" : "",
+            v->missing);
+    rc = 0;
+done:
+    PQclear(r);
+    free(qns);
+    mno_buf_release(&sql);
+    return rc;
 }
 
 int mno_pg_hash_range(mno_engine *en, const mno_section *s, const json_t *lo, const json_t *hi,

@@ -144,7 +144,7 @@ static int add_key(mno_buf *b, const json_t *key)
 
 static int add_diff(mno_buf *b, const mno_vsection *s)
 {
-    if (s->note && mno_buf_addf(b, "\n%s: keys not listed: %s\n", s->ns, s->note) < 0)
+    if (s->note && mno_buf_addf(b, "\n%s: %s\n", s->ns, s->note) < 0)
         return -1;
     if (!s->diff)
         return 0;

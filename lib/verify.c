@@ -35,6 +35,15 @@ static int compare_section(const mno_engine_ops *ops, mno_engine *en, const mno_
         vs->status = MNO_VS_MISSING;
         return 0;
     }
+    if (exists == 2) {   /* the table lacks columns of the archive: its rows cannot match */
+        vs->status = MNO_VS_DIFFERS;
+        vs->has_actual = 1;
+        vs->note = strdup(e->msg);
+        mno_error_clear(e);
+        if (!vs->note)
+            return mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "out of memory");
+        return 0;
+    }
     vs->has_actual = vs->has_actual_sum = 1;
     if (vs->act_count == vs->exp_count && mno_sum_eq(&vs->act_sum, &vs->exp_sum)) {
         vs->status = MNO_VS_OK;
@@ -44,7 +53,7 @@ static int compare_section(const mno_engine_ops *ops, mno_engine *en, const mno_
     if (!o->diff)
         return 0;
     if (!rows->keynames) {
-        vs->note = strdup("the section has no key");
+        vs->note = strdup("keys not listed: the section has no key");
         return 0;
     }
     return mno_verify_diff(ops, en, s, rows, o->max_diff, vs, e);

@@ -148,3 +148,18 @@ SQL
   [ "${lines[1]}" = "mno_migrate.journal	1	would fail: schema 'mno_migrate' is reserved and cannot be restored" ]
   [ "$(psql -X -At -d "$t" -c "SELECT string_agg(ns, ',') FROM mno_migrate.journal")" = "public.notes" ]
 }
+
+@test "review2: mno-verify: a target table without a column of the archive DIFFERS (exit 1, named), not a server error" {
+  t=$(pg_newdb review2_lackcol)
+  mno-dump --quiet --source "$R2NOTES" --scope "$R2S/notes.scope" --all -o n.mnoa
+  mno-restore --quiet --target "$t" --create n.mnoa
+  psql -X -q -d "$t" -c "ALTER TABLE public.notes DROP COLUMN note, ADD COLUMN extra integer DEFAULT 5"
+  run mno-verify --archive n.mnoa --target "$t"
+  [ "$status" -eq 1 ]
+  [ "${lines[3]}" = "public.notes           3           3  ecc98e40bb2b  -             DIFFERS" ]
+  [ "${lines[5]}" = 'public.notes: the target table lacks column "note" (1 of the archive'"'"'s 2 columns)' ]
+  [ "${lines[6]}" = "verdict: DIFFERS: 1 of 1 tables do not match (1 DIFFERS)" ]
+  run mno-verify --archive n.mnoa --target "$t" --diff --json
+  [ "$status" -eq 1 ]
+  [ "$(jq -c '.sections[0] | [.status, .actual, .note]' <<<"$output")" = '["differs",{"count":3,"sum":null},"the target table lacks column \"note\" (1 of the archive'"'"'s 2 columns)"]' ]
+}
