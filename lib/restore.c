@@ -304,6 +304,7 @@ static int check_first(const char *path, mno_error *e)
     ropts.fast_mongo = 1;
     ropts.no_digest = 1;  /* only the sums matter here: records hashed several at a time, */
     ropts.sums_only = 1;  /* pg records straight from the line to their record text */
+    ropts.hash_thread = 1; /* record lines decoded and hashed in a second thread */
     mno_item it;
     int got = -1;
     mno_in *in = mno_in_open(path, e);

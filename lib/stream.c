@@ -9,6 +9,7 @@
 #include "engine_mongo_json.h"
 #include "ejson.h"
 #include "pgrec.h"
+#include "recpipe.h"
 
 #ifndef MNO_VERSION_STR
 #define MNO_VERSION_STR "0.0.0"
@@ -729,6 +730,8 @@ struct mno_reader {
     mno_buf batch;
     size_t batoff[MNO_BATCH_RECS + 1];
     size_t batn;
+    mno_recpipe *pipe;        /* opts.hash_thread: record lines handed to a second thread */
+    long long at_line;        /* a line handed over and back, read now: its number (else 0) */
 };
 
 mno_reader *mno_reader_new(mno_in *in, const mno_reader_opts *opts, mno_error *e)
@@ -743,7 +746,8 @@ mno_reader *mno_reader_new(mno_in *in, const mno_reader_opts *opts, mno_error *e
     r->opts = opts ? *opts : def;
     r->seen = json_object();
     r->h = mno_hasher_new();
-    if (r->opts.fast_pg && !(r->fast = mno_pgrec_new())) {
+    if ((r->opts.fast_pg && !(r->fast = mno_pgrec_new())) ||
+        (r->opts.hash_thread && r->opts.sums_only && r->opts.no_digest && !(r->pipe = mno_recpipe_new()))) {
         nomem(e);
         mno_reader_free(r);
         return NULL;
@@ -770,9 +774,11 @@ static int r_err(mno_reader *r, mno_error *e, int code, const char *ns, const ch
     va_start(ap, fmt);
     vsnprintf(body, sizeof body, fmt, ap);
     va_end(ap);
-    /* a malformed last line without its newline is what a cut file or stream looks like */
-    int cut = code == MNO_E_FORMAT && r->state != R_AFTER && mno_in_unterminated(r->in);
-    mno_err(e, cut ? MNO_E_TRUNCATED : code, mno_in_name(r->in), mno_in_lineno(r->in), ns, "%s%s",
+    /* a malformed last line without its newline is what a cut file or stream looks like (a
+       line handed back by the pipe had its newline: such a line is never handed over) */
+    int cut = code == MNO_E_FORMAT && r->state != R_AFTER && !r->at_line && mno_in_unterminated(r->in);
+    mno_err(e, cut ? MNO_E_TRUNCATED : code, mno_in_name(r->in), r->at_line ? r->at_line : mno_in_lineno(r->in),
+            ns, "%s%s",
             cut ? "truncated archive: the last line is cut short (no newline at its end): " : "", body);
     r->state = R_FAILED;
     return -1;
@@ -856,6 +862,8 @@ static int r_begin(mno_reader *r, const char *ns, mno_item *it, mno_error *e)
         return r_err(r, e, MNO_E_NOMEM, ns, "out of memory");
     json_object_set_new(r->seen, ns, json_integer(r->sec.begin_line));
     if (r->fast && r->sec.engine == MNO_ENGINE_PG && mno_pgrec_setup(r->fast, &r->sec) < 0)
+        return r_err(r, e, MNO_E_NOMEM, ns, "out of memory");
+    if (r->pipe && mno_recpipe_setup(r->pipe, &r->sec, r->recpre.len) < 0)   /* nothing in flight */
         return r_err(r, e, MNO_E_NOMEM, ns, "out of memory");
     r->open = 1;
     it->kind = MNO_ITEM_BEGIN;
@@ -1117,11 +1125,59 @@ static int r_trailer(mno_reader *r, mno_item *it, mno_error *e)
     return 1;
 }
 
+static int r_line(mno_reader *r, const char *line, size_t len, mno_item *it, mno_error *e);
+
+/* opts.hash_thread: the lines of one batch handed back; their sum added, the lines the fast
+   path left read now by the general path, at their own line numbers. 1, 0 (none in flight)
+   or -1 (the error of the first such line that fails). */
+static int pipe_take(mno_reader *r, mno_error *e)
+{
+    mno_sum sum;
+    size_t nslow;
+    int got = mno_recpipe_take(r->pipe, &sum, &nslow);
+    if (got <= 0)
+        return got;
+    mno_sum_add(&r->sec.sum, &sum);
+    for (size_t i = 0; i < nslow; i++) {
+        const char *line;
+        size_t len;
+        mno_item it;
+        memset(&it, 0, sizeof it);
+        mno_recpipe_slow(r->pipe, i, &line, &len, &r->at_line);
+        r->sec.count--;   /* counted when handed over; the general path counts it */
+        it.lineno = r->at_line;
+        it.line = line;
+        it.len = len;
+        int rc = r_line(r, line, len, &it, e);
+        r->at_line = 0;
+        json_decref(r->obj);
+        r->obj = NULL;
+        if (r->doc) {
+            bson_destroy(r->doc);
+            r->doc = NULL;
+        }
+        if (rc < 0) {
+            mno_recpipe_release(r->pipe);
+            return -1;
+        }
+    }
+    mno_recpipe_release(r->pipe);
+    return 1;
+}
+
+/* opts.hash_thread: waits for every line handed over (see pipe_take). 0 or -1. */
+static int pipe_drain(mno_reader *r, mno_error *e)
+{
+    int k;
+    while ((k = pipe_take(r, e)) > 0)
+        ;
+    return k;
+}
+
 int mno_reader_next(mno_reader *r, mno_item *it, mno_error *e)
 {
     char *line;
     size_t len;
-    json_error_t jerr;
 
     memset(it, 0, sizeof *it);
     json_decref(r->obj);
@@ -1134,6 +1190,15 @@ int mno_reader_next(mno_reader *r, mno_item *it, mno_error *e)
         return mno_err(e, MNO_E_USAGE, mno_in_name(r->in), mno_in_lineno(r->in), NULL,
                        "reading on after an error");
     int rc = mno_in_getline(r->in, &line, &len, e);
+    if (rc <= 0 && r->pipe && mno_recpipe_pending(r->pipe)) {
+        /* the lines before the end or the input's error come first */
+        mno_error pe;
+        mno_error_clear(&pe);
+        if (pipe_drain(r, &pe) < 0) {
+            *e = pe;
+            return -1;
+        }
+    }
     if (rc < 0)
         return r_rewrap(r, e);
     if (rc == 0) {
@@ -1149,6 +1214,32 @@ int mno_reader_next(mno_reader *r, mno_item *it, mno_error *e)
     it->len = len;
     if (r->state == R_AFTER)
         return r_err(r, e, MNO_E_FORMAT, NULL, "data after the trailer");
+    if (r->pipe) {
+        /* a record line in the writers' envelope goes to the second thread; any other line
+           waits for those before it */
+        if (r->open && len > r->recpre.len + 1 && len <= MNO_RECPIPE_MAX_LINE &&
+            ((r->sec.engine == MNO_ENGINE_PG && r->fast) || (r->sec.engine == MNO_ENGINE_MONGO && r->opts.fast_mongo)) &&
+            !mno_in_unterminated(r->in) && memcmp(line, r->recpre.data, r->recpre.len) == 0) {
+            while (mno_recpipe_blocked(r->pipe))
+                if (pipe_take(r, e) < 0)
+                    return -1;
+            if (mno_recpipe_add(r->pipe, line, len, it->lineno) < 0)
+                return r_err(r, e, MNO_E_NOMEM, r->sec.ns, "out of memory");
+            r->sec.count++;
+            it->kind = MNO_ITEM_REC;
+            it->section = &r->sec;
+            return 1;
+        }
+        if (mno_recpipe_pending(r->pipe) && pipe_drain(r, e) < 0)
+            return -1;
+    }
+    return r_line(r, line, len, it, e);
+}
+
+/* One line, read: the skim and fast paths, else jansson and the checks of its kind. */
+static int r_line(mno_reader *r, const char *line, size_t len, mno_item *it, mno_error *e)
+{
+    json_error_t jerr;
     if (r->opts.skim && r->open && len > r->recpre.len && line[len - 1] == '}' &&
         memcmp(line, r->recpre.data, r->recpre.len) == 0) {
         r->sec.count++;
@@ -1206,6 +1297,7 @@ void mno_reader_free(mno_reader *r)
     free(r->lens);
     if (r->doc)
         bson_destroy(r->doc);
+    mno_recpipe_free(r->pipe);
     free(r->docst);
     mno_buf_release(&r->docbuf);
     mno_buf_release(&r->text);

@@ -176,9 +176,15 @@ typedef struct mno_reader_opts {
                           counts and sums (a check pass): fast-path pg records go from the line
                           straight to their record text (mno_pgrec_parse_text), so it->vals and
                           it->lens are NULL for them; the same counts, sums and errors. */
+    int hash_thread;   /* 1 (with sums_only): record lines in the writers' envelope are decoded
+                          and hashed in a second thread (lib/recpipe.c); the reader returns
+                          their items (kind, section, count) before they are decoded. Any
+                          line of another kind, the input's end and any error first wait for
+                          the lines handed over, so every error is still the first one, at
+                          its own line, with the same text. */
 } mno_reader_opts;
 
-#define MNO_READER_OPTS_INIT {1, 0, 0, 0, 0, 0, 0}
+#define MNO_READER_OPTS_INIT {1, 0, 0, 0, 0, 0, 0, 0}
 
 typedef struct mno_reader mno_reader;
 

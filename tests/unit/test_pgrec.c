@@ -50,9 +50,9 @@ typedef struct outcome {
 } outcome;
 
 /* How a read is made: the general path, the fast decoder, the fast decoder with batched
-   hashing (as mno-restore restores), straight from the line to the record text (as
-   mno-restore's check pass reads). */
-enum { GENERAL, FAST, BATCHED, SUMS };
+   hashing (as mno-restore restores), straight from the line to the record text, and that in
+   a second thread (as mno-restore's check pass reads). */
+enum { GENERAL, FAST, BATCHED, SUMS, THREADED };
 
 static void read_all_v(const char *path, int mode, int verify, outcome *o)
 {
@@ -63,8 +63,9 @@ static void read_all_v(const char *path, int mode, int verify, outcome *o)
     assert_non_null(in);
     mno_reader_opts ro = MNO_READER_OPTS_INIT;
     ro.fast_pg = mode != GENERAL;
-    ro.no_digest = mode == BATCHED || mode == SUMS;
-    ro.sums_only = mode == SUMS;
+    ro.no_digest = mode == BATCHED || mode == SUMS || mode == THREADED;
+    ro.sums_only = mode == SUMS || mode == THREADED;
+    ro.hash_thread = mode == THREADED;
     ro.verify = verify;
     mno_reader *r = mno_reader_new(in, &ro, &e);
     assert_non_null(r);
@@ -80,7 +81,7 @@ static void read_all_v(const char *path, int mode, int verify, outcome *o)
             o->nfast++;
         if (mode == GENERAL || mode == FAST)
             assert_int_equal(mno_buf_add(&o->digs, it.digest, 16), 0);
-        if (mode == SUMS && !it.obj) {
+        if ((mode == SUMS || mode == THREADED) && !it.obj) {
             assert_null(it.vals);
             continue;
         }
@@ -115,12 +116,17 @@ static void release(outcome *o)
    b is SUMS, digests unless b is BATCHED or SUMS. */
 static void same(const char *path, const outcome *a, const outcome *b, int mode)
 {
-    static const char *const names[] = {"general", "fast", "batched", "sums-only"};
+    static const char *const names[] = {"general", "fast", "batched", "sums-only", "threaded"};
     if (a->rc != b->rc || strcmp(a->msg, b->msg) != 0)
         fail_msg("%s: general rc %d \"%s\", %s rc %d \"%s\"", path, a->rc, a->msg, names[mode], b->rc, b->msg);
-    assert_int_equal(a->nrec, b->nrec);
+    /* the threaded reader returns a record's item before the line is decoded: up to an error
+       it may have returned more of them */
+    if (mode == THREADED && a->rc < 0)
+        assert_true(b->nrec >= a->nrec);
+    else
+        assert_int_equal(a->nrec, b->nrec);
     assert_string_equal(a->sum, b->sum);
-    if (mode != SUMS) {
+    if (mode != SUMS && mode != THREADED) {
         assert_int_equal(a->recs.len, b->recs.len);
         assert_memory_equal(a->recs.data, b->recs.data, a->recs.len);
     }
@@ -189,14 +195,16 @@ static void direct_compare(const char *path)
 
 static void compare(const char *path, long long want_fast_min, long long want_fast_max)
 {
-    outcome a, b, c, d;
+    outcome a, b, c, d, f;
     read_all(path, GENERAL, &a);
     read_all(path, FAST, &b);
     read_all(path, BATCHED, &c);
     read_all(path, SUMS, &d);
+    read_all(path, THREADED, &f);
     same(path, &a, &b, FAST);
     same(path, &a, &c, BATCHED);
     same(path, &a, &d, SUMS);
+    same(path, &a, &f, THREADED);
     assert_int_equal(a.nfast, 0);
     if (b.nfast < want_fast_min || b.nfast > want_fast_max)
         fail_msg("%s: %lld records decoded by the fast path, expected %lld..%lld", path, b.nfast,
@@ -207,6 +215,7 @@ static void compare(const char *path, long long want_fast_min, long long want_fa
     release(&b);
     release(&c);
     release(&d);
+    release(&f);
     direct_compare(path);
 }
 
@@ -375,14 +384,16 @@ static void put_lines(const char *path, char **lines, size_t n, long skip, long 
    outcome; the error, if any, must hold want. */
 static void check_all(const char *path, const char *want)
 {
-    outcome a, b, c, d;
+    outcome a, b, c, d, f;
     read_all_v(path, GENERAL, 1, &a);
     read_all_v(path, FAST, 1, &b);
     read_all_v(path, BATCHED, 1, &c);
     read_all_v(path, SUMS, 1, &d);
+    read_all_v(path, THREADED, 1, &f);
     same(path, &a, &b, FAST);
     same(path, &a, &c, BATCHED);
     same(path, &a, &d, SUMS);
+    same(path, &a, &f, THREADED);
     if (want && !strstr(a.msg, want))
         fail_msg("%s: expected an error with \"%s\", got rc %d \"%s\"", path, want, a.rc, a.msg);
     if (!want && a.rc != 0)
@@ -391,6 +402,7 @@ static void check_all(const char *path, const char *want)
     release(&b);
     release(&c);
     release(&d);
+    release(&f);
 }
 
 /* A sealed archive of two sections: t1 small, t2 with more records than one batch and long
@@ -510,12 +522,104 @@ static void test_batched_sums_and_errors(void **state)
     free(l);
 }
 
+/* Spaced out copy of a record line (the general path's layout): ", \"v\": " for ",\"v\":". */
+static char *spaced_line(const char *l)
+{
+    const char *v = strstr(l, ",\"v\":");
+    assert_non_null(v);
+    char *x = malloc(strlen(l) + 3);
+    assert_non_null(x);
+    memcpy(x, l, (size_t)(v - l));
+    strcpy(x + (v - l), ", \"v\": ");
+    strcat(x, v + 5);
+    return x;
+}
+
+/* The threaded check reads many batches (its slots are reused): the first error wins even
+   when a later line of another kind fails too, or the input is cut after it. */
+static void test_threaded_many_batches(void **state)
+{
+    (void)state;
+    unsigned seed = 5150;
+    const char *good = tpath("many.mnoa");
+    mno_error e;
+    mno_error_clear(&e);
+    mno_out *out = mno_out_open(good, NULL, &e);
+    assert_non_null(out);
+    json_t *h = json_pack("{s:s, s:s, s:n}", "engine", "postgresql", "source", "test", "tenant");
+    mno_writer *w = mno_writer_new(out, h, "test_pgrec", &e);
+    json_decref(h);
+    json_t *cols = json_pack("[{s:s, s:s}, {s:s, s:s}]", "name", "id", "type", "bigint", "name", "v", "type", "text");
+    json_t *begin = json_pack("{s:o, s:[s]}", "columns", cols, "key", "id");
+    assert_int_equal(mno_writer_begin(w, "public.many", begin, &e), 0);
+    json_decref(begin);
+    for (long long k = 0; k < 12000; k++) {
+        mno_buf v[2] = {MNO_BUF_INIT, MNO_BUF_INIT};
+        mno_buf_addf(&v[0], "%lld", k);
+        random_value(&v[1], &seed);
+        if (k % 1000 == 3)   /* now and then a record too long to hand over */
+            for (int i = 0; i < 30000; i++)
+                mno_buf_adds(&v[1], "0123456789");
+        const char *vals[2] = {v[0].data, v[1].data ? v[1].data : ""};
+        size_t lens[2] = {v[0].len, v[1].len};
+        assert_int_equal(mno_writer_rec_pg(w, vals, lens, &e), 0);
+        mno_buf_release(&v[0]);
+        mno_buf_release(&v[1]);
+    }
+    assert_int_equal(mno_writer_end(w, &e), 0);
+    assert_int_equal(mno_writer_close(w, &e), 0);
+    mno_writer_free(w);
+    assert_int_equal(mno_out_finish(out, &e), 0);
+    check_all(good, NULL);
+    size_t n;
+    char **l = file_lines(good, &n);
+    assert_int_equal(n, 12004);
+    const char *bad = tpath("many-bad.mnoa");
+    /* records in another layout here and there: the same sum */
+    char *sp = spaced_line(l[2000]), *sp2 = spaced_line(l[9999]);
+    free(l[2000]);
+    free(l[9999]);
+    l[2000] = sp;
+    l[9999] = sp2;
+    put_lines(bad, l, n, -1, -1, NULL, 0);
+    check_all(bad, NULL);
+    /* a bad record (handed over, handed back) before a line of another kind that fails too */
+    static const char cut_rec[] = "{\"t\":\"rec\",\"ns\":\"public.many\",\"v\":{\"id\":\"1\",";
+    static const char other_end[] = "{\"t\":\"end\",\"ns\":\"public.other\",\"count\":1,\"sum\":\"00000000000000000000000000000000\"}";
+    char *keep = l[9000];
+    l[9000] = (char *)cut_rec;
+    put_lines(bad, l, n, -1, 9500, other_end, 0);
+    check_all(bad, ":9001: section public.many: invalid JSON");
+    /* ... before a line too long, and before the input's cut end */
+    put_lines(bad, l, 9600, -1, 9500, "{\"t\":\"rec\",\"ns\":\"public.many\",\"v\":{\"id\":\"9499\",\"v\":\"x\"}", 1);
+    check_all(bad, ":9001: section public.many: invalid JSON");
+    put_lines(bad, l, 9100, -1, -1, NULL, 0);
+    check_all(bad, ":9001: section public.many: invalid JSON");
+    l[9000] = keep;
+    /* the later line's own error when the records before it are good */
+    put_lines(bad, l, n, -1, 9500, other_end, 0);
+    check_all(bad, ":9501: section public.many: end of section public.other inside this section");
+    put_lines(bad, l, 9600, -1, -1, NULL, 0);
+    check_all(bad, "truncated archive: no trailer");
+    /* one value changed far into the section */
+    char *x = strdup(l[11000]);
+    char *id = strstr(x, "\"id\":\"");
+    id[6] = id[6] == '9' ? '8' : (char)(id[6] + 1);
+    put_lines(bad, l, n, -1, 11000, x, 0);
+    check_all(bad, "sum mismatch: end line says");
+    free(x);
+    for (size_t i = 0; i < n; i++)
+        free(l[i]);
+    free(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_archives_decode_the_same),
         cmocka_unit_test(test_hostile_lines),
         cmocka_unit_test(test_batched_sums_and_errors),
+        cmocka_unit_test(test_threaded_many_batches),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
