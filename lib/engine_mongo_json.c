@@ -776,8 +776,6 @@ static int emit_element_of(txt *t, size_t tpos, const bson_t *el)
 static int tvalue(txt *t, size_t tpos);
 static int tmembers(txt *t);
 
-/* After '{' and a first member name starting with '$' (name): the wrapper's rest, its
-   value appended as the element whose type byte is at tpos. */
 /* The canonical wrappers, by their first member's name. */
 enum wkind {
     W_NONE, W_OID, W_INT, W_LONG, W_DOUBLE, W_DECIMAL, W_DATE, W_SYMBOL, W_MINKEY, W_MAXKEY,
@@ -786,15 +784,19 @@ enum wkind {
 
 static enum wkind wkind_of(const char *s, size_t n)
 {
+#define W(s, k) {s, sizeof s - 1, k}
     static const struct {
         const char *name;
+        size_t len;
         enum wkind kind;
-    } w[] = {{"$oid", W_OID}, {"$numberInt", W_INT}, {"$numberLong", W_LONG}, {"$numberDouble", W_DOUBLE},
-             {"$numberDecimal", W_DECIMAL}, {"$date", W_DATE}, {"$symbol", W_SYMBOL}, {"$minKey", W_MINKEY},
-             {"$maxKey", W_MAXKEY}, {"$undefined", W_UNDEFINED}, {"$timestamp", W_TIMESTAMP}, {"$code", W_CODE},
-             {"$regularExpression", W_REGEX}, {"$binary", W_BINARY}, {"$dbPointer", W_DBPOINTER}};
+    } w[] = {W("$numberInt", W_INT), W("$numberLong", W_LONG), W("$numberDouble", W_DOUBLE),
+             W("$numberDecimal", W_DECIMAL), W("$date", W_DATE), W("$oid", W_OID), W("$symbol", W_SYMBOL),
+             W("$minKey", W_MINKEY), W("$maxKey", W_MAXKEY), W("$undefined", W_UNDEFINED),
+             W("$timestamp", W_TIMESTAMP), W("$code", W_CODE), W("$regularExpression", W_REGEX),
+             W("$binary", W_BINARY), W("$dbPointer", W_DBPOINTER)};
+#undef W
     for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
-        if (strlen(w[i].name) == n && memcmp(w[i].name, s, n) == 0)
+        if (w[i].len == n && memcmp(w[i].name, s, n) == 0)
             return w[i].kind;
     return W_NONE;
 }
@@ -810,6 +812,8 @@ static int hex_n(const char *s, size_t len, size_t n)
     return 1;
 }
 
+/* After '{' and a first member name starting with '$' (kind): the wrapper's rest, its
+   value appended as the element whose type byte is at tpos. */
 static int twrapper(txt *t, enum wkind kind, size_t tpos)
 {
     int rc = 0, nul;
@@ -1034,8 +1038,10 @@ libbson:
    none given twice (jansson, which reads the line first on the general path, refuses that). */
 static int tmembers(txt *t)
 {
-    /* the names so far: offsets from base in o, lengths (a document is < 2 GiB) */
+    /* the names so far: offsets from base in o, lengths (a document is < 2 GiB), and their
+       first 8 bytes (zero-padded) to compare before the bytes */
     uint32_t name[MAX_MEMBERS], nlen[MAX_MEMBERS];
+    uint64_t head[MAX_MEMBERS];
     size_t count = 0, base = t->o->len;
     ws(t);
     if (t->p < t->end && *t->p == '}')
@@ -1051,12 +1057,16 @@ static int tmembers(txt *t)
             return rc;
         if (nul || (n && t->o->data[tpos + 1] == '$') || count == MAX_MEMBERS)
             return FALLBACK;
+        uint64_t h = 0;
+        memcpy(&h, t->o->data + tpos + 1, n < 8 ? n : 8);
         for (size_t i = 0; i < count; i++)
-            if (nlen[i] == n && memcmp(t->o->data + base + name[i], t->o->data + tpos + 1, n) == 0)
+            if (head[i] == h && nlen[i] == n &&
+                (n <= 8 || memcmp(t->o->data + base + name[i] + 8, t->o->data + tpos + 1 + 8, n - 8) == 0))
                 return FALLBACK;
         if (tpos + 1 - base > UINT32_MAX || n > UINT32_MAX)
             return FALLBACK;
         name[count] = (uint32_t)(tpos + 1 - base);
+        head[count] = h;
         nlen[count++] = (uint32_t)n;
         if (room(t, 1) < 0)
             return -1;
