@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # 20-dump-mongo.sh: mno-dump --all of the Connec! bench database (1 M documents at BENCH_SCALE=1)
 # against a plain libmongoc cursor loop that reads the same documents (bench/mongo_cursor_baseline.c);
-# time with hyperfine, peak memory with /usr/bin/time -v. Prints a markdown fragment with ratios.
+# time with hyperfine (interleaved rounds), peak memory with /usr/bin/time -v. Prints a markdown
+# fragment with ratios.
 # The data is loaded by bench/00-data.sh into database bench_connec; when it is absent (this
 # script run alone), a Connec!-like collection set is generated here.
 set -euo pipefail
@@ -44,34 +45,55 @@ scope=$work/bench.scope
 
 dump="$MNO_BIN/mno-dump --source $uri --all --scope $scope --quiet -o $work/out.mnoa"
 dumpz="$MNO_BIN/mno-dump --source $uri --all --scope $scope --quiet -z -o $work/out.mnoa.zst"
+dumpn="$MNO_BIN/mno-dump --source $uri --all --scope $scope --quiet -o /dev/null"
 base_cmd="$baseline $uri"
 
-hyperfine --warmup 1 --runs 3 --export-json "$work/t.json" -n baseline "$base_cmd" -n mno-dump "$dump" \
-  -n "mno-dump -z" "$dumpz" >&2
+# The commands run interleaved: each round times every command once, in an order that rotates
+# from round to round, so that a change in a shared machine's load weighs on every command
+# alike; round 0 is the warm-up. Each run writes a new file (--prepare removes the last one:
+# replacing a 135 MB file would time the file system freeing the old one).
+names=(baseline mno-dump "mno-dump -z" "mno-dump -o /dev/null")
+cmds=("$base_cmd" "$dump" "$dumpz" "$dumpn")
+rounds=6
+for r in $(seq 0 $rounds); do
+  args=()
+  for k in "${!names[@]}"; do
+    i=$(( (k + r) % ${#names[@]} ))
+    args+=(-n "${names[$i]}" "${cmds[$i]}")
+  done
+  hyperfine -N --runs 1 --prepare "rm -f $work/out.mnoa $work/out.mnoa.zst" --export-json "$work/t.$r.json" "${args[@]}" >&2
+done
 
 rss() { /usr/bin/time -v "$@" 2>&1 >/dev/null | awk -F': ' '/Maximum resident/ { print $2 }'; }
 # shellcheck disable=SC2086
-m_base=$(rss $base_cmd); m_dump=$(rss $dump); m_dumpz=$(rss $dumpz)
+m_base=$(rss $base_cmd); rm -f "$work/out.mnoa" "$work/out.mnoa.zst"; m_dump=$(rss $dump); m_dumpz=$(rss $dumpz)
 bytes=$(stat -c %s "$work/out.mnoa"); zbytes=$(stat -c %s "$work/out.mnoa.zst")
 
-python3 - "$work/t.json" "$docs" "$m_base" "$m_dump" "$m_dumpz" "$bytes" "$zbytes" "$scale" <<'EOF'
-import json, sys
-t = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
-docs, mb, md, mz, by, zb, scale = sys.argv[2:]
+python3 - "$work" "$rounds" "$docs" "$m_base" "$m_dump" "$m_dumpz" "$bytes" "$zbytes" "$scale" <<'EOF'
+import json, statistics, sys
+work, rounds = sys.argv[1], int(sys.argv[2])
+times = {}
+for r in range(1, rounds + 1):
+    for res in json.load(open("%s/t.%d.json" % (work, r)))["results"]:
+        times.setdefault(res["command"], []).extend(res["times"])
+t = {n: {"mean": statistics.mean(v), "stddev": statistics.stdev(v)} for n, v in times.items()}
+docs, mb, md, mz, by, zb, scale = sys.argv[3:]
 b = t["baseline"]["mean"]
 print("## mno-dump, MongoDB (Connec!)")
 print()
-print("%s documents (BENCH_SCALE=%s) in database bench_connec, dumped whole (`--all`) to a file;"
+print("%s documents (BENCH_SCALE=%s) in database bench_connec, dumped whole (`--all`) to a new file;"
       " the baseline is a plain libmongoc find loop sorted by _id with the same batch size"
-      " (bench/mongo_cursor_baseline.c). Archive: %.1f MB plain, %.1f MB zstd." %
-      (docs, scale, int(by) / 1e6, int(zb) / 1e6))
+      " (bench/mongo_cursor_baseline.c), which writes nothing. Archive: %.1f MB plain, %.1f MB zstd."
+      " Mean of %d runs each, the commands interleaved (one run of each per round, the order rotating)."
+      " `-o /dev/null` is the same dump without the file system: reading, hashing and printing only." %
+      (docs, scale, int(by) / 1e6, int(zb) / 1e6, rounds))
 print()
 print("| run | mean s | ratio to baseline | peak RSS MB | memory ratio |")
 print("|---|---|---|---|---|")
-for name, m in (("baseline", mb), ("mno-dump", md), ("mno-dump -z", mz)):
+for name, m in (("baseline", mb), ("mno-dump", md), ("mno-dump -z", mz), ("mno-dump -o /dev/null", None)):
     r = t[name]
-    print("| %s | %.2f ± %.2f | %.2f | %.1f | %.2f |" %
-          (name, r["mean"], r["stddev"] or 0, r["mean"] / b, int(m) / 1024, int(m) / int(mb)))
+    mem = "| %.1f | %.2f |" % (int(m) / 1024, int(m) / int(mb)) if m else "| - | - |"
+    print("| %s | %.2f ± %.2f | %.2f %s" % (name, r["mean"], r["stddev"] or 0, r["mean"] / b, mem))
 print()
 print("Target: mno-dump within 1.5x of the baseline.")
 EOF

@@ -84,7 +84,9 @@ print("public.audit_events of the MnoHub fixtures: %s rows (BENCH_SCALE=%s), res
       " (hyperfine --prepare). Archive written by %s: %.1f MB plain, %.1f MB zstd (COPY text: %.1f MB)."
       " mno-restore checks every record's md5 as it reads and, into an empty table, rebuilds the"
       " plain indexes after the load. From a FILE it first reads and checks the whole archive"
-      " (a bad archive changes nothing); `--no-check-first` and stdin skip that pass." % (rows, scale, idx, made_by, int(by) / 1e6, int(zb) / 1e6, int(cb) / 1e6))
+      " (a bad archive changes nothing): that pass only sums, each record line going straight to"
+      " its record text, decoded and hashed (several md5s at a time) in a second thread;"
+      " `--no-check-first` and stdin skip it." % (rows, scale, idx, made_by, int(by) / 1e6, int(zb) / 1e6, int(cb) / 1e6))
 print()
 print("| run | mean s | ratio to psql \\copy | ratio to pg_restore | peak RSS MB |")
 print("|---|---|---|---|---|")

@@ -429,6 +429,14 @@ int mno_pg_restore_begin(mno_engine *en, const mno_restore_opts *o, const mno_se
     reset(st);
     if (s->engine != MNO_ENGINE_PG)
         return mno_err(e, MNO_E_USAGE, NULL, 0, s->ns, "not a postgresql section");
+    /* the toolkit's own schema (the journal: a section there could fake restored sections)
+       and the server's, which mno-dump never writes */
+    const char *dot = strchr(s->ns, '.');
+    size_t sl = dot ? (size_t)(dot - s->ns) : 0;
+    if (dot && ((sl == 11 && strncmp(s->ns, "mno_migrate", 11) == 0) ||
+                (sl == 18 && strncmp(s->ns, "information_schema", 18) == 0) || strncmp(s->ns, "pg_", 3) == 0))
+        return mno_err(e, MNO_E_USAGE, NULL, 0, s->ns, "schema '%.*s' is reserved and cannot be restored",
+                       (int)sl, s->ns);
     st->dry = o->dry_run;
     st->begin_line = s->begin_line;
     st->ns = strdup(s->ns);

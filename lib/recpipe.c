@@ -9,7 +9,7 @@
 
 #define SLOTS 4
 #define SLOT_LINES 1024
-#define SLOT_BYTES ((size_t)1 << 20)
+#define SLOT_BYTES ((size_t)512 << 10)
 #define HASH_BATCH 128
 
 enum { S_FREE, S_FILLING, S_QUEUED, S_WORKING, S_DONE, S_TAKEN };

@@ -127,3 +127,24 @@ SQL
   [ "$status" -eq 2 ]
   [ "${lines[0]}" = 'mno-restore: error: l.mnoa:2: section public.lines: key column "id" is generated in the target table: it cannot be restored' ]
 }
+
+@test "review2: a section in the toolkit's own schema (mno_migrate: the journal) is refused, as mongo's mno_restore_* are" {
+  t=$(pg_newdb review2_own)
+  mno-dump --quiet --source "$R2NOTES" --scope "$R2S/notes.scope" --all -o n.mnoa
+  mno-restore --quiet --target "$t" --create n.mnoa
+  id=$(jq -r 'select(.t == "header") | .id' n.mnoa)
+  # a hand-made section that would journal public.other as restored from n.mnoa
+  { printf '{"t":"header","format":"mnoa","version":1,"engine":"postgresql","source":"mnohub","tenant":"acme","producer":"hand"}\n'
+    printf '{"t":"begin","ns":"mno_migrate.journal","columns":[{"name":"archive_id","type":"text"},{"name":"ns","type":"text"},{"name":"count","type":"bigint"},{"name":"sum","type":"text"}],"key":["archive_id","ns"]}\n'
+    printf '{"t":"rec","ns":"mno_migrate.journal","v":{"archive_id":"%s","ns":"public.other","count":"0","sum":"00000000000000000000000000000000"}}\n' "$id"
+    printf '{"t":"end","ns":"mno_migrate.journal","count":0,"sum":"00000000000000000000000000000000"}\n'
+    printf '{"t":"trailer","sections":1,"count":0,"sum":"00000000000000000000000000000000"}\n'; } >j.mnoa
+  mno-cat --seal -o js.mnoa j.mnoa
+  run mno-restore --target "$t" js.mnoa
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "mno-restore: error: js.mnoa:2: section mno_migrate.journal: schema 'mno_migrate' is reserved and cannot be restored" ]
+  run mno-restore --target "$t" --dry-run js.mnoa
+  [ "$status" -eq 2 ]
+  [ "${lines[1]}" = "mno_migrate.journal	1	would fail: schema 'mno_migrate' is reserved and cannot be restored" ]
+  [ "$(psql -X -At -d "$t" -c "SELECT string_agg(ns, ',') FROM mno_migrate.journal")" = "public.notes" ]
+}
