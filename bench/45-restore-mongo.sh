@@ -89,5 +89,5 @@ for name, m in (("baseline", mb), ("mno-restore", mr), ("mno-restore --no-check-
           (name, r["mean"], r["stddev"] or 0, r["mean"] / b, int(docs) / r["mean"],
            "%.1f" % (int(m) / 1024) if m else "-", "%.2f" % (int(m) / int(mb)) if m else "-"))
 print()
-print("Target: mno-restore within 1.5x of the baseline, memory flat (insert batches hold at most 16 MiB).")
+print("Target: mno-restore within 1.5x of the baseline, memory flat (staging insert batches hold at most 1 MiB, two at a time; 16 MiB when merging into an existing collection).")
 EOF

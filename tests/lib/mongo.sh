@@ -85,7 +85,7 @@ mongod_stop() {
       kill -KILL "$pid" 2>/dev/null
     fi
   fi
-  wait "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null || true   # its status (143 after SIGTERM) must not trip a caller's set -e
   [ "$dir" = "${_MNO_MONGOD_DIR:-}" ] && _MNO_MONGOD_DIR=
   return 0
 }
