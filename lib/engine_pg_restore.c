@@ -269,7 +269,25 @@ done:
 }
 
 /*
- * Every archive column must be a column of the table. A column generated in the target
+ * Whether values of archive type ARCH keep their text in a target column of type TARGET: the
+ * same type, a text or unbounded varchar column (any value's text is stored as it is), or a
+ * wider integer. Anything else (numeric(12,0) for numeric(12,2), varchar(10) for varchar(40),
+ * jsonb for json, timestamp for timestamptz) could round, cut or reformat them silently.
+ */
+static int type_keeps_text(const char *arch, const char *target)
+{
+    static const char *const wider[][2] = {{"smallint", "integer"}, {"smallint", "bigint"}, {"integer", "bigint"}};
+    if (!arch || !*arch || strcmp(arch, target) == 0 || strcmp(target, "text") == 0 ||
+        strcmp(target, "character varying") == 0)
+        return 1;
+    for (size_t i = 0; i < sizeof wider / sizeof wider[0]; i++)
+        if (strcmp(arch, wider[i][0]) == 0 && strcmp(target, wider[i][1]) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * Every archive column must be a column of the table, of a type that keeps its values' text. A column generated in the target
  * (GENERATED ALWAYS AS ... STORED: mno-dump writes its values) is not written: the server
  * computes it (mno-verify compares it); COPY writes st->copyidx. A generated key column is
  * refused (the conflict check needs its value).
@@ -277,8 +295,8 @@ done:
 static int check_columns(PGconn *c, pg_restore *st, const mno_section *s, const char *oid, mno_error *e)
 {
     const char *params[1] = {oid};
-    PGresult *r = query(c, "SELECT attname, attgenerated <> '' FROM pg_attribute WHERE attrelid = $1::oid"
-                           " AND attnum > 0 AND NOT attisdropped", 1, params, s->ns,
+    PGresult *r = query(c, "SELECT attname, attgenerated <> '', format_type(atttypid, atttypmod) FROM pg_attribute"
+                           " WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped", 1, params, s->ns,
                         "cannot read the table's columns", e);
     if (!r)
         return -1;
@@ -290,6 +308,9 @@ static int check_columns(PGconn *c, pg_restore *st, const mno_section *s, const 
         if (k == n)
             rc = mno_err(e, MNO_E_USAGE, NULL, 0, s->ns, "column \"%s\" of the archive is not in the target table",
                          s->colnames[i]);
+        else if (!type_keeps_text(s->coltypes[i], PQgetvalue(r, k, 2)))
+            rc = mno_err(e, MNO_E_USAGE, NULL, 0, s->ns, "column \"%s\" is %s in the target table but %s in the "
+                         "archive: its values could change", s->colnames[i], PQgetvalue(r, k, 2), s->coltypes[i]);
         else if (strcmp(PQgetvalue(r, k, 1), "t") == 0) {
             for (size_t j = 0; j < st->nkey; j++)
                 if (st->keyidx[j] == i)

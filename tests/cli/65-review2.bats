@@ -163,3 +163,28 @@ SQL
   [ "$status" -eq 1 ]
   [ "$(jq -c '.sections[0] | [.status, .actual, .note]' <<<"$output")" = '["differs",{"count":3,"sum":null},"the target table lacks column \"note\" (1 of the archive'"'"'s 2 columns)"]' ]
 }
+
+@test "review2: a pre-created target column of a type that would change the values is refused by name, nothing written" {
+  src=$(pg_newdb review2_types_src)
+  psql -X -q -v ON_ERROR_STOP=1 -d "$src" <<'SQL'
+CREATE TABLE public.prices (id integer PRIMARY KEY, amount numeric(12,2), label varchar(40), qty smallint);
+INSERT INTO public.prices VALUES (1, 10.25, 'a fairly long label here', 3), (2, 0.50, 'b', 4);
+SQL
+  printf 'public.prices: global\n' >p.scope
+  mno-dump --quiet --source "$src" --scope p.scope --all -o p.mnoa
+  # numeric(12,0) would round 10.25 to 10: refused, the table stays empty
+  t=$(pg_newdb review2_types_narrow)
+  psql -X -q -d "$t" -c "CREATE TABLE public.prices (id integer PRIMARY KEY, amount numeric(12,0), label varchar(40), qty smallint)"
+  run mno-restore --quiet --target "$t" p.mnoa
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "mno-restore: error: p.mnoa:2: section public.prices: column \"amount\" is numeric(12,0) in the target table but numeric(12,2) in the archive: its values could change" ]
+  [ "${lines[1]}" = "mno-restore: section public.prices rolled back: nothing of it was written; 0 sections before it restored (journaled: --resume finishes)" ]
+  [ "$(psql -X -At -d "$t" -c 'SELECT count(*) FROM public.prices')" = 0 ]
+  # wider types keep every value's text: text for varchar, bigint for smallint -> restored, verified
+  w=$(pg_newdb review2_types_wide)
+  psql -X -q -d "$w" -c "CREATE TABLE public.prices (id bigint PRIMARY KEY, amount numeric(12,2), label text, qty integer)"
+  mno-restore --quiet --target "$w" p.mnoa
+  [ "$(psql -X -At -d "$w" -c "SELECT string_agg(id || ':' || amount || ':' || label || ':' || qty, ',' ORDER BY id) FROM public.prices")" = "1:10.25:a fairly long label here:3,2:0.50:b:4" ]
+  run mno-verify --archive p.mnoa --target "$w"
+  [ "$status" -eq 0 ]
+}
