@@ -95,6 +95,7 @@ typedef struct totals {
     size_t by[4];
     uint64_t exp_count, act_count;
     mno_sum exp_sum, act_sum;
+    int act_sum_partial;   /* a section of the target was counted but not summed */
 } totals;
 
 static void total(const mno_vreport *r, totals *t)
@@ -111,6 +112,8 @@ static void total(const mno_vreport *r, totals *t)
             t->act_count += s->act_count;
             if (s->has_actual_sum)
                 mno_sum_add(&t->act_sum, &s->act_sum);
+            else
+                t->act_sum_partial = 1;
         }
     }
 }
@@ -234,7 +237,7 @@ int mno_report_text(const mno_vreport *r, mno_buf *b)
     fmt_count(t.exp_count, 1, ec);
     fmt_count(t.act_count, 1, ac);
     short_sum(&t.exp_sum, 1, es);
-    short_sum(&t.act_sum, 1, as);
+    short_sum(&t.act_sum, !t.act_sum_partial, as);
     if (mno_buf_addf(b, "%-*s  %10s  %10s  %-12s  %-12s\n", w, "total", ec, ac, es, as) < 0)
         return -1;
     for (size_t i = 0; i < r->n; i++)
@@ -291,11 +294,11 @@ json_t *mno_report_json(const mno_vreport *r)
     json_t *source = r->source ? json_pack("{s:s,s:s?,s:O?,s:O?}", "uri", r->source, "tenant", r->tenant,
                                            "header", r->header, "trailer", r->trailer)
                                : json_null();
-    json_t *totals = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:s}", "sections", (json_int_t)r->n,
+    json_t *totals = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:s?}", "sections", (json_int_t)r->n,
                                "ok", (json_int_t)t.by[MNO_VS_OK], "differs", (json_int_t)t.by[MNO_VS_DIFFERS],
                                "missing", (json_int_t)t.by[MNO_VS_MISSING], "extra", (json_int_t)t.by[MNO_VS_EXTRA],
                                "expected_count", (json_int_t)t.exp_count, "actual_count", (json_int_t)t.act_count,
-                               "expected_sum", mno_sum_hex(&t.exp_sum, eh), "actual_sum", mno_sum_hex(&t.act_sum, ah));
+                               "expected_sum", mno_sum_hex(&t.exp_sum, eh), "actual_sum", t.act_sum_partial ? NULL : mno_sum_hex(&t.act_sum, ah));
     json_t *out = json_pack("{s:s,s:s,s:s?,s:s?,s:o?,s:o?,s:{s:s?,s:s?},s:b,s:o,s:o?,s:s}",
                             "tool", "mno-verify", "version", MNO_VERSION_STR, "time", r->time,
                             "mode", r->mode, "archive", archive, "source", source,

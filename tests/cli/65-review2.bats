@@ -157,11 +157,14 @@ SQL
   run mno-verify --archive n.mnoa --target "$t"
   [ "$status" -eq 1 ]
   [ "${lines[3]}" = "public.notes           3           3  ecc98e40bb2b  -             DIFFERS" ]
+  # the total's actual sum is unknown (no section's sum is missing from it silently)
+  [ "${lines[4]}" = "total                  3           3  ecc98e40bb2b  -           " ]
   [ "${lines[5]}" = 'public.notes: the target table lacks column "note" (1 of the archive'"'"'s 2 columns)' ]
   [ "${lines[6]}" = "verdict: DIFFERS: 1 of 1 tables do not match (1 DIFFERS)" ]
   run mno-verify --archive n.mnoa --target "$t" --diff --json
   [ "$status" -eq 1 ]
   [ "$(jq -c '.sections[0] | [.status, .actual, .note]' <<<"$output")" = '["differs",{"count":3,"sum":null},"the target table lacks column \"note\" (1 of the archive'"'"'s 2 columns)"]' ]
+  [ "$(jq -c '.totals | [.actual_count, .actual_sum]' <<<"$output")" = '[3,null]' ]
 }
 
 @test "review2: a pre-created target column of a type that would change the values is refused by name, nothing written" {
