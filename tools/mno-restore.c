@@ -218,12 +218,17 @@ int main(int argc, char **argv)
         fflush(stdout);
         fprintf(stderr, "mno-restore: error: %s\n", e.msg);
         if (!o.c.dry_run && res.n > 0 && res.secs[res.n - 1].rolled_back) {
-            size_t done = 0;
-            for (size_t i = 0; i + 1 < res.n; i++)
+            size_t done = 0, earlier = 0;
+            char by[64] = "";
+            for (size_t i = 0; i + 1 < res.n; i++) {
                 done += res.secs[i].status == MNO_RSEC_RESTORED || res.secs[i].status == MNO_RSEC_SKIPPED;
+                earlier += res.secs[i].status == MNO_RSEC_SKIPPED;
+            }
+            if (earlier)
+                snprintf(by, sizeof by, ", %zu of them by an earlier run", earlier);
             fprintf(stderr, "mno-restore: section %s rolled back: nothing of it was written; "
-                    "%zu section%s before it restored (journaled: --resume finishes)\n",
-                    res.secs[res.n - 1].ns, done, done == 1 ? "" : "s");
+                    "%zu section%s before it restored%s (journaled: --resume finishes)\n",
+                    res.secs[res.n - 1].ns, done, done == 1 ? "" : "s", by);
         }
         status = 2;
         goto done;

@@ -137,6 +137,11 @@ q() { psql -X -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
   [ "${lines[1]}" = "mno-restore: section public.orga_relations rolled back: nothing of it was written; 2 sections before it restored (journaled: --resume finishes)" ]
   [ "$(q "$t" "SELECT count(*) FROM public.orga_relations")" = 0 ]
   [ "$(q "$t" "SELECT count(*) FROM public.users")" = 120 ]
+  # --resume with the same cut archive: the two sections are skipped (journal), the cut one fails again
+  run mno-restore --no-check-first --resume --target "$t" "$BATS_TEST_TMPDIR/cut.mnoa"
+  [ "$status" -eq 2 ]
+  [ "${lines[1]}" = "mno-restore: section public.orga_relations rolled back: nothing of it was written; 2 sections before it restored, 2 of them by an earlier run (journaled: --resume finishes)" ]
+  [ "$(q "$t" "SELECT count(*) FROM public.users")" = 120 ]
   # cut inside a line: the last line is not JSON
   t1=$(new_target a schema)
   head -c 20000 "$PLAIN" >"$BATS_TEST_TMPDIR/cut2.mnoa"
