@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "v16.h"
 #include "buf.h"
 
 void mno_buf_init(mno_buf *b) { b->data = NULL; b->len = b->cap = 0; }
@@ -87,21 +88,6 @@ static const unsigned char json_esc[256] = {
     ['"'] = '"', ['\\'] = '\\',
 };
 
-/* 16 bytes as one vector (SSE2 on x86-64, NEON on arm64, by the compiler's vector extensions). */
-typedef unsigned char json_v16 __attribute__((vector_size(16)));
-
-/* The index of the first nonzero byte of m (0xff or 0 bytes), 16 when none. */
-static inline size_t first_set16(json_v16 m)
-{
-    uint64_t w[2];
-    memcpy(w, &m, sizeof w);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    return w[0] ? (size_t)__builtin_ctzll(w[0]) / 8 : w[1] ? 8 + (size_t)__builtin_ctzll(w[1]) / 8 : 16;
-#else
-    return w[0] ? (size_t)__builtin_clzll(w[0]) / 8 : w[1] ? 8 + (size_t)__builtin_clzll(w[1]) / 8 : 16;
-#endif
-}
-
 /* Writes the escape of c (a byte json_esc marks) at o; returns its end. */
 static inline char *put_esc(char *o, unsigned char c)
 {
@@ -125,9 +111,9 @@ size_t mno_json_str_put(char *out, const char *s, size_t n)
     size_t i = 0;
     /* 16 bytes at a time: copied whole (out has room), kept up to the first byte to escape */
     while (i + 16 <= n) {
-        json_v16 x;
+        mno_v16 x;
         memcpy(&x, s + i, 16);
-        size_t j = first_set16((json_v16)((x < 0x20) | (x == '"') | (x == '\\')));
+        size_t j = mno_v16_first((mno_v16)((x < 0x20) | (x == '"') | (x == '\\')));
         memcpy(o, &x, 16);
         o += j;
         i += j;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/evp.h>
+#include "v16.h"
 #include "buf.h"
 #include "checksum.h"
 
@@ -145,38 +146,23 @@ static const unsigned char rt_class[256] = {
     [' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\v'] = 1, ['\f'] = 1, ['\r'] = 1,
 };
 
-/* 16 bytes as one vector (SSE2 on x86-64, NEON on arm64, by the compiler's vector extensions). */
-typedef unsigned char rt_v16 __attribute__((vector_size(16)));
-
-static inline int rt_any(rt_v16 v)
+static inline int rt_any(mno_v16 v)
 {
     uint64_t w[2];
     memcpy(w, &v, sizeof w);
     return (w[0] | w[1]) != 0;
 }
 
-/* The index of the first nonzero byte of m (0xff or 0 bytes), 16 when none. */
-static inline size_t rt_first(rt_v16 m)
-{
-    uint64_t w[2];
-    memcpy(w, &m, sizeof w);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    return w[0] ? (size_t)__builtin_ctzll(w[0]) / 8 : w[1] ? 8 + (size_t)__builtin_ctzll(w[1]) / 8 : 16;
-#else
-    return w[0] ? (size_t)__builtin_clzll(w[0]) / 8 : w[1] ? 8 + (size_t)__builtin_clzll(w[1]) / 8 : 16;
-#endif
-}
-
 /* The record-text classes of v[0..len) or-ed (rt_class), 16 bytes at a time. */
 static unsigned rt_scan(const unsigned char *v, size_t len)
 {
-    rt_v16 q = {0}, d = {0};
+    mno_v16 q = {0}, d = {0};
     size_t k = 0;
     for (; k + 16 <= len; k += 16) {
-        rt_v16 x;
+        mno_v16 x;
         memcpy(&x, v + k, 16);
-        d |= (rt_v16)((x == '"') | (x == '\\'));
-        q |= (rt_v16)(((rt_v16)(x - 9) < 5) | (x == ' ') | (x == '(') | (x == ')') | (x == ','));
+        d |= (mno_v16)((x == '"') | (x == '\\'));
+        q |= (mno_v16)(((mno_v16)(x - 9) < 5) | (x == ' ') | (x == '(') | (x == ')') | (x == ','));
     }
     unsigned cls = (rt_any(d) ? 3u : 0u) | (rt_any(q) ? 1u : 0u);
     for (; k < len; k++)
@@ -212,9 +198,9 @@ int mno_pg_record_text(struct mno_buf *out, const char *const *vals, const size_
             size_t k = 0;
             /* 16 bytes at a time: copied whole (out has room), kept up to the first to double */
             while (k + 16 <= len) {
-                rt_v16 x;
+                mno_v16 x;
                 memcpy(&x, v + k, 16);
-                size_t j = rt_first((rt_v16)((x == '"') | (x == '\\')));
+                size_t j = mno_v16_first((mno_v16)((x == '"') | (x == '\\')));
                 memcpy(d, &x, 16);
                 d += j;
                 k += j;

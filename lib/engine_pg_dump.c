@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "v16.h"
 #include "buf.h"
 #include "engine_pg.h"
 #include "engine_pg_schema.h"
@@ -811,15 +812,13 @@ static char unescape1(char **pp, char *end)
     return c;
 }
 
-typedef unsigned char copy_v16 __attribute__((vector_size(16)));
-
 /* The first tab or backslash in [p, end), or end: 16 bytes at a time while they are in the row. */
 static char *find_tab_bs(char *p, char *end)
 {
     while (end - p >= 16) {
-        copy_v16 x;
+        mno_v16 x;
         memcpy(&x, p, 16);
-        copy_v16 m = (copy_v16)((x == '\t') | (x == '\\'));
+        mno_v16 m = (mno_v16)((x == '\t') | (x == '\\'));
         uint64_t w[2];
         memcpy(w, &m, sizeof w);
         if (w[0] | w[1]) {

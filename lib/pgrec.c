@@ -2,6 +2,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "v16.h"
 #include "buf.h"
 #include "pgrec.h"
 
@@ -14,21 +15,6 @@ struct mno_pgrec {
     size_t *valoff;     /* start of value i in out, or (size_t)-1 for null */
     size_t *vallen;     /* length of value i */
 };
-
-/* 16 bytes as one vector (SSE2 on x86-64, NEON on arm64, by the compiler's vector extensions). */
-typedef unsigned char pr_v16 __attribute__((vector_size(16)));
-
-/* The index of the first nonzero byte of m (0xff or 0 bytes), 16 when none. */
-static inline size_t pr_first(pr_v16 m)
-{
-    uint64_t w[2];
-    memcpy(w, &m, sizeof w);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    return w[0] ? (size_t)__builtin_ctzll(w[0]) / 8 : w[1] ? 8 + (size_t)__builtin_ctzll(w[1]) / 8 : 16;
-#else
-    return w[0] ? (size_t)__builtin_clzll(w[0]) / 8 : w[1] ? 8 + (size_t)__builtin_clzll(w[1]) / 8 : 16;
-#endif
-}
 
 mno_pgrec *mno_pgrec_new(void)
 {
@@ -166,9 +152,9 @@ static int decode_string(mno_pgrec *p, const char *line, size_t len, size_t *pos
            character or UTF-8 byte): copied whole (out has room: it is never longer than the
            input left), kept up to the first that is not */
         while (i + 16 <= len) {
-            pr_v16 x;
+            mno_v16 x;
             memcpy(&x, line + i, 16);
-            size_t j = pr_first((pr_v16)(((pr_v16)(x - 0x20) >= 0x60) | (x == '"') | (x == '\\')));
+            size_t j = mno_v16_first((mno_v16)(((mno_v16)(x - 0x20) >= 0x60) | (x == '"') | (x == '\\')));
             memcpy(o, &x, 16);
             o += j;
             i += j;
@@ -294,18 +280,18 @@ static inline int rt_special(unsigned c)
  */
 static int decode_field(const char *line, size_t len, size_t *pos, char **d)
 {
-    static const pr_v16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    static const mno_v16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
     size_t i = *pos + 1;
     char *slot = *d, *o = slot + 1;   /* slot: the opening quote, if the field needs one */
-    pr_v16 q = {0};                   /* nonzero: a byte that needs quoting was seen */
+    mno_v16 q = {0};                   /* nonzero: a byte that needs quoting was seen */
     int quote = 0;
     while (i < len) {
         while (i + 16 <= len) {
-            pr_v16 x;
+            mno_v16 x;
             memcpy(&x, line + i, 16);
-            size_t j = pr_first((pr_v16)(((pr_v16)(x - 0x20) >= 0x60) | (x == '"') | (x == '\\')));
+            size_t j = mno_v16_first((mno_v16)(((mno_v16)(x - 0x20) >= 0x60) | (x == '"') | (x == '\\')));
             memcpy(o, &x, 16);
-            q |= (pr_v16)((x == '(') | (x == ')') | (x == ',') | (x == ' ')) & (pr_v16)(lane < (unsigned char)j);
+            q |= (mno_v16)((x == '(') | (x == ')') | (x == ',') | (x == ' ')) & (mno_v16)(lane < (unsigned char)j);
             o += j;
             i += j;
             if (j < 16)
