@@ -113,6 +113,49 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return k;
 }
 
+/* The code point of the JSON escape whose letter is at line[*i] (just after its backslash),
+   *i moved past it; 0 when the general parser must decide (an unknown letter, bad hex,
+   \u0000, a lone or reversed surrogate, the line cut short). */
+static int json_escape(const char *line, size_t len, size_t *i, unsigned long *cp)
+{
+    size_t k = *i;
+    long v;
+    switch (line[k++]) {
+    case '"': v = '"'; break;
+    case '\\': v = '\\'; break;
+    case '/': v = '/'; break;
+    case 'b': v = '\b'; break;
+    case 'f': v = '\f'; break;
+    case 'n': v = '\n'; break;
+    case 'r': v = '\r'; break;
+    case 't': v = '\t'; break;
+    case 'u':
+        if (k + 4 > len)
+            return 0;
+        v = hex4(line + k);
+        k += 4;
+        if (v <= 0)
+            return 0;   /* bad hex, or \u0000: the general parser decides */
+        if (v >= 0xDC00 && v <= 0xDFFF)
+            return 0;
+        if (v >= 0xD800 && v <= 0xDBFF) {
+            if (k + 6 > len || line[k] != '\\' || line[k + 1] != 'u')
+                return 0;
+            long lo = hex4(line + k + 2);
+            if (lo < 0xDC00 || lo > 0xDFFF)
+                return 0;
+            k += 6;
+            v = 0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00);
+        }
+        break;
+    default:
+        return 0;
+    }
+    *i = k;
+    *cp = (unsigned long)v;
+    return 1;
+}
+
 static void put_utf8(char **o, unsigned long v)
 {
     unsigned char *u = (unsigned char *)*o;
@@ -189,41 +232,11 @@ static int decode_string(mno_pgrec *p, const char *line, size_t len, size_t *pos
         }
         if (i + 1 >= len)
             return 0;
-        char esc = line[i + 1];
-        i += 2;
-        switch (esc) {
-        case '"': *o++ = '"'; break;
-        case '\\': *o++ = '\\'; break;
-        case '/': *o++ = '/'; break;
-        case 'b': *o++ = '\b'; break;
-        case 'f': *o++ = '\f'; break;
-        case 'n': *o++ = '\n'; break;
-        case 'r': *o++ = '\r'; break;
-        case 't': *o++ = '\t'; break;
-        case 'u': {
-            if (i + 4 > len)
-                return 0;
-            long v = hex4(line + i);
-            i += 4;
-            if (v <= 0)
-                return 0;   /* bad hex, or \u0000: the general parser decides */
-            if (v >= 0xDC00 && v <= 0xDFFF)
-                return 0;
-            if (v >= 0xD800 && v <= 0xDBFF) {
-                if (i + 6 > len || line[i] != '\\' || line[i + 1] != 'u')
-                    return 0;
-                long lo = hex4(line + i + 2);
-                if (lo < 0xDC00 || lo > 0xDFFF)
-                    return 0;
-                i += 6;
-                v = 0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00);
-            }
-            put_utf8(&o, (unsigned long)v);
-            break;
-        }
-        default:
+        unsigned long v;
+        i++;
+        if (!json_escape(line, len, &i, &v))
             return 0;
-        }
+        put_utf8(&o, v);
     }
     return 0;
 }
@@ -333,42 +346,10 @@ static int decode_field(const char *line, size_t len, size_t *pos, char **d)
         }
         if (i + 1 >= len)
             return 0;
-        char esc = line[i + 1];
         unsigned long v;
-        i += 2;
-        switch (esc) {
-        case '"': v = '"'; break;
-        case '\\': v = '\\'; break;
-        case '/': v = '/'; break;
-        case 'b': v = '\b'; break;
-        case 'f': v = '\f'; break;
-        case 'n': v = '\n'; break;
-        case 'r': v = '\r'; break;
-        case 't': v = '\t'; break;
-        case 'u': {
-            if (i + 4 > len)
-                return 0;
-            long u = hex4(line + i);
-            i += 4;
-            if (u <= 0)
-                return 0;   /* bad hex, or \u0000: the general parser decides */
-            if (u >= 0xDC00 && u <= 0xDFFF)
-                return 0;
-            if (u >= 0xD800 && u <= 0xDBFF) {
-                if (i + 6 > len || line[i] != '\\' || line[i + 1] != 'u')
-                    return 0;
-                long lo = hex4(line + i + 2);
-                if (lo < 0xDC00 || lo > 0xDFFF)
-                    return 0;
-                i += 6;
-                u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
-            }
-            v = (unsigned long)u;
-            break;
-        }
-        default:
+        i++;
+        if (!json_escape(line, len, &i, &v))
             return 0;
-        }
         if (v < 0x80) {
             quote |= rt_special((unsigned)v);
             if (v == '"' || v == '\\')
