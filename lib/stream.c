@@ -503,10 +503,12 @@ int mno_writer_pg_encode(const mno_writer *w, mno_buf *out, size_t n, const char
     return 0;
 }
 
-int mno_writer_put_pg_lines(mno_writer *w, const char *lines, size_t len, size_t n,
-                            const unsigned char (*digests)[16], mno_error *e)
+/* N encoded record lines (LEN bytes) of an ENGINE section, their md5s in DIGESTS: summed,
+   counted and written. */
+static int put_lines(mno_writer *w, mno_engine_kind engine, const char *lines, size_t len, size_t n,
+                     const unsigned char (*digests)[16], mno_error *e)
 {
-    if (w_need_open(w, MNO_ENGINE_PG, e) < 0)
+    if (w_need_open(w, engine, e) < 0)
         return -1;
     for (size_t r = 0; r < n; r++)
         mno_sum_add_digest(&w->sec.sum, digests[r]);
@@ -518,6 +520,12 @@ int mno_writer_put_pg_lines(mno_writer *w, const char *lines, size_t len, size_t
     if (w->tick)
         w->tick(w->tick_arg);
     return 0;
+}
+
+int mno_writer_put_pg_lines(mno_writer *w, const char *lines, size_t len, size_t n,
+                            const unsigned char (*digests)[16], mno_error *e)
+{
+    return put_lines(w, MNO_ENGINE_PG, lines, len, n, digests, e);
 }
 
 int mno_writer_rec_bson(mno_writer *w, const bson_t *doc, mno_error *e)
@@ -609,18 +617,7 @@ int mno_writer_bson_encode(const mno_writer *w, mno_buf *out, size_t n, const ui
 int mno_writer_put_bson_lines(mno_writer *w, const char *lines, size_t len, size_t n,
                               const unsigned char (*digests)[16], mno_error *e)
 {
-    if (w_need_open(w, MNO_ENGINE_MONGO, e) < 0)
-        return -1;
-    for (size_t r = 0; r < n; r++)
-        mno_sum_add_digest(&w->sec.sum, digests[r]);
-    w->sec.count += n;
-    if (!len)
-        return 0;
-    if (mno_out_write(w->out, lines, len, e) < 0)
-        return -1;
-    if (w->tick)
-        w->tick(w->tick_arg);
-    return 0;
+    return put_lines(w, MNO_ENGINE_MONGO, lines, len, n, digests, e);
 }
 
 int mno_writer_rec_json(mno_writer *w, const json_t *v, mno_error *e)
