@@ -7,6 +7,7 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#include "utf8.h"
 #include "engine_mongo_json.h"
 #include "buf.h"
 
@@ -431,33 +432,9 @@ static inline int plain8(uint64_t x)
    nothing past U+10FFFF, nothing cut short. */
 static int utf8_ok(const unsigned char *s, size_t n)
 {
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        size_t k;
-        unsigned long v;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c < 0xC2)
+    for (size_t i = 0, k; i < n; i += k)
+        if (!(k = mno_utf8_len(s + i, n - i)))
             return 0;
-        if (c < 0xE0) { k = 2; v = c & 0x1F; }
-        else if (c < 0xF0) { k = 3; v = c & 0x0F; }
-        else if (c < 0xF5) { k = 4; v = c & 0x07; }
-        else
-            return 0;
-        if (n - i < k)
-            return 0;
-        for (size_t j = 1; j < k; j++) {
-            if ((s[i + j] & 0xC0) != 0x80)
-                return 0;
-            v = (v << 6) | (s[i + j] & 0x3F);
-        }
-        if ((k == 3 && v < 0x800) || (k == 4 && v < 0x10000) || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-            return 0;
-        i += k;
-    }
     return 1;
 }
 

@@ -2,6 +2,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "utf8.h"
 #include "v16.h"
 #include "buf.h"
 #include "pgrec.h"
@@ -85,33 +86,6 @@ static long hex4(const char *s)
     return v;
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when it is not valid
-   (overlong, surrogate, past U+10FFFF, cut short): as strict as jansson's check. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t k;
-    unsigned long v;
-    if (c < 0x80)
-        return 1;
-    if (c < 0xC2)
-        return 0;
-    if (c < 0xE0) { k = 2; v = c & 0x1F; }
-    else if (c < 0xF0) { k = 3; v = c & 0x0F; }
-    else if (c < 0xF5) { k = 4; v = c & 0x07; }
-    else
-        return 0;
-    if (n < k)
-        return 0;
-    for (size_t i = 1; i < k; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    if ((k == 3 && v < 0x800) || (k == 4 && v < 0x10000) || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-        return 0;
-    return k;
-}
 
 /* The code point of the JSON escape whose letter is at line[*i] (just after its backslash),
    *i moved past it; 0 when the general parser must decide (an unknown letter, bad hex,
@@ -222,7 +196,7 @@ static int decode_string(mno_pgrec *p, const char *line, size_t len, size_t *pos
             continue;
         }
         if (c >= 0x80) {
-            size_t k = utf8_len((const unsigned char *)line + i, len - i);
+            size_t k = mno_utf8_len((const unsigned char *)line + i, len - i);
             if (!k)
                 return 0;
             memcpy(o, line + i, k);
@@ -336,7 +310,7 @@ static int decode_field(const char *line, size_t len, size_t *pos, char **d)
             continue;
         }
         if (c >= 0x80) {
-            size_t k = utf8_len((const unsigned char *)line + i, len - i);
+            size_t k = mno_utf8_len((const unsigned char *)line + i, len - i);
             if (!k)
                 return 0;
             memcpy(o, line + i, k);
