@@ -217,9 +217,9 @@ OK_RELS='public.orga_relations         150         150  47bff4e3ac9f  47bff4e3ac
   run mno-verify --archive "$VARCH"
   [ "$status" -eq 2 ]
   [ "${lines[0]}" = "mno-verify: error: no target: give --target URI (or set MNO_TARGET)" ]
-  run mno-verify --archive "$VARCH" --target "mongodb://127.0.0.1:1/x"
+  run mno-verify --archive "$VARCH" --target "mongodb://mno:hunter2@127.0.0.1:1/x"
   [ "$status" -eq 2 ]
-  [ "$output" = "mno-verify: error: the archive is a postgresql archive but the target is mongodb" ]
+  [ "$output" = "mno-verify: error: $VARCH:1: the archive is a postgresql archive but the target mongodb://mno@127.0.0.1:1/x is mongodb" ]
   run mno-verify --archive "$VARCH" --target "postgresql://mno_secret:hunter2@127.0.0.1:1/none"
   [ "$status" -eq 2 ]
   [[ "$output" == "mno-verify: error: "*"cannot connect to postgresql"* ]]

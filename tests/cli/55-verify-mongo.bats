@@ -225,7 +225,7 @@ HEAD='ns                 expected      actual  expected sum  actual sum    statu
   [[ "$output" != *hunter2* ]]
   run mno-verify --archive "$VARCH" --target "postgresql://127.0.0.1:1/x"
   [ "$status" -eq 2 ]
-  [ "$output" = "mno-verify: error: the archive is a mongodb archive but the target is postgresql" ]
+  [ "$output" = "mno-verify: error: $VARCH:1: the archive is a mongodb archive but the target postgresql://127.0.0.1:1/x is postgresql" ]
 }
 
 @test "verify mongo: a shared target: the begin's filter restricts both sides to the tenant's documents" {
