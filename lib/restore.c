@@ -175,7 +175,8 @@ static int on_header(struct run *r, const mno_item *it, mno_error *e)
         return mno_err(e, MNO_E_FORMAT, mno_in_name(r->in), it->lineno, NULL,
                        "header: unknown engine \"%s\"", kind ? kind : "");
     if (want != r->ops)
-        return mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "the archive is a %s archive but the target %s is %s",
+        return mno_err(e, MNO_E_USAGE, mno_in_name(r->in), it->lineno, NULL,
+                       "the archive is a %s archive but the target %s is %s",
                        want->name, r->res->target, r->ops->name);
     archive_identity(it, r->res->archive_id, sizeof r->res->archive_id);
     r->res->st.engine = r->ops->name;
@@ -299,22 +300,10 @@ static int on_end(struct run *r, const mno_item *it, mno_error *e)
  */
 static int check_first(const char *path, mno_error *e)
 {
-    mno_reader_opts ropts = MNO_READER_OPTS_INIT;
-    ropts.fast_pg = 1;
-    ropts.fast_mongo = 1;
-    ropts.no_digest = 1;  /* only the sums matter here: records hashed several at a time, */
-    ropts.sums_only = 1;  /* pg records straight from the line to their record text */
-    ropts.hash_thread = 1; /* record lines decoded and hashed in a second thread */
-    mno_item it;
-    int got = -1;
     mno_in *in = mno_in_open(path, e);
-    mno_reader *rd = in ? mno_reader_new(in, &ropts, e) : NULL;
-    if (rd)
-        while ((got = mno_reader_next(rd, &it, e)) > 0)
-            ;
-    mno_reader_free(rd);
+    int rc = in ? mno_stream_check(in, 0, NULL, e) : -1;
     mno_in_close(in);
-    return got < 0 ? -1 : 0;
+    return rc;
 }
 
 /* 1 when the archive is a regular file that can be read twice (not stdin, a FIFO, a device). */
