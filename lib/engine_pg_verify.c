@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "buf.h"
+#include "hex.h"
 #include "engine_pg.h"
 
 /*
@@ -420,11 +421,6 @@ done:
     return rc;
 }
 
-static int hexval(char c)
-{
-    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
-}
-
 int mno_pg_list_range(mno_engine *en, const mno_section *s, const json_t *lo, const json_t *hi,
                       size_t limit, mno_row_cb cb, void *arg, mno_error *e)
 {
@@ -497,7 +493,7 @@ int mno_pg_list_range(mno_engine *en, const mno_section *s, const json_t *lo, co
         unsigned char digest[16];
         const char *h = PQgetvalue(r, t, 0);
         for (int i = 0; i < 16; i++)
-            digest[i] = (unsigned char)(hexval(h[2 * i]) << 4 | hexval(h[2 * i + 1]));
+            digest[i] = (unsigned char)(mno_hexval(h[2 * i]) << 4 | mno_hexval(h[2 * i + 1]));
         row = json_object();
         key = json_array();
         if (!row || !key)
