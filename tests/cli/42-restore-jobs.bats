@@ -32,6 +32,55 @@ setup_file() {
   export HARCH=$f/hub.mnoa HARCHZ=$f/hub.mnoa.zst
   mno-cat --seal -z -o "$HARCHZ" "$HARCH"
   pg_dump -s -d "$HUB" >"$f/hub-schema.sql"
+  # MongoDB: the collections of 45-restore-mongo.bats (Extended JSON of 30-dump-mongo/data.py)
+  export MC="$MNO_TESTBIN/mongodump-client"
+  local c
+  for c in edge invoices lookups people sessions; do
+    python3 "$MNO_TOP/tests/cli/30-dump-mongo/data.py" "$c" >"$f/$c.jsonl"
+  done
+  mongo_archive "$f" >"$f/connec.raw"
+  export MARCH=$f/connec.mnoa MARCHZ=$f/connec.mnoa.zst
+  mno-cat --seal -o "$MARCH" "$f/connec.raw"
+  mno-cat --seal -z -o "$MARCHZ" "$MARCH"
+  mno-cat --list "$MARCH" >"$f/mlist"
+}
+
+# The MongoDB archive (zero sums: mno-cat --seal fills them): people with two indexes.
+mongo_archive() {
+  local d=$1 c
+  echo '{"t":"header","format":"mnoa","version":1,"engine":"mongodb","source":"connec","tenant":"acme"}'
+  for c in edge invoices lookups people sessions; do
+    case $c in
+      people) echo '{"t":"begin","ns":"connec.people","key":["_id"],"options":{},"indexes":[{"v":{"$numberInt":"2"},"key":{"_id":{"$numberInt":"1"}},"name":"_id_"},{"v":{"$numberInt":"2"},"key":{"code":{"$numberInt":"1"}},"name":"code_1","unique":true}]}' ;;
+      *) echo "{\"t\":\"begin\",\"ns\":\"connec.$c\",\"key\":[\"_id\"],\"options\":{},\"indexes\":[]}" ;;
+    esac
+    jq -c --arg ns "connec.$c" '{t: "rec", ns: $ns, v: .}' "$d/$c.jsonl"
+    echo "{\"t\":\"end\",\"ns\":\"connec.$c\",\"count\":0,\"sum\":\"00000000000000000000000000000000\"}"
+  done
+  echo '{"t":"trailer","sections":0,"count":0,"sum":"00000000000000000000000000000000"}'
+}
+
+# The md5 sum (mod 2^128) of the server's BSON bytes of a collection, by python.
+server_sum() { # uri coll
+  "$MC" hex "$1" "$2" | python3 -c '
+import hashlib, sys
+s = 0
+for line in sys.stdin:
+    s += int.from_bytes(hashlib.md5(bytes.fromhex(line.rstrip("\n").split("\t")[1])).digest(), "big")
+print("%032x" % (s % (1 << 128)))'
+}
+
+# The target's collections equal the archive's sections (count and sum recomputed from the
+# server's bytes), and nothing else is there but the journal (no staging collection left).
+target_is_archive() { # uri
+  local ns count sum c
+  while IFS=$'\t' read -r ns count sum _; do
+    c=${ns#connec.}
+    [ "$("$MC" count "$1" "$c")" = "$count" ] || { echo "$c: count $("$MC" count "$1" "$c") != $count" >&2; return 1; }
+    [ "$(server_sum "$1" "$c")" = "$sum" ] || { echo "$c: sum differs" >&2; return 1; }
+  done <"$BATS_FILE_TMPDIR/mlist"
+  [ "$("$MC" colls "$1" | sort | tr '\n' ' ')" = "edge invoices lookups mno_restore_journal people sessions " ] ||
+    { echo "collections: $("$MC" colls "$1" | sort | tr '\n' ' ')" >&2; return 1; }
 }
 
 setup() {
@@ -60,22 +109,20 @@ q() { psql -X -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
   run mno-restore --create --target "$t1" "$HARCH"
   [ "$status" -eq 0 ]
   sum1=${output%%; *}
-  n=0
-  for j in 2 4; do
-    for a in "$HARCH" "$HARCHZ"; do
-      n=$((n + 1))
-      t=$(new_target "j$j$n")
-      run mno-restore -j "$j" --create --target "$t" "$a"
-      [ "$status" -eq 0 ]
-      [ "${output%%; *}" = "$sum1" ]
-      [[ "$output" == "mno-restore: restored 20 sections, "*" records; "*" read ("*" from the input) in "*" s into $t" ]]
-      [ "$(relist "$t" $HTABLES)" = "$want" ]
-      [ "$(q "$t" "SELECT count(*) FROM mno_migrate.journal")" = 20 ]
-    done
+  for ja in "2 $HARCH" "4 $HARCHZ"; do
+    j=${ja%% *} a=${ja#* }
+    t=$(new_target "j$j")
+    run mno-restore -j "$j" --create --target "$t" "$a"
+    [ "$status" -eq 0 ]
+    [ "${output%%; *}" = "$sum1" ]
+    [[ "$output" == "mno-restore: restored 20 sections, "*" records; "*" read ("*" from the input) in "*" s into $t" ]]
+    [ "$(q "$t" "SELECT count(*) FROM mno_migrate.journal")" = 20 ]
+    # every table hashed in the server equals the archive
+    run mno-verify --archive "$a" --target "$t"
+    [ "$status" -eq 0 ]
   done
-  run mno-verify --archive "$HARCHZ" --target "$t"
-  [ "$status" -eq 0 ]
-  # the bytes read are the whole archive's, as with -j 1
+  # and dumped again the same way as the source: the same records
+  [ "$(relist "$t" $HTABLES)" = "$want" ]
   run mno-restore -j 4 --resume --target "$t" "$HARCHZ"
   [ "$status" -eq 0 ]
   [[ "$output" == "mno-restore: restored 0 sections, 0 records; skipped 20 already restored ("*" records); "* ]]
@@ -182,4 +229,50 @@ q() { psql -X -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
     [ "$(relist "$t" $TABLES)" = "$want" ]
     [ "$(q "$t" "SELECT count(*) FROM mno_migrate.journal")" = 4 ]
   done
+}
+
+@test "restore -j mongo: -j 2 (plain) and -j 4 (.zst) with --create equal the archive; the summary is -j 1's" {
+  t=$(mongo_newdb restore_jobs_m1)
+  run mno-restore --create --target "$t" "$MARCH"
+  [ "$status" -eq 0 ]
+  sum1=${output%%; *}
+  for ja in "2 $MARCH" "4 $MARCHZ"; do
+    t=$(mongo_newdb "restore_jobs_m1_${ja%% *}")
+    run mno-restore -j "${ja%% *}" --create --target "$t" "${ja#* }"
+    [ "$status" -eq 0 ]
+    [ "${output%%; *}" = "$sum1" ]
+    [[ "$output" == "mno-restore: restored 5 sections, "* ]]
+    target_is_archive "$t"
+    [ "$("$MC" command "$t" '{"listIndexes":"people","cursor":{}}' | jq -r '[.cursor.firstBatch[].name] | sort | join(" ")')" = "_id_ code_1" ]
+  done
+}
+
+@test "restore -j mongo: kill -9 at several points with -j 2, then --resume -j 2: the target equals the archive" {
+  for at in connec.invoices:commit connec.people:150 connec.lookups:end; do
+    t=$(mongo_newdb restore_jobs_m2)
+    run env MNO_TEST_RESTORE_KILL=$at mno-restore -j 2 --quiet --create --target "$t" "$MARCHZ"
+    [ "$status" -eq 137 ] || { echo "$at: status $status: $output" >&2; false; }
+    run mno-restore -j 2 --quiet --create --resume --target "$t" "$MARCHZ"
+    [ "$status" -eq 0 ] || { echo "$at: $output" >&2; false; }
+    target_is_archive "$t" || { echo "after a kill at $at" >&2; false; }
+    [ "$("$MC" command "$t" '{"find":"mno_restore_journal","filter":{}}' | jq -r '.cursor.firstBatch | length')" = 5 ]
+  done
+}
+
+@test "restore -j mongo: a conflict in one collection with -j 2: refused naming the _id, that collection unchanged; --resume finishes" {
+  t=$(mongo_newdb restore_jobs_m3)
+  jq -c 'select(.code == "PE7") | .status = "CHANGED"' "$BATS_FILE_TMPDIR/people.jsonl" | "$MC" insert "$t" people >/dev/null
+  before=$("$MC" hex "$t" people)
+  id7=$(jq -r 'select(.code == "PE7") | ._id' "$BATS_FILE_TMPDIR/people.jsonl")
+  end=$(grep -n '"t":"end","ns":"connec.people"' "$MARCH" | cut -d: -f1)
+  run mno-restore -j 2 --create --target "$t" "$MARCH"
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "mno-restore: error: $MARCH:$end: section connec.people: conflict: 1 document already in the target collection 'people' differs from the archive: _id=\"$id7\"; refusing to overwrite (nothing of this section was written)" ]
+  [[ "${lines[1]}" == "mno-restore: section connec.people rolled back: nothing of it was written; "* ]]
+  [ "$("$MC" hex "$t" people)" = "$before" ]
+  # the fix: the target's own version goes; --resume restores the rest, the journaled ones skipped
+  "$MC" command "$t" "{\"delete\":\"people\",\"deletes\":[{\"q\":{\"_id\":\"$id7\"},\"limit\":1}]}" >/dev/null
+  run mno-restore -j 2 --create --resume --target "$t" "$MARCH"
+  [ "$status" -eq 0 ]
+  target_is_archive "$t"
 }
