@@ -244,7 +244,8 @@ static int on_header(struct run *r, struct conn *c, const mno_item *it, mno_erro
         return mno_err(e, MNO_E_FORMAT, mno_in_name(c->in), it->lineno, NULL,
                        "header: unknown engine \"%s\"", kind ? kind : "");
     if (want != r->ops)
-        return mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "the archive is a %s archive but the target %s is %s",
+        return mno_err(e, MNO_E_USAGE, mno_in_name(c->in), it->lineno, NULL,
+                       "the archive is a %s archive but the target %s is %s",
                        want->name, r->res->target, r->ops->name);
     archive_identity(it, r->res->archive_id, sizeof r->res->archive_id);
     r->res->st.engine = r->ops->name;
@@ -452,6 +453,13 @@ static void index_release(struct index *ix)
  */
 static int check_first(const char *path, int skim, struct index *ix, mno_error *e)
 {
+    if (!ix) {
+        mno_in *in = mno_in_open(path, e);
+        int rc = in ? mno_stream_check(in, 0, NULL, e) : -1;
+        mno_in_close(in);
+        return rc;
+    }
+    /* -j N: the same reader options as mno_stream_check, and the offsets of the begin lines */
     mno_reader_opts ropts = MNO_READER_OPTS_INIT;
     if (skim) {
         ropts.skim = 1;
@@ -469,15 +477,13 @@ static int check_first(const char *path, int skim, struct index *ix, mno_error *
     mno_reader *rd = in ? mno_reader_new(in, &ropts, e) : NULL;
     if (rd)
         while ((got = mno_reader_next(rd, &it, e)) > 0) {
-            if (!ix)
-                continue;
             if (it.kind == MNO_ITEM_BEGIN && index_add(ix, it.section->ns, off, it.lineno - 1) < 0) {
                 got = mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
                 break;
             }
             off += it.len + 1;
         }
-    if (ix && in) {
+    if (in) {
         ix->bytes = off;
         ix->bytes_in = mno_in_bytes(in);
     }

@@ -203,6 +203,23 @@ void mno_reader_free(mno_reader *r);
 
 /* ---- whole streams ---- */
 
+/* What mno_stream_check read in a sound archive's trailer (and checked). */
+typedef struct mno_check_result {
+    uint64_t sections;         /* sections */
+    uint64_t count;            /* records */
+    mno_sum sum;               /* the trailer's sum */
+} mno_check_result;
+
+/*
+ * Reads the archive on in (borrowed) to its end and checks every line, each section's count
+ * and sum and the trailer, writing nothing: the check pass of mno-restore and mno-cat --check.
+ * Only the sums are computed, the fastest way (opts fast_pg, fast_mongo, no_digest, sums_only,
+ * hash_thread), so every error is the one a reader with MNO_READER_OPTS_INIT gives, at the same
+ * line, with the same text. max_line 0: the default. Returns 0 with *res filled (res may be
+ * NULL), or -1 with e naming the input, line and section.
+ */
+int mno_stream_check(mno_in *in, size_t max_line, mno_check_result *res, mno_error *e);
+
 /*
  * Copies the archive on in to out (both borrowed; the caller finishes or aborts out),
  * recomputing every section's count and sum and the trailer: accepts a deliberate edit

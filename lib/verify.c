@@ -123,10 +123,21 @@ int mno_verify_stream(const mno_verify_opts *o, mno_in *in, mno_vreport *rep, mn
     mno_item it;
     int rc = -1, got;
     memset(&rows, 0, sizeof rows);
-    /* the target is compared with the declared sums: the records themselves are needed only
-       to list differing keys, or to check the archive's own integrity */
-    ropts.skim = !o->diff && !o->check_archive;
     ropts.fast_pg = 1;  /* --diff uses vals/lens and the line, never it->v of a pg record */
+    if (o->diff) {
+        /* the records are kept to list differing keys; their digests are checked on the way */
+    } else if (!o->check_archive) {
+        /* the target is compared with the declared sums (a restore checked every record
+           against them before its commit): the records are only counted */
+        ropts.skim = 1;
+    } else {
+        /* --check-archive: every record's digest recomputed, through the check pass of
+           mno-restore (lib/recpipe.c): decoded and hashed in a second thread, sums only */
+        ropts.fast_mongo = 1;
+        ropts.no_digest = 1;
+        ropts.sums_only = 1;
+        ropts.hash_thread = 1;
+    }
     r = mno_reader_new(in, &ropts, e);
     if (!r)
         goto done;
@@ -143,8 +154,9 @@ int mno_verify_stream(const mno_verify_opts *o, mno_in *in, mno_vreport *rep, mn
                 goto done;
             }
             if (want != ops) {
-                mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "the archive is a %s archive but the target is %s",
-                        want->name, ops->name);
+                mno_err(e, MNO_E_USAGE, mno_in_name(in), it.lineno, NULL,
+                        "the archive is a %s archive but the target %s is %s", want->name,
+                        rep->target ? rep->target : "", ops->name);
                 goto done;
             }
             rep->engine = strdup(ops->name);

@@ -129,7 +129,7 @@ static int run_read(const struct opts *o, mno_in *in)
     mno_item it;
     int n, status = 0, ns_seen = 0;
     long long bad_line = 0;
-    char bad_ns[512] = "", hex[33], summary[200] = "";
+    char bad_ns[512] = "", hex[33];
     if (!r)
         return fail(&e);
     while ((n = mno_reader_next(r, &it, &e)) > 0) {
@@ -153,11 +153,6 @@ static int run_read(const struct opts *o, mno_in *in)
             }
         } else if (o->mode == M_LIST && it.kind == MNO_ITEM_TRAILER && !it.sum_ok && !bad_line)
             bad_line = it.lineno;
-        else if (o->mode == M_CHECK && it.kind == MNO_ITEM_TRAILER)
-            /* printed only once the end of input is seen: nothing may follow the trailer */
-            snprintf(summary, sizeof summary, "ok: %llu sections, %llu records, sum %s\n",
-                     (unsigned long long)json_integer_value(json_object_get(it.obj, "sections")),
-                     (unsigned long long)it.declared_count, mno_sum_hex(&it.declared_sum, hex));
         if (wr < 0 || ferror(stdout)) {
             fprintf(stderr, "mno-cat: error: <stdout>: write error\n");
             status = 2;
@@ -168,8 +163,6 @@ static int run_read(const struct opts *o, mno_in *in)
         status = fail(&e);
         goto done;
     }
-    if (*summary)
-        fputs(summary, stdout);
     if (o->ns && !ns_seen) {
         mno_err(&e, MNO_E_USAGE, mno_in_name(in), 0, NULL, "no section '%s' in the archive (mno-cat --list names them)",
                 o->ns);
@@ -188,6 +181,24 @@ done:
         status = 2;
     }
     return status;
+}
+
+/* --check: the whole archive checked by the sums-only reader (mno-restore's check pass);
+   the totals printed once the end of input is seen (nothing may follow the trailer). */
+static int run_check(const struct opts *o, mno_in *in)
+{
+    mno_error e = {0};
+    mno_check_result res;
+    char hex[33];
+    if (mno_stream_check(in, o->max_line, &res, &e) < 0)
+        return fail(&e);
+    printf("ok: %llu sections, %llu records, sum %s\n", (unsigned long long)res.sections,
+           (unsigned long long)res.count, mno_sum_hex(&res.sum, hex));
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "mno-cat: error: <stdout>: write error\n");
+        return 2;
+    }
+    return 0;
 }
 
 static int run_seal(const struct opts *o, mno_in *in)
@@ -222,7 +233,7 @@ int main(int argc, char **argv)
     mno_in *in = mno_in_open(o.input, &e);
     if (!in)
         return fail(&e);
-    status = o.mode == M_SEAL ? run_seal(&o, in) : run_read(&o, in);
+    status = o.mode == M_SEAL ? run_seal(&o, in) : o.mode == M_CHECK ? run_check(&o, in) : run_read(&o, in);
     mno_in_close(in);
     return status;
 }

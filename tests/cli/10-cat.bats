@@ -186,6 +186,78 @@ EOF
   fails_with badejson.mnoa
 }
 
+@test "cat: --check words the other corruptions as the reading modes do: bad UTF-8, a cut line, no end line, a trailer's sum; MongoDB too" {
+  sed $'7s/"Ann"/"A\xffnn"/' hub.mnoa >badutf8.mnoa
+  fails_with badutf8.mnoa
+  zstd -q badutf8.mnoa -o badutf8.mnoa.zst
+  fails_with badutf8.mnoa.zst
+  { head -n 8 hub.mnoa; sed -n 9p hub.mnoa | head -c 40; } >cutline.mnoa
+  fails_with cutline.mnoa
+  zstd -q cutline.mnoa -o cutline.mnoa.zst
+  fails_with cutline.mnoa.zst
+  sed '10d' hub.mnoa >noend.mnoa
+  fails_with noend.mnoa
+  sed '$s/"sum":"494e/"sum":"594e/' hub.mnoa >trailersum.mnoa
+  fails_with trailersum.mnoa
+  sed $'5s/"Zo\xc3\xab"/"Zo\xc3"/' connec.mnoa >badutf8m.mnoa
+  fails_with badutf8m.mnoa
+  sed 's/"name":"Zoë"/"name":"Zoe"/' connec.mnoa >changedm.mnoa
+  fails_with changedm.mnoa
+  sed '3d' connec.mnoa >missingm.mnoa
+  fails_with missingm.mnoa
+  sed '4s/}}}$/}}/' connec.mnoa >badjsonm.mnoa
+  fails_with badjsonm.mnoa
+}
+
+# big_pg N: an archive of N records in one section (sealed by mno-cat), to big.mnoa.
+big_pg() {
+  {
+    echo '{"t":"header","format":"mnoa","version":1,"engine":"postgresql","source":"s","tenant":null}'
+    echo '{"t":"begin","ns":"public.t","columns":[{"name":"id","type":"bigint"},{"name":"s","type":"text"}],"key":["id"]}'
+    awk -v n="$1" 'BEGIN { for (i = 1; i <= n; i++) printf "{\"t\":\"rec\",\"ns\":\"public.t\",\"v\":{\"id\":\"%d\",\"s\":\"row %d \\\"q\\\" (x, y) ü\"}}\n", i, i }'
+    echo '{"t":"end","ns":"public.t","count":0,"sum":"00000000000000000000000000000000"}'
+    echo '{"t":"trailer","sections":1,"count":0,"sum":"00000000000000000000000000000000"}'
+  } | mno-cat --seal -o big.mnoa -
+}
+
+# same_as_records FILE: --check fails on FILE with exit 2 and the very message of the general
+# reader (mno-cat --records reads every line by jansson, hashing one record at a time).
+same_as_records() {
+  run --separate-stderr mno-cat --records "$1"
+  [ "$status" -eq 2 ]
+  want=$stderr
+  [ -n "$want" ]
+  run --separate-stderr mno-cat --check "$1"
+  [ "$status" -eq 2 ]
+  [ -z "$output" ]
+  [ "$stderr" = "$want" ]
+}
+
+@test "cat: --check on 20000 records (many batches for the second thread): every corruption at the line the general reader names" {
+  big_pg 20000
+  run mno-cat --check big.mnoa
+  [ "$status" -eq 0 ]
+  [[ "$output" == "ok: 1 sections, 20000 records, sum "* ]]
+  sed '15002s/"s":"row/"s":"ROW/' big.mnoa >x.mnoa; same_as_records x.mnoa
+  [[ "$stderr" == *"x.mnoa:20003: section public.t: sum mismatch: end line says "* ]]
+  sed '15002s/}}$/}/' big.mnoa >x.mnoa; same_as_records x.mnoa
+  [[ "$stderr" == "mno-cat: error: x.mnoa:15002: section public.t: invalid JSON at column "* ]]
+  sed $'15002s/row/r\xffow/' big.mnoa >x.mnoa; same_as_records x.mnoa
+  [[ "$stderr" == "mno-cat: error: x.mnoa:15002: section public.t: invalid JSON at column "*"unable to decode byte 0xff"* ]]
+  sed '15002s/"s":"row/"s":1,"x":"row/' big.mnoa >x.mnoa; same_as_records x.mnoa
+  [[ "$stderr" == *"x.mnoa:15002: section public.t: key (id)=(15000): column \"s\" is neither a string nor null" ]]
+  sed '15002d' big.mnoa >x.mnoa; same_as_records x.mnoa
+  [[ "$stderr" == *"x.mnoa:20002: section public.t: count mismatch: end line says 20000, found 19999 records" ]]
+  head -c -200 big.mnoa >x.mnoa; same_as_records x.mnoa
+  [[ "$stderr" == *"truncated archive: the last line is cut short"* ]]
+  sed '20003d' big.mnoa >x.mnoa; same_as_records x.mnoa
+  [[ "$stderr" == "mno-cat: error: x.mnoa:20003: section public.t: no end line before the trailer" ]]
+  zstd -q big.mnoa -o big.mnoa.zst
+  size=$(stat -c %s big.mnoa.zst)
+  head -c $((size / 2)) big.mnoa.zst >x.mnoa.zst; same_as_records x.mnoa.zst
+  [[ "$stderr" == *": section public.t: premature end of zstd frame" ]]
+}
+
 @test "cat: --max-line refuses a longer line; errors on stdin name <stdin>" {
   run --separate-stderr mno-cat --check --max-line 100 hub.mnoa
   [ "$status" -eq 2 ]

@@ -101,6 +101,20 @@ static const char *read_all(const char *path, const mno_reader_opts *opts, size_
     mno_in_close(in);
     if (nrec)
         *nrec = recs;
+    /* the general reader's verdict is also the check pass's (mno_stream_check: mno-cat --check,
+       mno-restore's whole-file check), word for word */
+    if (!opts || (opts->verify && !opts->fast_pg && !opts->skim && !opts->fast_mongo && !opts->no_digest &&
+                  !opts->sums_only && !opts->hash_thread)) {
+        static mno_error ce;
+        mno_error_clear(&ce);
+        in = mno_in_open(path, &ce);
+        assert_non_null(in);
+        int crc = mno_stream_check(in, opts ? opts->max_line : 0, NULL, &ce);
+        mno_in_close(in);
+        if (strcmp(n < 0 ? e.msg : "", crc < 0 ? ce.msg : "") != 0)
+            fail_msg("%s: the check pass said \"%s\", the general reader \"%s\"", path, crc < 0 ? ce.msg : "",
+                     n < 0 ? e.msg : "");
+    }
     return n < 0 ? e.msg : "";
 }
 
