@@ -22,8 +22,8 @@ const mno_engine_ops mno_engine_pg = {
     .journal_get = mno_pg_journal_get,
     .hash_section = mno_pg_hash_section,
     .hash_start = mno_pg_hash_start,
-    .hash_range = mno_pg_hash_range,
-    .list_range = mno_pg_list_range,
+    .hash_buckets = mno_pg_hash_buckets,
+    .list_buckets = mno_pg_list_buckets,
     .list_ns = mno_pg_list_ns,
 };
 
@@ -42,7 +42,8 @@ const mno_engine_ops mno_engine_mongo = {
     .restore_probe = mno_mongo_restore_probe,
     .journal_get = mno_mongo_journal_get,
     .hash_section = mno_mongo_hash_section,
-    .list_range = mno_mongo_list_range,
+    .hash_buckets = mno_mongo_hash_buckets,
+    .list_buckets = mno_mongo_list_buckets,
     .list_ns = mno_mongo_list_ns,
 };
 

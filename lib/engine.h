@@ -54,13 +54,29 @@ typedef struct mno_restore_opts {
     const char *archive_id;  /* the archive's identity (restore.h): the journal key */
 } mno_restore_opts;
 
-/* verify: a target row as list_range reports it. key: JSON array of the key's values in the
-   archive's form (pg: the key columns' text; mongo: [_id as canonical Extended JSON]);
-   v: the row in the archive's form (pg: {column: text|null}; mongo: the document);
-   digest: md5 of its canonical form. All borrowed for the call. Returns 0 to go on, 1 to
-   stop, -1 on error (e filled). */
-typedef int (*mno_row_cb)(void *arg, const json_t *key, const json_t *v,
-                          const unsigned char digest[16], mno_error *e);
+/*
+ * verify --diff (lib/verify_diff.c) partitions a section's rows by their key hash: the md5 of
+ * the key's canonical form (pg: ROW(key columns)::text, the key columns in the begin's "key"
+ * order; mongo: the BSON bytes of the document {"_id": value}), written as 32 lowercase hex
+ * digits. A bucket is the set of rows whose key hash starts with a given hex prefix: both
+ * sides agree on it whatever order their server sorts keys in (collations, mixed types).
+ */
+/* The key hash of a MongoDB document (its _id): 0, or -1 when it has no _id. */
+int mno_keyhash_bson(const bson_t *doc, unsigned char out[16]);
+/* The key hash of a PostgreSQL row: n key values (NULL: null; lens may be NULL). Returns 0 or
+   -1 (out of memory). */
+int mno_keyhash_pg(const char *const *vals, const size_t *lens, size_t n, unsigned char out[16]);
+/* A bucket's share of the target's rows: count rows summing to sum (the md5s of their
+   canonical forms); called once or more per prefix (the caller adds up). Returns 0 or -1. */
+typedef int (*mno_bucket_cb)(void *arg, const char *prefix, uint64_t count, const mno_sum *sum,
+                             mno_error *e);
+/* A target row as list_buckets reports it. keyhash: its key hash (16 bytes); key: JSON array
+   of the key's values in the archive's form (pg: the key columns' text or null; mongo: [_id
+   as canonical Extended JSON]); v: the row in the archive's form (pg: {column: text|null};
+   mongo: the document); digest: md5 of its canonical form. All borrowed for the call.
+   Returns 0 to go on, 1 to stop, -1 on error (e filled). */
+typedef int (*mno_row_cb)(void *arg, const unsigned char keyhash[16], const json_t *key,
+                          const json_t *v, const unsigned char digest[16], mno_error *e);
 
 /* verify: a table/collection of the target and its row count (list_ns). */
 typedef struct mno_ns_count {
@@ -113,16 +129,17 @@ typedef struct mno_engine_ops {
     /* Starts hash_section(s) in the background so the caller can read on meanwhile; the
        next hash_section for the same s collects the result. NULL: not supported. */
     int (*hash_start)(mno_engine *en, const mno_section *s, mno_error *e);
-    /* Count and sum of the target's rows of s whose key is in [lo, hi) (JSON arrays as in
-       mno_row_cb; NULL = unbounded), computed in the server. NULL: the engine cannot push key
-       ranges down (verify --diff then lists the whole section with list_range). */
-    int (*hash_range)(mno_engine *en, const mno_section *s, const json_t *lo, const json_t *hi,
-                      uint64_t *count, mno_sum *sum, mno_error *e);
-    /* Calls cb for each target row of s whose key is in [lo, hi), in key order (unordered
-       when both are NULL and the engine does not push ranges down), at most limit rows (0:
-       no limit). Returns 0, or -1 with e filled (also when cb fails). */
-    int (*list_range)(mno_engine *en, const mno_section *s, const json_t *lo, const json_t *hi,
-                      size_t limit, mno_row_cb cb, void *arg, mno_error *e);
+    /* The target's rows of s whose key hash starts with one of the nparents prefixes of plen
+       hex digits (sorted; plen 0: every row), counted and summed per prefix of clen digits
+       (clen > plen): cb for each such prefix, once or more. Returns 0, or -1 with e filled. */
+    int (*hash_buckets)(mno_engine *en, const mno_section *s, const char *const *parents,
+                        size_t nparents, size_t plen, size_t clen, mno_bucket_cb cb, void *arg,
+                        mno_error *e);
+    /* Calls cb for each target row of s whose key hash starts with one of the n prefixes
+       (hex, of any lengths), in no particular order. Returns 0, or -1 with e filled (also
+       when cb fails). */
+    int (*list_buckets)(mno_engine *en, const mno_section *s, const char *const *prefixes,
+                        size_t n, mno_row_cb cb, void *arg, mno_error *e);
     /* The tables/collections of the target in the schemas (pg) or database (mongo) that the
        namespaces ns[0..n) live in, with their row counts (-1 for those among ns: not
        counted), as a malloc'd array (*out, *nout) that the caller frees with

@@ -54,45 +54,21 @@ static int coll_exists(mno_mongo *m, const char *dbname, const char *cname, cons
     return rc;
 }
 
-/* The section's filter: begin's "filter" as BSON, or {}; with the _id range [lo, hi). */
-static bson_t *section_filter(const mno_section *s, const json_t *lo, const json_t *hi, mno_error *e)
+/* The section's filter: begin's "filter" as BSON, or {}. */
+static bson_t *section_filter(const mno_section *s, mno_error *e)
 {
     json_t *f = json_object_get(s->begin, "filter");
-    json_t *q = json_is_object(f) ? json_deep_copy(f) : json_object();
-    bson_t *b = NULL;
     bson_error_t be;
-    if (!q)
-        goto nomem;
-    if (lo || hi) {
-        json_t *r = json_object();
-        if (!r || json_object_set_new(q, "_id", r) < 0)
-            goto nomem;
-        /* a filter that names _id itself is combined with $and */
-        if (lo && json_object_set(r, "$gte", json_array_get(lo, 0)) < 0)
-            goto nomem;
-        if (hi && json_object_set(r, "$lt", json_array_get(hi, 0)) < 0)
-            goto nomem;
-        if (json_object_get(f, "_id")) {
-            json_t *and = json_pack("{s:[O,{s:O}]}", "$and", f, "_id", r);
-            json_decref(q);
-            q = and;
-            if (!q)
-                goto nomem;
-        }
+    char *txt = json_is_object(f) ? json_dumps(f, JSON_COMPACT) : strdup("{}");
+    if (!txt) {
+        mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "out of memory");
+        return NULL;
     }
-    char *txt = json_dumps(q, JSON_COMPACT);
-    if (!txt)
-        goto nomem;
-    b = bson_new_from_json((const uint8_t *)txt, -1, &be);
+    bson_t *b = bson_new_from_json((const uint8_t *)txt, -1, &be);
     free(txt);
     if (!b)
         mno_err(e, MNO_E_FORMAT, NULL, 0, s->ns, "begin: bad filter: %s", be.message);
-    json_decref(q);
     return b;
-nomem:
-    json_decref(q);
-    mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "out of memory");
-    return NULL;
 }
 
 int mno_mongo_hash_section(mno_engine *en, const mno_section *s, uint64_t *count, mno_sum *sum,
@@ -118,7 +94,7 @@ int mno_mongo_hash_section(mno_engine *en, const mno_section *s, uint64_t *count
         goto done;
     }
     *exists = 1;
-    filter = section_filter(s, NULL, NULL, e);
+    filter = section_filter(s, e);
     if (!filter)
         goto done;
     cur = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
@@ -140,48 +116,157 @@ done:
     return rc;
 }
 
-int mno_mongo_list_range(mno_engine *en, const mno_section *s, const json_t *lo, const json_t *hi,
-                         size_t limit, mno_row_cb cb, void *arg, mno_error *e)
+static void hex_of(const unsigned char *d, size_t ndigits, char *out)
+{
+    static const char hx[] = "0123456789abcdef";
+    for (size_t i = 0; i < ndigits; i++)
+        out[i] = hx[(d[i / 2] >> (i % 2 ? 0 : 4)) & 15];
+    out[ndigits] = '\0';
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* 1 when the first len hex digits of hex are among sorted[0..n) (each of len digits). */
+static int among_prefixes(const char *hex, size_t len, const char **sorted, size_t n)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strncmp(hex, sorted[mid], len);
+        if (c == 0)
+            return 1;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return 0;
+}
+
+/* Opens a cursor over the section's documents (the begin's filter). NULL with e filled. */
+static mongoc_cursor_t *section_cursor(mno_mongo *m, const mno_section *s, mongoc_collection_t **coll,
+                                       mno_error *e)
+{
+    char *dbname = NULL, *cname = NULL;
+    mongoc_cursor_t *cur = NULL;
+    *coll = open_coll(m, s->ns, &dbname, &cname, e);
+    bson_t *filter = *coll ? section_filter(s, e) : NULL;
+    if (filter)
+        cur = mongoc_collection_find_with_opts(*coll, filter, NULL, NULL);
+    bson_destroy(filter);
+    free(dbname);
+    free(cname);
+    return cur;
+}
+
+/* No server-side md5 of BSON: the collection is read and its documents bucketed here. */
+int mno_mongo_hash_buckets(mno_engine *en, const mno_section *s, const char *const *parents,
+                           size_t nparents, size_t plen, size_t clen, mno_bucket_cb cb, void *arg,
+                           mno_error *e)
 {
     mno_mongo *m = MNO_MONGO(en);
-    char *dbname = NULL, *cname = NULL;
     mongoc_collection_t *coll = NULL;
     mongoc_cursor_t *cur = NULL;
-    bson_t *filter = NULL;
-    bson_t opts = BSON_INITIALIZER;
-    bson_error_t be;
+    const char **sorted = NULL;
     const bson_t *doc;
+    bson_error_t be;
+    int rc = -1;
+    if (clen <= plen || clen > 32)
+        return mno_err(e, MNO_E_INTERNAL, NULL, 0, s->ns, "bad bucket prefix lengths %zu, %zu", plen, clen);
+    sorted = malloc((nparents + 1) * sizeof *sorted);
+    if (!sorted)
+        return mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "out of memory");
+    memcpy(sorted, parents, nparents * sizeof *sorted);
+    qsort(sorted, nparents, sizeof *sorted, cmp_str);
+    cur = section_cursor(m, s, &coll, e);
+    if (!cur)
+        goto done;
+    while (mongoc_cursor_next(cur, &doc)) {
+        unsigned char kh[16], digest[16];
+        char hex[33];
+        if (mno_keyhash_bson(doc, kh) < 0) {
+            mno_err(e, MNO_E_FORMAT, NULL, 0, s->ns, "a document of the target has no _id");
+            goto done;
+        }
+        hex_of(kh, clen, hex);
+        if (plen && !among_prefixes(hex, plen, sorted, nparents))
+            continue;
+        mno_md5(bson_get_data(doc), doc->len, digest);
+        mno_sum sum = MNO_SUM_ZERO;
+        mno_sum_add_digest(&sum, digest);
+        if (cb(arg, hex, 1, &sum, e) < 0)
+            goto done;
+    }
+    if (mongoc_cursor_error(cur, &be)) {
+        mno_mongo_err(e, &be, s->ns, "cannot read the collection");
+        goto done;
+    }
+    rc = 0;
+done:
+    mongoc_cursor_destroy(cur);
+    mongoc_collection_destroy(coll);
+    free(sorted);
+    return rc;
+}
+
+int mno_mongo_list_buckets(mno_engine *en, const mno_section *s, const char *const *prefixes,
+                           size_t n, mno_row_cb cb, void *arg, mno_error *e)
+{
+    mno_mongo *m = MNO_MONGO(en);
+    mongoc_collection_t *coll = NULL;
+    mongoc_cursor_t *cur = NULL;
+    const char **bylen[33] = {0};
+    size_t nlen[33] = {0};
+    const bson_t *doc;
+    bson_error_t be;
     json_t *v = NULL, *key = NULL;
     int rc = -1;
-    size_t seen = 0;
-    coll = open_coll(m, s->ns, &dbname, &cname, e);
-    if (!coll)
-        goto done;
-    filter = section_filter(s, lo, hi, e);
-    if (!filter)
-        goto done;
-    if (lo || hi) {
-        bson_t sort;
-        BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
-        BSON_APPEND_INT32(&sort, "_id", 1);
-        bson_append_document_end(&opts, &sort);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(prefixes[i]);
+        if (len < 1 || len > 32) {
+            mno_err(e, MNO_E_INTERNAL, NULL, 0, s->ns, "bad bucket prefix \"%s\"", prefixes[i]);
+            goto done;
+        }
+        if (!bylen[len] && !(bylen[len] = malloc(n * sizeof *bylen[len]))) {
+            mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "out of memory");
+            goto done;
+        }
+        bylen[len][nlen[len]++] = prefixes[i];
     }
-    cur = mongoc_collection_find_with_opts(coll, filter, &opts, NULL);
-    while ((!limit || seen < limit) && mongoc_cursor_next(cur, &doc)) {
-        unsigned char digest[16];
-        size_t n;
-        seen++;
+    for (size_t len = 1; len <= 32; len++)
+        if (nlen[len])
+            qsort(bylen[len], nlen[len], sizeof *bylen[len], cmp_str);
+    cur = section_cursor(m, s, &coll, e);
+    if (!cur)
+        goto done;
+    while (mongoc_cursor_next(cur, &doc)) {
+        unsigned char kh[16], digest[16];
+        char hex[33];
+        if (mno_keyhash_bson(doc, kh) < 0) {
+            mno_err(e, MNO_E_FORMAT, NULL, 0, s->ns, "a document of the target has no _id");
+            goto done;
+        }
+        hex_of(kh, 32, hex);
+        size_t len = 1;
+        while (len <= 32 && !(nlen[len] && among_prefixes(hex, len, bylen[len], nlen[len])))
+            len++;
+        if (len > 32)
+            continue;
+        size_t tn;
         mno_md5(bson_get_data(doc), doc->len, digest);
-        char *txt = bson_as_canonical_extended_json(doc, &n);
+        char *txt = bson_as_canonical_extended_json(doc, &tn);
         json_error_t je;
-        v = txt ? json_loadb(txt, n, JSON_DECODE_ANY, &je) : NULL;
+        v = txt ? json_loadb(txt, tn, JSON_DECODE_ANY, &je) : NULL;
         bson_free(txt);
         key = json_array();
         if (!v || !key || json_array_append(key, json_object_get(v, "_id")) < 0) {
             mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "cannot convert a document to json");
             goto done;
         }
-        int x = cb(arg, key, v, digest, e);
+        int x = cb(arg, kh, key, v, digest, e);
         json_decref(v);
         json_decref(key);
         v = key = NULL;
@@ -199,11 +284,9 @@ done:
     json_decref(v);
     json_decref(key);
     mongoc_cursor_destroy(cur);
-    bson_destroy(filter);
-    bson_destroy(&opts);
     mongoc_collection_destroy(coll);
-    free(dbname);
-    free(cname);
+    for (size_t len = 0; len <= 32; len++)
+        free(bylen[len]);
     return rc;
 }
 

@@ -46,10 +46,11 @@ void mno_pg_restore_abort(mno_engine *en);
 int  mno_pg_hash_section(mno_engine *en, const mno_section *s, uint64_t *count, mno_sum *sum,
                          int *exists, mno_error *e);
 int  mno_pg_hash_start(mno_engine *en, const mno_section *s, mno_error *e);
-int  mno_pg_hash_range(mno_engine *en, const mno_section *s, const json_t *lo, const json_t *hi,
-                       uint64_t *count, mno_sum *sum, mno_error *e);
-int  mno_pg_list_range(mno_engine *en, const mno_section *s, const json_t *lo, const json_t *hi,
-                       size_t limit, mno_row_cb cb, void *arg, mno_error *e);
+int  mno_pg_hash_buckets(mno_engine *en, const mno_section *s, const char *const *parents,
+                         size_t nparents, size_t plen, size_t clen, mno_bucket_cb cb, void *arg,
+                         mno_error *e);
+int  mno_pg_list_buckets(mno_engine *en, const mno_section *s, const char *const *prefixes,
+                         size_t n, mno_row_cb cb, void *arg, mno_error *e);
 int  mno_pg_list_ns(mno_engine *en, const char *const *ns, size_t n, mno_ns_count **out,
                     size_t *nout, mno_error *e);
 int  mno_pg_restore_probe(mno_engine *en, const mno_section *s, struct mno_restore_probe *p, mno_error *e);

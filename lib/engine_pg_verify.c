@@ -135,68 +135,40 @@ static const char **key_names(const mno_section *s, size_t *n)
     return names;
 }
 
-/*
- * Builds the WHERE clause of a section: the begin's "where" (a shared target: only the
- * tenant's rows) and the key range [lo, hi) as row comparisons with parameters (types taken
- * from the key columns). Fills params (pointing into lo/hi) and *np.
- */
-static int add_where(mno_buf *b, PGconn *c, const mno_section *s, const json_t *lo,
-                     const json_t *hi, const char **params, int *np, mno_error *e)
+/* Appends the WHERE clause of a section: the begin's "where" (a shared target: only the
+   tenant's rows), if any. *sep becomes the word that joins a further condition. */
+static int add_where(mno_buf *b, const mno_section *s, const char **sep, mno_error *e)
 {
     const char *where = json_string_value(json_object_get(s->begin, "where"));
-    const char *sep = " WHERE ";
-    *np = 0;
+    *sep = " WHERE ";
     if (where && *where) {
-        if (mno_buf_addf(b, "%s(%s)", sep, where) < 0)
-            goto nomem;
-        sep = " AND ";
+        if (mno_buf_addf(b, "%s(%s)", *sep, where) < 0)
+            return mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "out of memory");
+        *sep = " AND ";
     }
-    if (!lo && !hi)
-        return 0;
+    return 0;
+}
+
+/* Appends "md5(ROW(k1,...,km)::text)": the key hash of verify --diff (engine.h). */
+static int add_keyhash(mno_buf *b, PGconn *c, const mno_section *s, mno_error *e)
+{
     size_t nk = 0;
     const char **keys = key_names(s, &nk);
+    int rc = -1;
     if (!keys)
-        goto nomem;
-    if (nk == 0) {
-        free(keys);
-        return mno_err(e, MNO_E_FORMAT, NULL, 0, s->ns, "the section has no key");
-    }
-    const json_t *bounds[2] = {lo, hi};
-    const char *ops[2] = {">=", "<"};
-    for (int k = 0; k < 2; k++) {
-        if (!bounds[k])
-            continue;
-        if (json_array_size(bounds[k]) != nk) {
-            free(keys);
-            return mno_err(e, MNO_E_INTERNAL, NULL, 0, s->ns, "key bound has the wrong arity");
-        }
-        if (mno_buf_adds(b, sep) < 0 || add_collist(b, c, keys, nk) < 0 ||
-            mno_buf_addf(b, " %s (", ops[k]) < 0) {
-            free(keys);
-            goto nomem;
-        }
-        for (size_t i = 0; i < nk; i++) {
-            params[*np] = json_string_value(json_array_get(bounds[k], i));
-            (*np)++;
-            if (mno_buf_addf(b, "%s$%d", i ? "," : "", *np) < 0) {
-                free(keys);
-                goto nomem;
-            }
-        }
-        if (mno_buf_addc(b, ')') < 0) {
-            free(keys);
-            goto nomem;
-        }
-        sep = " AND ";
-    }
+        return mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "out of memory");
+    if (nk == 0)
+        mno_err(e, MNO_E_FORMAT, NULL, 0, s->ns, "the section has no key");
+    else if (mno_buf_adds(b, "md5(ROW") < 0 || add_collist(b, c, keys, nk) < 0 || mno_buf_adds(b, "::text)") < 0)
+        mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "out of memory");
+    else
+        rc = 0;
     free(keys);
-    return 0;
-nomem:
-    return mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "out of memory");
+    return rc;
 }
 
 /*
- * The query that counts and sums s's rows in [lo, hi). Each row's digest is computed once,
+ * The query that counts and sums s's rows (of the begin's where). Each row's digest is computed once,
  * as bit(128), by a set-returning function in the inner select list: such a subquery is not
  * flattened (a plain one would be, and its md5 evaluated once per reference), its ProjectSet
  * is cheaper than a LATERAL function scan per row, and unlike OFFSET 0 (the usual fence) it
@@ -204,21 +176,23 @@ nomem:
  * (sum(bigint) is exact: numeric) and the number of negative low halves, combined with their
  * carries in read_hash. The aggregate runs in parallel workers where the server allows.
  */
-static int hash_sql(mno_buf *b, PGconn *c, const mno_section *s, const json_t *lo,
-                    const json_t *hi, const char **params, int *np, mno_error *e)
+#define SUMS_SQL                                                                               \
+    "coalesce(sum(mno_h.mno_d::bit(64)::bigint), 0), "                                        \
+    "coalesce(sum((mno_h.mno_d << 64)::bit(64)::bigint), 0), "                                \
+    "count(*) FILTER (WHERE get_bit(mno_h.mno_d, 64) = 1)"
+
+static int hash_sql(mno_buf *b, PGconn *c, const mno_section *s, mno_error *e)
 {
     char *qns = mno_pg_quote_ns(c, s->ns);
+    const char *sep;
     if (!qns)
         return mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "cannot quote the table name");
     int rc = -1;
-    if (mno_buf_adds(b, "SELECT count(*), coalesce(sum(mno_h.mno_d::bit(64)::bigint), 0), "
-                        "coalesce(sum((mno_h.mno_d << 64)::bit(64)::bigint), 0), "
-                        "count(*) FILTER (WHERE get_bit(mno_h.mno_d, 64) = 1)"
-                        " FROM (SELECT unnest(ARRAY[('x' || md5(ROW") < 0 ||
+    if (mno_buf_adds(b, "SELECT count(*), " SUMS_SQL " FROM (SELECT unnest(ARRAY[('x' || md5(ROW") < 0 ||
         add_collist(b, c, s->colnames, s->ncols) < 0 ||
         mno_buf_addf(b, "::text))::bit(128)]) AS mno_d FROM %s", qns) < 0)
         goto nomem;
-    if (add_where(b, c, s, lo, hi, params, np, e) < 0)
+    if (add_where(b, s, &sep, e) < 0)
         goto done;
     if (mno_buf_adds(b, ") AS mno_h") < 0)
         goto nomem;
@@ -250,18 +224,14 @@ static int parse_i128(const char *t, unsigned __int128 *v)
     return 0;
 }
 
-/* Reads the one-row result of hash_sql into count and sum. */
-static int read_hash(PGresult *r, PGconn *c, const mno_section *s, uint64_t *count, mno_sum *sum,
+/* Reads count and sum from row t of a result, columns col..col+3 (as hash_sql selects them). */
+static int read_sums(PGresult *r, int t, int col, const mno_section *s, uint64_t *count, mno_sum *sum,
                      mno_error *e)
 {
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        return mno_pg_err(e, c, r, s->ns, "cannot hash the table");
-    if (PQntuples(r) != 1 || PQnfields(r) != 4)
-        return mno_err(e, MNO_E_INTERNAL, NULL, 0, s->ns, "unexpected hash result");
     unsigned __int128 n, hi, lo, nneg;
-    if (parse_i128(PQgetvalue(r, 0, 0), &n) < 0 || parse_i128(PQgetvalue(r, 0, 3), &nneg) < 0)
+    if (parse_i128(PQgetvalue(r, t, col), &n) < 0 || parse_i128(PQgetvalue(r, t, col + 3), &nneg) < 0)
         return mno_err(e, MNO_E_INTERNAL, NULL, 0, s->ns, "bad count from the server");
-    if (parse_i128(PQgetvalue(r, 0, 1), &hi) < 0 || parse_i128(PQgetvalue(r, 0, 2), &lo) < 0)
+    if (parse_i128(PQgetvalue(r, t, col + 1), &hi) < 0 || parse_i128(PQgetvalue(r, t, col + 2), &lo) < 0)
         return mno_err(e, MNO_E_INTERNAL, NULL, 0, s->ns, "bad sum from the server");
     /* a digest is hi64 * 2^64 + lo64 with both halves unsigned; the server summed them as
        signed: a negative high half differs by 2^128 (nothing, modulo 2^128), a negative low
@@ -271,6 +241,17 @@ static int read_hash(PGresult *r, PGconn *c, const mno_section *s, uint64_t *cou
     sum->hi = (uint64_t)(total >> 64);
     sum->lo = (uint64_t)total;
     return 0;
+}
+
+/* Reads the one-row result of hash_sql into count and sum. */
+static int read_hash(PGresult *r, PGconn *c, const mno_section *s, uint64_t *count, mno_sum *sum,
+                     mno_error *e)
+{
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return mno_pg_err(e, c, r, s->ns, "cannot hash the table");
+    if (PQntuples(r) != 1 || PQnfields(r) != 4)
+        return mno_err(e, MNO_E_INTERNAL, NULL, 0, s->ns, "unexpected hash result");
+    return read_sums(r, 0, 0, s, count, sum, e);
 }
 
 static int check_cols(const mno_section *s, mno_error *e)
@@ -295,11 +276,9 @@ int mno_pg_hash_start(mno_engine *en, const mno_section *s, mno_error *e)
     if (ex < 0)
         return -1;
     if (ex == 1) {
-        const char *params[1];
-        int np = 0;
-        if (hash_sql(&sql, pg->conn, s, NULL, NULL, params, &np, e) < 0)
+        if (hash_sql(&sql, pg->conn, s, e) < 0)
             goto done;
-        if (!PQsendQueryParams(pg->conn, sql.data, np, NULL, params, NULL, NULL, 0)) {
+        if (!PQsendQueryParams(pg->conn, sql.data, 0, NULL, NULL, NULL, NULL, 0)) {
             mno_pg_err(e, pg->conn, NULL, s->ns, "cannot hash the table");
             goto done;
         }
@@ -366,23 +345,31 @@ int mno_pg_hash_section(mno_engine *en, const mno_section *s, uint64_t *count, m
     *exists = ex;
     if (ex == 2)
         return count_lacking(pg, v, s, count, e);
-    return mno_pg_hash_range(en, s, NULL, NULL, count, sum, e);
+    mno_buf sql = MNO_BUF_INIT;
+    int rc = -1;
+    if (hash_sql(&sql, pg->conn, s, e) == 0) {
+        PGresult *r = PQexec(pg->conn, sql.data);
+        rc = read_hash(r, pg->conn, s, count, sum, e);
+        PQclear(r);
+    }
+    mno_buf_release(&sql);
+    return rc;
 }
 
 static int count_lacking(mno_pg *pg, pg_verify *v, const mno_section *s, uint64_t *count, mno_error *e)
 {
     mno_buf sql = MNO_BUF_INIT;
-    const char *params[1];
-    int np = 0, rc = -1;
+    const char *sep;
+    int rc = -1;
     PGresult *r = NULL;
     char *qns = mno_pg_quote_ns(pg->conn, s->ns);
     if (!qns || mno_buf_addf(&sql, "SELECT count(*) FROM %s", qns) < 0) {
         mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "out of memory");
         goto done;
     }
-    if (add_where(&sql, pg->conn, s, NULL, NULL, params, &np, e) < 0)
+    if (add_where(&sql, s, &sep, e) < 0)
         goto done;
-    r = PQexecParams(pg->conn, sql.data, np, NULL, params, NULL, NULL, 0);
+    r = PQexec(pg->conn, sql.data);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         mno_pg_err(e, pg->conn, r, s->ns, "cannot count the table's rows");
         goto done;
@@ -398,25 +385,79 @@ done:
     return rc;
 }
 
-int mno_pg_hash_range(mno_engine *en, const mno_section *s, const json_t *lo, const json_t *hi,
-                      uint64_t *count, mno_sum *sum, mno_error *e)
+/* Appends the array literal "{p1,p2,...}" of hex prefixes (no quoting needed). */
+static int add_hexarray(mno_buf *b, const char *const *p, size_t n, size_t len)
+{
+    if (mno_buf_addc(b, '{') < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (mno_buf_addf(b, "%s%.*s", i ? "," : "", (int)len, p[i]) < 0)
+            return -1;
+    return mno_buf_addc(b, '}');
+}
+
+/*
+ * The rows are filtered by their key hash (computed once more in the select list: only for
+ * the rows that pass) and grouped by a longer prefix of it. The row digest is computed once
+ * per row by the ProjectSet of the inner select list, as in hash_sql.
+ */
+int mno_pg_hash_buckets(mno_engine *en, const mno_section *s, const char *const *parents,
+                        size_t nparents, size_t plen, size_t clen, mno_bucket_cb cb, void *arg,
+                        mno_error *e)
 {
     mno_pg *pg = MNO_PG(en);
     pg_verify *v = state(pg, e);
-    mno_buf sql = MNO_BUF_INIT;
-    const char *params[64];
+    mno_buf sql = MNO_BUF_INIT, arr = MNO_BUF_INIT;
+    const char *params[1], *sep;
     int np = 0, rc = -1;
-    if (!v || begin_snapshot(pg, v, e) < 0)
+    PGresult *r = NULL;
+    char *qns = NULL;
+    if (!v || check_cols(s, e) < 0 || begin_snapshot(pg, v, e) < 0)
         return -1;
-    if ((lo && json_array_size(lo) > 32) || (hi && json_array_size(hi) > 32))
-        return mno_err(e, MNO_E_FORMAT, NULL, 0, s->ns, "the key has more than 32 columns");
-    if (hash_sql(&sql, pg->conn, s, lo, hi, params, &np, e) < 0)
+    if (clen <= plen || clen > 32)
+        return mno_err(e, MNO_E_INTERNAL, NULL, 0, s->ns, "bad bucket prefix lengths %zu, %zu", plen, clen);
+    qns = mno_pg_quote_ns(pg->conn, s->ns);
+    if (!qns || mno_buf_addf(&sql, "SELECT substr(mno_h.mno_k, 1, %zu), count(*), " SUMS_SQL " FROM (SELECT ", clen) < 0)
+        goto nomem;
+    if (add_keyhash(&sql, pg->conn, s, e) < 0)
         goto done;
-    PGresult *r = PQexecParams(pg->conn, sql.data, np, NULL, params, NULL, NULL, 0);
-    rc = read_hash(r, pg->conn, s, count, sum, e);
-    PQclear(r);
+    if (mno_buf_adds(&sql, " AS mno_k, unnest(ARRAY[('x' || md5(ROW") < 0 ||
+        add_collist(&sql, pg->conn, s->colnames, s->ncols) < 0 ||
+        mno_buf_addf(&sql, "::text))::bit(128)]) AS mno_d FROM %s", qns) < 0)
+        goto nomem;
+    if (add_where(&sql, s, &sep, e) < 0)
+        goto done;
+    if (plen > 0) {
+        if (mno_buf_addf(&sql, "%ssubstr(", sep) < 0)
+            goto nomem;
+        if (add_keyhash(&sql, pg->conn, s, e) < 0)
+            goto done;
+        if (mno_buf_addf(&sql, ", 1, %zu) = ANY ($1::text[])", plen) < 0 || add_hexarray(&arr, parents, nparents, plen) < 0)
+            goto nomem;
+        params[np++] = arr.data;
+    }
+    if (mno_buf_adds(&sql, ") AS mno_h GROUP BY 1") < 0)
+        goto nomem;
+    r = PQexecParams(pg->conn, sql.data, np, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQnfields(r) != 5) {
+        mno_pg_err(e, pg->conn, r, s->ns, "cannot hash the table's key buckets");
+        goto done;
+    }
+    for (int t = 0; t < PQntuples(r); t++) {
+        uint64_t count;
+        mno_sum sum;
+        if (read_sums(r, t, 1, s, &count, &sum, e) < 0 || cb(arg, PQgetvalue(r, t, 0), count, &sum, e) < 0)
+            goto done;
+    }
+    rc = 0;
+    goto done;
+nomem:
+    mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "out of memory");
 done:
+    PQclear(r);
+    free(qns);
     mno_buf_release(&sql);
+    mno_buf_release(&arr);
     return rc;
 }
 
@@ -425,31 +466,36 @@ static int hexval(char c)
     return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
 }
 
-int mno_pg_list_range(mno_engine *en, const mno_section *s, const json_t *lo, const json_t *hi,
-                      size_t limit, mno_row_cb cb, void *arg, mno_error *e)
+static void unhex16(const char *h, unsigned char out[16])
+{
+    for (int i = 0; i < 16; i++)
+        out[i] = (unsigned char)(hexval(h[2 * i]) << 4 | hexval(h[2 * i + 1]));
+}
+
+/* Up to 32 distinct prefix lengths (1..32 hex digits): one array parameter each. */
+int mno_pg_list_buckets(mno_engine *en, const mno_section *s, const char *const *prefixes,
+                        size_t n, mno_row_cb cb, void *arg, mno_error *e)
 {
     mno_pg *pg = MNO_PG(en);
     pg_verify *v = state(pg, e);
-    mno_buf sql = MNO_BUF_INIT;
-    const char *params[64];
-    int np = 0, rc = -1;
+    mno_buf sql = MNO_BUF_INIT, arr[32];
+    const char *params[32], *sep;
+    int np = 0, rc = -1, stop = 0;
     PGresult *r = NULL;
     json_t *key = NULL, *row = NULL;
     size_t nk = 0;
     const char **keys = NULL;
     size_t *kidx = NULL;
     char *qns = NULL;
+    for (int i = 0; i < 32; i++)
+        mno_buf_init(&arr[i]);
     if (!v || check_cols(s, e) < 0 || begin_snapshot(pg, v, e) < 0)
         return -1;
-    if ((lo && json_array_size(lo) > 32) || (hi && json_array_size(hi) > 32))
-        return mno_err(e, MNO_E_FORMAT, NULL, 0, s->ns, "the key has more than 32 columns");
     keys = key_names(s, &nk);
     kidx = calloc(nk + 1, sizeof *kidx);
     qns = mno_pg_quote_ns(pg->conn, s->ns);
-    if (!keys || !kidx || !qns) {
-        mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "out of memory");
-        goto done;
-    }
+    if (!keys || !kidx || !qns)
+        goto nomem;
     for (size_t k = 0; k < nk; k++) {
         size_t i = 0;
         while (i < s->ncols && strcmp(s->colnames[i], keys[k]) != 0)
@@ -460,7 +506,11 @@ int mno_pg_list_range(mno_engine *en, const mno_section *s, const json_t *lo, co
         }
         kidx[k] = i;
     }
-    if (mno_buf_adds(&sql, "SELECT md5(ROW") < 0 || add_collist(&sql, pg->conn, s->colnames, s->ncols) < 0 ||
+    if (mno_buf_adds(&sql, "SELECT ") < 0)
+        goto nomem;
+    if (add_keyhash(&sql, pg->conn, s, e) < 0)
+        goto done;
+    if (mno_buf_adds(&sql, ", md5(ROW") < 0 || add_collist(&sql, pg->conn, s->colnames, s->ncols) < 0 ||
         mno_buf_adds(&sql, "::text)") < 0)
         goto nomem;
     for (size_t i = 0; i < s->ncols; i++) {
@@ -472,57 +522,84 @@ int mno_pg_list_range(mno_engine *en, const mno_section *s, const json_t *lo, co
     }
     if (mno_buf_addf(&sql, " FROM %s", qns) < 0)
         goto nomem;
-    if (add_where(&sql, pg->conn, s, lo, hi, params, &np, e) < 0)
+    if (add_where(&sql, s, &sep, e) < 0)
         goto done;
-    if (nk && (mno_buf_adds(&sql, " ORDER BY ") < 0))
-        goto nomem;
-    /* a key of every column (no primary key) may hold a type without '<' (json): ordered
-       by its text, as verify_diff lists such a table whole */
-    const char *cast = nk == s->ncols ? "::text COLLATE \"C\"" : "";
-    for (size_t k = 0; k < nk; k++) {
-        char *q = PQescapeIdentifier(pg->conn, keys[k], strlen(keys[k]));
-        int x = q ? mno_buf_addf(&sql, "%s%s%s", k ? ", " : "", q, cast) : -1;
-        PQfreemem(q);
-        if (x < 0)
-            goto nomem;
-    }
-    if (limit && mno_buf_addf(&sql, " LIMIT %zu", limit) < 0)
-        goto nomem;
-    r = PQexecParams(pg->conn, sql.data, np, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        mno_pg_err(e, pg->conn, r, s->ns, "cannot list rows");
-        goto done;
-    }
-    for (int t = 0; t < PQntuples(r); t++) {
-        unsigned char digest[16];
-        const char *h = PQgetvalue(r, t, 0);
-        for (int i = 0; i < 16; i++)
-            digest[i] = (unsigned char)(hexval(h[2 * i]) << 4 | hexval(h[2 * i + 1]));
-        row = json_object();
-        key = json_array();
-        if (!row || !key)
-            goto nomem;
-        for (size_t i = 0; i < s->ncols; i++) {
-            json_t *val = PQgetisnull(r, t, (int)i + 1)
-                              ? json_null()
-                              : json_stringn(PQgetvalue(r, t, (int)i + 1),
-                                             (size_t)PQgetlength(r, t, (int)i + 1));
-            if (!val || json_object_set_new(row, s->colnames[i], val) < 0)
-                goto nomem;
-        }
-        for (size_t k = 0; k < nk; k++)
-            if (json_array_append(key, json_object_get(row, s->colnames[kidx[k]])) < 0)
-                goto nomem;
-        int x = cb(arg, key, row, digest, e);
-        json_decref(key);
-        json_decref(row);
-        key = row = NULL;
-        if (x < 0)
+    /* the prefixes of each length as one array: "substr(kh, 1, L) = ANY ($i)" */
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(prefixes[i]);
+        if (len < 1 || len > 32) {
+            mno_err(e, MNO_E_INTERNAL, NULL, 0, s->ns, "bad bucket prefix \"%s\"", prefixes[i]);
             goto done;
-        if (x > 0)
-            break;
+        }
+        if (mno_buf_addf(&arr[len - 1], "%s%s", arr[len - 1].len ? "," : "{", prefixes[i]) < 0)
+            goto nomem;
     }
-    rc = 0;
+    if (mno_buf_addf(&sql, "%s(false", sep) < 0)
+        goto nomem;
+    for (size_t len = 1; len <= 32; len++) {
+        if (!arr[len - 1].len)
+            continue;
+        if (mno_buf_addc(&arr[len - 1], '}') < 0 || mno_buf_adds(&sql, " OR substr(") < 0)
+            goto nomem;
+        if (add_keyhash(&sql, pg->conn, s, e) < 0)
+            goto done;
+        params[np] = arr[len - 1].data;
+        np++;
+        if (mno_buf_addf(&sql, ", 1, %zu) = ANY ($%d::text[])", len, np) < 0)
+            goto nomem;
+    }
+    if (mno_buf_addc(&sql, ')') < 0)
+        goto nomem;
+    /* one row at a time: a bucket of a key that repeats (a table without a primary key) may
+       hold many rows */
+    if (!PQsendQueryParams(pg->conn, sql.data, np, NULL, params, NULL, NULL, 0) || !PQsetSingleRowMode(pg->conn)) {
+        mno_pg_err(e, pg->conn, NULL, s->ns, "cannot list rows");
+        goto done;
+    }
+    int failed = 0;
+    while ((r = PQgetResult(pg->conn)) != NULL) {
+        ExecStatusType st = PQresultStatus(r);
+        if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK) {
+            if (!failed && !stop)
+                mno_pg_err(e, pg->conn, r, s->ns, "cannot list rows");
+            failed = 1;
+        }
+        for (int t = 0; !failed && !stop && st == PGRES_SINGLE_TUPLE && t < PQntuples(r); t++) {
+            unsigned char kh[16], digest[16];
+            unhex16(PQgetvalue(r, t, 0), kh);
+            unhex16(PQgetvalue(r, t, 1), digest);
+            row = json_object();
+            key = json_array();
+            if (!row || !key) {
+                failed = 1;
+                mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "out of memory");
+                break;
+            }
+            for (size_t i = 0; !failed && i < s->ncols; i++) {
+                json_t *val = PQgetisnull(r, t, (int)i + 2)
+                                  ? json_null()
+                                  : json_stringn(PQgetvalue(r, t, (int)i + 2), (size_t)PQgetlength(r, t, (int)i + 2));
+                if (!val || json_object_set_new(row, s->colnames[i], val) < 0)
+                    failed = 1;
+            }
+            for (size_t k = 0; !failed && k < nk; k++)
+                if (json_array_append(key, json_object_get(row, s->colnames[kidx[k]])) < 0)
+                    failed = 1;
+            if (failed)
+                mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "out of memory");
+            int x = failed ? -1 : cb(arg, kh, key, row, digest, e);
+            json_decref(key);
+            json_decref(row);
+            key = row = NULL;
+            if (x < 0)
+                failed = 1;   /* the rest of the result is read and dropped */
+            else if (x > 0)
+                stop = 1;
+        }
+        PQclear(r);
+    }
+    r = NULL;
+    rc = failed ? -1 : 0;
     goto done;
 nomem:
     mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "out of memory");
@@ -534,6 +611,8 @@ done:
     free(keys);
     free(kidx);
     mno_buf_release(&sql);
+    for (int i = 0; i < 32; i++)
+        mno_buf_release(&arr[i]);
     return rc;
 }
 

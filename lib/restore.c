@@ -175,7 +175,8 @@ static int on_header(struct run *r, const mno_item *it, mno_error *e)
         return mno_err(e, MNO_E_FORMAT, mno_in_name(r->in), it->lineno, NULL,
                        "header: unknown engine \"%s\"", kind ? kind : "");
     if (want != r->ops)
-        return mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "the archive is a %s archive but the target %s is %s",
+        return mno_err(e, MNO_E_USAGE, mno_in_name(r->in), it->lineno, NULL,
+                       "the archive is a %s archive but the target %s is %s",
                        want->name, r->res->target, r->ops->name);
     archive_identity(it, r->res->archive_id, sizeof r->res->archive_id);
     r->res->st.engine = r->ops->name;

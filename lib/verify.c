@@ -154,8 +154,9 @@ int mno_verify_stream(const mno_verify_opts *o, mno_in *in, mno_vreport *rep, mn
                 goto done;
             }
             if (want != ops) {
-                mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "the archive is a %s archive but the target is %s",
-                        want->name, ops->name);
+                mno_err(e, MNO_E_USAGE, mno_in_name(in), it.lineno, NULL,
+                        "the archive is a %s archive but the target %s is %s", want->name,
+                        rep->target ? rep->target : "", ops->name);
                 goto done;
             }
             rep->engine = strdup(ops->name);

@@ -3,6 +3,8 @@
 #define MNO_VERIFY_H
 
 #include <stddef.h>
+#include <stdio.h>
+#include "buf.h"
 #include "engine.h"
 #include "error.h"
 #include "report.h"
@@ -49,36 +51,37 @@ int mno_verify_live(const mno_verify_opts *o, mno_vreport *rep, mno_error *e);
 
 /* ---- --diff, engine-neutral (verify_diff.c) ---- */
 
-/* The archive's rows of one section, as --diff needs them. */
-typedef struct mno_arow {
-    json_t *key;              /* JSON array of the key's values (as mno_row_cb's key) */
-    unsigned char digest[16];
-    char *line;               /* the rec line, to name the columns that differ */
-} mno_arow;
-
+/* The archive's records of one section, spooled for --diff to two unlinked temporary files
+   (in $TMPDIR, else /tmp): memory does not grow with the number of records. */
 typedef struct mno_arows {
-    mno_arow *rows;           /* in archive (key) order */
-    size_t n, cap;
+    FILE *idx;                /* per record: key hash, digest, position of its line */
+    FILE *lines;              /* the rec lines, one after another */
+    uint64_t n;               /* records spooled */
+    uint64_t lines_len;
+    mno_engine_kind engine;
     const char **keynames;    /* the key's names: pg key columns, mongo "_id" */
     size_t *keyidx;           /* pg: their positions among the columns */
     size_t nk;
+    const char **kvals;       /* pg: scratch for one record's key values */
+    size_t *klens;
+    mno_buf keytext;          /* pg: scratch for one record's key text */
 } mno_arows;
 
 /* Sets up rows for section s (key names from its begin). Returns 0, or -1 (a section without key: MNO_E_FORMAT). */
 int mno_arows_init(mno_arows *a, const mno_section *s, mno_error *e);
-/* Appends the record it (a rec item of s). Returns 0 or -1. */
+/* Spools the record it (a rec item of s). Returns 0 or -1. */
 int mno_arows_add(mno_arows *a, const mno_item *it, mno_error *e);
 /* Frees what a holds. Accepts NULL. */
 void mno_arows_release(mno_arows *a);
 
 /*
- * Finds the keys of section s that differ between the archive rows a and the target, by
- * bisecting key ranges (ops->hash_range: count and sum per range, in the server) down to
- * small ranges whose rows are listed (ops->list_range); engines without hash_range list
- * the whole section. Fills vs->diff with at most max entries (vs->diff_more when there are
- * more). Returns 0 or -1.
+ * Finds the keys of section s that differ between the archive records a and the target, by
+ * narrowing buckets of key hashes (engine.h) whose counts and sums differ
+ * (ops->hash_buckets) down to small buckets whose rows are listed (ops->list_buckets).
+ * Fills vs->diff with at most max entries (vs->diff_more when there are more). Memory is
+ * bounded by max (at least 1024 buckets), not by the number of rows. Returns 0 or -1.
  */
 int mno_verify_diff(const mno_engine_ops *ops, mno_engine *en, const mno_section *s,
-                    const mno_arows *a, size_t max, mno_vsection *vs, mno_error *e);
+                    mno_arows *a, size_t max, mno_vsection *vs, mno_error *e);
 
 #endif

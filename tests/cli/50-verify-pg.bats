@@ -127,7 +127,7 @@ OK_RELS='public.orga_relations         150         150  47bff4e3ac9f  47bff4e3ac
   [[ "$output" == *$'public.users: 2 keys differ\n  extra    id=0\n  extra    id=151\n'* ]]
 }
 
-@test "verify pg: --diff finds many differences by bisection and stops at --max" {
+@test "verify pg: --diff finds many differences and stops at --max" {
   t=$(new_target)
   psql -X -q -d "$t" -c "UPDATE public.users SET name = 'x' WHERE id % 10 = 0"
   run mno-verify --archive "$VARCH" --target "$t" --diff --max 3
@@ -217,9 +217,9 @@ OK_RELS='public.orga_relations         150         150  47bff4e3ac9f  47bff4e3ac
   run mno-verify --archive "$VARCH"
   [ "$status" -eq 2 ]
   [ "${lines[0]}" = "mno-verify: error: no target: give --target URI (or set MNO_TARGET)" ]
-  run mno-verify --archive "$VARCH" --target "mongodb://127.0.0.1:1/x"
+  run mno-verify --archive "$VARCH" --target "mongodb://mno:hunter2@127.0.0.1:1/x"
   [ "$status" -eq 2 ]
-  [ "$output" = "mno-verify: error: the archive is a postgresql archive but the target is mongodb" ]
+  [ "$output" = "mno-verify: error: $VARCH:1: the archive is a postgresql archive but the target mongodb://mno@127.0.0.1:1/x is mongodb" ]
   run mno-verify --archive "$VARCH" --target "postgresql://mno_secret:hunter2@127.0.0.1:1/none"
   [ "$status" -eq 2 ]
   [[ "$output" == "mno-verify: error: "*"cannot connect to postgresql"* ]]
@@ -245,4 +245,59 @@ OK_RELS='public.orga_relations         150         150  47bff4e3ac9f  47bff4e3ac
   run mno-verify --archive "$BATS_TEST_TMPDIR/scoped.mnoa" --target "$t" --diff
   [ "$status" -eq 1 ]
   [[ "$output" == *$'public.users: 1 key differs\n  extra    id=501\n'* ]]
+}
+
+@test "verify pg: --diff on 200k rows with 3 differences names exactly those 3 keys" {
+  t=$(pg_newdb "verify_pg_t$BATS_TEST_NUMBER")
+  psql -X -q -v ON_ERROR_STOP=1 -d "$t" <<'SQL'
+CREATE TABLE public.big (id bigint PRIMARY KEY, v text, n numeric);
+INSERT INTO public.big SELECT g, 'value ' || g, g / 3.0 FROM generate_series(1, 200000) g;
+SQL
+  echo 'public.big: global' >"$BATS_TEST_TMPDIR/big.scope"
+  mno-dump --quiet --source "$t" --all --scope "$BATS_TEST_TMPDIR/big.scope" -z -o "$BATS_TEST_TMPDIR/big.mnoa.zst"
+  psql -X -q -v ON_ERROR_STOP=1 -d "$t" <<'SQL'
+UPDATE public.big SET n = 0 WHERE id = 123457;
+DELETE FROM public.big WHERE id = 77;
+INSERT INTO public.big VALUES (200001, 'new', 1);
+SQL
+  run mno-verify --archive "$BATS_TEST_TMPDIR/big.mnoa.zst" --target "$t" --diff
+  [ "$status" -eq 1 ]
+  [[ "${lines[3]}" == "public.big "*" 200000 "*" 200000 "*"  DIFFERS" ]]
+  [[ "$output" == *$'\n\npublic.big: 3 keys differ\n  changed  id=123457: n\n  extra    id=200001\n  missing  id=77\nverdict: DIFFERS: 1 of 1 tables do not match (1 DIFFERS)' ]]
+  run mno-verify --archive "$BATS_TEST_TMPDIR/big.mnoa.zst" --target "$t" --diff --json
+  [ "$status" -eq 1 ]
+  [ "$(jq -c '.sections[0] | [.diff, .diff_more]' <<<"$output")" = '[[{"what":"changed","key":{"id":"123457"},"columns":["n"]},{"what":"extra","key":{"id":"200001"}},{"what":"missing","key":{"id":"77"}}],false]' ]
+}
+
+@test "verify pg: --diff when the target collates text keys otherwise (ICU) and a row repeats 100 times" {
+  s=$(pg_newdb "verify_pg_s$BATS_TEST_NUMBER")
+  t=$(pg_newdb "verify_pg_t$BATS_TEST_NUMBER")
+  psql -X -q -v ON_ERROR_STOP=1 -d "$s" <<'SQL'
+CREATE TABLE public.names (k text COLLATE "C" PRIMARY KEY, v integer);
+INSERT INTO public.names SELECT CASE g % 3 WHEN 0 THEN 'a' WHEN 1 THEN 'B' ELSE 'b' END || g, g FROM generate_series(1, 3000) g;
+CREATE TABLE public.logs (msg text, n integer);
+INSERT INTO public.logs SELECT 'same', 1 FROM generate_series(1, 100);
+INSERT INTO public.logs SELECT 'm' || g, g FROM generate_series(1, 500) g;
+SQL
+  printf 'public.names: global\npublic.logs: global\n' >"$BATS_TEST_TMPDIR/c.scope"
+  mno-dump --quiet --source "$s" --all --scope "$BATS_TEST_TMPDIR/c.scope" -o "$BATS_TEST_TMPDIR/c.mnoa"
+  # the target orders k as ICU does ("a1" < "B1" < "b1"), the archive as C ("B1" < "a1" < "b1")
+  psql -X -q -v ON_ERROR_STOP=1 -d "$t" <<'SQL'
+CREATE TABLE public.names (k text COLLATE "und-x-icu" PRIMARY KEY, v integer);
+CREATE TABLE public.logs (msg text, n integer);
+SQL
+  mno-restore --quiet --target "$t" "$BATS_TEST_TMPDIR/c.mnoa"
+  run mno-verify --archive "$BATS_TEST_TMPDIR/c.mnoa" --target "$t" --diff
+  [ "$status" -eq 0 ]
+  psql -X -q -v ON_ERROR_STOP=1 -d "$t" <<'SQL'
+UPDATE public.names SET v = -1 WHERE k IN ('B1000', 'a1500', 'b2');
+DELETE FROM public.names WHERE k = 'a3';
+DELETE FROM public.logs WHERE ctid = (SELECT ctid FROM public.logs WHERE msg = 'same' LIMIT 1);
+INSERT INTO public.logs VALUES ('same', 1), ('same', 1), ('same', 2);
+SQL
+  run mno-verify --archive "$BATS_TEST_TMPDIR/c.mnoa" --target "$t" --diff
+  [ "$status" -eq 1 ]
+  [[ "$output" == *$'\npublic.names: 4 keys differ\n  changed  k=B1000: v\n  changed  k=a1500: v\n  changed  k=b2: v\n  missing  k=a3\n'* ]]
+  # one copy gone and two come back: one more "same" row than the archive's 100, and a new row
+  [[ "$output" == *$'\npublic.logs: 2 keys differ\n  extra    msg=same, n=1\n  extra    msg=same, n=2\n'* ]]
 }

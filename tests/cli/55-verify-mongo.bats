@@ -225,7 +225,7 @@ HEAD='ns                 expected      actual  expected sum  actual sum    statu
   [[ "$output" != *hunter2* ]]
   run mno-verify --archive "$VARCH" --target "postgresql://127.0.0.1:1/x"
   [ "$status" -eq 2 ]
-  [ "$output" = "mno-verify: error: the archive is a mongodb archive but the target is postgresql" ]
+  [ "$output" = "mno-verify: error: $VARCH:1: the archive is a mongodb archive but the target postgresql://127.0.0.1:1/x is postgresql" ]
 }
 
 @test "verify mongo: a shared target: the begin's filter restricts both sides to the tenant's documents" {
@@ -252,4 +252,37 @@ HEAD='ns                 expected      actual  expected sum  actual sum    statu
   run mno-verify --archive "$d/scoped.mnoa" --target "$t" --diff
   [ "$status" -eq 1 ]
   [[ "$output" == *$'connec.invoices: 1 key differs\n  extra    _id=acme-new\n'* ]]
+}
+
+@test "verify mongo: --diff on 20k documents of mixed _id types with 3 differences names exactly those 3" {
+  local d=$BATS_TEST_TMPDIR
+  python3 - >"$d/many.jsonl" <<'PY'
+import json
+for i in range(20000):
+    if i % 3 == 0:
+        k = {"$numberInt": str(i)}
+    elif i % 3 == 1:
+        k = "s-%d" % i
+    else:
+        k = {"$oid": "%024x" % i}
+    print(json.dumps({"_id": k, "n": {"$numberInt": str(i)}, "name": "doc %d" % i}, separators=(",", ":")))
+PY
+  {
+    echo '{"t":"header","format":"mnoa","version":1,"engine":"mongodb","source":"connec","tenant":"acme"}'
+    echo '{"t":"begin","ns":"connec.many","key":["_id"]}'
+    jq -c '{t: "rec", ns: "connec.many", v: .}' "$d/many.jsonl"
+    echo '{"t":"end","ns":"connec.many","count":0,"sum":"00000000000000000000000000000000"}'
+    echo '{"t":"trailer","sections":0,"count":0,"sum":"00000000000000000000000000000000"}'
+  } >"$d/many.raw"
+  mno-cat --seal -o "$d/many.mnoa" "$d/many.raw"
+  t=$(mongo_newdb "verify_mongo_t$BATS_TEST_NUMBER")
+  "$MC" insert "$t" many <"$d/many.jsonl" >/dev/null
+  run mno-verify --archive "$d/many.mnoa" --target "$t" --diff
+  [ "$status" -eq 0 ]
+  cmd "$t" '{"update":"many","updates":[{"q":{"_id":"s-12346"},"u":{"$set":{"name":"changed"}}}]}' 1
+  cmd "$t" '{"delete":"many","deletes":[{"q":{"_id":{"$oid":"000000000000000000001f40"}},"limit":1}]}' 1
+  cmd "$t" '{"insert":"many","documents":[{"_id":{"$numberLong":"20001"},"n":3}]}' 1
+  run mno-verify --archive "$d/many.mnoa" --target "$t" --diff
+  [ "$status" -eq 1 ]
+  [[ "$output" == *$'\n\nconnec.many: 3 keys differ\n  changed  _id=s-12346: name\n  extra    _id={"$numberLong":"20001"}\n  missing  _id={"$oid":"000000000000000000001f40"}\nverdict: DIFFERS'* ]]
 }

@@ -191,3 +191,13 @@ SQL
   run mno-verify --archive p.mnoa --target "$w"
   [ "$status" -eq 0 ]
 }
+
+@test "review2: an archive of the other engine is refused by name and position, the target's password never shown" {
+  mno-dump --quiet --source "$R2NOTES" --scope "$R2S/notes.scope" --all -o n.mnoa
+  run mno-restore --target "mongodb://mno:hunter2@127.0.0.1:1/x" n.mnoa
+  [ "$status" -eq 2 ]
+  [ "$output" = "mno-restore: error: n.mnoa:1: the archive is a postgresql archive but the target mongodb://mno@127.0.0.1:1/x is mongodb" ]
+  run mno-restore --target "mongodb://mno:hunter2@127.0.0.1:1/x" - <n.mnoa
+  [ "$status" -eq 2 ]
+  [ "$output" = "mno-restore: error: <stdin>:1: the archive is a postgresql archive but the target mongodb://mno@127.0.0.1:1/x is mongodb" ]
+}

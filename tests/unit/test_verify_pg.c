@@ -197,31 +197,118 @@ static void test_hash_start_then_collect(void **state)
     free_section(s);
 }
 
-static void test_hash_range_composite_key(void **state)
+/* C side: per bucket of the key hash's first clen hex digits (the key: columns key[0..nk) of
+   the query's row, the record: every column), count and sum; only keys whose hash starts
+   with prefix. Buckets indexed by the clen digits' value (clen <= 4). */
+typedef struct cbucket {
+    uint64_t n;
+    mno_sum sum;
+} cbucket;
+
+static void c_buckets(const char *sql, const int *key, size_t nk, const char *prefix, size_t clen,
+                      cbucket *out)
+{
+    mno_error e;
+    PGconn *c = mno_pg_connect(dburi, "test", &e);
+    assert_non_null(c);
+    PGresult *r = PQexec(c, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    mno_buf b = MNO_BUF_INIT;
+    int nf = PQnfields(r);
+    const char *vals[32], *kv[32];
+    size_t lens[32], kl[32];
+    for (int t = 0; t < PQntuples(r); t++) {
+        for (int i = 0; i < nf; i++) {
+            vals[i] = PQgetisnull(r, t, i) ? NULL : PQgetvalue(r, t, i);
+            lens[i] = (size_t)PQgetlength(r, t, i);
+        }
+        for (size_t k = 0; k < nk; k++) {
+            kv[k] = vals[key[k]];
+            kl[k] = lens[key[k]];
+        }
+        unsigned char kh[16];
+        char hex[33];
+        assert_int_equal(mno_keyhash_pg(kv, kl, nk, kh), 0);
+        for (int i = 0; i < 16; i++)
+            snprintf(hex + 2 * i, 3, "%02x", kh[i]);
+        if (strncmp(hex, prefix, strlen(prefix)) != 0)
+            continue;
+        hex[clen] = '\0';
+        size_t slot = strtoul(hex, NULL, 16);
+        mno_buf_reset(&b);
+        assert_int_equal(mno_pg_record_text(&b, vals, lens, (size_t)nf), 0);
+        mno_sum_add_md5(&out[slot].sum, b.data, b.len);
+        out[slot].n++;
+    }
+    mno_buf_release(&b);
+    PQclear(r);
+    PQfinish(c);
+}
+
+struct got_buckets {
+    cbucket b[4096];
+    size_t clen;
+    int calls;
+};
+
+static int on_bucket(void *arg, const char *prefix, uint64_t count, const mno_sum *sum, mno_error *e)
+{
+    (void)e;
+    struct got_buckets *g = arg;
+    assert_int_equal(strlen(prefix), g->clen);
+    size_t slot = strtoul(prefix, NULL, 16);
+    g->b[slot].n += count;
+    mno_sum_add(&g->b[slot].sum, sum);
+    g->calls++;
+    return 0;
+}
+
+/* The server's key hash (ROW(org, usr)::text) is the one mno_keyhash_pg computes from the
+   values, so the buckets agree row for row; a parent filter keeps only its rows. */
+static void test_hash_buckets_composite_key(void **state)
 {
     (void)state;
     mno_error e;
     mno_engine *en;
     const char *cols[] = {"org", "usr", "role"}, *types[] = {"bigint", "text", "text"};
     const char *key[] = {"org", "usr"};
+    const int kidx[] = {0, 1};
     mno_section *s = make_section("public.pair", cols, types, 3, key, 2);
     assert_int_equal(mno_engine_pg.open(&en, dburi, MNO_ROLE_TARGET, &e), 0);
-    json_t *lo = json_pack("[s,s]", "2", "u100"), *hi = json_pack("[s,s]", "5", "u12");
-    uint64_t n, cn;
-    mno_sum sum, csum;
-    assert_int_equal(mno_engine_pg.hash_range(en, s, lo, hi, &n, &sum, &e), 0);
-    c_sum("SELECT org, usr, role FROM public.pair WHERE (org, usr) >= (2, 'u100') AND (org, usr) < (5, 'u12')",
-          &cn, &csum);
-    assert_true(cn > 10);
-    assert_int_equal(n, cn);
-    assert_true(mno_sum_eq(&sum, &csum));
-    /* open-ended on one side */
-    assert_int_equal(mno_engine_pg.hash_range(en, s, NULL, hi, &n, &sum, &e), 0);
-    c_sum("SELECT org, usr, role FROM public.pair WHERE (org, usr) < (5, 'u12')", &cn, &csum);
-    assert_int_equal(n, cn);
-    assert_true(mno_sum_eq(&sum, &csum));
-    json_decref(lo);
-    json_decref(hi);
+    static struct got_buckets g;
+    static cbucket want[4096];
+    memset(&g, 0, sizeof g);
+    memset(want, 0, sizeof want);
+    g.clen = 2;
+    assert_int_equal(mno_engine_pg.hash_buckets(en, s, NULL, 0, 0, 2, on_bucket, &g, &e), 0);
+    c_buckets("SELECT org, usr, role FROM public.pair", kidx, 2, "", 2, want);
+    uint64_t total = 0;
+    int nonempty = 0;
+    for (size_t i = 0; i < 256; i++) {
+        assert_int_equal(g.b[i].n, want[i].n);
+        assert_true(mno_sum_eq(&g.b[i].sum, &want[i].sum));
+        total += want[i].n;
+        nonempty += want[i].n > 0;
+    }
+    assert_int_equal(total, 200);
+    assert_true(nonempty > 100);
+    /* only the rows under parents "3" and "c", by 3 digits */
+    const char *parents[] = {"3", "c"};
+    memset(&g, 0, sizeof g);
+    memset(want, 0, sizeof want);
+    g.clen = 3;
+    assert_int_equal(mno_engine_pg.hash_buckets(en, s, parents, 2, 1, 3, on_bucket, &g, &e), 0);
+    c_buckets("SELECT org, usr, role FROM public.pair", kidx, 2, "3", 3, want);
+    c_buckets("SELECT org, usr, role FROM public.pair", kidx, 2, "c", 3, want);
+    total = 0;
+    for (size_t i = 0; i < 4096; i++) {
+        assert_int_equal(g.b[i].n, want[i].n);
+        assert_true(mno_sum_eq(&g.b[i].sum, &want[i].sum));
+        total += want[i].n;
+        if (g.b[i].n)
+            assert_true(i >> 8 == 3 || i >> 8 == 12);
+    }
+    assert_true(total > 10 && total < 60);
     mno_engine_pg.close(en);
     free_section(s);
 }
@@ -229,48 +316,63 @@ static void test_hash_range_composite_key(void **state)
 struct listed {
     int n;
     mno_sum sum;
-    char first_key[64];
-    char first_s[64];
+    int bad_keyhash;
+    int null_keys;
 };
 
-static int on_row(void *arg, const json_t *key, const json_t *v, const unsigned char digest[16], mno_error *e)
+static int on_row(void *arg, const unsigned char keyhash[16], const json_t *key, const json_t *v,
+                  const unsigned char digest[16], mno_error *e)
 {
     (void)e;
     struct listed *l = arg;
-    if (l->n == 0) {
-        snprintf(l->first_key, sizeof l->first_key, "%s", json_string_value(json_array_get(key, 0)));
-        snprintf(l->first_s, sizeof l->first_s, "%s", json_string_value(json_object_get(v, "s")));
+    /* the key of a table without a primary key is every column: its hash is the row's */
+    const char *vals[12];
+    size_t lens[12];
+    for (size_t i = 0; i < 12; i++) {
+        const json_t *x = json_array_get(key, i);
+        vals[i] = json_string_value(x);
+        lens[i] = json_string_length(x);
+        l->null_keys += json_is_null(x);
+        assert_true(json_equal(json_object_get(v, tcols[i]), x));
     }
+    unsigned char kh[16];
+    assert_int_equal(mno_keyhash_pg(vals, lens, 12, kh), 0);
+    l->bad_keyhash += memcmp(kh, keyhash, 16) != 0 || memcmp(kh, digest, 16) != 0;
     l->n++;
     mno_sum_add_digest(&l->sum, digest);
     return 0;
 }
 
-static void test_list_range(void **state)
+/* A key of every column (quoting, escapes, nulls, json): the rows listed by prefix are all
+   the table's, each with the key hash the client computes from its values. */
+static void test_list_buckets(void **state)
 {
     (void)state;
     mno_error e;
     mno_engine *en;
-    const char *key[] = {"id"};
-    mno_section *s = make_section("public.t", tcols, ttypes, 12, key, 1);
+    mno_section *s = make_section("public.t", tcols, ttypes, 12, tcols, 12);
     assert_int_equal(mno_engine_pg.open(&en, dburi, MNO_ROLE_TARGET, &e), 0);
-    json_t *lo = json_pack("[s]", "4"), *hi = json_pack("[s]", "100");
+    const char *all[] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "a", "b", "c", "d", "e", "f"};
     struct listed l;
     memset(&l, 0, sizeof l);
-    assert_int_equal(mno_engine_pg.list_range(en, s, lo, hi, 0, on_row, &l, &e), 0);
-    assert_int_equal(l.n, 96);
-    assert_string_equal(l.first_key, "4");
-    assert_string_equal(l.first_s, "a \"quoted\" (paren), comma");
+    assert_int_equal(mno_engine_pg.list_buckets(en, s, all, 16, on_row, &l, &e), 0);
+    assert_int_equal(l.n, 500);
+    assert_int_equal(l.bad_keyhash, 0);
+    assert_true(l.null_keys > 12);
     uint64_t n;
     mno_sum sum;
-    assert_int_equal(mno_engine_pg.hash_range(en, s, lo, hi, &n, &sum, &e), 0);
-    assert_int_equal(n, 96);
+    int exists;
+    assert_int_equal(mno_engine_pg.hash_section(en, s, &n, &sum, &exists, &e), 0);
     assert_true(mno_sum_eq(&sum, &l.sum));
+    /* prefixes of mixed lengths: "0" and every "1x" but "1f" */
+    const char *some[] = {"0", "10", "11", "12", "13", "14", "15", "16", "17", "18", "19", "1a", "1b", "1c", "1d", "1e"};
+    static struct got_buckets g;
+    memset(&g, 0, sizeof g);
+    g.clen = 1;
+    assert_int_equal(mno_engine_pg.hash_buckets(en, s, NULL, 0, 0, 1, on_bucket, &g, &e), 0);
     memset(&l, 0, sizeof l);
-    assert_int_equal(mno_engine_pg.list_range(en, s, lo, hi, 5, on_row, &l, &e), 0);
-    assert_int_equal(l.n, 5);
-    json_decref(lo);
-    json_decref(hi);
+    assert_int_equal(mno_engine_pg.list_buckets(en, s, some, 16, on_row, &l, &e), 0);
+    assert_true((uint64_t)l.n > g.b[0].n && (uint64_t)l.n <= g.b[0].n + g.b[1].n);
     mno_engine_pg.close(en);
     free_section(s);
 }
@@ -323,8 +425,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hash_section_matches_c),
         cmocka_unit_test(test_hash_start_then_collect),
-        cmocka_unit_test(test_hash_range_composite_key),
-        cmocka_unit_test(test_list_range),
+        cmocka_unit_test(test_hash_buckets_composite_key),
+        cmocka_unit_test(test_list_buckets),
         cmocka_unit_test(test_missing_table_and_column),
         cmocka_unit_test(test_list_ns),
     };
