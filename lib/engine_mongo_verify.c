@@ -178,8 +178,8 @@ static void hash_publish(mg_hash *h, hbatch *b)
     pthread_mutex_unlock(&h->mu);
 }
 
-/* The reading thread's work: finds the collection and reads its documents into batches.
-   Returns 0 (*exists 0 when the collection is missing), or -1 with h->err filled. */
+/* The reading thread's work: reads the collection's documents into batches. Returns 0
+   (*exists 0 when the collection is missing), or -1 with h->err filled. */
 static int hash_read(mg_hash *h, int *exists)
 {
     mno_error *e = &h->err;
@@ -190,17 +190,12 @@ static int hash_read(mg_hash *h, int *exists)
     bson_error_t be;
     const bson_t *doc;
     hbatch *b = NULL;
+    uint64_t n = 0;
     int rc = -1;
     *exists = 0;
     coll = open_coll(h->m, h->ns, &dbname, &cname, e);
     if (!coll)
         goto done;
-    int ex = coll_exists(h->m, dbname, cname, h->ns, e);
-    if (ex <= 0) {
-        rc = ex;
-        goto done;
-    }
-    *exists = 1;
     BSON_APPEND_INT32(&opts, "batchSize", HASH_GETMORE);
     cur = mongoc_collection_find_with_opts(coll, h->filter, &opts, NULL);
     while (mongoc_cursor_next(cur, &doc)) {
@@ -213,6 +208,7 @@ static int hash_read(mg_hash *h, int *exists)
             goto done;
         }
         b->len[b->n++] = doc->len;
+        n++;
         if (b->n == HASH_BATCH || b->docs.len >= HASH_BATCH_BYTES) {
             hash_publish(h, b);
             b = NULL;
@@ -222,7 +218,12 @@ static int hash_read(mg_hash *h, int *exists)
         mno_mongo_err(e, &be, h->ns, "cannot read the collection");
         goto done;
     }
-    rc = 0;
+    /* no document: an empty collection, or none (a find on a missing one finds nothing) */
+    rc = n ? 1 : coll_exists(h->m, dbname, cname, h->ns, e);
+    if (rc >= 0) {
+        *exists = rc;
+        rc = 0;
+    }
 done:
     if (b)
         hash_publish(h, b);
