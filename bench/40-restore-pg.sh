@@ -58,6 +58,10 @@ mnop="cat $work/one.mnoa.zst | $MNO_BIN/mno-restore --quiet --target $tgt -"
 hyperfine --warmup 1 --runs "$runs" --export-json "$work/t.json" --prepare "$empty" \
   -n "psql \\copy from" "$copy" -n "pg_restore --data-only" "$pgr" -n mno-restore "$mno" -n "mno-restore --no-check-first" "$mnon" \
   -n "mno-restore .zst" "$mnoz" -n "mno-restore - (from cat .zst)" "$mnop" >&2
+# the check pass alone, as mno-cat --check reads (the same reader), plain and zstd
+hyperfine -N --warmup 1 --runs "$runs" --export-json "$work/c.json" \
+  -n "mno-cat --check" "$MNO_BIN/mno-cat --check $work/one.mnoa" \
+  -n "mno-cat --check .zst" "$MNO_BIN/mno-cat --check $work/one.mnoa.zst" >&2
 
 # the end state is the same whichever loaded it
 bash -c "$empty"; bash -c "$mno"
@@ -71,10 +75,10 @@ rss() { bash -c "$empty"; /usr/bin/time -v bash -c "$1" 2>&1 >/dev/null | awk -F
 m_copy=$(rss "$copy"); m_pgr=$(rss "$pgr"); m_mno=$(rss "$mno"); m_mnoz=$(rss "$mnoz")
 bytes=$(stat -c %s "$work/one.mnoa"); zbytes=$(stat -c %s "$work/one.mnoa.zst"); cbytes=$(stat -c %s "$work/one.copy")
 
-python3 - "$work/t.json" "$rows" "$scale" "$indexes" "$bytes" "$zbytes" "$cbytes" "$m_copy" "$m_pgr" "$m_mno" "$m_mnoz" "$made_by" <<'EOF'
+python3 - "$work/t.json" "$work/c.json" "$rows" "$scale" "$indexes" "$bytes" "$zbytes" "$cbytes" "$m_copy" "$m_pgr" "$m_mno" "$m_mnoz" "$made_by" <<'EOF'
 import json, sys
-t = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
-rows, scale, idx, by, zb, cb, mc, mp, mm, mz, made_by = sys.argv[2:]
+t = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"] + json.load(open(sys.argv[2]))["results"]}
+rows, scale, idx, by, zb, cb, mc, mp, mm, mz, made_by = sys.argv[3:]
 c = t["psql \\copy from"]["mean"]
 p = t["pg_restore --data-only"]["mean"]
 print("## mno-restore, PostgreSQL")
@@ -91,11 +95,14 @@ print()
 print("| run | mean s | ratio to psql \\copy | ratio to pg_restore | peak RSS MB |")
 print("|---|---|---|---|---|")
 mem = {"psql \\copy from": mc, "pg_restore --data-only": mp, "mno-restore": mm, "mno-restore .zst": mz}
-for name in ("psql \\copy from", "pg_restore --data-only", "mno-restore", "mno-restore --no-check-first", "mno-restore .zst", "mno-restore - (from cat .zst)"):
+for name in ("psql \\copy from", "pg_restore --data-only", "mno-restore", "mno-restore --no-check-first", "mno-restore .zst", "mno-restore - (from cat .zst)",
+             "mno-cat --check", "mno-cat --check .zst"):
     r = t[name]
     m = mem.get(name)
     print("| %s | %.2f ± %.2f | %.2f | %.2f | %s |" % (name.replace("\\", "\\\\"), r["mean"], r["stddev"] or 0,
           r["mean"] / c, r["mean"] / p, "%.1f" % (int(m) / 1024) if m else "-"))
+print()
+print("`mno-cat --check` is the check pass alone (the same reader, mno_stream_check), nothing written.")
 print()
 print("Targets: mno-restore within 1.1x of psql \\\\copy from, faster than pg_restore --data-only.")
 EOF

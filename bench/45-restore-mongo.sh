@@ -58,6 +58,10 @@ restoren="$MNO_BIN/mno-restore --quiet --create --no-check-first --target $uri $
 hyperfine --warmup 1 --runs 3 --prepare "$drop" --export-json "$work/t.json" \
   -n baseline "$base_cmd" -n mno-restore "$restore" -n "mno-restore --no-check-first" "$restoren" \
   -n "mno-restore (zstd)" "$restorez" >&2
+# the check pass alone, as mno-cat --check reads (the same reader), plain and zstd
+hyperfine -N --warmup 1 --runs 5 --export-json "$work/c.json" \
+  -n "mno-cat --check" "$MNO_BIN/mno-cat --check $work/in.mnoa" \
+  -n "mno-cat --check (zstd)" "$MNO_BIN/mno-cat --check $work/in.mnoa.zst" >&2
 
 rss() { sh -c "$drop" >/dev/null; /usr/bin/time -v "$@" 2>&1 >/dev/null | awk -F': ' '/Maximum resident/ { print $2 }'; }
 # shellcheck disable=SC2086
@@ -65,10 +69,10 @@ m_base=$(rss $base_cmd); m_rest=$(rss $restore); m_restz=$(rss $restorez)
 bytes=$(stat -c %s "$work/in.mnoa"); zbytes=$(stat -c %s "$work/in.mnoa.zst")
 sh -c "$drop" >/dev/null
 
-python3 - "$work/t.json" "$docs" "$m_base" "$m_rest" "$m_restz" "$bytes" "$zbytes" "$scale" <<'EOF'
+python3 - "$work/t.json" "$work/c.json" "$docs" "$m_base" "$m_rest" "$m_restz" "$bytes" "$zbytes" "$scale" <<'EOF'
 import json, sys
-t = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
-docs, mb, mr, mz, by, zb, scale = sys.argv[2:]
+t = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"] + json.load(open(sys.argv[2]))["results"]}
+docs, mb, mr, mz, by, zb, scale = sys.argv[3:]
 b = t["baseline"]["mean"]
 print("## mno-restore, MongoDB (Connec!)")
 print()
@@ -83,11 +87,14 @@ print("%s documents (BENCH_SCALE=%s, 3 collections, one secondary index each) re
 print()
 print("| run | mean s | ratio to baseline | docs/s | peak RSS MB | memory ratio |")
 print("|---|---|---|---|---|---|")
-for name, m in (("baseline", mb), ("mno-restore", mr), ("mno-restore --no-check-first", None), ("mno-restore (zstd)", mz)):
+for name, m in (("baseline", mb), ("mno-restore", mr), ("mno-restore --no-check-first", None), ("mno-restore (zstd)", mz),
+                ("mno-cat --check", None), ("mno-cat --check (zstd)", None)):
     r = t[name]
     print("| %s | %.2f ± %.2f | %.2f | %.0f | %s | %s |" %
           (name, r["mean"], r["stddev"] or 0, r["mean"] / b, int(docs) / r["mean"],
            "%.1f" % (int(m) / 1024) if m else "-", "%.2f" % (int(m) / int(mb)) if m else "-"))
+print()
+print("`mno-cat --check` is the check pass alone (the same reader, mno_stream_check), nothing written.")
 print()
 print("Target: mno-restore within 1.5x of the baseline, memory flat (staging insert batches hold at most 1 MiB, two at a time; 16 MiB when merging into an existing collection).")
 EOF

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <bson/bson.h>
 #include "ejson.h"
+#include "v16.h"
 
 #define MAX_DEPTH 200   /* libbson's BSON_MAX_RECURSION: deeper, it prints a lossy "{ ... }" */
 
@@ -123,15 +124,6 @@ static const uint8_t plain[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,                /* 0x70-0x7f */
 };
 
-/* Nonzero when one of the 8 bytes of x is not plain (below 0x20, '"', '\\', or 0x80 and up). */
-static inline uint64_t special8(uint64_t x)
-{
-    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-    uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
-    /* (v - ones) & ~v has a high bit set for a zero byte; the same with 0x20 for a byte below it */
-    return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs) | x) & high;
-}
-
 /* Escapes and copies what follows s[i] (a byte that is not plain) to *op: one escape, or one
    validated UTF-8 sequence. Returns the bytes of s consumed, or 0 when the UTF-8 is invalid. */
 static inline size_t esc_one(char **op, const uint8_t *s, size_t i, size_t n)
@@ -187,25 +179,48 @@ static inline size_t esc_one(char **op, const uint8_t *s, size_t i, size_t n)
 }
 
 #define ESC_CHUNK 4096   /* input bytes escaped per reservation of room (6 output bytes each) */
+#define SLACK 16         /* output room past the worst case: esc_run stores 16 bytes at a time */
 
-/* Escapes s[*ip..stop) into o, which has room for 6 bytes per input byte and 3 more (a UTF-8
-   sequence that starts before stop is taken whole, up to n): plain runs 8 bytes at a time.
-   Sets *ip past what it took; returns the new end of o, or NULL for invalid UTF-8. */
-static inline char *esc_run(char *o, const uint8_t *s, size_t *ip, size_t stop, size_t n)
+/* 0xff for each of the 16 bytes of x that is not plain (below 0x20, '"', '\\', or 0x80 and up). */
+static inline mno_v16 special16(mno_v16 x)
+{
+    typedef signed char s16 __attribute__((vector_size(16)));
+    return (mno_v16)(((s16)x < 0x20) | (x == '"') | (x == '\\'));
+}
+
+/* Escapes s[*ip..stop) into o, which has room for 6 bytes per input byte and 3 + SLACK more
+   (a UTF-8 sequence that starts before stop is taken whole, up to n): plain runs 16 bytes at
+   a time, the bytes before lim readable (a run may look past stop, not past lim). Sets *ip
+   past what it took; returns the new end of o, or NULL for invalid UTF-8. */
+static inline char *esc_run(char *o, const uint8_t *s, size_t *ip, size_t stop, size_t n, const uint8_t *lim)
 {
     size_t i = *ip;
     while (i < stop) {
-        while (i + 8 <= stop) {
-            uint64_t x;
-            memcpy(&x, s + i, 8);
-            if (special8(x))
-                break;
-            memcpy(o, &x, 8);
-            o += 8;
-            i += 8;
+        size_t f = 16;
+        while (f == 16 && i + 16 <= stop) {
+            mno_v16 x;
+            memcpy(&x, s + i, 16);
+            memcpy(o, &x, 16);
+            f = mno_v16_first(special16(x));
+            o += f;
+            i += f;
         }
-        while (i < stop && plain[s[i]])
-            *o++ = (char)s[i++];
+        if (f == 16 && i < stop) {
+            if ((size_t)(lim - (s + i)) >= 16) {
+                /* the last bytes, with what follows them (looked at, not taken) */
+                mno_v16 x;
+                memcpy(&x, s + i, 16);
+                memcpy(o, &x, 16);
+                f = mno_v16_first(special16(x));
+                if (f > stop - i)
+                    f = stop - i;
+                o += f;
+                i += f;
+            } else {
+                while (i < stop && plain[s[i]])
+                    *o++ = (char)s[i++];
+            }
+        }
         if (i == stop)
             break;
         size_t k = esc_one(&o, s, i, n);
@@ -223,13 +238,13 @@ static inline char *esc_run(char *o, const uint8_t *s, size_t *ip, size_t stop, 
  * strings with a length) as \u0000, everything else (0x7f and valid UTF-8) as is. Invalid
  * UTF-8 (bad or missing continuation bytes, overlong forms, surrogates, above U+10FFFF) is BAD.
  */
-static int put_esc(mno_buf *b, const uint8_t *s, size_t n)
+static int put_esc(mno_buf *b, const uint8_t *s, size_t n, const uint8_t *lim)
 {
     size_t i = 0;
     while (i < n) {
         size_t stop = n - i > ESC_CHUNK ? i + ESC_CHUNK : n;
-        TRY(room(b, 6 * (stop - i) + 3));
-        char *o = esc_run(b->data + b->len, s, &i, stop, n);
+        TRY(room(b, 6 * (stop - i) + 3 + SLACK));
+        char *o = esc_run(b->data + b->len, s, &i, stop, n, lim);
         if (!o)
             return BAD;
         b->len = (size_t)(o - b->data);
@@ -240,19 +255,33 @@ static int put_esc(mno_buf *b, const uint8_t *s, size_t n)
 /* pre (a literal of up to 8 bytes), s[0..n) escaped, post (likewise): the quoted forms of keys
    and strings, with one reservation of room when s is short. */
 static inline int put_quoted(mno_buf *b, const char *pre, size_t prel, const uint8_t *s, size_t n,
-                             const char *post, size_t postl)
+                             const char *post, size_t postl, const uint8_t *lim)
 {
+    if (n < 16 && (size_t)(lim - s) >= 16) {
+        /* short and plain (the common case): one look at its bytes, one copy */
+        mno_v16 x;
+        memcpy(&x, s, 16);
+        if (mno_v16_first(special16(x)) >= n) {
+            TRY(room(b, prel + 16 + postl));
+            char *o = b->data + b->len;
+            memcpy(o, pre, prel);
+            memcpy(o + prel, &x, 16);
+            memcpy(o + prel + n, post, postl);
+            b->len += prel + n + postl;
+            return 0;
+        }
+    }
     if (n > ESC_CHUNK) {
         TRY(put(b, pre, prel));
-        TRY(put_esc(b, s, n));
+        TRY(put_esc(b, s, n, lim));
         return put(b, post, postl);
     }
-    TRY(room(b, 6 * n + 3 + 16));
+    TRY(room(b, 6 * n + 3 + 16 + SLACK));
     char *o = b->data + b->len;
     memcpy(o, pre, prel);
     o += prel;
     size_t i = 0;
-    if (!(o = esc_run(o, s, &i, n, n)))
+    if (!(o = esc_run(o, s, &i, n, n, lim)))
         return BAD;
     memcpy(o, post, postl);
     b->len = (size_t)(o + postl - b->data);
@@ -371,21 +400,39 @@ static inline int bstr(const uint8_t *p, const uint8_t *end, const uint8_t **s, 
     return 0;
 }
 
-static int put_qstr(mno_buf *b, const uint8_t *s, size_t n)
+static int put_qstr(mno_buf *b, const uint8_t *s, size_t n, const uint8_t *lim)
 {
-    return put_quoted(b, "\"", 1, s, n, "\"", 1);
+    return put_quoted(b, "\"", 1, s, n, "\"", 1, lim);
 }
 
-static int put_oid(mno_buf *b, const uint8_t *p)
+/* The text that opens a value of each type whose printed form starts the same way every time
+   (up to its payload): what a cached key carries after it (mno_ejson_keys). */
+#define LIT(s) {s, sizeof(s) - 1}
+static const struct { const char *s; size_t n; } open_of[256] = {
+    [BSON_TYPE_DOUBLE] = LIT("{ \"$numberDouble\" : \""),
+    [BSON_TYPE_UTF8] = LIT("\""),
+    [BSON_TYPE_OID] = LIT("{ \"$oid\" : \""),
+    [BSON_TYPE_DATE_TIME] = LIT("{ \"$date\" : { \"$numberLong\" : \""),
+    [BSON_TYPE_INT32] = LIT("{ \"$numberInt\" : \""),
+    [BSON_TYPE_INT64] = LIT("{ \"$numberLong\" : \""),
+    [BSON_TYPE_DECIMAL128] = LIT("{ \"$numberDecimal\" : \""),
+};
+
+/* The opening of a value of type t, unless the key's cached text already held it (opened). */
+#define OPEN(b, t, opened) ((opened) ? 0 : put((b), open_of[t].s, open_of[t].n))
+
+/* An ObjectId's 24 hex digits and what closes it, its opening already written. */
+static int put_oid_rest(mno_buf *b, const uint8_t *p)
 {
-    char h[24];
+    TRY(room(b, 24 + 3));
+    char *h = b->data + b->len;
     for (int i = 0; i < 12; i++) {
         h[2 * i] = hexd[p[i] >> 4];
         h[2 * i + 1] = hexd[p[i] & 15];
     }
-    TRY(PUTS(b, "{ \"$oid\" : \""));
-    TRY(put(b, h, 24));
-    return PUTS(b, "\" }");
+    memcpy(h + 24, "\" }", 3);
+    b->len += 27;
+    return 0;
 }
 
 static int put_b64(mno_buf *b, const uint8_t *p, size_t n)
@@ -418,10 +465,10 @@ static int put_b64(mno_buf *b, const uint8_t *p, size_t n)
     return 0;
 }
 
-static int put_double(mno_buf *b, double d)
+/* A double's digits and what closes it, its opening already written. */
+static int put_double_rest(mno_buf *b, double d)
 {
     char tmp[64];
-    TRY(PUTS(b, "{ \"$numberDouble\" : \""));
     if (isnan(d)) {
         TRY(PUTS(b, "NaN"));
     } else if (isinf(d)) {
@@ -460,11 +507,21 @@ static int put_double(mno_buf *b, double d)
     return PUTS(b, "\" }");
 }
 
-static int doc(mno_buf *b, const uint8_t *p, size_t avail, int depth, int is_array, int top);
+/* One document's printing: the output, the bytes that may be read (the whole document's), and
+   the key cache (NULL: none). */
+typedef struct pr {
+    mno_buf *b;
+    const uint8_t *lim;
+    mno_ejson_keys *kc;
+} pr;
 
-/* One value of type t at *pp (advanced past it), end = the enclosing document's last byte. */
-static int value(mno_buf *b, uint8_t t, const uint8_t **pp, const uint8_t *end, int depth)
+static int doc(pr *c, const uint8_t *p, size_t avail, int depth, int is_array, int top);
+
+/* One value of type t at *pp (advanced past it), end = the enclosing document's last byte;
+   opened: its opening (open_of[t]) is written already. */
+static int value(pr *c, uint8_t t, const uint8_t **pp, const uint8_t *end, int depth, int opened)
 {
+    mno_buf *b = c->b;
     const uint8_t *p = *pp, *s;
     size_t n, avail = (size_t)(end - p);
     switch (t) {
@@ -474,13 +531,14 @@ static int value(mno_buf *b, uint8_t t, const uint8_t **pp, const uint8_t *end, 
         uint64_t u = le64(p);
         double d;
         memcpy(&d, &u, 8);
-        TRY(put_double(b, d));
+        TRY(OPEN(b, t, opened));
+        TRY(put_double_rest(b, d));
         p += 8;
         break;
     }
     case BSON_TYPE_UTF8:
         TRY(bstr(p, end, &s, &n));
-        TRY(put_qstr(b, s, n));
+        TRY(opened ? put_quoted(b, "", 0, s, n, "\"", 1, c->lim) : put_quoted(b, "\"", 1, s, n, "\"", 1, c->lim));
         p += 4 + n + 1;
         break;
     case BSON_TYPE_DOCUMENT:
@@ -489,7 +547,7 @@ static int value(mno_buf *b, uint8_t t, const uint8_t **pp, const uint8_t *end, 
             return BAD;
         if (depth >= MAX_DEPTH)
             return BAD;
-        TRY(doc(b, p, avail, depth + 1, t == BSON_TYPE_ARRAY, 0));
+        TRY(doc(c, p, avail, depth + 1, t == BSON_TYPE_ARRAY, 0));
         p += le32(p);
         break;
     case BSON_TYPE_BINARY: {
@@ -523,7 +581,8 @@ static int value(mno_buf *b, uint8_t t, const uint8_t **pp, const uint8_t *end, 
     case BSON_TYPE_OID:
         if (avail < 12)
             return BAD;
-        TRY(put_oid(b, p));
+        TRY(OPEN(b, t, opened));
+        TRY(put_oid_rest(b, p));
         p += 12;
         break;
     case BSON_TYPE_BOOL:
@@ -537,7 +596,7 @@ static int value(mno_buf *b, uint8_t t, const uint8_t **pp, const uint8_t *end, 
             return BAD;
         {
             int64_t v = (int64_t)le64(p);
-            TRY(WRAPPED(b, "{ \"$date\" : { \"$numberLong\" : \"", mag64(v), v < 0, "\" } }"));
+            TRY(put_wrapped(b, open_of[t].s, opened ? 0 : open_of[t].n, mag64(v), v < 0, "\" } }", 5));
         }
         p += 8;
         break;
@@ -550,11 +609,11 @@ static int value(mno_buf *b, uint8_t t, const uint8_t **pp, const uint8_t *end, 
         TRY(cstr(p + n + 1, end, &ol));
         const uint8_t *opts = p + n + 1;
         TRY(PUTS(b, "{ \"$regularExpression\" : { \"pattern\" : \""));
-        TRY(put_esc(b, p, n));
+        TRY(put_esc(b, p, n, c->lim));
         TRY(PUTS(b, "\", \"options\" : \""));
-        for (const char *c = "ilmsux"; *c; c++)
-            if (memchr(opts, *c, ol))
-                TRY(put(b, c, 1));
+        for (const char *o = "ilmsux"; *o; o++)
+            if (memchr(opts, *o, ol))
+                TRY(put(b, o, 1));
         TRY(PUTS(b, "\" } }"));
         p += n + 1 + ol + 1;
         break;
@@ -566,24 +625,25 @@ static int value(mno_buf *b, uint8_t t, const uint8_t **pp, const uint8_t *end, 
         TRY(PUTS(b, "{ \"$dbPointer\" : { \"$ref\" : \""));
         {
             size_t cl = strnlen((const char *)s, n);   /* libbson shows it up to a NUL */
-            TRY(put_esc(b, s, cl));
+            TRY(put_esc(b, s, cl, c->lim));
         }
         TRY(PUTS(b, "\", \"$id\" : "));
-        TRY(put_oid(b, s + n + 1));
+        TRY(put(b, open_of[BSON_TYPE_OID].s, open_of[BSON_TYPE_OID].n));
+        TRY(put_oid_rest(b, s + n + 1));
         TRY(PUTS(b, " } }"));
         p = s + n + 1 + 12;
         break;
     case BSON_TYPE_CODE:
         TRY(bstr(p, end, &s, &n));
         TRY(PUTS(b, "{ \"$code\" : "));
-        TRY(put_qstr(b, s, n));
+        TRY(put_qstr(b, s, n, c->lim));
         TRY(PUTS(b, " }"));
         p += 4 + n + 1;
         break;
     case BSON_TYPE_SYMBOL:
         TRY(bstr(p, end, &s, &n));
         TRY(PUTS(b, "{ \"$symbol\" : "));
-        TRY(put_qstr(b, s, n));
+        TRY(put_qstr(b, s, n, c->lim));
         TRY(PUTS(b, " }"));
         p += 4 + n + 1;
         break;
@@ -599,9 +659,9 @@ static int value(mno_buf *b, uint8_t t, const uint8_t **pp, const uint8_t *end, 
         if ((size_t)(cend - sc) < 5 || le32(sc) != (size_t)(cend - sc))
             return BAD;
         TRY(PUTS(b, "{ \"$code\" : "));
-        TRY(put_qstr(b, s, n));
+        TRY(put_qstr(b, s, n, c->lim));
         TRY(PUTS(b, ", \"$scope\" : "));
-        TRY(doc(b, sc, (size_t)(cend - sc), 0, 0, 1));
+        TRY(doc(c, sc, (size_t)(cend - sc), 0, 0, 1));
         TRY(PUTS(b, " }"));
         p += total;
         break;
@@ -611,7 +671,7 @@ static int value(mno_buf *b, uint8_t t, const uint8_t **pp, const uint8_t *end, 
             return BAD;
         {
             int32_t v = (int32_t)le32(p);
-            TRY(WRAPPED(b, "{ \"$numberInt\" : \"", mag64(v), v < 0, "\" }"));
+            TRY(put_wrapped(b, open_of[t].s, opened ? 0 : open_of[t].n, mag64(v), v < 0, "\" }", 3));
         }
         p += 4;
         break;
@@ -630,19 +690,18 @@ static int value(mno_buf *b, uint8_t t, const uint8_t **pp, const uint8_t *end, 
             return BAD;
         {
             int64_t v = (int64_t)le64(p);
-            TRY(WRAPPED(b, "{ \"$numberLong\" : \"", mag64(v), v < 0, "\" }"));
+            TRY(put_wrapped(b, open_of[t].s, opened ? 0 : open_of[t].n, mag64(v), v < 0, "\" }", 3));
         }
         p += 8;
         break;
     case BSON_TYPE_DECIMAL128: {
         if (avail < 16)
             return BAD;
-        static const char pre[] = "{ \"$numberDecimal\" : \"";
-        TRY(room(b, sizeof pre - 1 + 48));
-        memcpy(b->data + b->len, pre, sizeof pre - 1);
-        b->len += sizeof pre - 1;
+        TRY(OPEN(b, t, opened));
+        TRY(room(b, 48 + 3));
         b->len += dec128_text(p, b->data + b->len);
-        TRY(PUTS(b, "\" }"));
+        memcpy(b->data + b->len, "\" }", 3);
+        b->len += 3;
         p += 16;
         break;
     }
@@ -659,10 +718,31 @@ static int value(mno_buf *b, uint8_t t, const uint8_t **pp, const uint8_t *end, 
     return 0;
 }
 
+/* The cache slot of the element header (type byte, key, NUL) at h, its bytes in w[] (zero past
+   the NUL); NULL when the header is longer than 16 bytes or runs to within 16 bytes of lim. */
+static inline mno_ejson_key *key_slot(mno_ejson_keys *kc, const uint8_t *h, const uint8_t *lim, uint64_t w[2],
+                                      size_t *j)
+{
+    static const mno_v16 iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    if ((size_t)(lim - h) < 16)
+        return NULL;
+    mno_v16 x;
+    memcpy(&x, h, 16);
+    size_t z = mno_v16_first((mno_v16)(x == 0));   /* the key's NUL (h[0], the type, is not 0) */
+    if (z == 0 || z == 16)
+        return NULL;
+    x &= (mno_v16)(iota < (mno_v16){0} + (unsigned char)z);
+    memcpy(w, &x, 16);
+    *j = z;
+    uint64_t k = (w[0] ^ (w[1] * 0xC2B2AE3D27D4EB4FULL)) * 0x9E3779B97F4A7C15ULL;
+    return &kc->e[k >> (64 - MNO_EJSON_KEYS_LOG2)];
+}
+
 /* The document (or array) at p: "{ "k" : v, ... }"; an empty one is "{ }" at the top and
    "{  }" / "[  ]" inside, as libbson prints them. */
-static int doc(mno_buf *b, const uint8_t *p, size_t avail, int depth, int is_array, int top)
+static int doc(pr *c, const uint8_t *p, size_t avail, int depth, int is_array, int top)
 {
+    mno_buf *b = c->b;
     if (avail < 5)
         return BAD;
     uint32_t len = le32(p);
@@ -679,40 +759,72 @@ static int doc(mno_buf *b, const uint8_t *p, size_t avail, int depth, int is_arr
     while (q < end) {
         uint8_t t = *q++;
         const uint8_t *key = q;
-        size_t kl = 0;
-        int plainkey = 1;
-        /* the key's end: a NUL at end (the document's own) at the latest */
-        while (key[kl]) {
-            plainkey &= plain[key[kl]];
-            kl++;
-        }
-        if (key + kl >= end)
-            return BAD;
-        q += kl + 1;
+        int opened = 0;
         if (!is_array) {
-            TRY(first ? put_quoted(b, "\"", 1, key, kl, "\" : ", 4) : put_quoted(b, ", \"", 3, key, kl, "\" : ", 4));
+            /* a key seen before (with a value of the same type): its text from the cache */
+            uint64_t w[2];
+            size_t z = 0;
+            mno_ejson_key *e = c->kc ? key_slot(c->kc, key - 1, c->lim, w, &z) : NULL;
+            if (e && e->head[0] == w[0] && e->head[1] == w[1] && key - 1 + z < end) {
+                size_t skip = first ? 2 : 0, n = (uint8_t)e->text[MNO_EJSON_KEY_TEXT + 15] - skip;
+                TRY(room(b, MNO_EJSON_KEY_TEXT + 16));
+                char *o = b->data + b->len;
+                for (size_t k = 0; k < n; k += 16)
+                    memcpy(o + k, e->text + skip + k, 16);
+                b->len += n;
+                q = key + z;
+                opened = 1;
+            } else {
+                size_t kl;
+                TRY(cstr(key, end, &kl));
+                q += kl + 1;
+                size_t mark = b->len;
+                TRY(first ? put_quoted(b, "\"", 1, key, kl, "\" : ", 4, c->lim)
+                          : put_quoted(b, ", \"", 3, key, kl, "\" : ", 4, c->lim));
+                size_t kn = b->len - mark + (first ? 2 : 0);
+                if (e && kn + open_of[t].n <= MNO_EJSON_KEY_TEXT) {
+                    /* the key (checked, escaped) and the value's opening: next time a copy */
+                    memcpy(e->head, w, sizeof e->head);
+                    memcpy(e->text, ", ", 2);
+                    memcpy(e->text + kn - (b->len - mark), b->data + mark, b->len - mark);
+                    if (open_of[t].n)
+                        memcpy(e->text + kn, open_of[t].s, open_of[t].n);
+                    e->text[MNO_EJSON_KEY_TEXT + 15] = (char)(kn + open_of[t].n);
+                }
+            }
         } else {
+            size_t kl = 0;
+            int plainkey = 1;
+            /* the key's end: a NUL at end (the document's own) at the latest */
+            while (key[kl]) {
+                plainkey &= plain[key[kl]];
+                kl++;
+            }
+            if (key + kl >= end)
+                return BAD;
+            q += kl + 1;
             if (!first)
                 TRY(PUTS(b, ", "));
             if (!plainkey) {
                 /* keys of arrays are not shown, but libbson still insists they are UTF-8 */
                 size_t mark = b->len;
-                TRY(put_esc(b, key, kl));
+                TRY(put_esc(b, key, kl, c->lim));
                 b->len = mark;
             }
         }
         first = 0;
-        TRY(value(b, t, &q, end, depth));
+        TRY(value(c, t, &q, end, depth, opened && open_of[t].n));
     }
     if (q != end)
         return BAD;
     return is_array ? PUTS(b, " ]") : PUTS(b, " }");
 }
 
-int mno_ejson_canonical(mno_buf *out, const uint8_t *d, size_t len)
+int mno_ejson_canonical_keys(mno_ejson_keys *kc, mno_buf *out, const uint8_t *d, size_t len)
 {
     size_t mark = out->len;
-    int rc = doc(out, d, len, 0, 0, 1);
+    pr c = {out, d + len, kc};
+    int rc = doc(&c, d, len, 0, 0, 1);
     if (rc == 0 && len != le32(d))
         rc = BAD;
     if (rc) {
@@ -723,4 +835,9 @@ int mno_ejson_canonical(mno_buf *out, const uint8_t *d, size_t len)
     }
     out->data[out->len] = '\0';
     return 0;
+}
+
+int mno_ejson_canonical(mno_buf *out, const uint8_t *d, size_t len)
+{
+    return mno_ejson_canonical_keys(NULL, out, d, len);
 }

@@ -11,6 +11,7 @@
 #include "engine_mongo.h"
 #include "buf.h"
 #include "checksum.h"
+#include "ejson.h"
 #include "scope.h"
 
 #define BATCH_SIZE 4096           /* documents per getMore: large batches, few round trips */
@@ -566,6 +567,7 @@ typedef struct reader {
     const char *ns;
     int retries;
     const mno_writer *w;                   /* for mno_writer_bson_encode (the open section's parts) */
+    mno_ejson_keys *keys;                  /* the reader's key cache for printing */
     /* shared, under mu */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -593,7 +595,7 @@ static int reader_print_one(reader *r)
     mno_buf_reset(&p->lines);
     /* a failure (out of memory, a document that cannot be printed) leaves the batch to the
        writing side, which words the error */
-    int enc = mno_writer_bson_encode(r->w, &p->lines, p->n, p->doc, p->len) == 0;
+    int enc = mno_writer_bson_encode(r->w, r->keys, &p->lines, p->n, p->doc, p->len) == 0;
     pthread_mutex_lock(&r->mu);
     p->encoded = enc;
     p->printed = 1;
@@ -821,6 +823,10 @@ int mno_mongo_dump_section(mno_engine *en, const mno_plan_item *it, mno_writer *
     }
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
+    if (!(r->keys = calloc(1, sizeof *r->keys))) {
+        mno_err(e, MNO_E_NOMEM, NULL, 0, it->ns, "out of memory");
+        goto done;
+    }
     for (size_t i = 0; i < NBATCH; i++) {
         if (!(r->b[i] = calloc(1, sizeof *r->b[i]))) {
             mno_err(e, MNO_E_NOMEM, NULL, 0, it->ns, "out of memory");
@@ -882,6 +888,7 @@ done:
         }
         pthread_mutex_destroy(&r->mu);
         pthread_cond_destroy(&r->cv);
+        free(r->keys);
         free(r);
     }
     mongoc_collection_destroy(c);

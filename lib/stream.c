@@ -193,6 +193,7 @@ struct mno_writer {
     const char **vals;        /* pg: rec_json's values */
     size_t *lens;
     mno_hasher *h;
+    mno_ejson_keys *ekeys;    /* mongo: the keys' printed forms, for this writer's thread */
     uint64_t nsections, count;
     mno_sum sum;
     void (*tick)(void *arg);  /* called after every line (progress) */
@@ -528,16 +529,24 @@ int mno_writer_put_pg_lines(mno_writer *w, const char *lines, size_t len, size_t
     return put_lines(w, MNO_ENGINE_PG, lines, len, n, digests, e);
 }
 
+/* The writer's key cache for printing documents, made on first use. 0 or -1. */
+static int w_ekeys(mno_writer *w)
+{
+    if (!w->ekeys)
+        w->ekeys = calloc(1, sizeof *w->ekeys);
+    return w->ekeys ? 0 : -1;
+}
+
 int mno_writer_rec_bson(mno_writer *w, const bson_t *doc, mno_error *e)
 {
     if (w_need_open(w, MNO_ENGINE_MONGO, e) < 0)
         return -1;
     mno_buf *l = &w->line;
     mno_buf_reset(l);
-    if (mno_buf_add(l, w->recpre.data, w->recpre.len) < 0)
+    if (mno_buf_add(l, w->recpre.data, w->recpre.len) < 0 || w_ekeys(w) < 0)
         return nomem(e);
     /* what bson_as_canonical_extended_json prints, without its cost (lib/ejson.c) */
-    int jr = mno_ejson_canonical(l, bson_get_data(doc), doc->len);
+    int jr = mno_ejson_canonical_keys(w->ekeys, l, bson_get_data(doc), doc->len);
     if (jr == MNO_EJSON_NOMEM)
         return nomem(e);
     if (jr)
@@ -568,12 +577,14 @@ int mno_writer_recs_bson_digest(mno_writer *w, size_t n, const uint8_t *const *d
     unsigned char d[CHUNK][16];
     mno_buf *l = &w->line;
     mno_buf_reset(l);
+    if (w_ekeys(w) < 0)
+        return nomem(e);
     for (size_t r0 = 0; r0 < n; r0 += CHUNK) {
         size_t k = n - r0 < CHUNK ? n - r0 : CHUNK;
         for (size_t r = r0; r < r0 + k; r++) {
             if (mno_buf_add(l, w->recpre.data, w->recpre.len) < 0)
                 return nomem(e);
-            int jr = mno_ejson_canonical(l, docs[r], lens[r]);
+            int jr = mno_ejson_canonical_keys(w->ekeys, l, docs[r], lens[r]);
             if (jr == MNO_EJSON_NOMEM)
                 return nomem(e);
             if (jr)
@@ -601,13 +612,14 @@ int mno_writer_recs_bson_digest(mno_writer *w, size_t n, const uint8_t *const *d
     return l->len ? w_put(w, l, e) : 0;
 }
 
-int mno_writer_bson_encode(const mno_writer *w, mno_buf *out, size_t n, const uint8_t *const *docs,
-                           const size_t *lens)
+int mno_writer_bson_encode(const mno_writer *w, mno_ejson_keys *kc, mno_buf *out, size_t n,
+                           const uint8_t *const *docs, const size_t *lens)
 {
     if (!w->open || w->sec.engine != MNO_ENGINE_MONGO)
         return -1;
     for (size_t r = 0; r < n; r++) {
-        if (mno_buf_add(out, w->recpre.data, w->recpre.len) < 0 || mno_ejson_canonical(out, docs[r], lens[r]) != 0 ||
+        if (mno_buf_add(out, w->recpre.data, w->recpre.len) < 0 ||
+            mno_ejson_canonical_keys(kc, out, docs[r], lens[r]) != 0 ||
             mno_buf_add(out, "}\n", 2) < 0)
             return -1;
     }
@@ -690,6 +702,7 @@ void mno_writer_free(mno_writer *w)
     free(w->vals);
     free(w->lens);
     mno_hasher_free(w->h);
+    free(w->ekeys);
     free(w);
 }
 
@@ -719,6 +732,7 @@ struct mno_reader {
     mno_buf recpre;           /* {"t":"rec","ns":NS,"v":  the open section's rec lines as writers write them */
     mno_buf text;
     mno_hasher *h;
+    mno_ejson_keys *ekeys;    /* mongo: the keys' printed forms, for this writer's thread */
     uint64_t nsections, count;
     mno_sum sum;
     mno_pgrec *fast;          /* opts.fast_pg: the compact pg record decoder */

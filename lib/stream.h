@@ -76,6 +76,7 @@ int mno_writer_recs_pg(mno_writer *w, size_t n, const char *const *vals, const s
  * on out of memory or when no pg section is open.
  */
 struct mno_buf;
+struct mno_ejson_keys;
 int mno_writer_pg_encode(const mno_writer *w, struct mno_buf *out, size_t n, const char *const *vals,
                          const size_t *lens);
 /* Writes lines[0..len), n record lines mno_writer_pg_encode made for the open section, and
@@ -96,11 +97,12 @@ int mno_writer_recs_bson_digest(mno_writer *w, size_t n, const uint8_t *const *d
 /*
  * The same n mongo record lines as mno_writer_recs_bson, appended to out instead of written,
  * for another thread (a dump prints some batches in its reading thread): reads only the open
- * section's fixed parts. Returns 0, or -1 when out of memory or when a document cannot be
- * printed (mno_writer_recs_bson then says which).
+ * section's fixed parts; kc is that thread's key cache (lib/ejson.h; NULL: none). Returns 0,
+ * or -1 when out of memory or when a document cannot be printed (mno_writer_recs_bson then
+ * says which).
  */
-int mno_writer_bson_encode(const mno_writer *w, struct mno_buf *out, size_t n, const uint8_t *const *docs,
-                           const size_t *lens);
+int mno_writer_bson_encode(const mno_writer *w, struct mno_ejson_keys *kc, struct mno_buf *out, size_t n,
+                           const uint8_t *const *docs, const size_t *lens);
 /* Writes n mongo record lines made by mno_writer_bson_encode (lines[0..len)) and counts them
    with their documents' md5s (as mno_writer_recs_bson would). Returns 0 or -1. */
 int mno_writer_put_bson_lines(mno_writer *w, const char *lines, size_t len, size_t n,

@@ -258,6 +258,88 @@ same_as_records() {
   [[ "$stderr" == *": section public.t: premature end of zstd frame" ]]
 }
 
+# ---- large zstd archives: decoded in a thread of their own (lib/codec.c), ahead of the reader ----
+
+@test "cat: a large .zst of several frames (and a skippable frame) reads as the plain archive; damage in frame 3 is found at its first line" {
+  big_pg 100000
+  run mno-cat --check big.mnoa
+  [ "$status" -eq 0 ]
+  want=$output
+  # 4 frames of 25001 lines (the last shorter), a skippable frame (RFC 8878) between 2 and 3
+  split -l 25001 -d big.mnoa part.
+  for p in part.0[0-3]; do zstd -q -c "$p" >"$p.zst"; done
+  printf '\x50\x2a\x4d\x18\x04\x00\x00\x00skip' >skip.bin
+  cat part.00.zst part.01.zst skip.bin part.02.zst part.03.zst >big4.mnoa.zst
+  run mno-cat --check big4.mnoa.zst
+  [ "$status" -eq 0 ]
+  [ "$output" = "$want" ]
+  mno-cat big4.mnoa.zst | cmp - big.mnoa
+  # the third frame's magic number damaged: frames 1 and 2 are read, the error is at line 50003
+  at=$(($(stat -c %s part.00.zst) + $(stat -c %s part.01.zst) + 12))
+  cp big4.mnoa.zst magic.mnoa.zst
+  printf '\x00' | dd of=magic.mnoa.zst bs=1 seek="$at" conv=notrunc status=none
+  run --separate-stderr mno-cat --check magic.mnoa.zst
+  [ "$status" -eq 2 ]
+  [ "$stderr" = "mno-cat: error: magic.mnoa.zst:50003: section public.t: corrupted zstd data: Unknown frame descriptor" ]
+  # the last frame's content checksum damaged: caught within that frame, before its sums
+  size=$(stat -c %s big4.mnoa.zst)
+  cp big4.mnoa.zst sum.mnoa.zst
+  printf '\x00' | dd of=sum.mnoa.zst bs=1 seek=$((size - 1)) conv=notrunc status=none
+  cmp -s big4.mnoa.zst sum.mnoa.zst && false
+  run --separate-stderr mno-cat --check sum.mnoa.zst
+  [ "$status" -eq 2 ]
+  [[ "$stderr" =~ ^"mno-cat: error: sum.mnoa.zst:"([0-9]+)": section public.t: corrupted zstd data: Restored data doesn't match checksum"$ ]]
+  [ "${BASH_REMATCH[1]}" -ge 75004 ] && [ "${BASH_REMATCH[1]}" -le 100004 ]
+}
+
+@test "cat: a large .zst cut mid-frame -> premature end at the line after the last whole one zstd decodes (file and pipe)" {
+  big_pg 100000
+  zstd -q big.mnoa -o big.mnoa.zst
+  size=$(stat -c %s big.mnoa.zst)
+  for cut in $((size / 3)) $((size * 2 / 3)) $((size - 9)); do
+    head -c "$cut" big.mnoa.zst >cut.mnoa.zst
+    # the zstd CLI writes every byte it can decode before it fails
+    whole=$(zstd -q -dc cut.mnoa.zst 2>/dev/null | wc -l || true)
+    run --separate-stderr mno-cat --check cut.mnoa.zst
+    [ "$status" -eq 2 ]
+    [ "$stderr" = "mno-cat: error: cut.mnoa.zst:$((whole + 1)): section public.t: premature end of zstd frame" ]
+    run --separate-stderr bash -c 'cat cut.mnoa.zst | mno-cat --check -'
+    [ "$status" -eq 2 ]
+    [ "$stderr" = "mno-cat: error: <stdin>:$((whole + 1)): section public.t: premature end of zstd frame" ]
+  done
+}
+
+@test "cat: a reader that stops early (--header of a large .zst, the header over 256 KiB) ends at once, also on a silent pipe" {
+  {
+    printf '{"t":"header","format":"mnoa","version":1,"engine":"postgresql","source":"'
+    head -c 150000 /dev/urandom | od -An -v -tx1 | tr -d ' \n'
+    printf '","tenant":null}\n'
+    echo '{"t":"begin","ns":"public.t","columns":[{"name":"id","type":"bigint"},{"name":"s","type":"text"}],"key":["id"]}'
+    awk 'BEGIN { for (i = 1; i <= 100000; i++) printf "{\"t\":\"rec\",\"ns\":\"public.t\",\"v\":{\"id\":\"%d\",\"s\":\"row %d\"}}\n", i, i }'
+    echo '{"t":"end","ns":"public.t","count":0,"sum":"00000000000000000000000000000000"}'
+    echo '{"t":"trailer","sections":1,"count":0,"sum":"00000000000000000000000000000000"}'
+  } | mno-cat --seal -o long.mnoa.zst -
+  head -n 1 <(zstd -dc long.mnoa.zst) >header.want
+  [ "$(wc -c <header.want)" -gt 262144 ]
+  run --separate-stderr mno-cat --header long.mnoa.zst
+  [ "$status" -eq 0 ]
+  [ -z "$stderr" ]
+  diff header.want <(printf '%s\n' "$output")
+  # from a FIFO whose writer sends the start and then stays silent, the pipe open: the
+  # decoding thread waits on the read; the reader is done with the header and must not wait
+  mkfifo fifo
+  timeout 60 mno-cat --header fifo >header.got 2>header.err &
+  pid=$!
+  exec 7>fifo
+  head -c 300000 long.mnoa.zst >&7 || true
+  rc=0
+  wait "$pid" || rc=$?
+  exec 7>&-
+  [ "$rc" -eq 0 ]
+  [ ! -s header.err ]
+  diff header.want header.got
+}
+
 @test "cat: --max-line refuses a longer line; errors on stdin name <stdin>" {
   run --separate-stderr mno-cat --check --max-line 100 hub.mnoa
   [ "$status" -eq 2 ]

@@ -11,6 +11,9 @@
 #include <bson/bson.h>
 #include "ejson.h"
 
+/* The key cache the checks below print with (test_key_cache), NULL for none. */
+static mno_ejson_keys *use_keys;
+
 /* mno_ejson_canonical(doc) equals bson_as_canonical_extended_json(doc), both failing together;
    with corrupt (1), mno_ejson may also refuse what libbson prints, when libbson's text does
    not read back as the same bytes (libbson prints some corrupt values as garbage). */
@@ -22,7 +25,7 @@ static void same_as_libbson_c(const uint8_t *data, size_t len, int corrupt)
     if (bson_init_static(&d, data, len))
         want = bson_as_canonical_extended_json(&d, NULL);
     mno_buf_adds(&b, "prefix:");
-    int rc = mno_ejson_canonical(&b, data, len);
+    int rc = use_keys ? mno_ejson_canonical_keys(use_keys, &b, data, len) : mno_ejson_canonical(&b, data, len);
     if (!want) {
         if (rc != MNO_EJSON_INVALID)
             fail_msg("libbson refuses a document that mno_ejson writes as %s", b.data + 7);
@@ -432,6 +435,154 @@ static void test_deep_nesting(void **state)
     mno_buf_release(&out);
 }
 
+/* Keys a collection might hold: plain, escaped, unicode, up to and past the 16 bytes of an
+   element's header that the cache keys on (type, 14 bytes of key, NUL). */
+static const char *const cache_keys[] = {
+    "_id", "a", "channel_id", "k\"q", "back\\slash", "tab\there", "\x01" "ctl", "caf\xc3\xa9", "\xe2\x98\x83",
+    "\xf0\x9f\x98\x80" "emoji", "abcdefghijklm", "abcdefghijklmn", "abcdefghijklmno", "abcdefghijklmnop",
+    "\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f\x10\x11", "\"\"\"\"\"\"\"\"\"\"\"\"\"\"",
+};
+#define NKEYS (sizeof cache_keys / sizeof cache_keys[0])
+
+/* Appends key k with a value whose type depends on v: the same key with values of several types. */
+static void append_kv(bson_t *d, const char *k, unsigned v)
+{
+    bson_t c;
+    switch (v % 9) {
+    case 0: bson_append_int32(d, k, -1, (int32_t)v - 4); break;
+    case 1: bson_append_utf8(d, k, -1, v % 2 ? "short" : "a string of more than sixteen bytes", -1); break;
+    case 2: bson_append_date_time(d, k, -1, (int64_t)v * 1000 - 7); break;
+    case 3: bson_append_double(d, k, -1, (double)v / 16); break;
+    case 4: bson_append_int64(d, k, -1, -(int64_t)v); break;
+    case 5: {
+        bson_decimal128_t x;
+        bson_decimal128_from_string(v % 2 ? "12.34" : "-1E+3", &x);
+        bson_append_decimal128(d, k, -1, &x);
+        break;
+    }
+    case 6: {
+        bson_oid_t oid;
+        bson_oid_init_from_string(&oid, "5f0000000000000000000001");
+        bson_append_oid(d, k, -1, &oid);
+        break;
+    }
+    case 7:
+        bson_append_document_begin(d, k, -1, &c);
+        append_kv(&c, k, v + 1);
+        bson_append_int32(&c, "n", 1, (int32_t)v);
+        bson_append_document_end(d, &c);
+        break;
+    default: {
+        bson_t e;
+        bson_append_array_begin(d, k, -1, &c);
+        bson_append_document_begin(&c, "0", 1, &e);
+        bson_append_bool(&e, k, -1, v % 2);
+        bson_append_document_end(&c, &e);
+        bson_append_bool(&c, "1", 1, true);
+        bson_append_array_end(d, &c);
+        break;
+    }
+    }
+}
+
+/*
+ * The key cache (mno_ejson_canonical_keys): documents printed one after the other through one
+ * cache, as a dump does, each as libbson prints it: keys repeated from the document before,
+ * keys that differ from it, a key given twice in one document, the same key with a value of
+ * another type, escaped and unicode keys, keys around the 16-byte header the cache keys on,
+ * nested documents and arrays, keys near the end of the document (no room to look 16 bytes
+ * ahead) and far from it; then every other check of this file again through a cache.
+ */
+static void test_key_cache(void **state)
+{
+    (void)state;
+    use_keys = calloc(1, sizeof *use_keys);
+    assert_non_null(use_keys);
+    for (unsigned i = 0; i < 4000; i++) {
+        bson_t d = BSON_INITIALIZER;
+        unsigned shape = i % 7, nk = 1 + i % NKEYS;
+        for (unsigned k = 0; k < nk; k++) {
+            /* shape 0..3: the keys in order (repeating the document before); 4: another
+               order; 5: a key given twice; 6: the first key only, then padding */
+            unsigned at = shape == 4 ? (k * 5 + i) % NKEYS : k;
+            if (shape == 6 && k)
+                break;
+            append_kv(&d, cache_keys[at], shape < 2 ? k : i + k);
+            if (shape == 5 && k == 1)
+                append_kv(&d, cache_keys[at], i);
+        }
+        if (i % 2)
+            bson_append_utf8(&d, "pad", 3, "after the keys, more than 16 bytes to read ahead", -1);
+        same_as_libbson(bson_get_data(&d), d.len);
+        bson_destroy(&d);
+    }
+    /* a cached key, then documents where its bytes are cut short or its UTF-8 is bad */
+    for (unsigned i = 0; i < 2; i++) {
+        bson_t d = BSON_INITIALIZER;
+        bson_append_int32(&d, "channel_id", -1, 1);
+        bson_append_utf8(&d, "pad", 3, "after the keys, more than 16 bytes to read ahead", -1);
+        same_as_libbson(bson_get_data(&d), d.len);
+        uint8_t *buf = malloc(d.len);
+        assert_non_null(buf);
+        memcpy(buf, bson_get_data(&d), d.len);
+        buf[5 + 3] = i ? 0xff : 'X';          /* "chaXnel_id" / a bad byte in it */
+        same_as_libbson_c(buf, d.len, 1);
+        memcpy(buf, bson_get_data(&d), d.len);
+        buf[0] = 12;                          /* the document ends inside the key */
+        buf[11] = 0;
+        same_as_libbson_c(buf, 12, 1);
+        free(buf);
+        bson_destroy(&d);
+    }
+    /* a cached key whose bytes are all there, in a document that ends at its NUL */
+    bson_t o = BSON_INITIALIZER, sub;
+    bson_append_document_begin(&o, "s", 1, &sub);
+    bson_append_int32(&sub, "channel_id", -1, 1);
+    bson_append_document_end(&o, &sub);
+    bson_append_utf8(&o, "pad", 3, "after the keys, more than 16 bytes to read ahead", -1);
+    same_as_libbson(bson_get_data(&o), o.len);
+    uint8_t *cut = malloc(o.len);
+    assert_non_null(cut);
+    memcpy(cut, bson_get_data(&o), o.len);
+    assert_int_equal(cut[11], BSON_TYPE_INT32);
+    assert_memory_equal(cut + 12, "channel_id", 11);
+    cut[7] = 16;                              /* s: 7..22, its last byte the key's NUL */
+    same_as_libbson_c(cut, o.len, 1);
+    mno_buf ob = MNO_BUF_INIT;
+    assert_int_equal(mno_ejson_canonical_keys(use_keys, &ob, cut, o.len), MNO_EJSON_INVALID);
+    free(cut);
+    bson_destroy(&o);
+    /* the same with a Decimal128 and the bytes that may be read ending 16 bytes after the
+       element's type (ASan: nothing read past them) */
+    bson_t o2 = BSON_INITIALIZER, sub2;
+    bson_decimal128_t x;
+    bson_decimal128_from_string("1.5", &x);
+    bson_append_document_begin(&o2, "s", 1, &sub2);
+    bson_append_decimal128(&sub2, "channel_id", -1, &x);
+    bson_append_document_end(&o2, &sub2);
+    same_as_libbson(bson_get_data(&o2), o2.len);
+    cut = malloc(27);
+    assert_non_null(cut);
+    memcpy(cut, bson_get_data(&o2), 27);
+    cut[0] = 27;
+    cut[7] = 16;
+    cut[26] = 0;
+    mno_buf_reset(&ob);
+    assert_int_equal(mno_ejson_canonical_keys(use_keys, &ob, cut, 27), MNO_EJSON_INVALID);
+    mno_buf_release(&ob);
+    free(cut);
+    bson_destroy(&o2);
+    test_every_type(state);
+    test_every_type(state);
+    test_utf8_bytes(state);
+    test_string_runs(state);
+    test_random_documents(state);
+    test_corrupt_bytes(state);
+    test_deep_nesting(state);
+    free(use_keys);
+    use_keys = NULL;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -443,6 +594,7 @@ int main(void)
         cmocka_unit_test(test_string_runs),
         cmocka_unit_test(test_corrupt_bytes),
         cmocka_unit_test(test_deep_nesting),
+        cmocka_unit_test(test_key_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
