@@ -328,7 +328,12 @@ static mg_hash *hash_begin(mno_mongo *m, const mno_section *s, mno_error *e)
     }
     /* the reading thread leaves the tool's signals to the caller's thread */
     sigset_t block, old;
-    sigfillset(&block);
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
+    sigaddset(&block, SIGQUIT);
+    sigaddset(&block, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &block, &old);
     int err = pthread_create(&h->th, NULL, hash_main, h);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
