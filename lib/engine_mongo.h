@@ -81,6 +81,8 @@ int  mno_mongo_restore_probe(mno_engine *en, const mno_section *s, struct mno_re
                              mno_error *e);
 int  mno_mongo_restore_commit(mno_engine *en, const mno_section *s, mno_error *e);
 void mno_mongo_restore_abort(mno_engine *en);
+int  mno_mongo_restore_related(mno_engine *en, const char *const *ns, size_t n, size_t **pairs,
+                               size_t *npairs, mno_error *e);
 int  mno_mongo_hash_section(mno_engine *en, const mno_section *s, uint64_t *count, mno_sum *sum,
                             int *exists, mno_error *e);
 int  mno_mongo_hash_start(mno_engine *en, const mno_section *s, mno_error *e);
