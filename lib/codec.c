@@ -224,6 +224,39 @@ const char *mno_in_name(const mno_in *in) { return in->name; }
 int mno_in_is_zstd(const mno_in *in) { return in->zstd; }
 unsigned long long mno_in_bytes(const mno_in *in) { return in->bytes_in; }
 
+int mno_in_skip_decoded(mno_in *in, unsigned long long n, long long lines, mno_error *e)
+{
+    for (;;) {
+        size_t have = in->dend - in->dpos;
+        size_t take = n < have ? (size_t)n : have;
+        in->dpos += take;
+        in->scanned = 0;
+        n -= take;
+        if (n == 0)
+            break;
+        /* the buffer is used up: a plain file seeks, zstd decodes on (from the front) */
+        in->dpos = in->dend = 0;
+        if (!in->zstd && !in->deof) {
+            struct stat st;
+            if (fstat(in->fd, &st) == 0 && S_ISREG(st.st_mode)) {
+                if (lseek(in->fd, (off_t)n, SEEK_CUR) < 0)
+                    return mno_err(e, MNO_E_IO, in->name, in->lineno + 1, NULL, "cannot seek: %s", strerror(errno));
+                n = 0;
+                break;
+            }
+        }
+        ssize_t got = in_fill(in, e);
+        if (got < 0)
+            return -1;
+        if (got == 0)
+            return mno_err(e, MNO_E_TRUNCATED, in->name, in->lineno + 1, NULL,
+                           "the input ends before the position to skip to");
+    }
+    in->lineno += lines;
+    in->unterminated = 0;
+    return 0;
+}
+
 void mno_in_close(mno_in *in)
 {
     if (!in)

@@ -41,6 +41,15 @@ int mno_in_unterminated(const mno_in *in);
 int mno_in_is_zstd(const mno_in *in);
 /* Compressed bytes read so far (for progress). */
 unsigned long long mno_in_bytes(const mno_in *in);
+/*
+ * Moves the input forward by n decoded bytes from where the last line returned ended (or
+ * from the start when none was), for a reader that knows where a later line starts (the
+ * check pass of mno-restore -j): a plain regular file seeks past what is not buffered; a
+ * zstd input decodes and discards. lines: how many lines those bytes hold (the line
+ * numbers of what follows go on from there). Returns 0, or -1 with e filled (I/O or zstd
+ * error, or the input ends first).
+ */
+int mno_in_skip_decoded(mno_in *in, unsigned long long n, long long lines, mno_error *e);
 /* Closes and frees. Accepts NULL. */
 void mno_in_close(mno_in *in);
 

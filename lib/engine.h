@@ -119,6 +119,14 @@ typedef struct mno_engine_ops {
        The protocol between lib/restore.c and these ops is written in restore.h. */
     int (*journal_get)(mno_engine *en, const char *archive_id, const char *ns, int *found,
                        uint64_t *count, mno_sum *sum, mno_error *e);
+    /* mno-restore -j N: the pairs of sections ns[0..n) (archive order) that must not be
+       restored at the same time, as a malloc'd array *pairs of 2 * *npairs indexes into ns
+       (pair k: (*pairs)[2k], (*pairs)[2k+1]; the caller frees it): pg, the tables of the
+       target linked by a foreign key; mongo, sections going into the same collection. The
+       driver starts the later one of a pair only after the earlier one committed. NULL:
+       no section depends on another. Returns 0 or -1 with e filled. */
+    int (*restore_related)(mno_engine *en, const char *const *ns, size_t n, size_t **pairs,
+                           size_t *npairs, mno_error *e);
 
     /* ---- verify ---- */
     /* Count and sum of the target's rows for section s; *exists 0 when the table/collection is

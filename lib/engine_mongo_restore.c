@@ -1105,3 +1105,42 @@ void mno_mongo_restore_abort(mno_engine *en)
     }
     section_close(rs);
 }
+
+/* ---- -j N ---- */
+
+int mno_mongo_restore_related(mno_engine *en, const char *const *ns, size_t n, size_t **pairs, size_t *npairs,
+                              mno_error *e)
+{
+    mno_mongo *m = MNO_MONGO(en);
+    size_t cap = 0;
+    *pairs = NULL;
+    *npairs = 0;
+    /* two sections going into the same collection (the URI names one database, the archive
+       two) would share it and its staging collection: one after the other */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++) {
+            char *di = section_db(m, ns[i]), *dj = section_db(m, ns[j]);
+            const char *ci = strchr(ns[i], '.'), *cj = strchr(ns[j], '.');
+            int same = di && dj && strcmp(di, dj) == 0 && strcmp(ci ? ci + 1 : ns[i], cj ? cj + 1 : ns[j]) == 0;
+            free(di);
+            free(dj);
+            if (!same)
+                continue;
+            if (*npairs == cap) {
+                size_t nc = cap ? cap * 2 : 8;
+                size_t *a = realloc(*pairs, 2 * nc * sizeof *a);
+                if (!a) {
+                    free(*pairs);
+                    *pairs = NULL;
+                    *npairs = 0;
+                    return nomem(e, ns[i]);
+                }
+                *pairs = a;
+                cap = nc;
+            }
+            (*pairs)[2 * *npairs] = i;
+            (*pairs)[2 * *npairs + 1] = j;
+            (*npairs)++;
+        }
+    return 0;
+}

@@ -56,6 +56,8 @@ int  mno_pg_list_ns(mno_engine *en, const char *const *ns, size_t n, mno_ns_coun
 int  mno_pg_restore_probe(mno_engine *en, const mno_section *s, struct mno_restore_probe *p, mno_error *e);
 int  mno_pg_journal_get(mno_engine *en, const char *archive_id, const char *ns, int *found,
                         uint64_t *count, mno_sum *sum, mno_error *e);
+int  mno_pg_restore_related(mno_engine *en, const char *const *ns, size_t n, size_t **pairs,
+                            size_t *npairs, mno_error *e);
 /* Frees engine_pg_restore.c's state (pg->restore); called by mno_pg_close. Accepts NULL. */
 void mno_pg_restore_free(mno_pg *pg);
 /* Frees engine_pg_dump.c's state (pg->dump), stopping its -j workers; called by mno_pg_close. Accepts NULL. */

@@ -21,6 +21,9 @@
 #define COPY_CHUNK (256 * 1024)
 #define JOURNAL "mno_migrate.journal"
 #define TMP "pg_temp.mno_restore_rows"
+/* advisory lock class of the schemas a restore creates (the journal's, --create's): two
+   connections of mno-restore -j N never create the same schema at once */
+#define CREATE_LOCK "1836938081"
 
 typedef struct pg_restore {
     int in_txn, in_copy;
@@ -168,6 +171,11 @@ static int journal_ensure(PGconn *c, const char *ns, mno_error *e)
     PQclear(r);
     if (have)
         return 0;
+    /* restore -j N: another connection may be creating it: wait for its transaction (the
+       statements below then find it there) instead of failing on its catalog rows */
+    if (exec(c, "SELECT pg_advisory_xact_lock(" CREATE_LOCK ", hashtext('mno_migrate'))", ns,
+             "cannot lock the restore journal's creation", e) < 0)
+        return -1;
     return exec(c,
                 "CREATE SCHEMA IF NOT EXISTS mno_migrate;"
                 "CREATE TABLE IF NOT EXISTS " JOURNAL " ("
@@ -222,6 +230,17 @@ static int ddl_from_columns(PGconn *c, const mno_section *s, const char *qtable,
     return mno_buf_adds(b, ")");
 }
 
+/* When schema (its quoted name q) does not exist, takes the transaction's advisory lock on
+   its creation. Returns 0 or -1. */
+static int schema_lock(PGconn *c, const char *schema, const char *q, const char *ns, mno_error *e)
+{
+    const char *params[2] = {q, schema};
+    PGresult *r = query(c, "SELECT pg_advisory_xact_lock(" CREATE_LOCK ", hashtext($2)) "
+                           "WHERE to_regnamespace($1) IS NULL", 2, params, ns, "cannot look up the schema", e);
+    PQclear(r);
+    return r ? 0 : -1;
+}
+
 /* --create: the schema, then the archive's ddl (a string or an array of statements), or a
    CREATE TABLE made from the columns and key when the archive has none. */
 static int create_table(PGconn *c, const mno_section *s, const char *qtable, mno_error *e)
@@ -233,6 +252,13 @@ static int create_table(PGconn *c, const mno_section *s, const char *qtable, mno
         char *schema = strndup(s->ns, (size_t)(dot - s->ns));
         char *q = schema ? PQescapeIdentifier(c, schema, strlen(schema)) : NULL;
         int ok = q && mno_buf_addf(&b, "CREATE SCHEMA IF NOT EXISTS %s;", q) == 0;
+        /* a schema that is not there yet: restore -j N may be creating it on another
+           connection; wait for that transaction rather than fail on its catalog row */
+        if (ok && schema_lock(c, schema, q, s->ns, e) < 0) {
+            PQfreemem(q);
+            free(schema);
+            goto done;
+        }
         PQfreemem(q);
         free(schema);
         if (!ok) {
@@ -936,5 +962,64 @@ int mno_pg_restore_probe(mno_engine *en, const mno_section *s, mno_restore_probe
     rc = 0;
 done:
     mno_pg_restore_abort(en);
+    return rc;
+}
+
+/* ---- -j N ---- */
+
+int mno_pg_restore_related(mno_engine *en, const char *const *ns, size_t n, size_t **pairs, size_t *npairs,
+                           mno_error *e)
+{
+    mno_pg *pg = MNO_PG(en);
+    PGconn *c = pg->conn;
+    json_t *names = json_array();
+    char *arg = NULL;
+    PGresult *r = NULL;
+    int rc = -1;
+    *pairs = NULL;
+    *npairs = 0;
+    if (!names)
+        return nomem(e, NULL);
+    for (size_t i = 0; i < n; i++) {
+        char *q = mno_pg_quote_ns(c, ns[i]);
+        if (!q || json_array_append_new(names, json_string(q)) < 0) {
+            free(q);
+            nomem(e, NULL);
+            goto done;
+        }
+        free(q);
+    }
+    arg = json_dumps(names, JSON_COMPACT);
+    if (!arg) {
+        nomem(e, NULL);
+        goto done;
+    }
+    /* the target's foreign keys between two of the archive's tables (either way round) */
+    const char *params[1] = {arg};
+    r = query(c, "WITH t AS (SELECT u.i, to_regclass(u.q)::oid AS oid FROM json_array_elements_text($1::json) "
+                 "WITH ORDINALITY u(q, i)) "
+                 "SELECT DISTINCT a.i - 1, b.i - 1 FROM pg_constraint co JOIN t a ON a.oid = co.conrelid "
+                 "JOIN t b ON b.oid = co.confrelid WHERE co.contype = 'f' AND a.i <> b.i",
+              1, params, NULL, "cannot read the target's foreign keys", e);
+    if (!r)
+        goto done;
+    size_t k = (size_t)PQntuples(r);
+    if (k) {
+        *pairs = malloc(2 * k * sizeof **pairs);
+        if (!*pairs) {
+            nomem(e, NULL);
+            goto done;
+        }
+        for (size_t i = 0; i < k; i++) {
+            (*pairs)[2 * i] = strtoul(PQgetvalue(r, (int)i, 0), NULL, 10);
+            (*pairs)[2 * i + 1] = strtoul(PQgetvalue(r, (int)i, 1), NULL, 10);
+        }
+        *npairs = k;
+    }
+    rc = 0;
+done:
+    PQclear(r);
+    free(arg);
+    json_decref(names);
     return rc;
 }

@@ -38,6 +38,18 @@
  * restore_probe failing with MNO_E_USAGE (missing table, no --create) or MNO_E_CONFLICT are
  * reported for the section and the driver reads on; the dry run then fails with the first.
  *
+ * -j N (N > 1, cfg->jobs): the archive must be a regular FILE. The check pass (or, with
+ * no_check_first, a pass that only reads the lines and counts) notes where each section's
+ * begin line is; then N threads, each with its own connection (ops->open) and its own reader
+ * put on a section's begin line (mno_in_skip_decoded), restore whole sections with the
+ * steps above, one section at a time each. A section starts only when every section related
+ * to it (ops->restore_related: pg foreign keys, mongo the same collection) that comes before
+ * it in the archive has committed; otherwise sections start in archive order. The first
+ * error stops the run: no section starts after it, the sections in flight are rolled back
+ * (MNO_RSEC_STOPPED), the committed ones stay journaled; mno_restore returns that error,
+ * with the same text the serial run gives for that section. Progress calls come one at a
+ * time (a mutex), and their sec_index is the section's place in the archive.
+ *
  * Archive identity (the journal key): the header's "id" (32 hex digits, written by every
  * writer and by mno-cat --seal); an archive without one is identified by "md5:" and the md5
  * of its header line. A journal row matches a section only when archive id, ns, count and
@@ -46,6 +58,8 @@
 
 #include <stdint.h>
 #include "engine.h"
+
+#define MNO_RESTORE_MAX_JOBS 64
 
 /* Why the progress callback is called. */
 enum mno_restore_event {
@@ -83,7 +97,9 @@ typedef struct mno_restore_cfg {
     int dry_run;          /* --dry-run: read and check everything, write nothing */
     int no_check_first;   /* --no-check-first: a regular FILE is not read and checked whole
                              before anything is written (stdin never can be) */
-    int jobs;             /* -j N: only 1 is supported (sections are applied in order) */
+    int jobs;             /* -j N, 1..MNO_RESTORE_MAX_JOBS: sections restored by N threads, each
+                             with its own connection (see "-j N" above); N > 1 needs a regular
+                             FILE; a dry run reads serially whatever N */
     /*
      * Test-only crash point (docs/restore.md), normally NULL. The tool takes it from the
      * environment variable MNO_TEST_RESTORE_KILL, "NS:N" (after N records of section NS were
@@ -111,7 +127,8 @@ enum mno_rsec_status {
     MNO_RSEC_RESTORED = 1,   /* committed in this run */
     MNO_RSEC_SKIPPED,        /* --resume: already journaled for this archive, checked */
     MNO_RSEC_DRY,            /* --dry-run: read and checked (probe filled if the engine can) */
-    MNO_RSEC_FAILED          /* the section an error stopped at: rolled back */
+    MNO_RSEC_FAILED,         /* the section an error stopped at: rolled back */
+    MNO_RSEC_STOPPED         /* -j N: in flight when another section failed: rolled back */
 };
 
 typedef struct mno_rsection {
@@ -126,7 +143,7 @@ typedef struct mno_rsection {
 } mno_rsection;
 
 
-/* The whole result: every section seen, in archive order, and the totals. */
+/* The whole result: every section seen (begun), in archive order (the failed one last), and the totals. */
 typedef struct mno_restore_result {
     mno_rsection *secs;
     size_t n, cap;

@@ -24,7 +24,9 @@ static const char usage[] =
     "  --no-check-first a FILE is not read and checked whole before anything is written\n"
     "                   (by default it is, so that a corrupt or truncated archive changes\n"
     "                   nothing; stdin is checked section by section as it streams)\n"
-    "  -j N             sections in parallel: only 1 (sections are restored in archive order)\n"
+    "  -j N             restore N sections at a time (1-64, default 1), each on its own\n"
+    "                   connection; a section waits for the sections before it that it is\n"
+    "                   linked to (pg: foreign keys); needs a FILE (not stdin)\n"
     "  --progress       progress on stderr even when it is not a terminal\n"
     "  --quiet          no progress and no summary (errors are still printed)\n"
     "  --help           this text\n"
@@ -66,13 +68,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case 'F': o->c.no_check_first = 1; break;
         case 'j': {
             long v;
-            if (mno_parse_long(optarg, 1, 64, &v) < 0)
+            if (mno_parse_long(optarg, 1, MNO_RESTORE_MAX_JOBS, &v) < 0)
                 return usage_error("-j: expected a number from 1 to 64");
-            if (v > 1) {
-                snprintf(msg, sizeof msg, "-j %ld: parallel sections are not supported; "
-                         "sections are restored one at a time (-j 1)", v);
-                return usage_error(msg);
-            }
             o->c.jobs = (int)v;
             break;
         }
@@ -104,6 +101,11 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         return usage_error("--dry-run and --resume do not go together (a dry run reports journaled sections anyway)");
     if (!o->c.input && isatty(0))
         return usage_error("no archive: give FILE, or - to read stdin");
+    if (o->c.jobs > 1 && (!o->c.input || strcmp(o->c.input, "-") == 0)) {
+        snprintf(msg, sizeof msg, "-j %d: parallel restore from standard input is not supported: "
+                 "give the archive as a FILE", o->c.jobs);
+        return usage_error(msg);
+    }
     if (o->progress == 0)
         o->progress = isatty(2) ? 1 : 0;
     /* the test-only crash point (docs/restore.md) */
@@ -217,18 +219,27 @@ int main(int argc, char **argv)
             dry_report(&res);
         fflush(stdout);
         fprintf(stderr, "mno-restore: error: %s\n", e.msg);
-        if (!o.c.dry_run && res.n > 0 && res.secs[res.n - 1].rolled_back) {
-            size_t done = 0, earlier = 0;
-            char by[64] = "";
+        if (!o.c.dry_run && res.n > 0 && res.secs[res.n - 1].rolled_back &&
+            res.secs[res.n - 1].status == MNO_RSEC_FAILED) {
+            size_t done = 0, earlier = 0, stopped = 0;
+            char by[64] = "", inflight[96] = "";
             for (size_t i = 0; i + 1 < res.n; i++) {
                 done += res.secs[i].status == MNO_RSEC_RESTORED || res.secs[i].status == MNO_RSEC_SKIPPED;
                 earlier += res.secs[i].status == MNO_RSEC_SKIPPED;
+                stopped += res.secs[i].status == MNO_RSEC_STOPPED;
             }
             if (earlier)
                 snprintf(by, sizeof by, ", %zu of them by an earlier run", earlier);
+            if (stopped)
+                snprintf(inflight, sizeof inflight, "; %zu other section%s in flight rolled back", stopped,
+                         stopped == 1 ? "" : "s");
+            /* -j N: the sections restored need not come before it in the archive */
             fprintf(stderr, "mno-restore: section %s rolled back: nothing of it was written; "
-                    "%zu section%s before it restored%s (journaled: --resume finishes)\n",
-                    res.secs[res.n - 1].ns, done, done == 1 ? "" : "s", by);
+                    "%zu %s restored%s%s (journaled: --resume finishes)\n",
+                    res.secs[res.n - 1].ns, done,
+                    o.c.jobs > 1 ? (done == 1 ? "other section" : "other sections")
+                                 : (done == 1 ? "section before it" : "sections before it"),
+                    by, inflight);
         }
         status = 2;
         goto done;
