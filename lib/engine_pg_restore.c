@@ -160,7 +160,7 @@ int mno_pg_journal_get(mno_engine *en, const char *archive_id, const char *ns, i
     return rc;
 }
 
-/* Creates the journal when it is not there (inside the section's transaction). */
+/* Creates the journal when it is not there (inside the section's transaction, before its row). */
 static int journal_ensure(PGconn *c, const char *ns, mno_error *e)
 {
     PGresult *r = query(c, "SELECT to_regclass('" JOURNAL "') IS NOT NULL", 0, NULL, ns,
@@ -496,8 +496,6 @@ int mno_pg_restore_begin(mno_engine *en, const mno_restore_opts *o, const mno_se
     if (exec(c, "BEGIN", s->ns, "cannot begin the section's transaction", e) < 0)
         return -1;
     st->in_txn = 1;
-    if (!st->dry && journal_ensure(c, s->ns, e) < 0)
-        goto done;
     if (lookup(c, st->qtable, s->ns, oid, e) < 0)
         goto done;
     if (!*oid) {
@@ -890,6 +888,10 @@ int mno_pg_restore_commit(mno_engine *en, const mno_section *s, mno_error *e)
         if (exec(c, st->deferred[i], s->ns, "cannot rebuild an index after the load", e) < 0)
             goto done;
     if (set_sequences(c, st, s, e) < 0)
+        goto done;
+    /* the journal is made at the end of the section's transaction, where -j N's other
+       connections wait for it (journal_ensure) only for as long as a commit takes */
+    if (journal_ensure(c, s->ns, e) < 0)
         goto done;
     snprintf(cnt, sizeof cnt, "%llu", (unsigned long long)s->count);
     mno_sum_hex(&s->sum, sum);
