@@ -99,7 +99,8 @@ print("A synthetic MnoHub-like PostgreSQL archive of %.0f MB, %d records (BENCH_
       " machine and input. Compressed at level %s: mno-cat %.1f MB, zstd CLI %.1f MB (size ratio %.3f)."
       % (by / 1e6, recs, scale, level, zm / 1e6, zc / 1e6, zm / zc))
 print("mno-cat does more than zstd on every run: it parses each line as JSON and recomputes each"
-      " record's md5 and the sums (a seal), or checks them (a check).")
+      " record's md5 and the sums (a seal), or checks them (a check: mno-restore's check pass,"
+      " each record line decoded straight to its canonical form and hashed in a second thread).")
 print()
 print("| run | mno-cat | baseline | mean s (mno / base) | MB/s (mno / base) | time ratio | peak RSS MB (mno / base) | memory ratio |")
 print("|---|---|---|---|---|---|---|---|")

@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include "v16.h"
 #include "buf.h"
+#include "hex.h"
 #include "checksum.h"
 
 static uint64_t be64(const unsigned char *p)
@@ -48,24 +49,13 @@ char *mno_sum_hex(const mno_sum *s, char out[33])
     return out;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int mno_sum_parse(const char *hex, mno_sum *out)
 {
     mno_sum s = MNO_SUM_ZERO;
     if (!hex)
         return -1;
     for (int i = 0; i < 32; i++) {
-        int v = hexval(hex[i]);
+        int v = mno_hexval(hex[i]);
         if (v < 0)
             return -1;
         if (i < 16)

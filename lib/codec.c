@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,6 +274,28 @@ void mno_in_close(mno_in *in)
 /* ---- output ---- */
 
 #define OUT_CHUNK ((size_t)256 << 10)
+#define OUT_ZQ 3                  /* chunks of a compressing thread: queued, compressed, filled */
+
+/*
+ * A zstd output compresses in a thread of its own (when libzstd has no workers of its own,
+ * --threads 0), so that the caller goes on making the next chunk meanwhile. The chunks are
+ * compressed in order by the same calls as without it (one ZSTD_e_continue per full chunk,
+ * the end by the caller after the thread is done): the same bytes. Started at the first
+ * full chunk (a small output never starts it).
+ */
+typedef struct out_zq {
+    pthread_t th;
+    int started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char *buf[OUT_ZQ];
+    size_t len[OUT_ZQ];
+    size_t head, count;       /* queued chunks buf[head], ... (mod OUT_ZQ); the caller fills buf[head + count] */
+    int drain;                /* compress what is queued, then end */
+    int cancel;               /* end now */
+    int failed;               /* the thread's error is in err */
+    mno_error err;
+} out_zq;
 
 struct mno_out {
     int fd;
@@ -288,6 +312,8 @@ struct mno_out {
     unsigned long long bytes;
     int is_reg;               /* a regular file (fsynced by mno_out_finish) */
     size_t unsynced;          /* bytes written since the last writeback start */
+    out_zq *zq;               /* zstd without workers: the compressing thread (fd, cz, ob and
+                                 olen are its own while it runs) */
 };
 
 #define OUT_SYNC_AFTER ((size_t)8 << 20)
@@ -331,15 +357,11 @@ static void out_pipe_size(mno_out *o)
 #endif
 }
 
-/* Compresses (or writes) the staged bytes; mode ZSTD_e_end also ends the frame. */
-static int out_drain(mno_out *o, ZSTD_EndDirective mode, mno_error *e)
+/* Compresses in[0..n) into the frame, writing what fills o->ob; mode ZSTD_e_end also ends
+   the frame. */
+static int out_compress(mno_out *o, const char *in, size_t n, ZSTD_EndDirective mode, mno_error *e)
 {
-    if (!o->cz) {
-        int rc = write_all(o, o->ib, o->ilen, e);
-        o->ilen = 0;
-        return rc;
-    }
-    ZSTD_inBuffer zi = {o->ib, o->ilen, 0};
+    ZSTD_inBuffer zi = {in, n, 0};
     for (;;) {
         ZSTD_outBuffer zo = {o->ob, o->ocap, o->olen};
         size_t ret = ZSTD_compressStream2(o->cz, &zo, &zi, mode);
@@ -356,8 +378,101 @@ static int out_drain(mno_out *o, ZSTD_EndDirective mode, mno_error *e)
         if (done)
             break;
     }
-    o->ilen = 0;
     return 0;
+}
+
+/* Compresses (or writes) the staged bytes; mode ZSTD_e_end also ends the frame. */
+static int out_drain(mno_out *o, ZSTD_EndDirective mode, mno_error *e)
+{
+    int rc = o->cz ? out_compress(o, o->ib, o->ilen, mode, e) : write_all(o, o->ib, o->ilen, e);
+    o->ilen = 0;
+    return rc;
+}
+
+static void *zq_main(void *arg)
+{
+    mno_out *o = arg;
+    out_zq *q = o->zq;
+    pthread_mutex_lock(&q->mu);
+    for (;;) {
+        while (!q->count && !q->drain && !q->cancel)
+            pthread_cond_wait(&q->cv, &q->mu);
+        if (q->cancel || !q->count)
+            break;
+        const char *in = q->buf[q->head];
+        size_t n = q->len[q->head];
+        pthread_mutex_unlock(&q->mu);
+        mno_error err;
+        mno_error_clear(&err);
+        int rc = out_compress(o, in, n, ZSTD_e_continue, &err);
+        pthread_mutex_lock(&q->mu);
+        q->head = (q->head + 1) % OUT_ZQ;
+        q->count--;
+        pthread_cond_broadcast(&q->cv);
+        if (rc < 0) {
+            q->err = err;
+            q->failed = 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&q->mu);
+    return NULL;
+}
+
+/* Ends the compressing thread: after what is queued (0, or -1 with its error in e), or at
+   once when cancel (for an abort). */
+static int zq_stop(mno_out *o, int cancel, mno_error *e)
+{
+    out_zq *q = o->zq;
+    if (!q || !q->started)
+        return 0;
+    pthread_mutex_lock(&q->mu);
+    if (cancel)
+        q->cancel = 1;
+    q->drain = 1;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+    pthread_join(q->th, NULL);
+    q->started = 0;
+    if (q->failed && !cancel) {
+        *e = q->err;
+        return -1;
+    }
+    return 0;
+}
+
+/* Hands the full chunk o->ib to the compressing thread (started now if not yet) and takes
+   the next one to fill. Returns 0, or -1 with e filled (the thread's error). */
+static int zq_push(mno_out *o, mno_error *e)
+{
+    out_zq *q = o->zq;
+    if (!q->started) {
+        /* the tool's signals stay with the caller (its handler removes the partial file), but
+           SIGPIPE, raised by this thread's writes, does as it did without it */
+        sigset_t all, old;
+        sigfillset(&all);
+        sigdelset(&all, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        int err = pthread_create(&q->th, NULL, zq_main, o);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (err)
+            return out_drain(o, ZSTD_e_continue, e);   /* no thread: compressed here */
+        q->started = 1;
+    }
+    pthread_mutex_lock(&q->mu);
+    q->len[(q->head + q->count) % OUT_ZQ] = o->ilen;
+    q->count++;
+    pthread_cond_broadcast(&q->cv);
+    while (q->count == OUT_ZQ && !q->failed)
+        pthread_cond_wait(&q->cv, &q->mu);
+    int failed = q->failed;
+    if (failed)
+        *e = q->err;
+    else
+        o->ib = q->buf[(q->head + q->count) % OUT_ZQ];
+    pthread_mutex_unlock(&q->mu);
+    o->ilen = 0;
+    return failed ? -1 : 0;
 }
 
 mno_out *mno_out_open(const char *path, const mno_out_opts *opts, mno_error *e)
@@ -448,6 +563,20 @@ mno_out *mno_out_open(const char *path, const mno_out_opts *opts, mno_error *e)
                         opts->threads, ZSTD_getErrorName(r));
                 goto fail;
             }
+        } else {
+            out_zq *q = o->zq = calloc(1, sizeof *o->zq);
+            if (!q) {
+                mno_err(e, MNO_E_NOMEM, o->name, 0, NULL, "out of memory");
+                goto fail;
+            }
+            pthread_mutex_init(&q->mu, NULL);
+            pthread_cond_init(&q->cv, NULL);
+            q->buf[0] = o->ib;
+            for (size_t i = 1; i < OUT_ZQ; i++)
+                if (!(q->buf[i] = malloc(OUT_CHUNK))) {
+                    mno_err(e, MNO_E_NOMEM, o->name, 0, NULL, "out of memory");
+                    goto fail;
+                }
         }
     }
     return o;
@@ -483,7 +612,7 @@ int mno_out_write(mno_out *o, const void *p, size_t n, mno_error *e)
         o->ilen += k;
         s += k;
         n -= k;
-        if (o->ilen == OUT_CHUNK && out_drain(o, ZSTD_e_continue, e) < 0)
+        if (o->ilen == OUT_CHUNK && (o->zq ? zq_push(o, e) : out_drain(o, ZSTD_e_continue, e)) < 0)
             return -1;
     }
     return 0;
@@ -509,7 +638,7 @@ static int fsync_dir(const char *path, mno_error *e)
 int mno_out_finish(mno_out *o, mno_error *e)
 {
     int rc = -1;
-    if (out_drain(o, o->cz ? ZSTD_e_end : ZSTD_e_continue, e) < 0)
+    if (zq_stop(o, 0, e) < 0 || out_drain(o, o->cz ? ZSTD_e_end : ZSTD_e_continue, e) < 0)
         goto done;
     if (o->is_stdout) {
         struct stat st;
@@ -547,12 +676,21 @@ void mno_out_abort(mno_out *o)
 {
     if (!o)
         return;
+    zq_stop(o, 1, NULL);
     if ((!o->is_stdout || o->close_fd) && o->fd >= 0)
         close(o->fd);
     if (o->partial)
         unlink(o->partial);
     ZSTD_freeCCtx(o->cz);
-    free(o->ib);
+    if (o->zq) {
+        for (size_t i = 0; i < OUT_ZQ; i++)
+            free(o->zq->buf[i]);
+        pthread_mutex_destroy(&o->zq->mu);
+        pthread_cond_destroy(&o->zq->cv);
+        free(o->zq);
+    } else {
+        free(o->ib);
+    }
     free(o->ob);
     free(o->path);
     free(o->partial);

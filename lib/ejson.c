@@ -11,25 +11,48 @@
 #define NOMEM MNO_EJSON_NOMEM
 #define BAD MNO_EJSON_INVALID
 
-/* Room for n more bytes (the trailing NUL is written once, at the end). */
-static inline int room(mno_buf *b, size_t n)
+/*
+ * The writer keeps its place in the output in a local pointer o, passed in and returned by
+ * every function (NULL on failure, the reason in c->err), rather than in the buffer's len:
+ * stores through char pointers may alias anything, and a length kept in memory would be
+ * stored and loaded again at every piece of text. Room is reserved before each write (NEED).
+ */
+
+/* One document's printing: the output, where its room ends, the bytes that may be read (the
+   whole document's), the key cache (NULL: none), and why a function returned NULL. */
+typedef struct pr {
+    mno_buf *b;
+    char *end;              /* b->data + b->cap - 1: the last byte is kept for the NUL */
+    const uint8_t *lim;
+    mno_ejson_keys *kc;
+    int err;                /* NOMEM or BAD */
+} pr;
+
+/* Grows the output for n more bytes after o; returns where o is now, or NULL (NOMEM). */
+static __attribute__((noinline)) char *grow(pr *c, char *o, size_t n)
 {
-    if (b->len + n + 1 <= b->cap)
-        return 0;
-    return mno_buf_grow(b, n) < 0 ? NOMEM : 0;
+    mno_buf *b = c->b;
+    b->len = (size_t)(o - b->data);
+    if (mno_buf_grow(b, n) < 0) {
+        c->err = NOMEM;
+        return NULL;
+    }
+    c->end = b->data + b->cap - 1;
+    return b->data + b->len;
 }
 
-static inline int put(mno_buf *b, const void *p, size_t n)
+/* Room for n more bytes at o: o, or where it moved, or NULL. */
+static inline char *reserve(pr *c, char *o, size_t n)
 {
-    if (room(b, n))
-        return NOMEM;
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    return 0;
+    return (size_t)(c->end - o) >= n ? o : grow(c, o, n);
 }
 
-#define PUTS(b, lit) put((b), (lit), sizeof(lit) - 1)
-#define TRY(x) do { int rc_ = (x); if (rc_) return rc_; } while (0)
+#define NEED(n) do { if (!(o = reserve(c, o, (n)))) return NULL; } while (0)
+#define FAIL(code) do { c->err = (code); return NULL; } while (0)
+#define TRY(x) do { if (!(o = (x))) return NULL; } while (0)
+/* A string literal at o (room reserved). */
+#define LIT_AT(o, lit) (memcpy((o), (lit), sizeof(lit) - 1), (o) + sizeof(lit) - 1)
+#define PUT_LIT(lit) do { NEED(sizeof(lit) - 1); o = LIT_AT(o, lit); } while (0)
 
 static inline uint32_t le32(const uint8_t *p)
 {
@@ -67,14 +90,6 @@ static inline char *u64_text(char *end, uint64_t v, int neg)
     return p;
 }
 
-static int put_u64(mno_buf *b, uint64_t v, int neg)
-{
-    char tmp[24];
-    char *e = tmp + sizeof tmp, *p = u64_text(e, v, neg);
-    return put(b, p, (size_t)(e - p));
-}
-
-
 /* v in decimal, preceded by '-' when neg, written at o (room for 21 bytes); returns its end. */
 static inline char *u64_at(char *o, uint64_t v, int neg)
 {
@@ -93,22 +108,6 @@ static inline char *u64_at(char *o, uint64_t v, int neg)
     u64_text(e, v, 0);
     return e;
 }
-
-/* pre, the integer (magnitude mag, negative when neg), post: the number wrappers, with one
-   reservation of room (pre and post literals of up to 40 bytes together). */
-static inline int put_wrapped(mno_buf *b, const char *pre, size_t prel, uint64_t mag, int neg,
-                              const char *post, size_t postl)
-{
-    TRY(room(b, prel + 21 + postl));
-    char *o = b->data + b->len;
-    memcpy(o, pre, prel);
-    o = u64_at(o + prel, mag, neg);
-    memcpy(o, post, postl);
-    b->len = (size_t)(o + postl - b->data);
-    return 0;
-}
-
-#define WRAPPED(b, pre, mag, neg, post) put_wrapped((b), (pre), sizeof(pre) - 1, (mag), (neg), (post), sizeof(post) - 1)
 
 static inline uint64_t mag64(int64_t v) { return v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v; }
 
@@ -233,59 +232,36 @@ static inline char *esc_run(char *o, const uint8_t *s, size_t *ip, size_t stop, 
 }
 
 /*
- * s[0..n) as the inside of a JSON string, escaped as libbson's bson_utf8_escape_for_json:
+ * s[0..n) as the inside of a JSON string, at o, escaped as libbson's bson_utf8_escape_for_json:
  * '"' '\\' and \b \f \n \r \t by backslash, other bytes below 0x20 as \u00XX, NUL (only in
  * strings with a length) as \u0000, everything else (0x7f and valid UTF-8) as is. Invalid
  * UTF-8 (bad or missing continuation bytes, overlong forms, surrogates, above U+10FFFF) is BAD.
  */
-static int put_esc(mno_buf *b, const uint8_t *s, size_t n, const uint8_t *lim)
+static char *put_esc(pr *c, char *o, const uint8_t *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
         size_t stop = n - i > ESC_CHUNK ? i + ESC_CHUNK : n;
-        TRY(room(b, 6 * (stop - i) + 3 + SLACK));
-        char *o = esc_run(b->data + b->len, s, &i, stop, n, lim);
-        if (!o)
-            return BAD;
-        b->len = (size_t)(o - b->data);
+        NEED(6 * (stop - i) + 3 + SLACK);
+        if (!(o = esc_run(o, s, &i, stop, n, c->lim)))
+            FAIL(BAD);
     }
-    return 0;
+    return o;
 }
 
-/* pre (a literal of up to 8 bytes), s[0..n) escaped, post (likewise): the quoted forms of keys
-   and strings, with one reservation of room when s is short. */
-static inline int put_quoted(mno_buf *b, const char *pre, size_t prel, const uint8_t *s, size_t n,
-                             const char *post, size_t postl, const uint8_t *lim)
+/* As put_esc, with one look at the bytes when s is short and plain (the common case). */
+static inline char *put_str(pr *c, char *o, const uint8_t *s, size_t n)
 {
-    if (n < 16 && (size_t)(lim - s) >= 16) {
-        /* short and plain (the common case): one look at its bytes, one copy */
+    if (n < 16 && (size_t)(c->lim - s) >= 16) {
         mno_v16 x;
         memcpy(&x, s, 16);
         if (mno_v16_first(special16(x)) >= n) {
-            TRY(room(b, prel + 16 + postl));
-            char *o = b->data + b->len;
-            memcpy(o, pre, prel);
-            memcpy(o + prel, &x, 16);
-            memcpy(o + prel + n, post, postl);
-            b->len += prel + n + postl;
-            return 0;
+            NEED(16);
+            memcpy(o, &x, 16);
+            return o + n;
         }
     }
-    if (n > ESC_CHUNK) {
-        TRY(put(b, pre, prel));
-        TRY(put_esc(b, s, n, lim));
-        return put(b, post, postl);
-    }
-    TRY(room(b, 6 * n + 3 + 16 + SLACK));
-    char *o = b->data + b->len;
-    memcpy(o, pre, prel);
-    o += prel;
-    size_t i = 0;
-    if (!(o = esc_run(o, s, &i, n, n, lim)))
-        return BAD;
-    memcpy(o, post, postl);
-    b->len = (size_t)(o + postl - b->data);
-    return 0;
+    return put_esc(c, o, s, n);
 }
 
 /*
@@ -400,11 +376,6 @@ static inline int bstr(const uint8_t *p, const uint8_t *end, const uint8_t **s, 
     return 0;
 }
 
-static int put_qstr(mno_buf *b, const uint8_t *s, size_t n, const uint8_t *lim)
-{
-    return put_quoted(b, "\"", 1, s, n, "\"", 1, lim);
-}
-
 /* The text that opens a value of each type whose printed form starts the same way every time
    (up to its payload): what a cached key carries after it (mno_ejson_keys). */
 #define LIT(s) {s, sizeof(s) - 1}
@@ -418,28 +389,21 @@ static const struct { const char *s; size_t n; } open_of[256] = {
     [BSON_TYPE_DECIMAL128] = LIT("{ \"$numberDecimal\" : \""),
 };
 
-/* The opening of a value of type t, unless the key's cached text already held it (opened). */
-#define OPEN(b, t, opened) ((opened) ? 0 : put((b), open_of[t].s, open_of[t].n))
-
 /* An ObjectId's 24 hex digits and what closes it, its opening already written. */
-static int put_oid_rest(mno_buf *b, const uint8_t *p)
+static inline char *put_oid_rest(pr *c, char *o, const uint8_t *p)
 {
-    TRY(room(b, 24 + 3));
-    char *h = b->data + b->len;
+    NEED(24 + 3);
     for (int i = 0; i < 12; i++) {
-        h[2 * i] = hexd[p[i] >> 4];
-        h[2 * i + 1] = hexd[p[i] & 15];
+        o[2 * i] = hexd[p[i] >> 4];
+        o[2 * i + 1] = hexd[p[i] & 15];
     }
-    memcpy(h + 24, "\" }", 3);
-    b->len += 27;
-    return 0;
+    return LIT_AT(o + 24, "\" }");
 }
 
-static int put_b64(mno_buf *b, const uint8_t *p, size_t n)
+static char *put_b64(pr *c, char *o, const uint8_t *p, size_t n)
 {
     static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    TRY(room(b, (n + 2) / 3 * 4));
-    char *o = b->data + b->len;
+    NEED((n + 2) / 3 * 4);
     size_t i = 0;
     for (; i + 3 <= n; i += 3) {
         uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
@@ -461,25 +425,23 @@ static int put_b64(mno_buf *b, const uint8_t *p, size_t n)
         *o++ = a[(v >> 6) & 63];
         *o++ = '=';
     }
-    b->len = (size_t)(o - b->data);
-    return 0;
+    return o;
 }
 
 /* A double's digits and what closes it, its opening already written. */
-static int put_double_rest(mno_buf *b, double d)
+static char *put_double_rest(pr *c, char *o, double d)
 {
-    char tmp[64];
+    NEED(64 + 3 + 2);
     if (isnan(d)) {
-        TRY(PUTS(b, "NaN"));
+        o = LIT_AT(o, "NaN");
     } else if (isinf(d)) {
-        TRY(d > 0 ? PUTS(b, "Infinity") : PUTS(b, "-Infinity"));
+        o = d > 0 ? LIT_AT(o, "Infinity") : LIT_AT(o, "-Infinity");
     } else if (fabs(d) < 1e15 && !(d == 0 && signbit(d)) && (double)(int64_t)(d * 16) == d * 16) {
         /* a multiple of 1/16 below 10^15 (amounts, counts): exact in at most 19 digits, so
            "%.20g" prints it in full, without exponent; the same digits, without printf */
         uint64_t u = (uint64_t)fabs(d * 16);
         unsigned f = (unsigned)(u & 15) * 625; /* the fraction in 4 decimal digits */
-        TRY(room(b, 21 + 5 + 3));
-        char *o = u64_at(b->data + b->len, u >> 4, d < 0);
+        o = u64_at(o, u >> 4, d < 0);
         o[0] = '.';
         if (!f) {
             o[1] = '0';
@@ -493,303 +455,377 @@ static int put_double_rest(mno_buf *b, double d)
             while (o[-1] == '0')
                 o--;
         }
-        memcpy(o, "\" }", 3);
-        b->len = (size_t)(o + 3 - b->data);
-        return 0;
     } else {
-        int n = snprintf(tmp, sizeof tmp, "%.20g", d);
-        if (n < 0 || (size_t)n >= sizeof tmp)
-            return BAD;
-        TRY(put(b, tmp, (size_t)n));
-        if (strspn(tmp, "0123456789-") == (size_t)n)
-            TRY(PUTS(b, ".0"));
+        int n = snprintf(o, 64, "%.20g", d);
+        if (n < 0 || n >= 64)
+            FAIL(BAD);
+        if (strspn(o, "0123456789-") == (size_t)n)
+            o = LIT_AT(o + n, ".0");
+        else
+            o += n;
     }
-    return PUTS(b, "\" }");
+    return LIT_AT(o, "\" }");
 }
 
-/* One document's printing: the output, the bytes that may be read (the whole document's), and
-   the key cache (NULL: none). */
-typedef struct pr {
-    mno_buf *b;
-    const uint8_t *lim;
-    mno_ejson_keys *kc;
-} pr;
+/* pre (unless opened), the integer (magnitude mag, negative when neg), post: the number
+   wrappers. */
+#define WRAPPED(pre, mag, neg, post) do {                                      \
+        NEED(sizeof(pre) - 1 + 21 + sizeof(post) - 1);                         \
+        if (!opened)                                                           \
+            o = LIT_AT(o, pre);                                                \
+        o = u64_at(o, (mag), (neg));                                           \
+        o = LIT_AT(o, post);                                                   \
+    } while (0)
 
-static int doc(pr *c, const uint8_t *p, size_t avail, int depth, int is_array, int top);
+static char *doc(pr *c, char *o, const uint8_t *p, size_t avail, int depth, int is_array, int top, uint8_t *pred);
 
 /* One value of type t at *pp (advanced past it), end = the enclosing document's last byte;
-   opened: its opening (open_of[t]) is written already. */
-static int value(pr *c, uint8_t t, const uint8_t **pp, const uint8_t *end, int depth, int opened)
+   opened: its opening (open_of[t]) is written already; child: the key cache's guess for the
+   first key inside it (a document's, or an array's documents'). */
+static char *value(pr *c, char *o, uint8_t t, const uint8_t **pp, const uint8_t *end, int depth, int opened,
+                   uint8_t *child)
 {
-    mno_buf *b = c->b;
     const uint8_t *p = *pp, *s;
     size_t n, avail = (size_t)(end - p);
     switch (t) {
     case BSON_TYPE_DOUBLE: {
         if (avail < 8)
-            return BAD;
+            FAIL(BAD);
         uint64_t u = le64(p);
         double d;
         memcpy(&d, &u, 8);
-        TRY(OPEN(b, t, opened));
-        TRY(put_double_rest(b, d));
+        if (!opened)
+            PUT_LIT("{ \"$numberDouble\" : \"");
+        TRY(put_double_rest(c, o, d));
         p += 8;
         break;
     }
     case BSON_TYPE_UTF8:
-        TRY(bstr(p, end, &s, &n));
-        TRY(opened ? put_quoted(b, "", 0, s, n, "\"", 1, c->lim) : put_quoted(b, "\"", 1, s, n, "\"", 1, c->lim));
+        if (bstr(p, end, &s, &n))
+            FAIL(BAD);
+        if (!opened)
+            PUT_LIT("\"");
+        TRY(put_str(c, o, s, n));
+        PUT_LIT("\"");
         p += 4 + n + 1;
         break;
     case BSON_TYPE_DOCUMENT:
     case BSON_TYPE_ARRAY:
-        if (avail < 5)
-            return BAD;
-        if (depth >= MAX_DEPTH)
-            return BAD;
-        TRY(doc(c, p, avail, depth + 1, t == BSON_TYPE_ARRAY, 0));
+        if (avail < 5 || depth >= MAX_DEPTH)
+            FAIL(BAD);
+        TRY(doc(c, o, p, avail, depth + 1, t == BSON_TYPE_ARRAY, 0, child));
         p += le32(p);
         break;
     case BSON_TYPE_BINARY: {
         if (avail < 5)
-            return BAD;
+            FAIL(BAD);
         uint32_t l = le32(p);
         if (l > avail - 5)
-            return BAD;
+            FAIL(BAD);
         uint8_t sub = p[4];
         const uint8_t *data = p + 5;
         size_t dl = l;
         if (sub == BSON_SUBTYPE_BINARY_DEPRECATED) {
             /* the old binary subtype holds its own length; libbson shows what follows it */
             if (l < 4 || le32(data) != l - 4)
-                return BAD;
+                FAIL(BAD);
             data += 4;
             dl -= 4;
         }
-        TRY(PUTS(b, "{ \"$binary\" : { \"base64\" : \""));
-        TRY(put_b64(b, data, dl));
-        char st[2] = {hexd[sub >> 4], hexd[sub & 15]};
-        TRY(PUTS(b, "\", \"subType\" : \""));
-        TRY(put(b, st, 2));
-        TRY(PUTS(b, "\" } }"));
+        PUT_LIT("{ \"$binary\" : { \"base64\" : \"");
+        TRY(put_b64(c, o, data, dl));
+        NEED(64);
+        o = LIT_AT(o, "\", \"subType\" : \"");
+        *o++ = hexd[sub >> 4];
+        *o++ = hexd[sub & 15];
+        o = LIT_AT(o, "\" } }");
         p += 5 + l;
         break;
     }
     case BSON_TYPE_UNDEFINED:
-        TRY(PUTS(b, "{ \"$undefined\" : true }"));
+        PUT_LIT("{ \"$undefined\" : true }");
         break;
     case BSON_TYPE_OID:
         if (avail < 12)
-            return BAD;
-        TRY(OPEN(b, t, opened));
-        TRY(put_oid_rest(b, p));
+            FAIL(BAD);
+        if (!opened)
+            PUT_LIT("{ \"$oid\" : \"");
+        TRY(put_oid_rest(c, o, p));
         p += 12;
         break;
     case BSON_TYPE_BOOL:
         if (avail < 1 || p[0] > 1)
-            return BAD;
-        TRY(p[0] ? PUTS(b, "true") : PUTS(b, "false"));
+            FAIL(BAD);
+        if (p[0])
+            PUT_LIT("true");
+        else
+            PUT_LIT("false");
         p += 1;
         break;
     case BSON_TYPE_DATE_TIME:
         if (avail < 8)
-            return BAD;
+            FAIL(BAD);
         {
             int64_t v = (int64_t)le64(p);
-            TRY(put_wrapped(b, open_of[t].s, opened ? 0 : open_of[t].n, mag64(v), v < 0, "\" } }", 5));
+            WRAPPED("{ \"$date\" : { \"$numberLong\" : \"", mag64(v), v < 0, "\" } }");
         }
         p += 8;
         break;
     case BSON_TYPE_NULL:
-        TRY(PUTS(b, "null"));
+        PUT_LIT("null");
         break;
     case BSON_TYPE_REGEX: {
         size_t ol;
-        TRY(cstr(p, end, &n));
-        TRY(cstr(p + n + 1, end, &ol));
+        if (cstr(p, end, &n) || cstr(p + n + 1, end, &ol))
+            FAIL(BAD);
         const uint8_t *opts = p + n + 1;
-        TRY(PUTS(b, "{ \"$regularExpression\" : { \"pattern\" : \""));
-        TRY(put_esc(b, p, n, c->lim));
-        TRY(PUTS(b, "\", \"options\" : \""));
-        for (const char *o = "ilmsux"; *o; o++)
-            if (memchr(opts, *o, ol))
-                TRY(put(b, o, 1));
-        TRY(PUTS(b, "\" } }"));
+        PUT_LIT("{ \"$regularExpression\" : { \"pattern\" : \"");
+        TRY(put_esc(c, o, p, n));
+        NEED(64);
+        o = LIT_AT(o, "\", \"options\" : \"");
+        for (const char *f = "ilmsux"; *f; f++)
+            if (memchr(opts, *f, ol))
+                *o++ = *f;
+        o = LIT_AT(o, "\" } }");
         p += n + 1 + ol + 1;
         break;
     }
     case BSON_TYPE_DBPOINTER:
-        TRY(bstr(p, end, &s, &n));
-        if ((size_t)(end - (s + n + 1)) < 12)
-            return BAD;
-        TRY(PUTS(b, "{ \"$dbPointer\" : { \"$ref\" : \""));
-        {
-            size_t cl = strnlen((const char *)s, n);   /* libbson shows it up to a NUL */
-            TRY(put_esc(b, s, cl, c->lim));
-        }
-        TRY(PUTS(b, "\", \"$id\" : "));
-        TRY(put(b, open_of[BSON_TYPE_OID].s, open_of[BSON_TYPE_OID].n));
-        TRY(put_oid_rest(b, s + n + 1));
-        TRY(PUTS(b, " } }"));
+        if (bstr(p, end, &s, &n) || (size_t)(end - (s + n + 1)) < 12)
+            FAIL(BAD);
+        PUT_LIT("{ \"$dbPointer\" : { \"$ref\" : \"");
+        TRY(put_esc(c, o, s, strnlen((const char *)s, n)));   /* libbson shows it up to a NUL */
+        PUT_LIT("\", \"$id\" : { \"$oid\" : \"");
+        TRY(put_oid_rest(c, o, s + n + 1));
+        PUT_LIT(" } }");
         p = s + n + 1 + 12;
         break;
     case BSON_TYPE_CODE:
-        TRY(bstr(p, end, &s, &n));
-        TRY(PUTS(b, "{ \"$code\" : "));
-        TRY(put_qstr(b, s, n, c->lim));
-        TRY(PUTS(b, " }"));
-        p += 4 + n + 1;
-        break;
     case BSON_TYPE_SYMBOL:
-        TRY(bstr(p, end, &s, &n));
-        TRY(PUTS(b, "{ \"$symbol\" : "));
-        TRY(put_qstr(b, s, n, c->lim));
-        TRY(PUTS(b, " }"));
+        if (bstr(p, end, &s, &n))
+            FAIL(BAD);
+        if (t == BSON_TYPE_CODE)
+            PUT_LIT("{ \"$code\" : \"");
+        else
+            PUT_LIT("{ \"$symbol\" : \"");
+        TRY(put_str(c, o, s, n));
+        PUT_LIT("\" }");
         p += 4 + n + 1;
         break;
     case BSON_TYPE_CODEWSCOPE: {
         if (avail < 4)
-            return BAD;
+            FAIL(BAD);
         uint32_t total = le32(p);
         if (total < 14 || total > avail)
-            return BAD;
+            FAIL(BAD);
         const uint8_t *cend = p + total;
-        TRY(bstr(p + 4, cend, &s, &n));
+        if (bstr(p + 4, cend, &s, &n))
+            FAIL(BAD);
         const uint8_t *sc = s + n + 1;
         if ((size_t)(cend - sc) < 5 || le32(sc) != (size_t)(cend - sc))
-            return BAD;
-        TRY(PUTS(b, "{ \"$code\" : "));
-        TRY(put_qstr(b, s, n, c->lim));
-        TRY(PUTS(b, ", \"$scope\" : "));
-        TRY(doc(c, sc, (size_t)(cend - sc), 0, 0, 1));
-        TRY(PUTS(b, " }"));
+            FAIL(BAD);
+        PUT_LIT("{ \"$code\" : \"");
+        TRY(put_str(c, o, s, n));
+        PUT_LIT("\", \"$scope\" : ");
+        TRY(doc(c, o, sc, (size_t)(cend - sc), 0, 0, 1, child));
+        PUT_LIT(" }");
         p += total;
         break;
     }
     case BSON_TYPE_INT32:
         if (avail < 4)
-            return BAD;
+            FAIL(BAD);
         {
             int32_t v = (int32_t)le32(p);
-            TRY(put_wrapped(b, open_of[t].s, opened ? 0 : open_of[t].n, mag64(v), v < 0, "\" }", 3));
+            WRAPPED("{ \"$numberInt\" : \"", mag64(v), v < 0, "\" }");
         }
         p += 4;
         break;
     case BSON_TYPE_TIMESTAMP:
         if (avail < 8)
-            return BAD;
-        TRY(PUTS(b, "{ \"$timestamp\" : { \"t\" : "));
-        TRY(put_u64(b, le32(p + 4), 0));
-        TRY(PUTS(b, ", \"i\" : "));
-        TRY(put_u64(b, le32(p), 0));
-        TRY(PUTS(b, " } }"));
+            FAIL(BAD);
+        NEED(64);
+        o = LIT_AT(o, "{ \"$timestamp\" : { \"t\" : ");
+        o = u64_at(o, le32(p + 4), 0);
+        o = LIT_AT(o, ", \"i\" : ");
+        o = u64_at(o, le32(p), 0);
+        o = LIT_AT(o, " } }");
         p += 8;
         break;
     case BSON_TYPE_INT64:
         if (avail < 8)
-            return BAD;
+            FAIL(BAD);
         {
             int64_t v = (int64_t)le64(p);
-            TRY(put_wrapped(b, open_of[t].s, opened ? 0 : open_of[t].n, mag64(v), v < 0, "\" }", 3));
+            WRAPPED("{ \"$numberLong\" : \"", mag64(v), v < 0, "\" }");
         }
         p += 8;
         break;
-    case BSON_TYPE_DECIMAL128: {
+    case BSON_TYPE_DECIMAL128:
         if (avail < 16)
-            return BAD;
-        TRY(OPEN(b, t, opened));
-        TRY(room(b, 48 + 3));
-        b->len += dec128_text(p, b->data + b->len);
-        memcpy(b->data + b->len, "\" }", 3);
-        b->len += 3;
+            FAIL(BAD);
+        NEED(24 + 48 + 3);
+        if (!opened)
+            o = LIT_AT(o, "{ \"$numberDecimal\" : \"");
+        o += dec128_text(p, o);
+        o = LIT_AT(o, "\" }");
         p += 16;
         break;
-    }
     case BSON_TYPE_MAXKEY:
-        TRY(PUTS(b, "{ \"$maxKey\" : 1 }"));
+        PUT_LIT("{ \"$maxKey\" : 1 }");
         break;
     case BSON_TYPE_MINKEY:
-        TRY(PUTS(b, "{ \"$minKey\" : 1 }"));
+        PUT_LIT("{ \"$minKey\" : 1 }");
         break;
     default:
-        return BAD;
+        FAIL(BAD);
     }
     *pp = p;
-    return 0;
+    return o;
 }
 
-/* The cache slot of the element header (type byte, key, NUL) at h, its bytes in w[] (zero past
-   the NUL); NULL when the header is longer than 16 bytes or runs to within 16 bytes of lim. */
-static inline mno_ejson_key *key_slot(mno_ejson_keys *kc, const uint8_t *h, const uint8_t *lim, uint64_t w[2],
-                                      size_t *j)
+static inline int v16_zero(mno_v16 x)
+{
+    uint64_t w[2];
+    memcpy(w, &x, sizeof w);
+    return (w[0] | w[1]) == 0;
+}
+
+/* Where key_find found no entry: the slot to keep the header in, its bytes and length. */
+typedef struct key_miss {
+    mno_ejson_key *slot;    /* NULL: the header cannot be kept (over 16 bytes, or too near lim) */
+    size_t home;            /* the entry its bytes hash to */
+    mno_v16 head;
+    size_t hlen;
+} key_miss;
+
+#define KEYS_N (1u << MNO_EJSON_KEYS_LOG2)
+#define KEYS_FULL (KEYS_N / 4 * 3)
+
+/* The entry of the element header (type byte, key, NUL) at h: kc->e[pred] when it is that one
+   (the entry that came at this place last time), else the one its bytes hash to; NULL when
+   there is none (*m then says where one may go). */
+static inline mno_ejson_key *key_find(mno_ejson_keys *kc, const uint8_t *h, const uint8_t *lim, uint8_t pred,
+                                      key_miss *m)
 {
     static const mno_v16 iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    m->slot = NULL;
     if ((size_t)(lim - h) < 16)
         return NULL;
     mno_v16 x;
     memcpy(&x, h, 16);
+    mno_ejson_key *e = &kc->e[pred];
+    mno_v16 eh, em;
+    memcpy(&eh, e->head, 16);
+    memcpy(&em, e->mask, 16);
+    if (e->hlen && v16_zero((x ^ eh) & em))
+        return e;
     size_t z = mno_v16_first((mno_v16)(x == 0));   /* the key's NUL (h[0], the type, is not 0) */
     if (z == 0 || z == 16)
         return NULL;
-    x &= (mno_v16)(iota < (mno_v16){0} + (unsigned char)z);
+    x &= (mno_v16)(iota <= (mno_v16){0} + (unsigned char)z);
+    uint64_t w[2];
     memcpy(w, &x, 16);
-    *j = z;
-    uint64_t k = (w[0] ^ (w[1] * 0xC2B2AE3D27D4EB4FULL)) * 0x9E3779B97F4A7C15ULL;
-    return &kc->e[k >> (64 - MNO_EJSON_KEYS_LOG2)];
+    size_t i = ((w[0] ^ (w[1] * 0xC2B2AE3D27D4EB4FULL)) * 0x9E3779B97F4A7C15ULL) >> (64 - MNO_EJSON_KEYS_LOG2);
+    m->home = i;
+    /* the table is never full (KEYS_FULL): an empty entry ends the probe */
+    for (;; i = (i + 1) % KEYS_N) {
+        e = &kc->e[i];
+        if (!e->hlen)
+            break;
+        memcpy(&eh, e->head, 16);
+        if (e->hlen == z + 1 && v16_zero(x ^ eh))
+            return e;
+    }
+    m->slot = e;
+    m->head = x;
+    m->hlen = z + 1;
+    return NULL;
 }
 
 /* The document (or array) at p: "{ "k" : v, ... }"; an empty one is "{ }" at the top and
-   "{  }" / "[  ]" inside, as libbson prints them. */
-static int doc(pr *c, const uint8_t *p, size_t avail, int depth, int is_array, int top)
+   "{  }" / "[  ]" inside, as libbson prints them. pred: the key cache's guess for its first
+   key (for an array: for the first key of the documents in it), updated. */
+static char *doc(pr *c, char *o, const uint8_t *p, size_t avail, int depth, int is_array, int top, uint8_t *pred)
 {
-    mno_buf *b = c->b;
     if (avail < 5)
-        return BAD;
+        FAIL(BAD);
     uint32_t len = le32(p);
     if (len < 5 || len > avail || p[len - 1] != 0)
-        return BAD;
+        FAIL(BAD);
     const uint8_t *q = p + 4, *end = p + len - 1;
     if (q == end) {
         if (top)
-            return PUTS(b, "{ }");
-        return is_array ? PUTS(b, "[  ]") : PUTS(b, "{  }");
+            PUT_LIT("{ }");
+        else if (is_array)
+            PUT_LIT("[  ]");
+        else
+            PUT_LIT("{  }");
+        return o;
     }
-    TRY(is_array ? PUTS(b, "[ ") : PUTS(b, "{ "));
+    if (is_array)
+        PUT_LIT("[ ");
+    else
+        PUT_LIT("{ ");
     int first = 1;
+    uint8_t spare = 0;      /* the guesses of what the cache does not keep */
     while (q < end) {
         uint8_t t = *q++;
         const uint8_t *key = q;
         int opened = 0;
+        uint8_t *child = &spare;
         if (!is_array) {
             /* a key seen before (with a value of the same type): its text from the cache */
-            uint64_t w[2];
-            size_t z = 0;
-            mno_ejson_key *e = c->kc ? key_slot(c->kc, key - 1, c->lim, w, &z) : NULL;
-            if (e && e->head[0] == w[0] && e->head[1] == w[1] && key - 1 + z < end) {
-                size_t skip = first ? 2 : 0, n = (uint8_t)e->text[MNO_EJSON_KEY_TEXT + 15] - skip;
-                TRY(room(b, MNO_EJSON_KEY_TEXT + 16));
-                char *o = b->data + b->len;
-                for (size_t k = 0; k < n; k += 16)
-                    memcpy(o + k, e->text + skip + k, 16);
-                b->len += n;
-                q = key + z;
-                opened = 1;
+            key_miss m = {NULL, 0, {0}, 0};
+            mno_ejson_key *e = c->kc ? key_find(c->kc, key - 1, c->lim, *pred, &m) : NULL;
+            if (e && key - 1 + e->hlen - 1 < end) {
+                size_t skip = first ? 2 : 0;
+                NEED(64);
+                memcpy(o, e->text + skip, 64);
+                o += e->n - skip;
+                q = key + e->hlen - 1;
+                opened = open_of[t].n != 0;
+                *pred = (uint8_t)(e - c->kc->e);
+                pred = &e->next;
+                child = &e->child;
             } else {
                 size_t kl;
-                TRY(cstr(key, end, &kl));
+                if (cstr(key, end, &kl))
+                    FAIL(BAD);
                 q += kl + 1;
-                size_t mark = b->len;
-                TRY(first ? put_quoted(b, "\"", 1, key, kl, "\" : ", 4, c->lim)
-                          : put_quoted(b, ", \"", 3, key, kl, "\" : ", 4, c->lim));
-                size_t kn = b->len - mark + (first ? 2 : 0);
-                if (e && kn + open_of[t].n <= MNO_EJSON_KEY_TEXT) {
+                size_t mark = (size_t)(o - c->b->data);
+                if (first)
+                    PUT_LIT("\"");
+                else
+                    PUT_LIT(", \"");
+                TRY(put_str(c, o, key, kl));
+                PUT_LIT("\" : ");
+                const char *printed = c->b->data + mark;
+                size_t pn = (size_t)(o - printed), kn = pn + (first ? 2 : 0);
+                if (m.slot && kn + open_of[t].n <= MNO_EJSON_KEY_TEXT) {
                     /* the key (checked, escaped) and the value's opening: next time a copy */
-                    memcpy(e->head, w, sizeof e->head);
+                    static const mno_v16 iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+                    mno_v16 mask = (mno_v16)(iota < (mno_v16){0} + (unsigned char)m.hlen);
+                    if (c->kc->count == KEYS_FULL) {
+                        /* keys that do not repeat (or too many that do): start again */
+                        memset(c->kc, 0, sizeof *c->kc);
+                        m.slot = &c->kc->e[m.home];
+                    }
+                    c->kc->count++;
+                    e = m.slot;
+                    memcpy(e->head, &m.head, 16);
+                    memcpy(e->mask, &mask, 16);
+                    e->hlen = (uint8_t)m.hlen;
                     memcpy(e->text, ", ", 2);
-                    memcpy(e->text + kn - (b->len - mark), b->data + mark, b->len - mark);
+                    memcpy(e->text + kn - pn, printed, pn);
                     if (open_of[t].n)
                         memcpy(e->text + kn, open_of[t].s, open_of[t].n);
-                    e->text[MNO_EJSON_KEY_TEXT + 15] = (char)(kn + open_of[t].n);
+                    e->n = (uint8_t)(kn + open_of[t].n);
+                    *pred = (uint8_t)(e - c->kc->e);
+                    pred = &e->next;
+                    child = &e->child;
+                } else {
+                    pred = &spare;
                 }
             }
         } else {
@@ -801,38 +837,48 @@ static int doc(pr *c, const uint8_t *p, size_t avail, int depth, int is_array, i
                 kl++;
             }
             if (key + kl >= end)
-                return BAD;
+                FAIL(BAD);
             q += kl + 1;
             if (!first)
-                TRY(PUTS(b, ", "));
+                PUT_LIT(", ");
             if (!plainkey) {
                 /* keys of arrays are not shown, but libbson still insists they are UTF-8 */
-                size_t mark = b->len;
-                TRY(put_esc(b, key, kl, c->lim));
-                b->len = mark;
+                size_t mark = (size_t)(o - c->b->data);
+                TRY(put_esc(c, o, key, kl));
+                o = c->b->data + mark;
             }
+            child = pred;
         }
         first = 0;
-        TRY(value(c, t, &q, end, depth, opened && open_of[t].n));
+        TRY(value(c, o, t, &q, end, depth, opened, child));
     }
     if (q != end)
-        return BAD;
-    return is_array ? PUTS(b, " ]") : PUTS(b, " }");
+        FAIL(BAD);
+    if (is_array)
+        PUT_LIT(" ]");
+    else
+        PUT_LIT(" }");
+    return o;
 }
 
 int mno_ejson_canonical_keys(mno_ejson_keys *kc, mno_buf *out, const uint8_t *d, size_t len)
 {
     size_t mark = out->len;
-    pr c = {out, d + len, kc};
-    int rc = doc(&c, d, len, 0, 0, 1);
-    if (rc == 0 && len != le32(d))
-        rc = BAD;
-    if (rc) {
-        out->len = mark;
-        if (out->data)
-            out->data[mark] = '\0';
-        return rc;
+    if (mno_buf_grow(out, 64) < 0)
+        return NOMEM;
+    pr c = {out, out->data + out->cap - 1, d + len, kc, 0};
+    uint8_t spare = 0;
+    char *o = doc(&c, out->data + out->len, d, len, 0, 0, 1, kc ? &kc->first : &spare);
+    if (o && len != le32(d)) {
+        o = NULL;
+        c.err = BAD;
     }
+    if (!o) {
+        out->len = mark;
+        out->data[mark] = '\0';
+        return c.err;
+    }
+    out->len = (size_t)(o - out->data);
     out->data[out->len] = '\0';
     return 0;
 }

@@ -24,18 +24,27 @@ int mno_ejson_canonical(mno_buf *out, const uint8_t *doc, size_t len);
  * values of the same types, and printing one then costs a copy of its key's text, which was
  * escaped and checked once (as UTF-8), with its value's opening ("{ \"$numberInt\" : \"").
  * Entries are found by the element's bytes (type, key, NUL; up to 16 of them), so the text is
- * always the one those bytes print. All zeros is an empty cache (no set-up, nothing to free);
- * one per thread (it is written as documents are printed).
+ * always the one those bytes print: first the entry that came at the same place last time
+ * (after the same key, or first inside the same key's value), else by a hash of the bytes
+ * (open addressing; a cache three quarters full starts again empty). All zeros is an empty cache (no set-up, nothing to free); one per thread (it is written as
+ * documents are printed).
  */
 #define MNO_EJSON_KEYS_LOG2 8
-#define MNO_EJSON_KEY_TEXT 96
+#define MNO_EJSON_KEY_TEXT 62
 typedef struct mno_ejson_key {
-    char text[MNO_EJSON_KEY_TEXT + 16]; /* ", \"KEY\" : " and the opening of a value of the type,
-                                           copied 16 bytes at a time; its length in the last byte */
-    uint64_t head[2];   /* the element's type byte, key and NUL, zero-padded to 16 bytes */
-} mno_ejson_key;
+    unsigned char head[16]; /* the element's type byte, key and NUL; zero after them */
+    unsigned char mask[16]; /* 0xff over those bytes, zero after them */
+    char text[MNO_EJSON_KEY_TEXT + 2]; /* ", \"KEY\" : " and the opening of a value of the type
+                                          (copied 64 bytes at a time from text or text + 2) */
+    uint8_t n;              /* bytes of text */
+    uint8_t hlen;           /* bytes of head used; 0: an empty entry */
+    uint8_t next;           /* the entry of the key that followed this one, last time */
+    uint8_t child;          /* the entry of the first key inside this one's value, last time */
+} __attribute__((aligned(16))) mno_ejson_key;
 typedef struct mno_ejson_keys {
     mno_ejson_key e[1 << MNO_EJSON_KEYS_LOG2];
+    uint8_t first;          /* the entry of a document's first key, last time */
+    unsigned count;         /* entries used */
 } mno_ejson_keys;
 
 /* As mno_ejson_canonical, the same text, with the keys' printed forms taken from and kept in

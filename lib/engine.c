@@ -44,6 +44,7 @@ const mno_engine_ops mno_engine_mongo = {
     .journal_get = mno_mongo_journal_get,
     .restore_related = mno_mongo_restore_related,
     .hash_section = mno_mongo_hash_section,
+    .hash_start = mno_mongo_hash_start,
     .hash_buckets = mno_mongo_hash_buckets,
     .list_buckets = mno_mongo_list_buckets,
     .list_ns = mno_mongo_list_ns,

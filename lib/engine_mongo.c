@@ -100,6 +100,7 @@ void mno_mongo_close(mno_engine *en)
     mno_mongo *m = MNO_MONGO(en);
     if (!m)
         return;
+    mno_mongo_verify_free(en);
     mno_mongo_dump_free(en);
     mno_mongo_restore_free(en);
     if (m->client)

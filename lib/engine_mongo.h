@@ -34,6 +34,8 @@ int mno_mongo_is_own_collection(const char *name);
 
 /* Frees the restore state (m->restore). Accepts NULL. */
 void mno_mongo_restore_free(mno_engine *en);
+/* Stops and joins a pending verify hash (m->verify). Accepts NULL. */
+void mno_mongo_verify_free(mno_engine *en);
 
 /* ---- dump helpers (engine_mongo_dump.c, engine_mongo_orgs.c) ---- */
 
@@ -83,6 +85,7 @@ int  mno_mongo_restore_related(mno_engine *en, const char *const *ns, size_t n, 
                                size_t *npairs, mno_error *e);
 int  mno_mongo_hash_section(mno_engine *en, const mno_section *s, uint64_t *count, mno_sum *sum,
                             int *exists, mno_error *e);
+int  mno_mongo_hash_start(mno_engine *en, const mno_section *s, mno_error *e);
 int  mno_mongo_hash_buckets(mno_engine *en, const mno_section *s, const char *const *parents,
                             size_t nparents, size_t plen, size_t clen, mno_bucket_cb cb, void *arg,
                             mno_error *e);

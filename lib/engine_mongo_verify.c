@@ -1,6 +1,9 @@
 /* engine_mongo_verify.c: MongoDB verify ops: counts and md5 sums of a collection's documents, hashed as they stream. */
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include "buf.h"
 #include "engine_mongo.h"
 
 /*
@@ -71,48 +74,313 @@ static bson_t *section_filter(const mno_section *s, mno_error *e)
     return b;
 }
 
+/*
+ * A section's count and sum are computed while the caller reads the archive's section
+ * (hash_start): a thread of its own reads the cursor and copies the documents into batches
+ * of 256 KiB (libmongoc reuses its reply buffer); a batch is hashed in the lanes of the SIMD
+ * md5 (mno_md5_many) by whichever side is free: by the caller once it has read the section
+ * and waits in hash_section, else by the reading thread itself when every batch is full.
+ * Sums add up in any order, so batches need no order. The client is used by the reading
+ * thread alone until hash_section joins it. Asking for more documents per reply
+ * (batchSize) saves round trips.
+ */
+#define HASH_NBATCH 4
+#define HASH_BATCH 1024                      /* documents per batch, or fewer ... */
+#define HASH_BATCH_BYTES ((size_t)256 << 10)   /* ... once this many bytes are in */
+#define HASH_GETMORE 4096                    /* documents per reply */
+
+enum { SLOT_FREE, SLOT_FILLING, SLOT_FULL, SLOT_HASHING };
+
+typedef struct hbatch {
+    int state;                               /* SLOT_*, under the mutex */
+    mno_buf docs;                            /* the documents' BSON, back to back */
+    size_t n;
+    size_t len[HASH_BATCH];
+    const unsigned char *doc[HASH_BATCH];
+    unsigned char dig[HASH_BATCH][16];
+} hbatch;
+
+typedef struct mg_hash {
+    mno_mongo *m;
+    char *ns;
+    bson_t *filter;
+    pthread_t th;
+    int started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    /* under mu: */
+    hbatch *b[HASH_NBATCH];
+    int done;                                /* the reading thread has read everything (or failed) */
+    int stop;                                /* the caller gives up (an error elsewhere) */
+    uint64_t count;
+    mno_sum sum;
+    /* final once done: */
+    int rc, exists;
+    mno_error err;
+} mg_hash;
+
+/* With h->mu held: hashes one full batch, unlocking meanwhile. Returns 1, or 0 when none is full. */
+static int hash_one(mg_hash *h)
+{
+    hbatch *b = NULL;
+    for (int i = 0; i < HASH_NBATCH && !b; i++)
+        if (h->b[i]->state == SLOT_FULL)
+            b = h->b[i];
+    if (!b)
+        return 0;
+    b->state = SLOT_HASHING;
+    pthread_mutex_unlock(&h->mu);
+    size_t off = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        b->doc[i] = (const unsigned char *)b->docs.data + off;
+        off += b->len[i];
+    }
+    mno_md5_many(b->doc, b->len, b->n, b->dig);
+    mno_sum part = MNO_SUM_ZERO;
+    for (size_t i = 0; i < b->n; i++)
+        mno_sum_add_digest(&part, b->dig[i]);
+    pthread_mutex_lock(&h->mu);
+    mno_sum_add(&h->sum, &part);
+    h->count += b->n;
+    b->state = SLOT_FREE;
+    pthread_cond_broadcast(&h->cv);
+    return 1;
+}
+
+/* The reading thread's next batch to fill, emptied; NULL when told to stop. While none is
+   free it hashes a full one, else waits. */
+static hbatch *hash_slot(mg_hash *h)
+{
+    hbatch *b = NULL;
+    pthread_mutex_lock(&h->mu);
+    while (!h->stop && !b) {
+        for (int i = 0; i < HASH_NBATCH && !b; i++)
+            if (h->b[i]->state == SLOT_FREE)
+                b = h->b[i];
+        if (!b && !hash_one(h))
+            pthread_cond_wait(&h->cv, &h->mu);
+    }
+    if (b)
+        b->state = SLOT_FILLING;
+    pthread_mutex_unlock(&h->mu);
+    if (b) {
+        mno_buf_reset(&b->docs);
+        b->n = 0;
+    }
+    return b;
+}
+
+static void hash_publish(mg_hash *h, hbatch *b)
+{
+    pthread_mutex_lock(&h->mu);
+    b->state = b->n ? SLOT_FULL : SLOT_FREE;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* The reading thread's work: reads the collection's documents into batches. Returns 0
+   (*exists 0 when the collection is missing), or -1 with h->err filled. */
+static int hash_read(mg_hash *h, int *exists)
+{
+    mno_error *e = &h->err;
+    char *dbname = NULL, *cname = NULL;
+    mongoc_collection_t *coll = NULL;
+    mongoc_cursor_t *cur = NULL;
+    bson_t opts = BSON_INITIALIZER;
+    bson_error_t be;
+    const bson_t *doc;
+    hbatch *b = NULL;
+    uint64_t n = 0;
+    int rc = -1;
+    *exists = 0;
+    coll = open_coll(h->m, h->ns, &dbname, &cname, e);
+    if (!coll)
+        goto done;
+    BSON_APPEND_INT32(&opts, "batchSize", HASH_GETMORE);
+    cur = mongoc_collection_find_with_opts(coll, h->filter, &opts, NULL);
+    while (mongoc_cursor_next(cur, &doc)) {
+        if (!b && !(b = hash_slot(h))) {
+            mno_err(e, MNO_E_INTERNAL, NULL, 0, h->ns, "stopped");
+            goto done;
+        }
+        if (mno_buf_add(&b->docs, bson_get_data(doc), doc->len) < 0) {
+            mno_err(e, MNO_E_NOMEM, NULL, 0, h->ns, "out of memory");
+            goto done;
+        }
+        b->len[b->n++] = doc->len;
+        n++;
+        if (b->n == HASH_BATCH || b->docs.len >= HASH_BATCH_BYTES) {
+            hash_publish(h, b);
+            b = NULL;
+        }
+    }
+    if (mongoc_cursor_error(cur, &be)) {
+        mno_mongo_err(e, &be, h->ns, "cannot read the collection");
+        goto done;
+    }
+    /* no document: an empty collection, or none (a find on a missing one finds nothing) */
+    rc = n ? 1 : coll_exists(h->m, dbname, cname, h->ns, e);
+    if (rc >= 0) {
+        *exists = rc;
+        rc = 0;
+    }
+done:
+    if (b)
+        hash_publish(h, b);
+    mongoc_cursor_destroy(cur);
+    bson_destroy(&opts);
+    mongoc_collection_destroy(coll);
+    free(dbname);
+    free(cname);
+    return rc;
+}
+
+static void *hash_main(void *arg)
+{
+    mg_hash *h = arg;
+    int exists;
+    int rc = hash_read(h, &exists);
+    pthread_mutex_lock(&h->mu);
+    h->rc = rc;
+    h->exists = exists;
+    h->done = 1;
+    pthread_cond_broadcast(&h->cv);
+    /* all read: help with the batches still full */
+    while (rc == 0 && !h->stop && hash_one(h))
+        ;
+    pthread_mutex_unlock(&h->mu);
+    return NULL;
+}
+
+/* The caller's side: hashes full batches until everything is read and hashed. */
+static void hash_wait(mg_hash *h)
+{
+    pthread_mutex_lock(&h->mu);
+    for (;;) {
+        if (hash_one(h))
+            continue;
+        int busy = 0;
+        for (int i = 0; i < HASH_NBATCH; i++)
+            busy |= h->b[i]->state == SLOT_HASHING;
+        if (h->done && !busy)
+            break;
+        pthread_cond_wait(&h->cv, &h->mu);
+    }
+    pthread_mutex_unlock(&h->mu);
+}
+
+static void hash_free(mg_hash *h)
+{
+    if (!h)
+        return;
+    if (h->started) {
+        pthread_mutex_lock(&h->mu);
+        h->stop = 1;
+        pthread_cond_broadcast(&h->cv);
+        pthread_mutex_unlock(&h->mu);
+        pthread_join(h->th, NULL);
+    }
+    for (int i = 0; i < HASH_NBATCH; i++) {
+        if (h->b[i])
+            mno_buf_release(&h->b[i]->docs);
+        free(h->b[i]);
+    }
+    pthread_mutex_destroy(&h->mu);
+    pthread_cond_destroy(&h->cv);
+    free(h->ns);
+    bson_destroy(h->filter);
+    free(h);
+}
+
+void mno_mongo_verify_free(mno_engine *en)
+{
+    mno_mongo *m = MNO_MONGO(en);
+    if (m) {
+        hash_free(m->verify);
+        m->verify = NULL;
+    }
+}
+
+/* Starts hashing section s in a reading thread. NULL with e filled. */
+static mg_hash *hash_begin(mno_mongo *m, const mno_section *s, mno_error *e)
+{
+    mg_hash *h = calloc(1, sizeof *h);
+    if (!h) {
+        mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&h->mu, NULL);
+    pthread_cond_init(&h->cv, NULL);
+    h->m = m;
+    mno_error_clear(&h->err);
+    h->ns = strdup(s->ns);
+    int ok = h->ns != NULL;
+    for (int i = 0; i < HASH_NBATCH; i++)
+        ok &= (h->b[i] = calloc(1, sizeof *h->b[i])) != NULL;
+    if (!ok) {
+        hash_free(h);
+        mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "out of memory");
+        return NULL;
+    }
+    if (!(h->filter = section_filter(s, e))) {
+        hash_free(h);
+        return NULL;
+    }
+    /* the reading thread leaves the tool's signals to the caller's thread */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
+    sigaddset(&block, SIGQUIT);
+    sigaddset(&block, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    int err = pthread_create(&h->th, NULL, hash_main, h);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (err) {
+        hash_free(h);
+        mno_err(e, MNO_E_INTERNAL, NULL, 0, s->ns, "cannot start a reading thread: %s", strerror(err));
+        return NULL;
+    }
+    h->started = 1;
+    return h;
+}
+
+int mno_mongo_hash_start(mno_engine *en, const mno_section *s, mno_error *e)
+{
+    mno_mongo *m = MNO_MONGO(en);
+    if (m->verify)
+        return mno_err(e, MNO_E_INTERNAL, NULL, 0, s->ns, "a hash is already pending for %s",
+                       ((mg_hash *)m->verify)->ns);
+    m->verify = hash_begin(m, s, e);
+    return m->verify ? 0 : -1;
+}
+
 int mno_mongo_hash_section(mno_engine *en, const mno_section *s, uint64_t *count, mno_sum *sum,
                            int *exists, mno_error *e)
 {
     mno_mongo *m = MNO_MONGO(en);
-    char *dbname = NULL, *cname = NULL;
-    mongoc_collection_t *coll = NULL;
-    mongoc_cursor_t *cur = NULL;
-    bson_t *filter = NULL;
-    bson_error_t be;
-    const bson_t *doc;
-    int rc = -1;
+    mg_hash *h = m->verify;
     *count = 0;
     sum->hi = sum->lo = 0;
     *exists = 0;
-    coll = open_coll(m, s->ns, &dbname, &cname, e);
-    if (!coll)
-        goto done;
-    int ex = coll_exists(m, dbname, cname, s->ns, e);
-    if (ex <= 0) {
-        rc = ex;
-        goto done;
+    if (h && strcmp(h->ns, s->ns) != 0)
+        return mno_err(e, MNO_E_INTERNAL, NULL, 0, s->ns, "the pending hash is for %s", h->ns);
+    m->verify = NULL;
+    if (!h && !(h = hash_begin(m, s, e)))
+        return -1;
+    hash_wait(h);
+    pthread_join(h->th, NULL);
+    h->started = 0;
+    int rc = h->rc;
+    if (rc < 0) {
+        *e = h->err;
+    } else {
+        *exists = h->exists;
+        *count = h->count;
+        *sum = h->sum;
     }
-    *exists = 1;
-    filter = section_filter(s, e);
-    if (!filter)
-        goto done;
-    cur = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
-    while (mongoc_cursor_next(cur, &doc)) {
-        mno_sum_add_md5(sum, bson_get_data(doc), doc->len);
-        (*count)++;
-    }
-    if (mongoc_cursor_error(cur, &be)) {
-        mno_mongo_err(e, &be, s->ns, "cannot read the collection");
-        goto done;
-    }
-    rc = 0;
-done:
-    mongoc_cursor_destroy(cur);
-    bson_destroy(filter);
-    mongoc_collection_destroy(coll);
-    free(dbname);
-    free(cname);
+    hash_free(h);
     return rc;
 }
 

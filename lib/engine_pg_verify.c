@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "buf.h"
+#include "hex.h"
 #include "engine_pg.h"
 
 /*
@@ -461,15 +462,10 @@ done:
     return rc;
 }
 
-static int hexval(char c)
-{
-    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
-}
-
 static void unhex16(const char *h, unsigned char out[16])
 {
     for (int i = 0; i < 16; i++)
-        out[i] = (unsigned char)(hexval(h[2 * i]) << 4 | hexval(h[2 * i + 1]));
+        out[i] = (unsigned char)(mno_hexval(h[2 * i]) << 4 | mno_hexval(h[2 * i + 1]));
 }
 
 /* Up to 32 distinct prefix lengths (1..32 hex digits): one array parameter each. */

@@ -5,6 +5,7 @@
 #include "utf8.h"
 #include "v16.h"
 #include "buf.h"
+#include "hex.h"
 #include "pgrec.h"
 
 struct mno_pgrec {
@@ -62,23 +63,12 @@ int mno_pgrec_setup(mno_pgrec *p, const mno_section *s)
     return 0;
 }
 
-static int hexv(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* 4 hex digits at s (s[0..4) must be readable): the value, or -1. */
 static long hex4(const char *s)
 {
     long v = 0;
     for (int i = 0; i < 4; i++) {
-        int h = hexv(s[i]);
+        int h = mno_hexval(s[i]);
         if (h < 0)
             return -1;
         v = v * 16 + h;

@@ -1,6 +1,7 @@
 /* mno-verify: the checksum report: a target database against an archive, or a live source (docs/mno-verify.md). */
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +154,10 @@ int main(int argc, char **argv)
     char *json = NULL;
     int status = 2;
     memset(&o, 0, sizeof o);
+    /* as for mno-dump: libmongoc's reply buffers (about a megabyte per getMore) taken from
+       the heap and kept, not mapped and unmapped (page faults) each time */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
     mno_error_clear(&e);
     mno_vreport_init(&rep);
     if (parse_opts(argc, argv, &o) != 0)

@@ -286,3 +286,31 @@ PY
   [ "$status" -eq 1 ]
   [[ "$output" == *$'\n\nconnec.many: 3 keys differ\n  changed  _id=s-12346: name\n  extra    _id={"$numberLong":"20001"}\n  missing  _id={"$oid":"000000000000000000001f40"}\nverdict: DIFFERS'* ]]
 }
+
+@test "verify mongo: the connection drops while a collection is hashed (in its reading thread): exit 2 naming it" {
+  [ "${MNO_TEST_MONGOD:-}" = 1 ] || skip "needs the project's test server (fault knobs)"
+  local d=$BATS_TEST_TMPDIR u
+  u=$(mongod_start_extra "$d/fault" 3>&-)
+  u=$(mongo_uri_db "$u" verify_fault)
+  python3 -c '
+for i in range(9000):
+    print("{\"_id\":\"p%06d\",\"n\":%d,\"pad\":\"%s\"}" % (i, i, "x" * 200))' >"$d/big.jsonl"
+  "$MC" insert "$u" big <"$d/big.jsonl" >/dev/null
+  {
+    echo '{"t":"header","format":"mnoa","version":1,"engine":"mongodb","source":"connec","tenant":"acme"}'
+    echo '{"t":"begin","ns":"verify_fault.big","key":["_id"]}'
+    jq -c '{t: "rec", ns: "verify_fault.big", v: .}' "$d/big.jsonl"
+    echo '{"t":"end","ns":"verify_fault.big","count":0,"sum":"00000000000000000000000000000000"}'
+    echo '{"t":"trailer","sections":0,"count":0,"sum":"00000000000000000000000000000000"}'
+  } >"$d/big.raw"
+  mno-cat --seal -o "$d/big.mnoa" "$d/big.raw"
+  run mno-verify --archive "$d/big.mnoa" --target "$u"
+  [ "$status" -eq 0 ]
+  # past the first batches: the reading thread has filled and hashed several
+  mongo_cmd "$u" admin '{"mnoFault":1,"dropAfterDocs":6000}' >/dev/null
+  run mno-verify --archive "$d/big.mnoa" --target "$u"
+  mongod_stop "$d/fault"
+  [ "$status" -eq 2 ]
+  [[ "$output" == "mno-verify: error: $d/big.mnoa:9003: section verify_fault.big: cannot read the collection: "*"Failed to read 4 bytes"* ]]
+  [ "${#lines[@]}" -eq 1 ]
+}

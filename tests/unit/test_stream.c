@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include <libpq-fe.h>
+#include <zstd.h>
 #include "buf.h"
 #include "stream.h"
 
@@ -857,6 +858,119 @@ static void test_out_pipe_buffer(void **state)
 #endif
 }
 
+/* The bytes of a zstd output as lib/codec.c made them before it compressed in a thread: level
+   3 with a checksum, one ZSTD_e_continue per full 256 KiB chunk, the rest with ZSTD_e_end. */
+static unsigned char *zstd_unthreaded(const unsigned char *in, size_t n, size_t *outn)
+{
+    ZSTD_CCtx *cz = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(cz, ZSTD_c_compressionLevel, 3);
+    ZSTD_CCtx_setParameter(cz, ZSTD_c_checksumFlag, 1);
+    size_t cap = ZSTD_compressBound(n) + 4096, chunk = (size_t)256 << 10;
+    unsigned char *out = malloc(cap);
+    assert_non_null(out);
+    ZSTD_outBuffer zo = {out, cap, 0};
+    size_t at = 0;
+    for (; n - at >= chunk; at += chunk) {
+        ZSTD_inBuffer zi = {in + at, chunk, 0};
+        while (zi.pos < zi.size)
+            assert_false(ZSTD_isError(ZSTD_compressStream2(cz, &zo, &zi, ZSTD_e_continue)));
+    }
+    ZSTD_inBuffer zi = {in + at, n - at, 0};
+    size_t r;
+    do {
+        r = ZSTD_compressStream2(cz, &zo, &zi, ZSTD_e_end);
+        assert_false(ZSTD_isError(r));
+    } while (r);
+    ZSTD_freeCCtx(cz);
+    *outn = zo.pos;
+    return out;
+}
+
+/* A zstd output (no libzstd workers) compresses in a thread of its own: written in pieces of
+   every size, several chunks' worth and not a whole number of them, the file holds exactly the
+   bytes of the compression without the thread; a small output (no thread started) too. */
+static void test_out_zstd_thread_same_bytes(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {0, 1, 100, ((size_t)256 << 10) - 1, (size_t)256 << 10, (size_t)3 << 20,
+                                   ((size_t)3 << 20) + 12345};
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        size_t n = sizes[si];
+        unsigned char *in = malloc(n + 1);
+        assert_non_null(in);
+        uint32_t x = 2463534242u + (uint32_t)si;
+        for (size_t i = 0; i < n; i++) {
+            x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+            in[i] = (unsigned char)("abcdefgh {}\"\n0123"[x % 16] + (i % 4096 < 64 ? x % 7 : 0));
+        }
+        const char *path = tpath("thread.mnoa.zst");
+        mno_out_opts oo = MNO_OUT_OPTS_INIT;
+        oo.zstd = 1;
+        mno_error e = {0};
+        mno_out *out = mno_out_open(path, &oo, &e);
+        assert_non_null(out);
+        for (size_t at = 0, k = 0; at < n; k++) {
+            size_t piece = k % 3 == 0 ? 1 : k % 3 == 1 ? 7777 : 300001;
+            if (piece > n - at)
+                piece = n - at;
+            assert_int_equal(mno_out_write(out, in + at, piece, &e), 0);
+            at += piece;
+        }
+        assert_int_equal(mno_out_bytes(out), n);
+        assert_int_equal(mno_out_finish(out, &e), 0);
+        size_t gn, wn;
+        char *got = read_file(path, &gn);
+        unsigned char *want = zstd_unthreaded(in, n, &wn);
+        assert_int_equal(gn, wn);
+        assert_memory_equal(got, want, wn);
+        free(got);
+        free(want);
+        free(in);
+        unlink(path);
+    }
+}
+
+/* The compressing thread's failures: a write error (a full disk) is the caller's error, at a
+   later write or at the end; an abort while the thread works removes the partial file. */
+static void test_out_zstd_thread_errors(void **state)
+{
+    (void)state;
+    size_t n = (size_t)8 << 20;
+    unsigned char *in = malloc(n);
+    assert_non_null(in);
+    uint32_t x = 88172645u;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        in[i] = (unsigned char)x;   /* incompressible: the output is as large */
+    }
+    mno_out_opts oo = MNO_OUT_OPTS_INIT;
+    oo.zstd = 1;
+    mno_error e = {0};
+    mno_out *out = mno_out_open("/dev/full", &oo, &e);
+    assert_non_null(out);
+    int rc = 0;
+    for (size_t at = 0; at < n && rc == 0; at += 65536)
+        rc = mno_out_write(out, in + at, 65536, &e);
+    if (rc == 0)
+        rc = mno_out_finish(out, &e);
+    else
+        mno_out_abort(out);
+    assert_int_equal(rc, -1);
+    assert_string_equal(e.msg, "/dev/full: write error: No space left on device");
+
+    const char *path = tpath("aborted.mnoa.zst");
+    char partial[600];
+    snprintf(partial, sizeof partial, "%s.partial", path);
+    out = mno_out_open(path, &oo, &e);
+    assert_non_null(out);
+    assert_int_equal(mno_out_write(out, in, n / 2, &e), 0);
+    assert_int_equal(access(partial, F_OK), 0);
+    mno_out_abort(out);
+    assert_int_equal(access(partial, F_OK), -1);
+    assert_int_equal(access(path, F_OK), -1);
+    free(in);
+}
+
 static void test_writer_misuse(void **state)
 {
     (void)state;
@@ -1458,6 +1572,8 @@ int main(void)
         cmocka_unit_test(test_seal),
         cmocka_unit_test(test_out_to_fifo_in_place),
         cmocka_unit_test(test_out_pipe_buffer),
+        cmocka_unit_test(test_out_zstd_thread_same_bytes),
+        cmocka_unit_test(test_out_zstd_thread_errors),
         cmocka_unit_test(test_writer_misuse),
         cmocka_unit_test(test_pg_sums_match_postgresql),
         cmocka_unit_test(test_mongo_relaxed_types),
