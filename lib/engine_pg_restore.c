@@ -160,7 +160,21 @@ int mno_pg_journal_get(mno_engine *en, const char *archive_id, const char *ns, i
     return rc;
 }
 
-/* Creates the journal when it is not there (inside the section's transaction). */
+/*
+ * After waiting for an advisory lock (restore -j N): makes this session see the catalog rows
+ * the other transaction committed meanwhile. An advisory lock, unlike a relation's, does not
+ * make the backend take in other sessions' catalog changes, so a name it looked up before
+ * (not there then) could still look absent to CREATE ... IF NOT EXISTS, which would then fail
+ * on the catalog's unique index. A lookup of a relation that is not there, with a lock, does
+ * take them in (RangeVarGetRelidExtended); the name can never exist in pg_catalog.
+ */
+static int see_catalog(PGconn *c, const char *ns, mno_error *e)
+{
+    return exec(c, "DROP TABLE IF EXISTS pg_catalog.mno_restore_no_such_table", ns,
+                "cannot read the catalog", e);
+}
+
+/* Creates the journal when it is not there (inside the section's transaction, before its row). */
 static int journal_ensure(PGconn *c, const char *ns, mno_error *e)
 {
     PGresult *r = query(c, "SELECT to_regclass('" JOURNAL "') IS NOT NULL", 0, NULL, ns,
@@ -174,7 +188,7 @@ static int journal_ensure(PGconn *c, const char *ns, mno_error *e)
     /* restore -j N: another connection may be creating it: wait for its transaction (the
        statements below then find it there) instead of failing on its catalog rows */
     if (exec(c, "SELECT pg_advisory_xact_lock(" CREATE_LOCK ", hashtext('mno_migrate'))", ns,
-             "cannot lock the restore journal's creation", e) < 0)
+             "cannot lock the restore journal's creation", e) < 0 || see_catalog(c, ns, e) < 0)
         return -1;
     return exec(c,
                 "CREATE SCHEMA IF NOT EXISTS mno_migrate;"
@@ -237,8 +251,11 @@ static int schema_lock(PGconn *c, const char *schema, const char *q, const char 
     const char *params[2] = {q, schema};
     PGresult *r = query(c, "SELECT pg_advisory_xact_lock(" CREATE_LOCK ", hashtext($2)) "
                            "WHERE to_regnamespace($1) IS NULL", 2, params, ns, "cannot look up the schema", e);
+    if (!r)
+        return -1;
+    int locked = PQntuples(r) > 0;
     PQclear(r);
-    return r ? 0 : -1;
+    return locked ? see_catalog(c, ns, e) : 0;
 }
 
 /* --create: the schema, then the archive's ddl (a string or an array of statements), or a
@@ -496,8 +513,6 @@ int mno_pg_restore_begin(mno_engine *en, const mno_restore_opts *o, const mno_se
     if (exec(c, "BEGIN", s->ns, "cannot begin the section's transaction", e) < 0)
         return -1;
     st->in_txn = 1;
-    if (!st->dry && journal_ensure(c, s->ns, e) < 0)
-        goto done;
     if (lookup(c, st->qtable, s->ns, oid, e) < 0)
         goto done;
     if (!*oid) {
@@ -890,6 +905,10 @@ int mno_pg_restore_commit(mno_engine *en, const mno_section *s, mno_error *e)
         if (exec(c, st->deferred[i], s->ns, "cannot rebuild an index after the load", e) < 0)
             goto done;
     if (set_sequences(c, st, s, e) < 0)
+        goto done;
+    /* the journal is made at the end of the section's transaction, where -j N's other
+       connections wait for it (journal_ensure) only for as long as a commit takes */
+    if (journal_ensure(c, s->ns, e) < 0)
         goto done;
     snprintf(cnt, sizeof cnt, "%llu", (unsigned long long)s->count);
     mno_sum_hex(&s->sum, sum);

@@ -679,6 +679,9 @@ static void *worker(void *arg)
             if (!c->stopped && !r->failed) {
                 fail_locked(r, &e);
                 r->failed_at = at;
+            } else if (at != SIZE_MAX && r->failed_at != at) {
+                /* its own error came after the first one: in flight when the run stopped */
+                r->res->secs[at].status = MNO_RSEC_STOPPED;
             }
             __atomic_store_n(&r->stop, 1, __ATOMIC_RELAXED);
         }

@@ -149,6 +149,20 @@ q() { psql -X -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
   [ "$(relist "$t" $TABLES)" = "$(mno-cat --list "$ARCH" | cut -f1-3)" ]
 }
 
+@test "restore -j: --create into a new schema, four connections at once creating it and the journal, five times" {
+  sed 's/"ns":"public\./"ns":"crm./' "$ARCH" | mno-cat --seal -o "$BATS_TEST_TMPDIR/crm.mnoa" -
+  [ "$(mno-cat --list "$BATS_TEST_TMPDIR/crm.mnoa" | cut -f1 | tr '\n' ' ')" = "crm.tenants crm.users crm.orga_relations crm.edge " ]
+  for i in 1 2 3 4 5; do
+    t=$(new_target "s$i")
+    run mno-restore -j 4 --create --target "$t" "$BATS_TEST_TMPDIR/crm.mnoa"
+    [ "$status" -eq 0 ] || { echo "run $i: $output" >&2; false; }
+    [ "$(q "$t" "SELECT count(*) FROM mno_migrate.journal")" = 4 ]
+    [ "$(q "$t" "SELECT count(*) FROM crm.users")" = 120 ]
+  done
+  run mno-verify --archive "$BATS_TEST_TMPDIR/crm.mnoa" --target "$t"
+  [ "$status" -eq 0 ]
+}
+
 @test "restore -j: stdin and a bad N are refused, exit 2" {
   t=$(new_target)
   run bash -c "mno-restore -j 2 --target '$t' - <'$ARCH'"
