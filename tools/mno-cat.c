@@ -22,7 +22,7 @@ static const char usage[] =
     "    -o FILE        write to FILE (default stdout); FILE appears only when complete\n"
     "    -z             compress with zstd (implied by a FILE ending in .zst)\n"
     "    --level N      zstd level (default 3)\n"
-    "    --threads N    zstd worker threads (default 0: single-threaded)\n"
+    "    --threads N    zstd worker threads (default 0: one compressing thread)\n"
     "  --max-line N     longest line accepted, in bytes (default 268435456)\n"
     "  --help           this text\n"
     "  --version        the version\n"

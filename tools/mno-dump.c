@@ -38,7 +38,7 @@ static const char usage[] =
     "                     0600) and renamed only when complete\n"
     "  -z                 compress with zstd (implied by a FILE ending in .zst)\n"
     "  --level N          zstd level (default 3)\n"
-    "  --threads N        zstd worker threads (default 0: single-threaded)\n"
+    "  --threads N        zstd worker threads (default 0: one compressing thread)\n"
     "  --progress         progress on stderr even when it is not a terminal\n"
     "  --quiet            no progress\n"
     "  --help             this text\n"
