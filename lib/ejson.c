@@ -249,10 +249,24 @@ static char *put_esc(pr *c, char *o, const uint8_t *s, size_t n)
     return o;
 }
 
-/* As put_esc, with one look at the bytes when s is short and plain (the common case). */
+/* As put_esc, with one or two looks at the bytes when s is short and plain (the common case:
+   names, codes, ids). */
 static inline char *put_str(pr *c, char *o, const uint8_t *s, size_t n)
 {
-    if (n < 16 && (size_t)(c->lim - s) >= 16) {
+    if (n < 32 && (size_t)(c->lim - s) >= 32) {
+        mno_v16 x, y;
+        memcpy(&x, s, 16);
+        memcpy(&y, s + 16, 16);
+        size_t f = mno_v16_first(special16(x));
+        if (f == 16)
+            f += mno_v16_first(special16(y));
+        if (f >= n) {
+            NEED(32);
+            memcpy(o, &x, 16);
+            memcpy(o + 16, &y, 16);
+            return o + n;
+        }
+    } else if (n < 16 && (size_t)(c->lim - s) >= 16) {
         mno_v16 x;
         memcpy(&x, s, 16);
         if (mno_v16_first(special16(x)) >= n) {

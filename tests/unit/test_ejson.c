@@ -366,6 +366,9 @@ static void test_string_runs(void **state)
                 bson_t d = BSON_INITIALIZER;
                 bson_append_utf8(&d, "s", 1, buf, (int)n);
                 same_as_libbson(bson_get_data(&d), d.len);
+                /* and with bytes after it (the writer looks 16 or 32 bytes ahead when it may) */
+                bson_append_utf8(&d, "pad", 3, "0123456789abcdef0123456789abcdef0123456789", -1);
+                same_as_libbson(bson_get_data(&d), d.len);
                 bson_destroy(&d);
                 if (n <= 40 && strlen(ins[ii]) && n) {
                     /* as a key too (no NUL inside), in a document and in an array */
