@@ -291,3 +291,24 @@ q() { psql -X -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
   [ "$status" -eq 0 ]
   target_is_archive "$t"
 }
+
+@test "restore -j mongo: a corrupt section with -j 2: -j 1's message, not applied; --resume -j 2 with a good archive finishes" {
+  t=$(mongo_newdb restore_jobs_m4)
+  sed 's/"INV-0007"/"INV-0008"/' "$MARCH" >"$BATS_TEST_TMPDIR/bad.mnoa"
+  end=$(grep -n '"t":"end","ns":"connec.invoices"' "$MARCH" | cut -d: -f1)
+  sum=$(awk -F'\t' '$1 == "connec.invoices" {print $3}' "$BATS_FILE_TMPDIR/mlist")
+  # checked whole first: nothing at all
+  run mno-restore -j 2 --quiet --create --target "$t" "$BATS_TEST_TMPDIR/bad.mnoa"
+  [ "$status" -eq 2 ]
+  [[ "$output" == "mno-restore: error: $BATS_TEST_TMPDIR/bad.mnoa:$end: section connec.invoices: sum mismatch: end line says $sum, computed "* ]]
+  [ -z "$("$MC" colls "$t")" ]
+  # section by section: the same first line; the invoices never applied, the rest journaled or absent
+  run mno-restore -j 2 --no-check-first --quiet --create --target "$t" "$BATS_TEST_TMPDIR/bad.mnoa"
+  [ "$status" -eq 2 ]
+  [[ "${lines[0]}" == "mno-restore: error: $BATS_TEST_TMPDIR/bad.mnoa:$end: section connec.invoices: sum mismatch: end line says $sum, computed "* ]]
+  [[ "${lines[1]}" == "mno-restore: section connec.invoices rolled back: nothing of it was written; "* ]]
+  [ "$("$MC" count "$t" invoices)" = 0 ]
+  run mno-restore -j 2 --quiet --create --resume --target "$t" "$MARCHZ"
+  [ "$status" -eq 0 ]
+  target_is_archive "$t"
+}
