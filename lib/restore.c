@@ -1,4 +1,5 @@
 /* restore.c: mno-restore's driver: the checking reader feeds an engine's restore ops section by section; a section is committed only after its end line was verified (protocol in restore.h); -j N restores sections in worker threads. */
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -841,6 +842,9 @@ int mno_restore(const mno_restore_cfg *cfg, mno_restore_result *res, mno_error *
     if (cfg->jobs > 1 && (!cfg->input || strcmp(cfg->input, "-") == 0))
         return mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "-j %d: parallel restore from standard input is not "
                        "supported: give the archive as a FILE", cfg->jobs);
+    struct stat st;
+    if (cfg->jobs > 1 && !cfg->dry_run && stat(cfg->input, &st) < 0)
+        return mno_err(e, MNO_E_IO, cfg->input, 0, NULL, "cannot open: %s", strerror(errno));
     if (cfg->jobs > 1 && !cfg->dry_run && !rereadable(cfg->input))
         return mno_err(e, MNO_E_USAGE, cfg->input, 0, NULL, "-j %d: parallel restore needs a regular FILE "
                        "(this one can be read only once): use -j 1", cfg->jobs);

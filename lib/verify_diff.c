@@ -560,10 +560,15 @@ static int list_leaves(diffctx *c, const leafkey *leaves, size_t nleaves, mno_er
     c->nl = w;
     if (c->ops->list_buckets(c->en, c->s, (const char *const *)hex, nleaves, leaf_row, c, e) < 0)
         goto done;
-    for (size_t i = 0; i < c->nl && !c->more; i++) {
+    /* level() may have set c->more already (buckets left unfollowed): the pool decides */
+    for (size_t i = 0; i < c->nl; i++) {
         leaf_rec *l = &c->lrecs[i];
         if (l->used >= l->mult)
             continue;
+        if (c->npool >= c->cap) {
+            c->more = 1;
+            break;
+        }
         json_t *rec = spool_line(c->a, &l->r, ns, e);
         json_t *key = rec ? line_key(c, rec) : NULL;
         json_decref(rec);
