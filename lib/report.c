@@ -118,6 +118,31 @@ static void total(const mno_vreport *r, totals *t)
     }
 }
 
+/* Appends a name or value of the text report with its control characters and backslashes
+   escaped (\n, \t, \r, \\, \xHH), so that a key holding a newline or a terminal escape
+   cannot forge or hide a report line. */
+static int add_text(mno_buf *b, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        int rc;
+        if (*p == '\\')
+            rc = mno_buf_adds(b, "\\\\");
+        else if (*p == '\n')
+            rc = mno_buf_adds(b, "\\n");
+        else if (*p == '\t')
+            rc = mno_buf_adds(b, "\\t");
+        else if (*p == '\r')
+            rc = mno_buf_adds(b, "\\r");
+        else if (*p < 0x20 || *p == 0x7f)
+            rc = mno_buf_addf(b, "\\x%02x", *p);
+        else
+            rc = mno_buf_addc(b, (char)*p);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* Appends one key as "col=value, col=value". */
 static int add_key(mno_buf *b, const json_t *key)
 {
@@ -125,11 +150,11 @@ static int add_key(mno_buf *b, const json_t *key)
     json_t *v;
     int first = 1;
     json_object_foreach((json_t *)key, k, v) {
-        if (mno_buf_addf(b, "%s%s=", first ? "" : ", ", k) < 0)
+        if ((!first && mno_buf_adds(b, ", ") < 0) || add_text(b, k) < 0 || mno_buf_addc(b, '=') < 0)
             return -1;
         first = 0;
         if (json_is_string(v)) {
-            if (mno_buf_adds(b, json_string_value(v)) < 0)
+            if (add_text(b, json_string_value(v)) < 0)
                 return -1;
         } else if (json_is_null(v)) {
             if (mno_buf_adds(b, "NULL") < 0)
@@ -162,7 +187,7 @@ static int add_diff(mno_buf *b, const mno_vsection *s)
             return -1;
         json_t *cols = json_object_get(d, "columns");
         for (size_t c = 0; c < json_array_size(cols); c++)
-            if (mno_buf_addf(b, "%s%s", c ? ", " : ": ", json_string_value(json_array_get(cols, c))) < 0)
+            if (mno_buf_adds(b, c ? ", " : ": ") < 0 || add_text(b, json_string_value(json_array_get(cols, c))) < 0)
                 return -1;
         if (mno_buf_addc(b, '\n') < 0)
             return -1;
