@@ -1,5 +1,6 @@
 /* engine_mongo.c: MongoDB connections (libmongoc), opened once per tool run. */
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include "engine_mongo.h"
@@ -110,4 +111,19 @@ void mno_mongo_close(mno_engine *en)
     free(m->dbname);
     free(m->uri_redacted);
     free(m);
+}
+
+int mno_mongo_thread_start(pthread_t *th, void *(*fn)(void *), void *arg)
+{
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
+    sigaddset(&block, SIGQUIT);
+    sigaddset(&block, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    int err = pthread_create(th, NULL, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return err;
 }

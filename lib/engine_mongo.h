@@ -3,6 +3,8 @@
 #ifndef MNO_ENGINE_MONGO_H
 #define MNO_ENGINE_MONGO_H
 
+#include <pthread.h>
+
 #include <mongoc/mongoc.h>
 #include "engine.h"
 
@@ -93,5 +95,10 @@ int  mno_mongo_list_buckets(mno_engine *en, const mno_section *s, const char *co
                             size_t n, mno_row_cb cb, void *arg, mno_error *e);
 int  mno_mongo_list_ns(mno_engine *en, const char *const *ns, size_t n, mno_ns_count **out,
                        size_t *nout, mno_error *e);
+
+/* Starts fn(arg) in a thread that reads from the server (pthread_create): the thread blocks
+   the tool's asynchronous signals (INT, TERM, HUP, QUIT, PIPE), so they reach the caller's
+   thread, which owns the output and its cleanup. Returns 0 or pthread_create's error. */
+int  mno_mongo_thread_start(pthread_t *th, void *(*fn)(void *), void *arg);
 
 #endif

@@ -2,7 +2,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -850,16 +849,7 @@ int mno_mongo_dump_section(mno_engine *en, const mno_plan_item *it, mno_writer *
         goto done;
 
     /* the reader leaves the tool's signals (it removes its partial file) to this thread */
-    sigset_t block, old;
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGHUP);
-    sigaddset(&block, SIGQUIT);
-    sigaddset(&block, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &block, &old);
-    int err = pthread_create(&th, NULL, reader_main, r);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int err = mno_mongo_thread_start(&th, reader_main, r);
     if (err) {
         mno_err(e, MNO_E_INTERNAL, NULL, 0, it->ns, "cannot start a reading thread: %s", strerror(err));
         goto done;

@@ -1,6 +1,5 @@
 /* engine_mongo_verify.c: MongoDB verify ops: counts and md5 sums of a collection's documents, hashed as they stream. */
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include "buf.h"
@@ -327,16 +326,7 @@ static mg_hash *hash_begin(mno_mongo *m, const mno_section *s, mno_error *e)
         return NULL;
     }
     /* the reading thread leaves the tool's signals to the caller's thread */
-    sigset_t block, old;
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGHUP);
-    sigaddset(&block, SIGQUIT);
-    sigaddset(&block, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &block, &old);
-    int err = pthread_create(&h->th, NULL, hash_main, h);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int err = mno_mongo_thread_start(&h->th, hash_main, h);
     if (err) {
         hash_free(h);
         mno_err(e, MNO_E_INTERNAL, NULL, 0, s->ns, "cannot start a reading thread: %s", strerror(err));
