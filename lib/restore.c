@@ -462,15 +462,10 @@ static int check_first(const char *path, int skim, struct index *ix, mno_error *
     }
     /* -j N: the same reader options as mno_stream_check, and the offsets of the begin lines */
     mno_reader_opts ropts = MNO_READER_OPTS_INIT;
-    if (skim) {
+    if (skim)
         ropts.skim = 1;
-    } else {
-        ropts.fast_pg = 1;
-        ropts.fast_mongo = 1;
-        ropts.no_digest = 1;  /* only the sums matter here: records hashed several at a time, */
-        ropts.sums_only = 1;  /* pg records straight from the line to their record text */
-        ropts.hash_thread = 1; /* record lines decoded and hashed in a second thread */
-    }
+    else
+        mno_reader_opts_check(&ropts);
     mno_item it;
     int got = -1;
     unsigned long long off = 0;

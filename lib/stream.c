@@ -1321,15 +1321,22 @@ void mno_reader_free(mno_reader *r)
 
 /* ---- whole streams ---- */
 
+void mno_reader_opts_check(mno_reader_opts *o)
+{
+    mno_reader_opts def = MNO_READER_OPTS_INIT;
+    *o = def;
+    o->fast_pg = 1;
+    o->fast_mongo = 1;
+    o->no_digest = 1;    /* only the sums matter: records hashed several at a time, */
+    o->sums_only = 1;    /* pg records straight from the line to their record text, */
+    o->hash_thread = 1;  /* decoded and hashed in a second thread */
+}
+
 int mno_stream_check(mno_in *in, size_t max_line, mno_check_result *res, mno_error *e)
 {
-    mno_reader_opts ro = MNO_READER_OPTS_INIT;
+    mno_reader_opts ro;
+    mno_reader_opts_check(&ro);
     ro.max_line = max_line;
-    ro.fast_pg = 1;
-    ro.fast_mongo = 1;
-    ro.no_digest = 1;    /* only the sums matter: records hashed several at a time, */
-    ro.sums_only = 1;    /* pg records straight from the line to their record text, */
-    ro.hash_thread = 1;  /* decoded and hashed in a second thread */
     mno_item it;
     int n;
     mno_reader *r = mno_reader_new(in, &ro, e);

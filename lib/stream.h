@@ -188,6 +188,12 @@ typedef struct mno_reader_opts {
 
 #define MNO_READER_OPTS_INIT {1, 0, 0, 0, 0, 0, 0, 0}
 
+/* The options of a check pass (mno_stream_check, mno-restore's, mno-verify --check-archive):
+   every count and sum checked, records hashed several at a time in a second thread, pg
+   records straight from the line to their record text; the caller reads only kinds, lines,
+   sections, counts and sums. Sets every field of *o. */
+void mno_reader_opts_check(mno_reader_opts *o);
+
 typedef struct mno_reader mno_reader;
 
 /* Starts reading in (borrowed). Returns a reader (mno_reader_free), or NULL with e filled. */

@@ -123,21 +123,15 @@ int mno_verify_stream(const mno_verify_opts *o, mno_in *in, mno_vreport *rep, mn
     mno_item it;
     int rc = -1, got;
     memset(&rows, 0, sizeof rows);
-    ropts.fast_pg = 1;  /* --diff uses vals/lens and the line, never it->v of a pg record */
-    if (o->diff) {
-        /* the records are kept to list differing keys; their digests are checked on the way */
-    } else if (!o->check_archive) {
-        /* the target is compared with the declared sums (a restore checked every record
-           against them before its commit): the records are only counted */
+    /* --diff keeps the records to list differing keys (vals/lens and the line, never it->v of
+       a pg record), their digests checked on the way. Without it, the target is compared with
+       the declared sums (a restore checked every record against them before its commit): the
+       records are only counted, or with --check-archive re-hashed as mno-cat --check does. */
+    ropts.fast_pg = 1;
+    if (o->check_archive && !o->diff)
+        mno_reader_opts_check(&ropts);
+    else if (!o->diff)
         ropts.skim = 1;
-    } else {
-        /* --check-archive: every record's digest recomputed, through the check pass of
-           mno-restore (lib/recpipe.c): decoded and hashed in a second thread, sums only */
-        ropts.fast_mongo = 1;
-        ropts.no_digest = 1;
-        ropts.sums_only = 1;
-        ropts.hash_thread = 1;
-    }
     r = mno_reader_new(in, &ropts, e);
     if (!r)
         goto done;
