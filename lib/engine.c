@@ -74,3 +74,21 @@ const mno_engine_ops *mno_engine_for_kind(mno_engine_kind k)
     default: return NULL;
     }
 }
+
+const mno_engine_ops *mno_engine_for_archive(const mno_item *it, const char *input, const char *target,
+                                             const char *shown, mno_error *e)
+{
+    const char *kind = json_string_value(json_object_get(it->obj, "engine"));
+    const mno_engine_ops *want = mno_engine_for_kind(mno_engine_kind_parse(kind));
+    const mno_engine_ops *ops = mno_engine_for_uri(target);
+    if (!want) {
+        mno_err(e, MNO_E_FORMAT, input, it->lineno, NULL, "header: unknown engine \"%s\"", kind ? kind : "");
+        return NULL;
+    }
+    if (want != ops) {
+        mno_err(e, MNO_E_USAGE, input, it->lineno, NULL, "the archive is a %s archive but the target %s is %s",
+                want->name, shown ? shown : "", ops->name);
+        return NULL;
+    }
+    return ops;
+}

@@ -166,5 +166,11 @@ extern const mno_engine_ops mno_engine_mongo;
 const mno_engine_ops *mno_engine_for_uri(const char *uri);
 /* The engine for an archive's engine kind. */
 const mno_engine_ops *mno_engine_for_kind(mno_engine_kind k);
+/* The engine an archive's header line (it, read from input) names, when the target URI is of
+   that engine; shown is the target as messages may print it (redacted). NULL with e filled:
+   an unknown engine (MNO_E_FORMAT) or a target of the other engine (MNO_E_USAGE), both at
+   the header's line. */
+const mno_engine_ops *mno_engine_for_archive(const mno_item *it, const char *input, const char *target,
+                                             const char *shown, mno_error *e);
 
 #endif

@@ -238,16 +238,9 @@ static void dry_failure(struct run *r, struct conn *c, mno_error *e, const char 
 /* The header: checks the engine, takes the archive's identity, opens c's connection. */
 static int on_header(struct run *r, struct conn *c, const mno_item *it, mno_error *e)
 {
-    const char *kind = json_string_value(json_object_get(it->obj, "engine"));
-    const mno_engine_ops *want = mno_engine_for_kind(mno_engine_kind_parse(kind));
-    r->ops = mno_engine_for_uri(r->cfg->target);
-    if (!want)
-        return mno_err(e, MNO_E_FORMAT, mno_in_name(c->in), it->lineno, NULL,
-                       "header: unknown engine \"%s\"", kind ? kind : "");
-    if (want != r->ops)
-        return mno_err(e, MNO_E_USAGE, mno_in_name(c->in), it->lineno, NULL,
-                       "the archive is a %s archive but the target %s is %s",
-                       want->name, r->res->target, r->ops->name);
+    r->ops = mno_engine_for_archive(it, mno_in_name(c->in), r->cfg->target, r->res->target, e);
+    if (!r->ops)
+        return -1;
     archive_identity(it, r->res->archive_id, sizeof r->res->archive_id);
     r->res->st.engine = r->ops->name;
     r->res->st.archive_id = r->res->archive_id;

@@ -139,20 +139,9 @@ int mno_verify_stream(const mno_verify_opts *o, mno_in *in, mno_vreport *rep, mn
         switch (it.kind) {
         case MNO_ITEM_HEADER: {
             rep->header = json_deep_copy(it.obj);
-            const char *kind = json_string_value(json_object_get(it.obj, "engine"));
-            const mno_engine_ops *want = mno_engine_for_kind(mno_engine_kind_parse(kind));
-            ops = mno_engine_for_uri(o->target);
-            if (!want) {
-                mno_err(e, MNO_E_FORMAT, mno_in_name(in), it.lineno, NULL, "header: unknown engine \"%s\"",
-                        kind ? kind : "");
+            ops = mno_engine_for_archive(&it, mno_in_name(in), o->target, rep->target, e);
+            if (!ops)
                 goto done;
-            }
-            if (want != ops) {
-                mno_err(e, MNO_E_USAGE, mno_in_name(in), it.lineno, NULL,
-                        "the archive is a %s archive but the target %s is %s", want->name,
-                        rep->target ? rep->target : "", ops->name);
-                goto done;
-            }
             rep->engine = strdup(ops->name);
             if (!rep->header || !rep->engine) {
                 mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
