@@ -26,6 +26,7 @@ const mno_engine_ops mno_engine_pg = {
     .hash_buckets = mno_pg_hash_buckets,
     .list_buckets = mno_pg_list_buckets,
     .list_ns = mno_pg_list_ns,
+    .section_problems = mno_pg_section_problems,
 };
 
 const mno_engine_ops mno_engine_mongo = {

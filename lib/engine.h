@@ -154,6 +154,10 @@ typedef struct mno_engine_ops {
        mno_ns_counts_free. Returns 0 or -1. */
     int (*list_ns)(mno_engine *en, const char *const *ns, size_t n, mno_ns_count **out,
                    size_t *nout, mno_error *e);
+    /* What is wrong in the target's s besides its rows (pg: a sequence behind the values of
+       a column it feeds), after hash_section found it: *problems a new array of objects with
+       at least "what" (json_decref it), or NULL when nothing is. NULL: not supported. */
+    int (*section_problems)(mno_engine *en, const mno_section *s, json_t **problems, mno_error *e);
 } mno_engine_ops;
 
 /* Frees list_ns's array. Accepts NULL. */

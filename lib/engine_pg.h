@@ -51,6 +51,7 @@ int  mno_pg_hash_buckets(mno_engine *en, const mno_section *s, const char *const
                          mno_error *e);
 int  mno_pg_list_buckets(mno_engine *en, const mno_section *s, const char *const *prefixes,
                          size_t n, mno_row_cb cb, void *arg, mno_error *e);
+int  mno_pg_section_problems(mno_engine *en, const mno_section *s, json_t **problems, mno_error *e);
 int  mno_pg_list_ns(mno_engine *en, const char *const *ns, size_t n, mno_ns_count **out,
                     size_t *nout, mno_error *e);
 int  mno_pg_restore_probe(mno_engine *en, const mno_section *s, struct mno_restore_probe *p, mno_error *e);

@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "engine_pg.h"
 #include "engine_pg_schema.h"
+#include "engine_pg_seq.h"
 #include "scope.h"
 
 /*
@@ -1426,6 +1427,15 @@ int mno_pg_dump_section(mno_engine *en, const mno_plan_item *it, mno_writer *w, 
     if (sink_init(&k, w, st->hasher, t->ns, t->ncols, e) < 0)
         goto done;
     if (!(b = begin_obj(t))) {
+        nomem(e);
+        goto done;
+    }
+    /* the sequences its columns use, read now (after the snapshot's rows were fixed: a
+       sequence only moves forward, so the state is at or past every dumped value) */
+    json_t *seqs = mno_pg_seq_read(pg->conn, t->oid, t->ns, e);
+    if (!seqs)
+        goto done;
+    if (json_array_size(seqs) ? json_object_set_new(b, "sequences", seqs) < 0 : (json_decref(seqs), 0)) {
         nomem(e);
         goto done;
     }

@@ -3,6 +3,7 @@
 #include <string.h>
 #include "buf.h"
 #include "engine_pg.h"
+#include "engine_pg_seq.h"
 #include "restore.h"
 
 /*
@@ -508,7 +509,7 @@ int mno_pg_restore_begin(mno_engine *en, const mno_restore_opts *o, const mno_se
     st->qtable = mno_pg_quote_ns(c, s->ns);
     if (!st->ns || !st->archive_id || !st->qtable)
         return nomem(e, s->ns);
-    if (find_key(st, s, e) < 0)
+    if (find_key(st, s, e) < 0 || mno_pg_seq_check_format(s, e) < 0)
         return -1;
     if (exec(c, "BEGIN", s->ns, "cannot begin the section's transaction", e) < 0)
         return -1;
@@ -526,7 +527,7 @@ int mno_pg_restore_begin(mno_engine *en, const mno_restore_opts *o, const mno_se
             rc = 0;
             goto done;
         }
-        if (create_table(c, s, st->qtable, e) < 0 || lookup(c, st->qtable, s->ns, oid, e) < 0)
+        if (mno_pg_seq_create(c, s, e) < 0 || create_table(c, s, st->qtable, e) < 0 || lookup(c, st->qtable, s->ns, oid, e) < 0)
             goto done;
         if (!*oid) {
             mno_err(e, MNO_E_FORMAT, NULL, 0, s->ns, "--create: the archive's table definition did not create table %s",
@@ -852,11 +853,13 @@ static int set_sequences(PGconn *c, pg_restore *st, const mno_section *s, mno_er
         char *q = PQescapeIdentifier(c, col, strlen(col));
         mno_buf_reset(&b);
         /* only forward: the next value must be past max(col) (never move a sequence back) */
+        /* (the next value: last_value, plus the increment once it was called; the name is
+           pg_get_serial_sequence's, quoted by the server) */
         if (!q || mno_buf_addf(&b,
                 "SELECT pg_catalog.setval($1::regclass, m) FROM (SELECT max(%s)::bigint AS m FROM %s) x,"
-                " pg_catalog.pg_sequence q WHERE q.seqrelid = $1::regclass AND q.seqincrement > 0"
-                " AND m IS NOT NULL AND m >= COALESCE(pg_catalog.pg_sequence_last_value($1::regclass) + 1, q.seqstart)",
-                q, st->qtable) < 0)
+                " pg_catalog.pg_sequence q, %s s WHERE q.seqrelid = $1::regclass AND q.seqincrement > 0"
+                " AND m IS NOT NULL AND m >= s.last_value::numeric + CASE WHEN s.is_called THEN q.seqincrement ELSE 0 END",
+                q, st->qtable, PQgetvalue(r, i, 1)) < 0)
             rc = nomem(e, s->ns);
         PQfreemem(q);
         if (rc < 0)
@@ -904,7 +907,7 @@ int mno_pg_restore_commit(mno_engine *en, const mno_section *s, mno_error *e)
     for (size_t i = 0; i < st->ndeferred; i++)
         if (exec(c, st->deferred[i], s->ns, "cannot rebuild an index after the load", e) < 0)
             goto done;
-    if (set_sequences(c, st, s, e) < 0)
+    if (set_sequences(c, st, s, e) < 0 || mno_pg_seq_restore(c, st->qtable, s, st->created, e) < 0)
         goto done;
     /* the journal is made at the end of the section's transaction, where -j N's other
        connections wait for it (journal_ensure) only for as long as a commit takes */

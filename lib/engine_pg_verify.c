@@ -4,6 +4,7 @@
 #include "buf.h"
 #include "hex.h"
 #include "engine_pg.h"
+#include "engine_pg_seq.h"
 
 /*
  * All hashing runs in one REPEATABLE READ READ ONLY transaction, so every table is seen at
@@ -712,5 +713,19 @@ done:
     PQclear(r);
     json_decref(set);
     mno_buf_release(&arr);
+    return rc;
+}
+
+int mno_pg_section_problems(mno_engine *en, const mno_section *s, json_t **problems, mno_error *e)
+{
+    mno_pg *pg = MNO_PG(en);
+    *problems = NULL;
+    if (!json_object_get(s->begin, "sequences"))
+        return 0;
+    char *qtable = mno_pg_quote_ns(pg->conn, s->ns);
+    if (!qtable)
+        return mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "out of memory");
+    int rc = mno_pg_seq_verify(pg->conn, qtable, s, problems, e);
+    free(qtable);
     return rc;
 }

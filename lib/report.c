@@ -15,6 +15,7 @@ void mno_vreport_release(mno_vreport *r)
     for (size_t i = 0; i < r->n; i++) {
         free(r->secs[i].ns);
         json_decref(r->secs[i].diff);
+        json_decref(r->secs[i].problems);
         free(r->secs[i].note);
     }
     free(r->secs);
@@ -52,7 +53,7 @@ mno_vsection *mno_vreport_add(mno_vreport *r, const char *ns)
 int mno_vreport_status(const mno_vreport *r)
 {
     for (size_t i = 0; i < r->n; i++)
-        if (r->secs[i].status != MNO_VS_OK)
+        if (r->secs[i].status != MNO_VS_OK || json_array_size(r->secs[i].problems))
             return 1;
     return 0;
 }
@@ -96,6 +97,7 @@ typedef struct totals {
     uint64_t exp_count, act_count;
     mno_sum exp_sum, act_sum;
     int act_sum_partial;   /* a section of the target was counted but not summed */
+    size_t problems;       /* problems of all sections */
 } totals;
 
 static void total(const mno_vreport *r, totals *t)
@@ -104,6 +106,7 @@ static void total(const mno_vreport *r, totals *t)
     for (size_t i = 0; i < r->n; i++) {
         const mno_vsection *s = &r->secs[i];
         t->by[s->status]++;
+        t->problems += json_array_size(s->problems);
         if (s->has_expected) {
             t->exp_count += s->exp_count;
             mno_sum_add(&t->exp_sum, &s->exp_sum);
@@ -166,6 +169,20 @@ static int add_key(mno_buf *b, const json_t *key)
             if (rc < 0)
                 return -1;
         }
+    }
+    return 0;
+}
+
+/* The section's problems, one line each. */
+static int add_problems(mno_buf *b, const mno_vsection *s)
+{
+    for (size_t i = 0; i < json_array_size(s->problems); i++) {
+        json_t *p = json_array_get(s->problems, i);
+        if (mno_buf_addf(b, "%s%s: problem: sequence ", i ? "" : "\n", s->ns) < 0 ||
+            add_text(b, jstr(p, "sequence")) < 0 || mno_buf_adds(b, " is behind column ") < 0 ||
+            add_text(b, jstr(p, "column")) < 0 ||
+            mno_buf_addf(b, ": its next value is %s, the column holds %s\n", jstr(p, "next"), jstr(p, "max")) < 0)
+            return -1;
     }
     return 0;
 }
@@ -266,8 +283,12 @@ int mno_report_text(const mno_vreport *r, mno_buf *b)
     if (mno_buf_addf(b, "%-*s  %10s  %10s  %-12s  %-12s\n", w, "total", ec, ac, es, as) < 0)
         return -1;
     for (size_t i = 0; i < r->n; i++)
-        if (add_diff(b, &r->secs[i]) < 0)
+        if (add_diff(b, &r->secs[i]) < 0 || add_problems(b, &r->secs[i]) < 0)
             return -1;
+    if (t.by[MNO_VS_OK] == r->n && t.problems)
+        return mno_buf_addf(b, "verdict: PROBLEMS: %zu of %zu %s match, %llu records, but %zu problem%s (above)\n",
+                            r->n, r->n, things(r), (unsigned long long)t.exp_count, t.problems,
+                            t.problems == 1 ? "" : "s");
     if (t.by[MNO_VS_OK] == r->n)
         return mno_buf_addf(b, "verdict: ok: %zu of %zu %s match, %llu records\n", r->n, r->n,
                             things(r), (unsigned long long)t.exp_count);
@@ -312,6 +333,8 @@ json_t *mno_report_json(const mno_vreport *r)
             goto fail;
         if (s->note && json_object_set_new(o, "note", json_string(s->note)) < 0)
             goto fail;
+        if (s->problems && json_object_set(o, "problems", s->problems) < 0)
+            goto fail;
     }
     json_t *archive = r->archive ? json_pack("{s:s,s:O?,s:O?}", "path", r->archive, "header", r->header,
                                              "trailer", r->trailer)
@@ -329,7 +352,11 @@ json_t *mno_report_json(const mno_vreport *r)
                             "mode", r->mode, "archive", archive, "source", source,
                             "target", "engine", r->engine, "uri", r->target,
                             "scoped", r->scoped, "sections", secs, "totals", totals,
-                            "verdict", mno_vreport_status(r) ? "differs" : "ok");
+                            "verdict", t.by[MNO_VS_OK] != r->n ? "differs" : t.problems ? "problems" : "ok");
+    if (out && json_object_set_new(json_object_get(out, "totals"), "problems", json_integer((json_int_t)t.problems)) < 0) {
+        json_decref(out);
+        return NULL;
+    }
     return out;
 fail:
     json_decref(secs);

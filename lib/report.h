@@ -27,6 +27,8 @@ typedef struct mno_vsection {
     json_t *diff;             /* --diff: array of {"what","key":{col: value},"columns":[...]}, or NULL */
     int diff_more;            /* the listing stopped at --max: more keys differ */
     char *note;               /* why keys could not be listed, or NULL */
+    json_t *problems;         /* what else is wrong in the target (a sequence behind the table's
+                                 values: {"what","sequence","column","next","max"}), or NULL */
 } mno_vsection;
 
 /* The whole report. */
@@ -51,7 +53,7 @@ void mno_vreport_init(mno_vreport *r);
 void mno_vreport_release(mno_vreport *r);
 /* Appends an empty section named ns. Returns it (owned by r), or NULL when out of memory. */
 mno_vsection *mno_vreport_add(mno_vreport *r, const char *ns);
-/* 0 when every section is ok, 1 when one is not (mno-verify's exit status). */
+/* 0 when every section is ok and has no problems, 1 otherwise (mno-verify's exit status). */
 int mno_vreport_status(const mno_vreport *r);
 /* The status as the text report prints it ("ok", "DIFFERS", "MISSING in target", "EXTRA in target"). */
 const char *mno_vstatus_text(mno_vstatus s);

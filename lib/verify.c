@@ -45,6 +45,8 @@ static int compare_section(const mno_engine_ops *ops, mno_engine *en, const mno_
         return 0;
     }
     vs->has_actual = vs->has_actual_sum = 1;
+    if (ops->section_problems && ops->section_problems(en, s, &vs->problems, e) < 0)
+        return -1;
     if (vs->act_count == vs->exp_count && mno_sum_eq(&vs->act_sum, &vs->exp_sum)) {
         vs->status = MNO_VS_OK;
         return 0;
