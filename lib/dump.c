@@ -18,6 +18,7 @@ struct mno_dump {
     mno_plan plan;
     int planned;
     unsigned long long records;
+    char *warning;           /* --allow-dangling: the dangling references found, or NULL */
 };
 
 /* Progress glue: the writer's tick -> the reporter. */
@@ -251,6 +252,27 @@ int mno_dump_run_to(mno_dump *d, mno_out *out, mno_progress *progress, mno_error
         d->records += t.rows;
         mno_progress_end(progress, t.rows, mno_out_bytes(out) - t.sec_bytes0);
     }
+    if (d->ops->dump_check) {   /* what was written links only inside it (or to global tables) */
+        long long n = 0;
+        char *text = NULL;
+        if (d->ops->dump_check(d->en, &n, &text, e) < 0)
+            goto done;
+        if (n > 0 && !d->o.allow_dangling) {
+            mno_err(e, MNO_E_SCOPE, NULL, 0, NULL, "%lld dangling reference%s: archived rows link to rows that "
+                    "are not in the archive (--allow-dangling writes it anyway):\n%s", n, n == 1 ? "" : "s",
+                    text ? text : "");
+            free(text);
+            goto done;
+        }
+        if (n > 0) {
+            free(d->warning);
+            d->warning = NULL;
+            if (asprintf(&d->warning, "%lld dangling reference%s: archived rows link to rows that are not "
+                         "in the archive:\n%s", n, n == 1 ? "" : "s", text ? text : "") < 0)
+                d->warning = NULL;
+        }
+        free(text);
+    }
     if (mno_writer_close(w, e) < 0)
         goto done;
     rc = 0;
@@ -303,5 +325,11 @@ void mno_dump_free(mno_dump *d)
     if (d->en)
         d->ops->close(d->en);
     free(d->scope_path);
+    free(d->warning);
     free(d);
+}
+
+const char *mno_dump_warning(const mno_dump *d)
+{
+    return d->warning;
 }

@@ -90,6 +90,10 @@ int mno_dump_run(mno_dump *d, mno_progress *progress, mno_error *e);
  */
 int mno_dump_run_to(mno_dump *d, mno_out *out, mno_progress *progress, mno_error *e);
 
+/* After mno_dump_run with o.allow_dangling: the dangling references it found ("N dangling
+   references: ...:\n" and one line per reference, the first few), or NULL. Owned by d. */
+const char *mno_dump_warning(const mno_dump *d);
+
 /* The records and sections written by mno_dump_run. */
 unsigned long long mno_dump_records(const mno_dump *d);
 

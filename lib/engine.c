@@ -14,6 +14,7 @@ const mno_engine_ops mno_engine_pg = {
     .plan = mno_pg_plan,
     .dump_section = mno_pg_dump_section,
     .plan_free = mno_pg_plan_free,
+    .dump_check = mno_pg_dump_check,
     .restore_begin = mno_pg_restore_begin,
     .restore_rec = mno_pg_restore_rec,
     .restore_commit = mno_pg_restore_commit,

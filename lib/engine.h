@@ -30,6 +30,10 @@ typedef struct mno_plan {
     size_t n;
     char **unscoped;        /* tables/collections the scope does not mention */
     size_t n_unscoped;
+    char **dangling;        /* --plan (counts): per link, the rows selected whose parent link or
+                               declared foreign key resolves to no selected row (one line each) */
+    size_t n_dangling;
+    long long dangling_rows;
 } mno_plan;
 
 typedef struct mno_dump_opts {
@@ -43,6 +47,7 @@ typedef struct mno_dump_opts {
     const char *hub_uri;      /* mongo: live MnoHub giving them */
     int retries;              /* mongo: reconnects per collection when the connection drops
                                  mid-cursor (the tool's default is 5); 0: none */
+    int allow_dangling;       /* --allow-dangling: dangling references are a warning, not an error */
 } mno_dump_opts;
 
 struct mno_restore_probe;   /* restore.h */
@@ -101,6 +106,10 @@ typedef struct mno_engine_ops {
     /* Writes one section (begin, recs in key order, end) to w. */
     int (*dump_section)(mno_engine *en, const mno_plan_item *it, mno_writer *w, mno_error *e);
     void (*plan_free)(mno_engine *en, mno_plan *plan);
+    /* After the last section: the references of the dumped rows that resolve to no row of
+       the archive (*n, and in *text the first few, one per line, malloc'd; NULL when none).
+       NULL: the engine does not check. Returns 0 or -1. */
+    int (*dump_check)(mno_engine *en, long long *n, char **text, mno_error *e);
 
     /* ---- restore ---- */
     int (*restore_begin)(mno_engine *en, const mno_restore_opts *o, const mno_section *s, mno_error *e);

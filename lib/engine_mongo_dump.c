@@ -298,6 +298,12 @@ static int rules_filter(const mno_scope *scope, const size_t *idx, size_t nr, in
                            "%s: rule '%s' does not apply to a mongodb collection (use match, global or skip)",
                            r->name, mno_scope_kind_name(r->kind));
         }
+        if (r->and_next) {
+            mno_buf_release(&text);
+            return mno_err(e, MNO_E_SCOPE, scope->file, r->line, NULL,
+                           "%s: an 'and' group does not apply to a mongodb collection (use one match per line)",
+                           r->name);
+        }
         if (r->kind == MNO_SCOPE_MATCH && strcmp(r->set, MNO_MONGO_SET_ORGS) != 0) {
             mno_buf_release(&text);
             return mno_err(e, MNO_E_SCOPE, scope->file, r->line, NULL,

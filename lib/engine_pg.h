@@ -39,6 +39,7 @@ const char *mno_pg_source_kind(mno_engine *en, mno_error *e);
 int  mno_pg_plan(mno_engine *en, const mno_dump_opts *o, mno_plan *plan, mno_error *e);
 int  mno_pg_dump_section(mno_engine *en, const mno_plan_item *it, mno_writer *w, mno_error *e);
 void mno_pg_plan_free(mno_engine *en, mno_plan *plan);
+int  mno_pg_dump_check(mno_engine *en, long long *n, char **text, mno_error *e);
 int  mno_pg_restore_begin(mno_engine *en, const mno_restore_opts *o, const mno_section *s, mno_error *e);
 int  mno_pg_restore_rec(mno_engine *en, const mno_item *it, mno_error *e);
 int  mno_pg_restore_commit(mno_engine *en, const mno_section *s, mno_error *e);

@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "engine_pg.h"
 #include "engine_pg_schema.h"
+#include "engine_pg_refs.h"
 #include "engine_pg_seq.h"
 #include "scope.h"
 
@@ -75,7 +76,26 @@ typedef struct pg_dump {
     char *tenant;
     mno_pg *pg;
     struct hasher *hasher;  /* the sections' hashing thread */
+    /* the dangling-reference check (engine_pg_refs.c) */
+    struct plink *links;    /* what it follows */
+    size_t nlinks;
+    mno_pg_refs *refs;
+    long **refkeys;         /* per table: its key columns' indexes, for messages */
 } pg_dump;
+
+/* A link the dangling check follows: a parent rule or a declared foreign key of a table
+   dumped by rules or foreign keys, to a table that is not global. */
+typedef struct plink {
+    size_t child;
+    long parent;            /* -1: the referenced table is not dumped */
+    size_t pt;              /* the referenced table (also when it is not dumped) */
+    char *const *cols;      /* borrowed from the scope or the schema */
+    char *const *refcols;
+    size_t n;
+    const char *gcol, *gval;
+    int gnull;
+    char *desc;             /* "user_id -> public.users.id", "fk (a, b) -> public.t(x, y)" */
+} plink;
 
 static int nomem(mno_error *e) { return mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory"); }
 
@@ -127,6 +147,13 @@ static void dump_state_free(pg_dump *st)
         free(st->d[i].fks);
     }
     free(st->d);
+    for (size_t i = 0; i < st->nlinks; i++)
+        free(st->links[i].desc);
+    free(st->links);
+    mno_pg_refs_free(st->refs);
+    for (size_t i = 0; st->refkeys && i < st->schema.n; i++)
+        free(st->refkeys[i]);
+    free(st->refkeys);
     mno_pg_schema_release(&st->schema);
     mno_scope_free(st->scope);
     for (size_t i = 0; i < st->nsecs; i++)
@@ -164,6 +191,9 @@ void mno_pg_plan_free(mno_engine *en, mno_plan *plan)
         for (size_t i = 0; i < plan->n_unscoped; i++)
             free(plan->unscoped[i]);
         free(plan->unscoped);
+        for (size_t i = 0; i < plan->n_dangling; i++)
+            free(plan->dangling[i]);
+        free(plan->dangling);
         memset(plan, 0, sizeof *plan);
     }
     if (pg)
@@ -271,8 +301,11 @@ static int add_rule_pred(pg_dump *st, size_t ti, const mno_scope_rule *r, const 
     case MNO_SCOPE_PARENT:
         if (mno_buf_addc(b, '(') < 0)
             return -1;
-        if (r->guard_col && (add_col(b, alias, r->guard_col) < 0 || mno_buf_adds(b, " = ") < 0 ||
-                             add_lit(b, r->guard_val) < 0 || mno_buf_adds(b, " AND ") < 0))
+        if (r->guard_null && (add_col(b, alias, r->guard_col) < 0 || mno_buf_adds(b, " IS NULL AND ") < 0))
+            return -1;
+        if (!r->guard_null && r->guard_col &&
+            (add_col(b, alias, r->guard_col) < 0 || mno_buf_adds(b, " = ") < 0 ||
+             add_lit(b, r->guard_val) < 0 || mno_buf_adds(b, " AND ") < 0))
             return -1;
         if (add_col(b, alias, r->cols[0]) < 0 || mno_buf_adds(b, " = ANY (") < 0 ||
             add_parent_set(st, (size_t)pi, refcol, 1, 0, 1, ctr, b) < 0)
@@ -310,7 +343,9 @@ static int add_pred(pg_dump *st, size_t ti, const char *alias, int *ctr, mno_buf
     if (n > 1 && mno_buf_addc(b, '(') < 0)
         return -1;
     for (size_t k = 0; k < n; k++) {
-        if (k && mno_buf_adds(b, " OR ") < 0)
+        /* rules OR-ed, an 'and' group's AND-ed (each rule's predicate is one term) */
+        int and = k && d->kind != K_FK && st->scope->rules[d->rules[k - 1]].and_next;
+        if (k && mno_buf_adds(b, and ? " AND " : " OR ") < 0)
             return -1;
         if (d->kind == K_FK) {
             const pg_fk *fk = &t->fks[d->fks[k]];
@@ -383,7 +418,8 @@ static char *rule_text(pg_dump *st, size_t ti)
         }
     } else {
         for (size_t k = 0; k < d->nrules; k++)
-            if (mno_buf_addf(&b, "%s%s", k ? " or " : "", st->scope->rules[d->rules[k]].text) < 0)
+            if (mno_buf_addf(&b, "%s%s", !k ? "" : st->scope->rules[d->rules[k - 1]].and_next ? " and " : " or ",
+                             st->scope->rules[d->rules[k]].text) < 0)
                 goto fail;
     }
     if (!b.data && mno_buf_adds(&b, "") < 0)
@@ -562,6 +598,194 @@ static size_t *topo_order(pg_dump *st, size_t *nout, mno_error *e)
     return order;
 }
 
+/* ---- dangling references ---- */
+
+static int add_plink(pg_dump *st, size_t child, size_t pt, char *const *cols, char *const *refcols, size_t n,
+                     const char *gcol, const char *gval, int gnull, char *desc)
+{
+    if (!desc)
+        return -1;
+    plink *nl = realloc(st->links, (st->nlinks + 1) * sizeof *nl);
+    if (!nl) {
+        free(desc);
+        return -1;
+    }
+    st->links = nl;
+    st->links[st->nlinks++] = (plink){child, dumped(&st->d[pt]) ? (long)pt : -1, pt, cols, refcols, n,
+                                      gcol, gval, gnull, desc};
+    return 0;
+}
+
+/* Collects the links every dumped row must resolve (docs/scope.md, "Dangling references"):
+   of each table dumped by rules or foreign keys, its parent rules and its declared foreign
+   keys, but those to global tables (copied whole); and sets the in-memory check up. */
+static int links_setup(pg_dump *st, mno_error *e)
+{
+    if (!(st->refs = mno_pg_refs_new()) || !(st->refkeys = calloc(st->schema.n ? st->schema.n : 1, sizeof *st->refkeys)))
+        return nomem(e);
+    for (size_t ti = 0; ti < st->schema.n; ti++) {
+        const dtab *d = &st->d[ti];
+        const pg_table *t = &st->schema.t[ti];
+        if (!dumped(d))
+            continue;
+        if (!(st->refkeys[ti] = calloc(t->nkey ? t->nkey : 1, sizeof **st->refkeys)))
+            return nomem(e);
+        for (size_t i = 0; i < t->nkey; i++)
+            st->refkeys[ti][i] = mno_pg_table_col(t, t->key[i]);
+        if (mno_pg_refs_table(st->refs, ti, t->ns, t->key, st->refkeys[ti], t->nkey) < 0)
+            return nomem(e);
+        if (d->kind != K_RULES && d->kind != K_FK)
+            continue;
+        size_t first = st->nlinks;
+        for (size_t k = 0; d->kind == K_RULES && k < d->nrules; k++) {
+            const mno_scope_rule *r = &st->scope->rules[d->rules[k]];
+            if (r->kind != MNO_SCOPE_PARENT)
+                continue;
+            size_t pi = (size_t)mno_pg_schema_find(&st->schema, r->ref_ns);
+            if (st->d[pi].kind == K_GLOBAL)
+                continue;
+            char *desc = NULL;
+            if (asprintf(&desc, "%s -> %s.%s", r->cols[0], r->ref_ns, r->ref_col) < 0)
+                desc = NULL;
+            if (add_plink(st, ti, pi, r->cols, &r->ref_col, 1, r->guard_col, r->guard_val, r->guard_null, desc) < 0)
+                return nomem(e);
+        }
+        for (size_t k = 0; k < t->nfks; k++) {
+            const pg_fk *fk = &t->fks[k];
+            if (st->d[fk->ref].kind == K_GLOBAL)
+                continue;
+            int same = 0;   /* a parent rule says the same */
+            for (size_t j = first; j < st->nlinks && !same; j++) {
+                const plink *l = &st->links[j];
+                same = !l->gcol && fk->n == 1 && l->pt == fk->ref && strcmp(l->cols[0], fk->cols[0]) == 0 &&
+                       strcmp(l->refcols[0], fk->refcols[0]) == 0;
+            }
+            if (same)
+                continue;
+            mno_buf b = MNO_BUF_INIT;
+            int bad = mno_buf_adds(&b, "fk (") < 0;
+            for (size_t i = 0; !bad && i < fk->n; i++)
+                bad = mno_buf_addf(&b, "%s%s", i ? ", " : "", fk->cols[i]) < 0;
+            bad = bad || mno_buf_addf(&b, ") -> %s(", st->schema.t[fk->ref].ns) < 0;
+            for (size_t i = 0; !bad && i < fk->n; i++)
+                bad = mno_buf_addf(&b, "%s%s", i ? ", " : "", fk->refcols[i]) < 0;
+            bad = bad || mno_buf_addf(&b, ") (declared %s)", fk->name) < 0;
+            if (bad) {
+                mno_buf_release(&b);
+                return nomem(e);
+            }
+            if (add_plink(st, ti, fk->ref, fk->cols, fk->refcols, fk->n, NULL, NULL, 0, b.data) < 0)
+                return nomem(e);
+        }
+    }
+    for (size_t i = 0; i < st->nlinks; i++) {
+        const plink *l = &st->links[i];
+        const pg_table *c = &st->schema.t[l->child], *p = &st->schema.t[l->pt];
+        long cols[64], refcols[64];
+        if (l->n > 64)
+            continue;
+        for (size_t k = 0; k < l->n; k++) {
+            cols[k] = mno_pg_table_col(c, l->cols[k]);
+            refcols[k] = mno_pg_table_col(p, l->refcols[k]);
+        }
+        if (mno_pg_refs_link(st->refs, l->child, cols, l->n, l->parent, refcols,
+                             l->gcol ? mno_pg_table_col(c, l->gcol) : -1, l->gval, l->gnull, l->desc) < 0)
+            return nomem(e);
+    }
+    return 0;
+}
+
+/* --plan: the same check in SQL, over the rows the plan selects: per link, the rows whose
+   link resolves to no selected row of the parent. Fills plan->dangling. */
+static int plan_dangling(pg_dump *st, PGconn *c, int all, mno_plan *plan, mno_error *e)
+{
+    mno_buf b = MNO_BUF_INIT;
+    int rc = -1;
+    for (size_t i = 0; i < st->nlinks; i++) {
+        const plink *l = &st->links[i];
+        const pg_table *t = &st->schema.t[l->child];
+        int ctr = 0;
+        mno_buf_reset(&b);
+        if (mno_buf_adds(&b, "SELECT count(*), min(ROW(") < 0)
+            goto nomem;
+        for (size_t k = 0; k < t->nkey; k++)
+            if ((k && mno_buf_adds(&b, ", ") < 0) || add_col(&b, "t", t->key[k]) < 0)
+                goto nomem;
+        if (mno_buf_adds(&b, ")::text || ' ' || ROW(") < 0)
+            goto nomem;
+        for (size_t k = 0; k < l->n; k++)
+            if ((k && mno_buf_adds(&b, ", ") < 0) || add_col(&b, "t", l->cols[k]) < 0)
+                goto nomem;
+        if (mno_buf_addf(&b, ")::text) FROM %s t WHERE ", t->qname) < 0)
+            goto nomem;
+        if (!all && (add_pred(st, l->child, "t", &ctr, &b) < 0 || mno_buf_adds(&b, " AND ") < 0))
+            goto nomem;
+        if (l->gcol && (add_col(&b, "t", l->gcol) < 0 ||
+                        (l->gnull ? mno_buf_adds(&b, " IS NULL AND ") < 0
+                                  : mno_buf_adds(&b, " = ") < 0 || add_lit(&b, l->gval) < 0 ||
+                                        mno_buf_adds(&b, " AND ") < 0)))
+            goto nomem;
+        for (size_t k = 0; k < l->n; k++)
+            if ((k && mno_buf_adds(&b, " AND ") < 0) || add_col(&b, "t", l->cols[k]) < 0 ||
+                mno_buf_adds(&b, " IS NOT NULL") < 0)
+                goto nomem;
+        if (l->parent >= 0) {
+            if (mno_buf_addf(&b, " AND NOT EXISTS (SELECT 1 FROM %s p0 WHERE ", st->schema.t[l->pt].qname) < 0)
+                goto nomem;
+            for (size_t k = 0; k < l->n; k++)
+                if ((k && mno_buf_adds(&b, " AND ") < 0) || add_col(&b, "p0", l->refcols[k]) < 0 ||
+                    mno_buf_adds(&b, " = ") < 0 || add_col(&b, "t", l->cols[k]) < 0)
+                    goto nomem;
+            if (!all && (mno_buf_adds(&b, " AND ") < 0 || add_pred(st, l->pt, "p0", &ctr, &b) < 0))
+                goto nomem;
+            if (mno_buf_addc(&b, ')') < 0)
+                goto nomem;
+        }
+        PGresult *r = PQexec(c, b.data);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            mno_pg_err(e, c, r, t->ns, "cannot check the references");
+            PQclear(r);
+            goto done;
+        }
+        long long n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        char *line = NULL;
+        if (n > 0 && asprintf(&line, "%s: %s: %lld row%s link%s to no row of the archive (first: %s)", t->ns,
+                              l->desc, n, n == 1 ? "" : "s", n == 1 ? "s" : "", PQgetvalue(r, 0, 1)) < 0)
+            line = NULL;
+        PQclear(r);
+        if (n > 0) {
+            char **nd = line ? realloc(plan->dangling, (plan->n_dangling + 1) * sizeof *nd) : NULL;
+            if (!nd) {
+                free(line);
+                goto nomem;
+            }
+            plan->dangling = nd;
+            plan->dangling[plan->n_dangling++] = line;
+            plan->dangling_rows += n;
+        }
+    }
+    rc = 0;
+    goto done;
+nomem:
+    nomem(e);
+done:
+    mno_buf_release(&b);
+    return rc;
+}
+
+int mno_pg_dump_check(mno_engine *en, long long *n, char **text, mno_error *e)
+{
+    mno_pg *pg = MNO_PG(en);
+    pg_dump *st = pg->dump;
+    *n = 0;
+    *text = NULL;
+    if (!st || !st->refs)
+        return 0;
+    if ((*n = mno_pg_refs_result(st->refs, text)) < 0)
+        return nomem(e);
+    return 0;
+}
+
 /* Runs a one-value query with the tenant bound; returns the count, or -1 with e filled. */
 static long long count_rows(PGconn *c, const char *sql, const char *ns, mno_error *e)
 {
@@ -728,6 +952,8 @@ int mno_pg_plan(mno_engine *en, const mno_dump_opts *o, mno_plan *plan, mno_erro
         }
     if (!o->all && check_tenant(st, pg->conn, st->tenant, e) < 0)
         goto done;
+    if (links_setup(st, e) < 0)
+        goto done;
 
     /* the plan */
     plan->items = calloc(norder ? norder : 1, sizeof *plan->items);
@@ -766,6 +992,8 @@ int mno_pg_plan(mno_engine *en, const mno_dump_opts *o, mno_plan *plan, mno_erro
                 goto done;
         }
     }
+    if (o->count && plan_dangling(st, pg->conn, o->all, plan, e) < 0)
+        goto done;
     rc = 0;
     goto done;
 nomem:
@@ -1024,6 +1252,8 @@ typedef struct row_sink {
     unsigned long long rows;
     batch b[2];
     batch *cur, *pending; /* filling; being hashed */
+    mno_pg_refs *refs;    /* the dangling check, when the table takes part in it */
+    size_t table;
 } row_sink;
 
 static void batch_clear(batch *b)
@@ -1171,6 +1401,10 @@ static int sink_row(row_sink *k, char *row, size_t len, int pq, mno_error *e)
         (pq ? PQfreemem : free)(row);
         return mno_err(e, MNO_E_SERVER, NULL, 0, k->ns, "row %llu: COPY sent a row without %zu columns",
                        k->rows, k->ncols);
+    }
+    if (k->refs && mno_pg_refs_row(k->refs, k->table, b->vals + b->n * k->ncols, b->lens + b->n * k->ncols) < 0) {
+        (pq ? PQfreemem : free)(row);
+        return nomem(e);
     }
     b->n++;
     b->bytes += len;
@@ -1426,6 +1660,10 @@ int mno_pg_dump_section(mno_engine *en, const mno_plan_item *it, mno_writer *w, 
     }
     if (sink_init(&k, w, st->hasher, t->ns, t->ncols, e) < 0)
         goto done;
+    if (mno_pg_refs_wants(st->refs, s->table)) {
+        k.refs = st->refs;
+        k.table = s->table;
+    }
     if (!(b = begin_obj(t))) {
         nomem(e);
         goto done;
@@ -1445,6 +1683,10 @@ int mno_pg_dump_section(mno_engine *en, const mno_plan_item *it, mno_writer *w, 
         goto done;
     if (sink_finish(&k, e) < 0 || mno_writer_end(w, e) < 0)
         goto done;
+    if (st->refs && mno_pg_refs_done(st->refs, s->table) < 0) {
+        nomem(e);
+        goto done;
+    }
     rc = 0;
 done:
     if (st->started && direct) {

@@ -907,7 +907,9 @@ int mno_pg_restore_commit(mno_engine *en, const mno_section *s, mno_error *e)
     for (size_t i = 0; i < st->ndeferred; i++)
         if (exec(c, st->deferred[i], s->ns, "cannot rebuild an index after the load", e) < 0)
             goto done;
-    if (set_sequences(c, st, s, e) < 0 || mno_pg_seq_restore(c, st->qtable, s, st->created, e) < 0)
+    /* the archive's sequence states first: a state equal to the values' "past the largest"
+       (last_value N+1 not called, or N called) stays as the source wrote it */
+    if (mno_pg_seq_restore(c, st->qtable, s, st->created, e) < 0 || set_sequences(c, st, s, e) < 0)
         goto done;
     /* the journal is made at the end of the section's transaction, where -j N's other
        connections wait for it (journal_ensure) only for as long as a commit takes */

@@ -226,7 +226,9 @@ static int rule_text(mno_scope_rule *r)
         break;
     case MNO_SCOPE_PARENT:
         rc |= mno_buf_addf(&b, " %s -> %s.%s", r->cols[0], r->ref_ns, r->ref_col);
-        if (r->guard_col) {
+        if (r->guard_null) {
+            rc |= mno_buf_addf(&b, " when %s is null", r->guard_col);
+        } else if (r->guard_col) {
             rc |= mno_buf_addf(&b, " when %s = '", r->guard_col);
             for (const char *p = r->guard_val; *p; p++)
                 rc |= *p == '\'' ? mno_buf_adds(&b, "''") : mno_buf_addc(&b, *p);
@@ -256,22 +258,38 @@ static int rule_text(mno_scope_rule *r)
     return 0;
 }
 
-/* Parses the tokens of one rule line into r. Returns 0 or -1. */
-static int parse_rule(parser *ps, mno_scope_rule *r)
+/* 1 when token i is a rule's keyword that can be a part of an 'and' group. */
+static int part_keyword(const parser *ps, size_t i)
 {
-    if (ps->toks[0].kind != T_WORD || ps->ntok < 2 || ps->toks[1].kind != T_COLON)
-        return perr(ps, "expected 'NAME: RULE'");
-    if (!valid_name(ps->toks[0].s))
-        return perr(ps, "bad name '%s'", ps->toks[0].s);
-    r->name = strdup(ps->toks[0].s);
-    if (!r->name)
-        return mno_err(ps->e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
-    if (ps->ntok < 3)
-        return perr(ps, "%s: missing rule after ':'", r->name);
-    if (ps->toks[2].kind != T_WORD)
-        return perr(ps, "%s: expected a rule after ':', found '%s'", r->name, tok_desc(&ps->toks[2]));
-    const char *kw = ps->toks[2].s;
-    size_t i = 3;
+    if (i >= ps->ntok || ps->toks[i].kind != T_WORD)
+        return 0;
+    const char *s = ps->toks[i].s;
+    return strcmp(s, "root") == 0 || strcmp(s, "parent") == 0 || strcmp(s, "uids") == 0 ||
+           strcmp(s, "match") == 0;
+}
+
+/* The end of the rule that starts at token i: the next 'and' followed by a rule keyword, or
+   the end of the line. */
+static size_t part_end(const parser *ps, size_t i)
+{
+    for (size_t j = i + 1; j < ps->ntok; j++)
+        if (ps->toks[j].kind == T_WORD && strcmp(ps->toks[j].s, "and") == 0 &&
+            (j + 1 == ps->ntok || part_keyword(ps, j + 1)))
+            return j;
+    return ps->ntok;
+}
+
+/* Parses the rule whose keyword is token i (the tokens up to ps->ntok) into r, whose name is
+   set. Returns 0 or -1. */
+static int parse_body(parser *ps, mno_scope_rule *r, size_t i)
+{
+    if (i >= ps->ntok)
+        return perr(ps, "%s: missing rule after %s", r->name, i == 2 ? "':'" : "'and'");
+    if (ps->toks[i].kind != T_WORD)
+        return perr(ps, "%s: expected a rule after %s, found '%s'", r->name, i == 2 ? "':'" : "'and'",
+                    tok_desc(&ps->toks[i]));
+    const char *kw = ps->toks[i].s;
+    i++;
     if (strcmp(kw, "global") == 0 || strcmp(kw, "skip") == 0) {
         r->kind = kw[0] == 'g' ? MNO_SCOPE_GLOBAL : MNO_SCOPE_SKIP;
         if (no_more(ps, i) < 0)
@@ -301,11 +319,15 @@ static int parse_rule(parser *ps, mno_scope_rule *r)
                 return -1;
             if (!valid_col(ps->toks[i].s))
                 return perr(ps, "bad column name '%s'", ps->toks[i].s);
-            if (i + 2 >= ps->ntok || ps->toks[i + 1].kind != T_EQ || ps->toks[i + 2].kind != T_STRING)
-                return perr(ps, "when: expected COLUMN = 'VALUE'");
+            if (i + 2 < ps->ntok && ps->toks[i + 1].kind == T_WORD && strcmp(ps->toks[i + 1].s, "is") == 0 &&
+                ps->toks[i + 2].kind == T_WORD && strcmp(ps->toks[i + 2].s, "null") == 0) {
+                r->guard_null = 1;   /* when COLUMN is null */
+            } else if (i + 2 >= ps->ntok || ps->toks[i + 1].kind != T_EQ || ps->toks[i + 2].kind != T_STRING) {
+                return perr(ps, "when: expected COLUMN = 'VALUE' or COLUMN is null");
+            }
             r->guard_col = strdup(ps->toks[i].s);
-            r->guard_val = strdup(ps->toks[i + 2].s);
-            if (!r->guard_col || !r->guard_val)
+            r->guard_val = r->guard_null ? NULL : strdup(ps->toks[i + 2].s);
+            if (!r->guard_col || (!r->guard_null && !r->guard_val))
                 return mno_err(ps->e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
             i += 3;
         }
@@ -361,6 +383,39 @@ static int parse_rule(parser *ps, mno_scope_rule *r)
     return 0;
 }
 
+/*
+ * Parses one rule line: NAME: RULE [and RULE ...] into *n consecutive rules from r (room for
+ * as many as the line has tokens), each but the last with and_next set. Returns 0 or -1
+ * (*n: the rules filled, to be released).
+ */
+static int parse_line(parser *ps, mno_scope_rule *r, size_t *n)
+{
+    *n = 0;
+    if (ps->toks[0].kind != T_WORD || ps->ntok < 2 || ps->toks[1].kind != T_COLON)
+        return perr(ps, "expected 'NAME: RULE'");
+    if (!valid_name(ps->toks[0].s))
+        return perr(ps, "bad name '%s'", ps->toks[0].s);
+    size_t total = ps->ntok, i = 2;
+    int rc = 0;
+    do {
+        size_t end = i < total ? part_end(ps, i) : total;
+        mno_scope_rule *p = &r[(*n)++];
+        memset(p, 0, sizeof *p);
+        if (!(p->name = strdup(ps->toks[0].s)))
+            return mno_err(ps->e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+        ps->ntok = end;   /* the part's tokens only */
+        rc = parse_body(ps, p, i);
+        ps->ntok = total;
+        if (rc < 0)
+            return -1;
+        if (end < total && (p->kind == MNO_SCOPE_GLOBAL || p->kind == MNO_SCOPE_SKIP))
+            return perr(ps, "%s: '%s' cannot be part of an 'and' group", p->name, mno_scope_kind_name(p->kind));
+        p->and_next = end < total;
+        i = end + 1;
+    } while (i <= total && r[*n - 1].and_next);
+    return 0;
+}
+
 static void rule_release(mno_scope_rule *r)
 {
     free(r->name);
@@ -389,7 +444,11 @@ static int check_rules(parser *ps, const mno_scope *s)
             if (strcmp(q->name, r->name) != 0)
                 continue;
             ps->line = r->line;
-            if (strcmp(q->text, r->text) == 0)
+            int grouped = r->and_next || q->and_next || (i && s->rules[i - 1].and_next) ||
+                          (j && s->rules[j - 1].and_next);
+            if (q->line == r->line && strcmp(q->text, r->text) == 0)
+                return perr(ps, "%s: the same rule twice in one 'and' group", r->name);
+            if (!grouped && strcmp(q->text, r->text) == 0)
                 return perr(ps, "%s: duplicate rule (line %d)", r->name, q->line);
             int qw = q->kind == MNO_SCOPE_GLOBAL || q->kind == MNO_SCOPE_SKIP;
             int rw = r->kind == MNO_SCOPE_GLOBAL || r->kind == MNO_SCOPE_SKIP;
@@ -425,7 +484,7 @@ mno_scope *mno_scope_parse(const char *text, size_t len, const char *file, mno_e
         p = nl ? nl + 1 : end;
         if (ps.ntok == 0)
             continue;
-        if (s->n == cap) {
+        while (s->n + ps.ntok > cap) {   /* a line holds at most one rule per token */
             size_t nc = cap ? cap * 2 : 32;
             mno_scope_rule *nr = realloc(s->rules, nc * sizeof *nr);
             if (!nr) {
@@ -435,11 +494,15 @@ mno_scope *mno_scope_parse(const char *text, size_t len, const char *file, mno_e
             s->rules = nr;
             cap = nc;
         }
-        mno_scope_rule *r = &s->rules[s->n++];
-        memset(r, 0, sizeof *r);
-        r->file = s->file;
-        r->line = ps.line;
-        if (parse_rule(&ps, r) < 0)
+        mno_scope_rule *r = &s->rules[s->n];
+        size_t nr = 0;
+        int prc = parse_line(&ps, r, &nr);
+        s->n += nr;
+        for (size_t k = 0; k < nr; k++) {
+            r[k].file = s->file;
+            r[k].line = ps.line;
+        }
+        if (prc < 0)
             goto fail;
         toks_clear(&ps);
     }

@@ -9,7 +9,7 @@
 
 typedef enum mno_scope_kind {
     MNO_SCOPE_ROOT = 1,  /* root COL [COL...]: the row's COL (as text) equals the tenant, any of them */
-    MNO_SCOPE_PARENT,    /* parent COL -> NS.COL [when TYPECOL = 'VALUE']: COL holds a kept parent's NS.COL */
+    MNO_SCOPE_PARENT,    /* parent COL -> NS.COL [when TYPECOL = 'VALUE' | when COL2 is null]: COL holds a kept parent's NS.COL */
     MNO_SCOPE_UIDS,      /* uids text|json COL [at KEY[.KEY...]] -> NS.COL: COL lists kept parents' NS.COL */
     MNO_SCOPE_MATCH,     /* match FIELD in SET: FIELD's value is in a named set the engine is given */
     MNO_SCOPE_GLOBAL,    /* global: reference data, copied whole */
@@ -26,6 +26,7 @@ typedef struct mno_scope_rule {
     char *ref_col;         /* parent/uids: its column */
     char *guard_col;       /* parent: the type column of `when`, or NULL */
     char *guard_val;       /* parent: the value it must equal, or NULL */
+    int guard_null;        /* parent: `when TYPECOL is null`: the column must be null (guard_val NULL) */
     int uids_json;         /* uids: 1 json, 0 text */
     char **path;           /* uids json: the keys after `at` (npath 0: the column itself) */
     size_t npath;
@@ -33,6 +34,8 @@ typedef struct mno_scope_rule {
     char *text;            /* the rule in canonical form, without the name ("parent organization_id -> public.organizations.id") */
     const char *file;      /* the scope's file name (points into the scope) */
     int line;              /* 1-based line */
+    int and_next;          /* 1: this rule and the next (same line, same name) must hold together
+                              (NAME: RULE and RULE ...); rules not joined so are alternatives */
 } mno_scope_rule;
 
 typedef struct mno_scope {
@@ -64,6 +67,12 @@ int mno_scope_qualify(mno_scope *s, const char *prefix, mno_error *e);
  * into s->rules and returns how many there are (may exceed max).
  */
 size_t mno_scope_find(const mno_scope *s, const char *name, size_t *idx, size_t max);
+
+/*
+ * How the rules of one table combine: they come in groups of consecutive rules joined by
+ * and_next (a rule alone is a group of one); a row belongs when every rule of some group
+ * holds.
+ */
 
 /* The rule kind's keyword ("root", "parent", ...). */
 const char *mno_scope_kind_name(mno_scope_kind k);

@@ -33,7 +33,9 @@ static const char usage[] =
     "                     resuming after the last _id read (default 5)\n"
     "  -j, --jobs N       parallel readers where the engine can use them (default 1)\n"
     "  --plan             print per table/collection the rule, query and row count\n"
-    "                     (tab-separated), dump nothing\n"
+    "                     (tab-separated), dump nothing; and the dangling references\n"
+    "  --allow-dangling   rows linking to rows that are not in the archive are a warning\n"
+    "                     (without it an error: no archive is written)\n"
     "  -o FILE            write to FILE (default stdout); written as FILE.partial (mode\n"
     "                     0600) and renamed only when complete\n"
     "  -z                 compress with zstd (implied by a FILE ending in .zst)\n"
@@ -70,7 +72,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"output", required_argument, 0, 'o'},   {"level", required_argument, 0, 'L'},
         {"threads", required_argument, 0, 'T'},  {"progress", no_argument, 0, 'p'},
         {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
-        {"version", no_argument, 0, 'V'},        {0, 0, 0, 0}};
+        {"version", no_argument, 0, 'V'},        {"allow-dangling", no_argument, 0, 'D'},
+        {0, 0, 0, 0}};
     int c;
     long v;
     char msg[300];
@@ -97,6 +100,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             o->c.o.jobs = (int)v;
             break;
         case 'P': o->plan = 1; break;
+        case 'D': o->c.o.allow_dangling = 1; break;
         case 'o': o->c.output = optarg; o->packing = 1; break;
         case 'z': o->c.zstd = 1; o->packing = 1; break;
         case 'L':
@@ -214,6 +218,14 @@ int main(int argc, char **argv)
             goto done;
         }
         status = 0;
+        if (plan->n_dangling) {
+            fprintf(stderr, "mno-dump: %s: %lld row%s of the plan link%s to rows that are not in it%s:\n",
+                    o.c.o.allow_dangling ? "warning" : "error", plan->dangling_rows, plan->dangling_rows == 1 ? "" : "s",
+                    plan->dangling_rows == 1 ? "s" : "", o.c.o.allow_dangling ? "" : " (--allow-dangling accepts them)");
+            for (size_t i = 0; i < plan->n_dangling; i++)
+                fprintf(stderr, "  %s\n", plan->dangling[i]);
+            status = o.c.o.allow_dangling ? 0 : 2;
+        }
         goto done;
     }
     p = mno_progress_new(2, o.quiet ? MNO_PROGRESS_OFF
@@ -221,6 +233,8 @@ int main(int argc, char **argv)
     catch_signals(o.c.output);
     if (mno_dump_run(d, p, &e) < 0)
         goto fail;
+    if (mno_dump_warning(d))
+        fprintf(stderr, "mno-dump: warning: %s", mno_dump_warning(d));
     status = 0;
     goto done;
 fail:

@@ -158,6 +158,7 @@ CONNECTOR_TABLES="organizations users user_organization_rels id_maps synchroniza
     for tb in $CONNECTOR_TABLES; do
       case $tb in
         organizations|users) q="SELECT count(*) FROM $tb WHERE tenant = '$t'" ;;
+        user_organization_rels) q="SELECT count(*) FROM $tb x JOIN organizations o ON o.id = x.organization_id JOIN users s ON s.id = x.user_id WHERE o.tenant = '$t' AND s.tenant = '$t'" ;;
         *) q="SELECT count(*) FROM $tb x JOIN organizations o ON o.id = x.organization_id WHERE o.tenant = '$t'" ;;
       esac
       printf '%s\t%s\t%s\n' "$t" "$tb" "$(sql "$u" "$q")"
@@ -165,8 +166,15 @@ CONNECTOR_TABLES="organizations users user_organization_rels id_maps synchroniza
   done | sort >"$BATS_TEST_TMPDIR/got"
   sort "$BATS_TEST_TMPDIR/m" >"$BATS_TEST_TMPDIR/want"
   diff "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got"
-  run sql "$u" "SELECT count(*) FROM user_organization_rels r JOIN users s ON s.id = r.user_id JOIN organizations o ON o.id = r.organization_id WHERE s.tenant <> o.tenant"
-  [ "$output" = 0 ]
+  # memberships of no tenant: two tenants, an 'ACME' user, an 'acme ' organization
+  run sql "$u" "SELECT count(*) FROM user_organization_rels r JOIN users s ON s.id = r.user_id JOIN organizations o ON o.id = r.organization_id WHERE s.tenant IS DISTINCT FROM o.tenant"
+  [ "$output" = 4 ]
+  # rows whose parent does not exist or is not given
+  run sql "$u" "SELECT count(*) FILTER (WHERE user_id IS NULL OR user_id NOT IN (SELECT id FROM users)), count(*) FILTER (WHERE organization_id IS NULL OR organization_id NOT IN (SELECT id FROM organizations)) FROM user_organization_rels"
+  [ "$output" = $'2\t2' ]
+  # near-miss tenant values, each once in organizations and in users
+  run sql "$u" "SELECT string_agg(coalesce(quote_literal(tenant), 'NULL'), ' ' ORDER BY tenant COLLATE \"C\") FROM (SELECT tenant FROM organizations UNION ALL SELECT tenant FROM users) x WHERE tenant IS NULL OR tenant NOT IN ('acme', 'globex', 'initech')"
+  [ "$output" = "'ACME' 'ACME' 'acme ' 'acme ' 'default' 'default' NULL NULL" ]
   run sql "$u" "SELECT count(*) FROM (SELECT uid FROM organizations GROUP BY uid HAVING count(DISTINCT tenant) > 1) x"
   [ "$output" = 1 ]
   run sql "$u" "SELECT count(*) FROM (SELECT uid FROM users GROUP BY uid HAVING count(DISTINCT tenant) > 1) x"

@@ -127,7 +127,7 @@ WITH o AS (SELECT id FROM public.organizations WHERE tenant = 'acme'),
 SELECT 'organizations', id FROM o
 UNION ALL SELECT 'users', id FROM u
 UNION ALL SELECT 'user_organization_rels', id FROM public.user_organization_rels
-  WHERE organization_id IN (SELECT id FROM o) OR user_id IN (SELECT id FROM u)
+  WHERE organization_id IN (SELECT id FROM o) AND user_id IN (SELECT id FROM u)
 UNION ALL SELECT 'id_maps', id FROM public.id_maps WHERE organization_id IN (SELECT id FROM o)
 UNION ALL SELECT 'synchronizations', id FROM public.synchronizations WHERE organization_id IN (SELECT id FROM o)
 SQL

@@ -170,8 +170,8 @@ static void test_errors(void **state)
     check_error("x: parent a -> t\n", "t.scope:1: expected TABLE.COLUMN after '->', found 't'");
     check_error("x: parent a -> 't.id'\n", "t.scope:1: expected TABLE.COLUMN after '->', found 't.id'");
     check_error("x: parent a -> t.id when\n", "t.scope:1: expected COLUMN after 'when'");
-    check_error("x: parent a -> t.id when k\n", "t.scope:1: when: expected COLUMN = 'VALUE'");
-    check_error("x: parent a -> t.id when k = v\n", "t.scope:1: when: expected COLUMN = 'VALUE'");
+    check_error("x: parent a -> t.id when k\n", "t.scope:1: when: expected COLUMN = 'VALUE' or COLUMN is null");
+    check_error("x: parent a -> t.id when k = v\n", "t.scope:1: when: expected COLUMN = 'VALUE' or COLUMN is null");
     check_error("x: parent a -> t.id when k = 'v\n", "t.scope:1: unterminated string");
     check_error("x: parent a -> t.id when k = 'v' extra\n",
                 "t.scope:1: unexpected 'extra' at the end of the rule");
@@ -205,6 +205,53 @@ static void test_errors(void **state)
                 "t.scope:2: x: 'skip' cannot be combined with other rules (line 1: parent a -> t.id)");
     check_error("x: skip\nx: global\n",
                 "t.scope:2: x: 'global' cannot be combined with other rules (line 1: skip)");
+}
+
+/* NAME: RULE and RULE ...: consecutive rules, and_next on all but the last */
+static void test_and_groups(void **state)
+{
+    (void)state;
+    mno_error e;
+    mno_scope *s = parse("m: parent org_id -> o.id and parent user_id -> u.id\n"
+                         "m: parent org_id -> o.id when user_id = 'x'\n"
+                         "n: root t and uids json s at a.b -> o.uid and parent and -> u.id\n", &e);
+    if (!s)
+        fail_msg("%s", e.msg);
+    assert_int_equal(s->n, 6);
+    assert_int_equal(s->rules[0].and_next, 1);
+    assert_int_equal(s->rules[1].and_next, 0);
+    assert_int_equal(s->rules[2].and_next, 0);
+    assert_int_equal(s->rules[3].and_next, 1);
+    assert_int_equal(s->rules[4].and_next, 1);
+    assert_int_equal(s->rules[5].and_next, 0);
+    assert_string_equal(s->rules[0].text, "parent org_id -> o.id");
+    assert_string_equal(s->rules[1].text, "parent user_id -> u.id");
+    assert_int_equal(s->rules[1].line, 1);
+    assert_string_equal(s->rules[1].name, "m");
+    assert_string_equal(s->rules[5].text, "parent and -> u.id");   /* a column named 'and' */
+    assert_int_equal(s->rules[5].line, 3);
+    size_t idx[8];
+    assert_int_equal(mno_scope_find(s, "m", idx, 8), 3);
+    mno_scope_free(s);
+    /* a rule in a group and the same rule alone are not duplicates */
+    s = parse("m: parent a -> o.id\nm: parent a -> o.id and root t\n", &e);
+    assert_non_null(s);
+    mno_scope_free(s);
+    s = parse("m: parent a -> o.id when b is null and parent b -> u.id when a is null\n", &e);
+    assert_non_null(s);
+    assert_int_equal(s->rules[0].guard_null, 1);
+    assert_null(s->rules[0].guard_val);
+    assert_string_equal(s->rules[0].guard_col, "b");
+    assert_string_equal(s->rules[1].text, "parent b -> u.id when a is null");
+    mno_scope_free(s);
+    check_error("m: parent a -> o.id when b is\n", "t.scope:1: when: expected COLUMN = 'VALUE' or COLUMN is null");
+    check_error("m: parent a -> o.id when b is not null\n", "t.scope:1: when: expected COLUMN = 'VALUE' or COLUMN is null");
+    check_error("m: parent a -> o.id and\n", "t.scope:1: m: missing rule after 'and'");
+    check_error("m: parent a -> o.id and -> x\n", "t.scope:1: unexpected 'and' at the end of the rule");
+    check_error("m: global and root a\n", "t.scope:1: m: 'global' cannot be part of an 'and' group");
+    check_error("m: parent a -> o.id and rooot t\n", "t.scope:1: unexpected 'and' at the end of the rule");
+    check_error("m: parent a -> o.id and parent a -> o.id\n", "t.scope:1: m: the same rule twice in one 'and' group");
+    check_error("m: root a and parent b\n", "t.scope:1: parent: expected '->' after 'b'");
 }
 
 static void test_nul_in_middle(void **state)
@@ -247,6 +294,7 @@ int main(void)
         cmocka_unit_test(test_every_rule),
         cmocka_unit_test(test_empty),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_and_groups),
         cmocka_unit_test(test_nul_in_middle),
         cmocka_unit_test(test_load),
     };
