@@ -1,4 +1,5 @@
 /* engine_pg_seq.c: a table's sequences in its section's begin line: read by the dump, set forward (never back) by the restore, checked by verify (docs/format.md, "sequences"). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "buf.h"
@@ -23,7 +24,8 @@ static const char *const q_table_seqs =
     " SELECT sn.nspname, s.relname, pg_catalog.format_type(q.seqtypid, NULL), q.seqstart, q.seqincrement,"
     " q.seqmin, q.seqmax, q.seqcycle,"
     " COALESCE(array_to_json(array_agg(DISTINCT x.col) FILTER (WHERE x.how IN ('i', 'n'))), '[]'),"
-    " min(x.col) FILTER (WHERE x.how IN ('a', 'i')), bool_or(x.how = 'i')"
+    " min(x.col) FILTER (WHERE x.how IN ('a', 'i')), bool_or(x.how = 'i'),"
+    " pg_catalog.has_sequence_privilege(x.seq, 'SELECT')"
     " FROM x JOIN pg_catalog.pg_class s ON s.oid = x.seq AND s.relkind = 'S'"
     " JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace"
     " JOIN pg_catalog.pg_sequence q ON q.seqrelid = x.seq"
@@ -71,6 +73,9 @@ json_t *mno_pg_seq_read(PGconn *c, unsigned int oid, const char *ns, mno_error *
     if (!(r = query(c, q_table_seqs, 1, params, ns, "cannot read the table's sequences", e)))
         goto fail;
     for (int i = 0; i < PQntuples(r); i++) {
+        if (*PQgetvalue(r, i, 11) != 't')
+            continue;   /* the role cannot read its state: left out (the restore still moves
+                           serial and identity sequences past the restored values) */
         mno_buf_reset(&b);
         if (mno_buf_adds(&b, "SELECT last_value, is_called FROM ") < 0 ||
             add_qname(c, &b, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1)) < 0) {
@@ -129,11 +134,21 @@ static const char *str(const json_t *o, const char *k) { return json_string_valu
 
 int mno_pg_seq_check_format(const mno_section *s, mno_error *e)
 {
-    json_t *seqs = json_object_get(s->begin, "sequences");
+    char why[256];
+    if (mno_pg_seq_why(s->begin, why, sizeof why) < 0)
+        return mno_err(e, MNO_E_FORMAT, NULL, 0, s->ns, "%s", why);
+    return 0;
+}
+
+int mno_pg_seq_why(const json_t *begin, char *why, size_t whylen)
+{
+    json_t *seqs = json_object_get(begin, "sequences");
     if (!seqs)
         return 0;
-    if (!json_is_array(seqs))
-        return mno_err(e, MNO_E_FORMAT, NULL, 0, s->ns, "begin line: \"sequences\" is not an array");
+    if (!json_is_array(seqs)) {
+        snprintf(why, whylen, "begin line: \"sequences\" is not an array");
+        return -1;
+    }
     for (size_t i = 0; i < json_array_size(seqs); i++) {
         json_t *o = json_array_get(seqs, i);
         const char *bad = NULL;
@@ -159,8 +174,10 @@ int mno_pg_seq_check_format(const mno_section *s, mno_error *e)
         for (size_t k = 0; !bad && k < json_array_size(cols); k++)
             if (!json_is_string(json_array_get(cols, k)))
                 bad = "has a column that is not a string";
-        if (bad)
-            return mno_err(e, MNO_E_FORMAT, NULL, 0, s->ns, "begin line: \"sequences\" item %zu %s", i + 1, bad);
+        if (bad) {
+            snprintf(why, whylen, "begin line: \"sequences\" item %zu %s", i + 1, bad);
+            return -1;
+        }
     }
     return 0;
 }

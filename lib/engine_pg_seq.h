@@ -10,8 +10,9 @@
 /*
  * The sequences of table oid (ns names it in messages): those its columns' defaults call
  * (owned or not), its identity columns' and those owned by its columns, each with its
- * definition and its state (last_value, is_called) read now. Returns a new array (empty when
- * the table has none; json_decref it), or NULL with e filled.
+ * definition and its state (last_value, is_called) read now; those the role may not SELECT
+ * from are left out. Returns a new array (empty when the table has none; json_decref it),
+ * or NULL with e filled.
  */
 json_t *mno_pg_seq_read(PGconn *c, unsigned int oid, const char *ns, mno_error *e);
 
@@ -20,6 +21,10 @@ json_t *mno_pg_seq_read(PGconn *c, unsigned int oid, const char *ns, mno_error *
  * (MNO_E_FORMAT naming the item and what is wrong).
  */
 int mno_pg_seq_check_format(const mno_section *s, mno_error *e);
+
+/* The same check of a begin object for the archive reader (lib/stream.c): 0, or -1 with
+   why[] holding 'begin line: "sequences" item N ...'. */
+int mno_pg_seq_why(const json_t *begin, char *why, size_t whylen);
 
 /*
  * --create, before the table is created: every sequence of s that is not an identity's and

@@ -7,6 +7,7 @@
 #include "buf.h"
 #include "stream.h"
 #include "engine_mongo_json.h"
+#include "engine_pg_seq.h"
 #include "ejson.h"
 #include "pgrec.h"
 #include "recpipe.h"
@@ -99,6 +100,8 @@ static int section_setup(mno_section *s, const char *ns, json_t *begin, mno_engi
         s->colnames[i] = name;
         s->coltypes[i] = type ? type : "";
     }
+    if (mno_pg_seq_why(begin, why, whylen) < 0)   /* version 2: the table's sequences */
+        return -1;
     return 0;
 nomem:
     snprintf(why, whylen, "out of memory");

@@ -88,7 +88,8 @@ CONNECTOR_TABLES="organizations users user_organization_rels id_maps synchroniza
   run sql "$u" "SELECT (SELECT count(*) FROM apps), (SELECT count(*) FROM products), (SELECT count(*) FROM product_pricings), (SELECT count(*) FROM tenants)"
   [ "$output" = $'12\t5\t10\t3' ]
   grep -qP '^acme\taudit_events\t705$' "$BATS_TEST_TMPDIR/m"
-  # every row of every table belongs to exactly one tenant, or the table is global
+  # every row of every table belongs to exactly one tenant, or the table is global; but the
+  # rows of no tenant: two cross-tenant memberships, one audit event linking two tenants
   for t in acme globex initech; do
     psql -X -At -F $'\t' -v tenant=$t -f "$MNO_TOP/tests/fixtures/expect.sql" -d "$u"
   done | sort >"$BATS_TEST_TMPDIR/all"
@@ -97,6 +98,7 @@ CONNECTOR_TABLES="organizations users user_organization_rels id_maps synchroniza
   for tb in $MNOHUB_TABLES; do
     case $tb in apps|products|product_pricings) continue ;; esac
     n=$(sql "$u" "SELECT count(*) FROM public.$tb")
+    case $tb in orga_relations) n=$((n - 2)) ;; audit_events) n=$((n - 1)) ;; esac
     [ "$(grep -cP "^$tb\t" "$BATS_TEST_TMPDIR/all")" -eq "$n" ] || { echo "$tb: $n rows, not all placed"; false; }
   done
   # sequences continue after the loaded keys

@@ -44,7 +44,7 @@ hub_dump() { mno-dump --source "$HUB" --scope "$MNO_TOP/filters/mnohub.scope" --
   run mno-cat --list "$A/acme.mnoa"
   [ "$status" -eq 0 ]
   echo "$output" | cut -f1 | tr '\n' ' ' >"$A/order"
-  [ "$(cat "$A/order")" = "public.apps public.products public.product_pricings public.tenants public.invoices public.organizations public.app_instances public.bills public.org_invites public.orga_relations public.sub_tenants public.subscriptions public.teams public.users public.audit_events public.credit_cards public.dashboards public.deletion_requests public.identities public.widgets " ]
+  [ "$(cat "$A/order")" = "public.apps public.products public.product_pricings public.tenants public.invoices public.organizations public.app_instances public.bills public.sub_tenants public.teams public.users public.audit_events public.credit_cards public.dashboards public.deletion_requests public.identities public.org_invites public.orga_relations public.subscriptions public.widgets " ]
 }
 
 @test "dump pg: no uid or email of another tenant appears anywhere in a tenant's archive" {
