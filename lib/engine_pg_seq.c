@@ -29,7 +29,7 @@ static const char *const q_table_seqs =
     " FROM x JOIN pg_catalog.pg_class s ON s.oid = x.seq AND s.relkind = 'S'"
     " JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace"
     " JOIN pg_catalog.pg_sequence q ON q.seqrelid = x.seq"
-    " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 ORDER BY 1, 2";
+    " GROUP BY x.seq, 1, 2, 3, 4, 5, 6, 7, 8 ORDER BY 1, 2";
 
 static int nomem(mno_error *e, const char *ns)
 {

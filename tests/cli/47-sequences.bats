@@ -146,11 +146,12 @@ schema_target() {
 
 @test "sequences: a bad \"sequences\" item is an error naming it, nothing written" {
   t=$(schema_target)
-  jq -c 'if .t == "begin" and .ns == "public.t_ident" then .sequences[0].increment = "7; DROP TABLE t_ext" else . end' "$ARCH" \
-    | mno-cat --seal - >"$BATS_TEST_TMPDIR/bad.mnoa"
+  # (a hand edit of a begin line: no sum covers it, and mno-cat --seal would refuse it)
+  sed '/"ns":"public.t_ident"/s/"increment":"7"/"increment":"7; DROP TABLE t_ext"/' "$ARCH" >"$BATS_TEST_TMPDIR/bad.mnoa"
+  grep -q 'DROP TABLE' "$BATS_TEST_TMPDIR/bad.mnoa"
   run mno-restore --quiet --target "$t" "$BATS_TEST_TMPDIR/bad.mnoa"
   [ "$status" -eq 2 ]
-  [ "$output" = "mno-restore: error: $BATS_TEST_TMPDIR/bad.mnoa:4: section public.t_ident: begin line: \"sequences\" item 1 has no valid \"start\", \"increment\", \"min\", \"max\" and \"last_value\" (integers as strings)" ]
+  [ "$output" = "mno-restore: error: $BATS_TEST_TMPDIR/bad.mnoa:15: section public.t_ident: begin line: \"sequences\" item 1 has no valid \"start\", \"increment\", \"min\", \"max\" and \"last_value\" (integers as strings)" ]
   # found by the check pass: not even the section before it was written
   [ "$(q "$t" "SELECT (SELECT count(*) FROM t_ext) + (SELECT count(*) FROM t_ident)")" = 0 ]
   run mno-cat --check "$BATS_TEST_TMPDIR/bad.mnoa"
