@@ -263,7 +263,7 @@ static int open_set_rules(mno_live *l, mno_error *e)
     l->have_plan = 1;
     for (size_t k = 0; k < l->rules->n; k++) {
         const mno_rule *r = &l->rules->r[k];
-        if (strcmp(r->kind, l->kind) != 0)
+        if (strcmp(r->kind, l->kind) != 0 || r->verb == MNO_RULE_VERIFIED)
             continue;
         if (r->verb != MNO_RULE_SET)
             return mno_err(e, MNO_E_SCOPE, r->file, r->line, NULL, "%s: '%s' rules are for mno-rename-tenant",
@@ -384,7 +384,7 @@ static int open_rename(mno_live *l, mno_error *e)
     mno_buf_reset(&b);
     for (size_t k = 0; k < l->rules->n; k++) {
         const mno_rule *r = &l->rules->r[k];
-        if (strcmp(r->kind, l->kind) != 0)
+        if (strcmp(r->kind, l->kind) != 0 || r->verb == MNO_RULE_VERIFIED)
             continue;
         if (r->verb != MNO_RULE_UNIQUE) {
             mno_err(e, MNO_E_SCOPE, r->file, r->line, NULL, "%s: '%s' rules are not for %s", r->name,
@@ -477,6 +477,32 @@ done:
     return rc;
 }
 
+/* freeze: the reports, then (when there is something to change) the source against the target
+   kind's report, in this transaction. */
+static int check_proofs(mno_live *l, mno_error *e)
+{
+    const char *need[16];
+    size_t nneed = 0;
+    json_t *secs = NULL;
+    for (size_t k = 0; k < l->rules->n; k++) {
+        const mno_rule *r = &l->rules->r[k];
+        if (r->verb != MNO_RULE_VERIFIED || nneed == sizeof need / sizeof need[0])
+            continue;
+        need[nneed++] = r->kind;
+    }
+    if (l->c.nreports == 0)
+        return mno_err(e, MNO_E_USAGE, NULL, 0, NULL,
+                       "no --verified report: %s changes the old environment only after its copy is proven "
+                       "(mno-verify --json reports of the tenant's archives against their restored copies)",
+                       l->c.tool);
+    if (mno_live_reports_check(l->c.reports, l->c.nreports, l->c.tenant, need, nneed, l->kind, &secs, e) < 0)
+        return -1;
+    /* nothing to change (a second run): the source holds the tool's own values, not the archive's */
+    int rc = l->total ? mno_live_recheck(l->en, &l->plan, secs, l->kind, e) : 0;
+    json_decref(secs);
+    return rc;
+}
+
 int mno_live_open(mno_live **out, const mno_live_cfg *c, mno_error *e)
 {
     *out = NULL;
@@ -511,6 +537,7 @@ int mno_live_open(mno_live **out, const mno_live_cfg *c, mno_error *e)
         goto fail;
     if ((c->to ? open_rename(l, e) : open_set_rules(l, e)) < 0)
         goto fail;
+
     /* the statements and the rows they change now */
     for (size_t i = 0; i < l->n; i++) {
         change *ch = &l->ch[i];
@@ -528,6 +555,8 @@ int mno_live_open(mno_live **out, const mno_live_cfg *c, mno_error *e)
             goto fail;
         l->total += ch->pub.rows;
     }
+    if (c->verified && check_proofs(l, e) < 0)
+        goto fail;
     *out = l;
     return 0;
 nomem:
@@ -1025,7 +1054,7 @@ nomem:
     nomem(e);
 done:
     if (rc < 0)
-        res->restored = 0;
+        mno_live_undo_res_release(res);
     usec_release(&u);
     mno_buf_release(&conflicts);
     mno_pg_schema_release(&schema);

@@ -37,9 +37,14 @@ typedef struct mno_live_cfg {
     const char *scope_path;  /* the scope file; NULL: SCOPE_DIR/KIND.scope */
     const char *scope_dir;   /* NULL: "filters" */
     const char *undo_file;   /* the undo archive; NULL: the default name (mno_live_undo_name) */
+    int verified;            /* freeze: the change needs proofs: the reports below (every source
+                                kind the rules' `verified` lines name, and the target's), then
+                                the re-check of the source against the target kind's report */
+    const char *const *reports;  /* mno-verify --json report files */
+    size_t nreports;
 } mno_live_cfg;
 
-#define MNO_LIVE_CFG_INIT {NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL}
+#define MNO_LIVE_CFG_INIT {NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, 0, NULL, 0}
 
 /* One table the tool changes. */
 typedef struct mno_live_table {
@@ -117,7 +122,7 @@ typedef struct mno_live_undo_res {
  * the prior values; and when they hold anything else (someone else wrote since) or the row is
  * gone, nothing at all is changed and the error (MNO_E_CONFLICT) names those keys. The
  * archive is checked as it is read (sums, trailer): a damaged one changes nothing. Returns 0
- * with *res filled (release with mno_live_undo_res_release), or -1 with e filled.
+ * with *res filled (release with mno_live_undo_res_release), or -1 with e filled (*res empty).
  */
 int mno_live_undo(const mno_live_cfg *c, const char *file, mno_live_undo_res *res, mno_error *e);
 void mno_live_undo_res_release(mno_live_undo_res *res);
@@ -140,3 +145,27 @@ int mno_live_report(const mno_live *l, int json, int plan, int done, mno_buf *ou
    "already"}],"restored"} or text lines. Returns 0 or -1. */
 int mno_live_undo_report(const mno_live_cfg *c, const char *file, const mno_live_undo_res *res, int json,
                          mno_buf *out);
+
+/* ---- mno-freeze's proofs (lib/live_verified.c) ---- */
+
+struct json_t;
+struct mno_engine;
+struct mno_plan;
+/*
+ * Checks the mno-verify --json reports files[0..n): each is a report of tenant, verdict ok and
+ * every section ok (else MNO_E_CONFLICT naming the report and the sections); among them one
+ * of each source kind need[0..nneed) and of target_kind (else MNO_E_USAGE naming the kind
+ * missing). *target_sections: the target kind's report's "sections" (a new reference; the
+ * caller decrefs). Returns 0 or -1 with e filled.
+ */
+int mno_live_reports_check(const char *const *files, size_t n, const char *tenant, const char *const *need,
+                           size_t nneed, const char *target_kind, struct json_t **target_sections,
+                           mno_error *e);
+/*
+ * Dumps the plan's sections (the tenant's rows now, in the engine's open transaction) into an
+ * unlinked temporary file and compares each section's count and sum with the report's
+ * expected ones (the archive's): any difference, or a section on one side only, is an error
+ * (MNO_E_CONFLICT) naming those tables. Returns 0 or -1 with e filled.
+ */
+int mno_live_recheck(struct mno_engine *en, const struct mno_plan *plan, const struct json_t *sections,
+                     const char *kind, mno_error *e);

@@ -47,7 +47,7 @@ static void toks_clear(parser *ps)
 
 static int is_word_char(unsigned char c)
 {
-    return isalnum(c) || c == '_' || c == '$' || c == '.' || c == '-' || c == '+';
+    return isalnum(c) || c == '_' || c == '$' || c == '.' || c == '-' || c == '+' || c == '*';
 }
 
 static const char *tok_desc(const tok *t)
@@ -130,7 +130,7 @@ static int valid_name(const char *s)
 {
     size_t n = strlen(s);
     return n > 0 && s[0] != '.' && s[n - 1] != '.' && !strstr(s, "..") && s[0] != '-' &&
-           !strchr(s, '+');
+           !strchr(s, '+') && !strchr(s, '*');
 }
 
 /* A bare value: a number (digits, sign, point, exponent). */
@@ -169,7 +169,7 @@ void mno_rules_free(mno_rules *rs)
 
 const char *mno_rule_verb_name(mno_rule_verb v)
 {
-    return v == MNO_RULE_SET ? "set" : v == MNO_RULE_UNIQUE ? "unique" : "?";
+    return v == MNO_RULE_SET ? "set" : v == MNO_RULE_UNIQUE ? "unique" : v == MNO_RULE_VERIFIED ? "verified" : "?";
 }
 
 /* Builds r->text, the canonical form of the rule. */
@@ -211,12 +211,13 @@ static int parse_line(parser *ps, mno_rule *r)
         return perr(ps, "unknown source kind '%s' (mnohub, connector or connec)", t[0].s);
     if (n < 2 || t[1].kind != T_WORD)
         return perr(ps, "expected a table name after '%s'", t[0].s);
-    if (!valid_name(t[1].s))
+    int star = strcmp(t[1].s, "*") == 0;
+    if (!star && !valid_name(t[1].s))
         return perr(ps, "bad table name '%s'", t[1].s);
     if (n < 3 || t[2].kind != T_COLON)
         return perr(ps, "expected ':' after '%s'", t[1].s);
     if (n < 4 || t[3].kind != T_WORD)
-        return perr(ps, "expected a rule (set or unique) after ':'");
+        return perr(ps, "expected a rule (set, unique or verified) after ':'");
     r->line = ps->line;
     r->file = ps->file;
     if (!(r->kind = strdup(t[0].s)) || !(r->name = strdup(t[1].s)))
@@ -224,6 +225,15 @@ static int parse_line(parser *ps, mno_rule *r)
     size_t max = n; /* more than enough */
     if (!(r->cols = calloc(max, sizeof *r->cols)))
         return nomem(ps);
+    if (star != (strcmp(t[3].s, "verified") == 0))
+        return star ? perr(ps, "'*' (the whole source) goes only with 'verified'")
+                    : perr(ps, "'verified' goes with '*' (the whole source), not a table");
+    if (star) {
+        r->verb = MNO_RULE_VERIFIED;
+        if (n > 4)
+            return perr(ps, "unexpected '%s' at the end of the rule", tok_desc(&t[4]));
+        return rule_text(r) < 0 ? nomem(ps) : 0;
+    }
     if (strcmp(t[3].s, "unique") == 0) {
         r->verb = MNO_RULE_UNIQUE;
         if (n < 5 || t[4].kind != T_WORD || !valid_name(t[4].s))
@@ -235,7 +245,7 @@ static int parse_line(parser *ps, mno_rule *r)
         return rule_text(r) < 0 ? nomem(ps) : 0;
     }
     if (strcmp(t[3].s, "set") != 0)
-        return perr(ps, "unknown rule '%s' (set or unique)", t[3].s);
+        return perr(ps, "unknown rule '%s' (set, unique or verified)", t[3].s);
     r->verb = MNO_RULE_SET;
     if (!(r->vals = calloc(max, sizeof *r->vals)))
         return nomem(ps);

@@ -9,7 +9,9 @@
 
 typedef enum mno_rule_verb {
     MNO_RULE_SET = 1,   /* set COL = VALUE [, COL = VALUE ...]: the values the tool writes */
-    MNO_RULE_UNIQUE     /* unique COL: COL must not collide within one tenant (rename) */
+    MNO_RULE_UNIQUE,    /* unique COL: COL must not collide within one tenant (rename) */
+    MNO_RULE_VERIFIED   /* KIND *: verified: a passing verify report of the tenant's KIND copy is
+                           needed (freeze, destroy); the name is "*" */
 } mno_rule_verb;
 
 /* One rule line. All strings are owned by the rules. */
