@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <jansson.h>
 #include <libpq-fe.h>
 #include "codec.h"
@@ -51,7 +52,13 @@ struct mno_live {
     mno_plan plan;
     int have_plan;
     mno_live_table *view;     /* mno_live_tables' copy */
+    mno_live_table *del;      /* destroy: the tables, children first */
+    size_t ndel;
+    long long del_total;
 };
+
+static int undo_apply(PGconn *conn, const pg_schema *schema, const char *kind, const char *tool,
+                      const char *want_tenant, const char *file, mno_live_undo_res *res, mno_error *e);
 
 static int nomem(mno_error *e) { return mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory"); }
 
@@ -497,10 +504,66 @@ static int check_proofs(mno_live *l, mno_error *e)
                        l->c.tool);
     if (mno_live_reports_check(l->c.reports, l->c.nreports, l->c.tenant, need, nneed, l->kind, &secs, e) < 0)
         return -1;
-    /* nothing to change (a second run): the source holds the tool's own values, not the archive's */
-    int rc = l->total ? mno_live_recheck(l->en, &l->plan, secs, l->kind, e) : 0;
+    int rc = 0;
+    if (l->c.destroy) {
+        /* the source as it was before the freeze: the freeze undone in a savepoint */
+        mno_live_undo_res res;
+        memset(&res, 0, sizeof res);
+        if (!l->c.frozen_by)
+            rc = mno_err(e, MNO_E_USAGE, NULL, 0, NULL,
+                         "--destroy needs --frozen-by FILE, the freeze's undo archive (the source is re-checked "
+                         "as it was before the freeze)");
+        else if (mno_pg_exec(l->conn, "SAVEPOINT mno_recheck", NULL, e) < 0 ||
+                 undo_apply(l->conn, &l->schema, l->kind, l->c.tool, l->c.tenant, l->c.frozen_by, &res, e) < 0 ||
+                 mno_live_recheck(l->en, &l->plan, secs, l->kind, e) < 0 ||
+                 mno_pg_exec(l->conn, "ROLLBACK TO SAVEPOINT mno_recheck", NULL, e) < 0)
+            rc = -1;
+        mno_live_undo_res_release(&res);
+    } else if (l->total) {
+        /* nothing to change (a second run): the source holds the tool's own values, not the archive's */
+        rc = mno_live_recheck(l->en, &l->plan, secs, l->kind, e);
+    }
     json_decref(secs);
     return rc;
+}
+
+/* destroy: the plan's tables that are not global, children first, with their rows now. */
+static int destroy_plan(mno_live *l, mno_error *e)
+{
+    if (!(l->del = calloc(l->plan.n ? l->plan.n : 1, sizeof *l->del)))
+        return nomem(e);
+    for (size_t k = l->plan.n; k-- > 0;) {
+        const mno_plan_item *it = &l->plan.items[k];
+        if (strcmp(it->rule, "global") == 0)
+            continue;
+        long ti = mno_pg_schema_find(&l->schema, it->ns);
+        if (ti < 0)
+            return mno_err(e, MNO_E_INTERNAL, NULL, 0, it->ns, "table not in the schema");
+        const pg_table *t = &l->schema.t[ti];
+        if (t->key_is_all || !t->nkey)
+            return mno_err(e, MNO_E_SCOPE, NULL, 0, it->ns,
+                           "no primary key or unique not-null index: its rows cannot be deleted one by one");
+        mno_live_table *d = &l->del[l->ndel++];
+        char *cq = NULL;
+        mno_buf b = MNO_BUF_INIT;
+        int bad = mno_buf_addf(&b, "DELETE FROM %s t WHERE %s", t->qname, t->nkey > 1 ? "(" : "");
+        for (size_t i = 0; i < t->nkey; i++)
+            bad |= (i ? mno_buf_adds(&b, ", ") : 0) | add_col(&b, "t", t->key[i]);
+        bad |= mno_buf_adds(&b, t->nkey > 1 ? ") IN (SELECT " : " IN (SELECT ");
+        for (size_t i = 0; i < t->nkey; i++)
+            bad |= (i ? mno_buf_adds(&b, ", ") : 0) | add_col(&b, "q", t->key[i]);
+        bad |= mno_buf_addf(&b, " FROM (%s) q)", it->query);
+        d->stmt = b.data;
+        if (bad || !(d->ns = strdup(it->ns)) || !(d->rule = strdup(it->rule)) ||
+            asprintf(&cq, "SELECT count(*) FROM (%s) q", it->query) < 0)
+            return nomem(e);
+        d->rows = count_q(l->conn, cq, 0, NULL, it->ns, e);
+        free(cq);
+        if (d->rows < 0 || inline_tenant(&d->stmt, l->c.tenant) < 0)
+            return d->rows < 0 ? -1 : nomem(e);
+        l->del_total += d->rows;
+    }
+    return 0;
 }
 
 int mno_live_open(mno_live **out, const mno_live_cfg *c, mno_error *e)
@@ -554,6 +617,20 @@ int mno_live_open(mno_live **out, const mno_live_cfg *c, mno_error *e)
         if (ch->pub.rows < 0)
             goto fail;
         l->total += ch->pub.rows;
+    }
+    if (c->destroy && (l->total > 0 || destroy_plan(l, e) < 0)) {
+        if (l->total > 0) {
+            mno_buf b = MNO_BUF_INIT;
+            for (size_t i = 0; i < l->n; i++)
+                if (l->ch[i].pub.rows && mno_buf_addf(&b, "%s%s %lld", b.len ? ", " : "", l->ch[i].pub.ns,
+                                                      l->ch[i].pub.rows) < 0)
+                    goto nomem;
+            mno_err(e, MNO_E_CONFLICT, NULL, 0, NULL,
+                    "tenant '%s' is not frozen (rows not at %s's values: %s): freeze it first; nothing was changed",
+                    c->tenant, l->rules->file, b.data);
+            mno_buf_release(&b);
+        }
+        goto fail;
     }
     if (c->verified && check_proofs(l, e) < 0)
         goto fail;
@@ -802,6 +879,12 @@ void mno_live_free(mno_live *l)
     free(l->db);
     free(l->undo_file);
     free(l->view);
+    for (size_t i = 0; i < l->ndel; i++) {
+        free(l->del[i].ns);
+        free(l->del[i].rule);
+        free(l->del[i].stmt);
+    }
+    free(l->del);
     free(l);
 }
 
@@ -925,63 +1008,56 @@ void mno_live_undo_res_release(mno_live_undo_res *res)
     memset(res, 0, sizeof *res);
 }
 
-int mno_live_undo(const mno_live_cfg *c, const char *file, mno_live_undo_res *res, mno_error *e)
+/*
+ * Applies the undo archive file (of tool; of tenant when want_tenant is not NULL) on conn, in its
+ * open transaction, against schema (kind: the database's source kind). Fills *res. Returns 0,
+ * or -1 with e filled (the caller rolls back).
+ */
+static int undo_apply(PGconn *conn, const pg_schema *schema, const char *kind, const char *tool,
+                      const char *want_tenant, const char *file, mno_live_undo_res *res, mno_error *e)
 {
     mno_in *in = NULL;
     mno_reader *rd = NULL;
-    mno_engine *en = NULL;
-    PGconn *conn = NULL;
-    pg_schema schema;
     usec u;
     mno_buf conflicts = MNO_BUF_INIT;
     long long nconflicts = 0;
     mno_item it;
     int rc = -1, st;
-    memset(&schema, 0, sizeof schema);
     memset(&u, 0, sizeof u);
-    memset(res, 0, sizeof *res);
     mno_reader_opts ro = MNO_READER_OPTS_INIT;
-    if (mno_engine_for_uri(c->target) != &mno_engine_pg)
-        return mno_err(e, MNO_E_USAGE, NULL, 0, NULL,
-                       "%s: only PostgreSQL targets (MnoHub, a connector database) are supported", c->tool);
     if (!(in = mno_in_open(file, e)) || !(rd = mno_reader_new(in, &ro, e)))
         goto done;
     st = mno_reader_next(rd, &it, e);
     if (st < 0)
         goto done;
     const json_t *undo = st > 0 ? json_object_get(it.obj, "undo") : NULL;
-    const char *tool = json_string_value(json_object_get(undo, "tool"));
-    if (!tool) {
+    const char *utool = json_string_value(json_object_get(undo, "tool"));
+    if (!utool) {
         mno_err(e, MNO_E_USAGE, file, 1, NULL, "not an undo archive (its header has no \"undo\" object)");
         goto done;
     }
-    if (strcmp(tool, c->tool) != 0) {
-        mno_err(e, MNO_E_USAGE, file, 1, NULL, "an undo archive of %s, not of %s", tool, c->tool);
+    if (strcmp(utool, tool) != 0) {
+        mno_err(e, MNO_E_USAGE, file, 1, NULL, "an undo archive of %s, not of %s", utool, tool);
         goto done;
     }
     const char *tenant = json_string_value(json_object_get(it.obj, "tenant"));
     const char *source = json_string_value(json_object_get(it.obj, "source"));
+    if (want_tenant && (!tenant || strcmp(tenant, want_tenant) != 0)) {
+        mno_err(e, MNO_E_USAGE, file, 1, NULL, "an undo archive of tenant '%s', not of '%s'", tenant ? tenant : "",
+                want_tenant);
+        goto done;
+    }
     if (!(res->tenant = strdup(tenant ? tenant : "")))
         goto nomem;
-    if (mno_engine_pg.open(&en, c->target, MNO_ROLE_TARGET, e) < 0)
-        goto done;
-    conn = MNO_PG(en)->conn;
-    if (mno_pg_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ", NULL, e) < 0)
-        goto done;
-    const char *kind = mno_engine_pg.source_kind(en, e);
-    if (!kind)
-        goto done;
     if (source && strcmp(source, kind) != 0) {
         mno_err(e, MNO_E_USAGE, file, 1, NULL, "the archive is of a %s database, the target '%s' is a %s database",
                 source, PQdb(conn), kind);
         goto done;
     }
-    if (mno_pg_schema_load(conn, &schema, e) < 0)
-        goto done;
     while ((st = mno_reader_next(rd, &it, e)) > 0) {
         if (it.kind == MNO_ITEM_BEGIN) {
             usec_release(&u);
-            if (usec_init(&u, &schema, it.section, file, e) < 0)
+            if (usec_init(&u, schema, it.section, file, e) < 0)
                 goto done;
             mno_live_undone *nt = realloc(res->t, (res->n + 1) * sizeof *nt);
             if (!nt)
@@ -1042,25 +1118,52 @@ int mno_live_undo(const mno_live_cfg *c, const char *file, mno_live_undo_res *re
         mno_err(e, MNO_E_CONFLICT, file, 0, NULL,
                 "undo refused: %lld row%s changed since %s set %s (putting the prior values back would "
                 "overwrite someone else's write): %s%s; nothing was changed",
-                nconflicts, nconflicts == 1 ? "" : "s", c->tool, nconflicts == 1 ? "it" : "them", conflicts.data,
+                nconflicts, nconflicts == 1 ? "" : "s", tool, nconflicts == 1 ? "it" : "them", conflicts.data,
                 nconflicts > MAX_LISTED ? " (and more)" : "");
         goto done;
     }
-    if (mno_pg_exec(conn, "COMMIT", NULL, e) < 0)
-        goto done;
     rc = 0;
     goto done;
 nomem:
     nomem(e);
 done:
-    if (rc < 0)
-        mno_live_undo_res_release(res);
     usec_release(&u);
     mno_buf_release(&conflicts);
-    mno_pg_schema_release(&schema);
-    mno_engine_pg.close(en);   /* rolls back what was not committed */
     mno_reader_free(rd);
     mno_in_close(in);
+    return rc;
+}
+
+int mno_live_undo(const mno_live_cfg *c, const char *file, mno_live_undo_res *res, mno_error *e)
+{
+    mno_engine *en = NULL;
+    PGconn *conn = NULL;
+    pg_schema schema;
+    int rc = -1;
+    memset(&schema, 0, sizeof schema);
+    memset(res, 0, sizeof *res);
+    if (mno_engine_for_uri(c->target) != &mno_engine_pg)
+        return mno_err(e, MNO_E_USAGE, NULL, 0, NULL,
+                       "%s: only PostgreSQL targets (MnoHub, a connector database) are supported", c->tool);
+    if (access(file, R_OK) != 0)
+        return mno_err(e, MNO_E_IO, file, 0, NULL, "cannot open: %s", strerror(errno));
+    if (mno_engine_pg.open(&en, c->target, MNO_ROLE_TARGET, e) < 0)
+        goto done;
+    conn = MNO_PG(en)->conn;
+    if (mno_pg_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ", NULL, e) < 0)
+        goto done;
+    const char *kind = mno_engine_pg.source_kind(en, e);
+    if (!kind || mno_pg_schema_load(conn, &schema, e) < 0)
+        goto done;
+    if (undo_apply(conn, &schema, kind, c->tool, NULL, file, res, e) < 0 ||
+        mno_pg_exec(conn, "COMMIT", NULL, e) < 0)
+        goto done;
+    rc = 0;
+done:
+    if (rc < 0)
+        mno_live_undo_res_release(res);
+    mno_pg_schema_release(&schema);
+    mno_engine_pg.close(en);   /* rolls back what was not committed */
     return rc;
 }
 
@@ -1125,4 +1228,226 @@ int mno_live_undo_report(const mno_live_cfg *c, const char *file, const mno_live
                            res->t[i].already);
     return rc | mno_buf_addf(out, "done: %lld row%s restored in one transaction\n", res->restored,
                              res->restored == 1 ? "" : "s");
+}
+
+/* ---- destroy ---- */
+
+const mno_live_table *mno_live_destroy_tables(const mno_live *l, size_t *n)
+{
+    *n = l->ndel;
+    return l->del;
+}
+
+long long mno_live_destroy_total(const mno_live *l) { return l->del_total; }
+
+/* Writes the tenant's dump (every plan section, in this transaction) to path. */
+static int write_final(mno_live *l, const char *path, mno_error *e)
+{
+    mno_out_opts oo = MNO_OUT_OPTS_INIT;
+    size_t plen = strlen(path);
+    oo.zstd = plen > 4 && strcmp(path + plen - 4, ".zst") == 0;
+    oo.mode = 0600;
+    mno_out *out = mno_out_open(path, &oo, e);
+    mno_writer *w = NULL;
+    int rc = -1;
+    const char *slash = l->c.scope_path ? strrchr(l->c.scope_path, '/') : NULL;
+    char scope[64];
+    snprintf(scope, sizeof scope, "%s.scope", l->kind);
+    json_t *hdr = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s}}", "engine", "postgresql", "source", l->kind,
+                            "tenant", l->c.tenant, "scope",
+                            l->c.scope_path ? (slash ? slash + 1 : l->c.scope_path) : scope, "final", "tool",
+                            l->c.tool, "action", "destroy", "database", l->db);
+    char producer[128];
+    snprintf(producer, sizeof producer, "%s %s", l->c.tool, MNO_VERSION_STR);
+    if (!out)
+        goto done;
+    if (!hdr) {
+        nomem(e);
+        goto done;
+    }
+    if (!(w = mno_writer_new(out, hdr, producer, e)))
+        goto done;
+    for (size_t i = 0; i < l->plan.n; i++)
+        if (mno_engine_pg.dump_section(l->en, &l->plan.items[i], w, e) < 0)
+            goto done;
+    if (mno_writer_close(w, e) < 0)
+        goto done;
+    rc = mno_out_finish(out, e);
+    out = NULL;
+done:
+    mno_writer_free(w);
+    mno_out_abort(out);
+    json_decref(hdr);
+    return rc;
+}
+
+/* One section's keys, read back from the final archive. */
+typedef struct dsec {
+    const pg_table *t;
+    char *ns;
+    size_t nkey;
+    size_t *kidx;
+    json_t *keys;      /* [[k1, k2...], ...] as text or null */
+    int del;           /* not global: deleted */
+} dsec;
+
+int mno_live_destroy(mno_live *l, mno_error *e)
+{
+    char def[512];
+    dsec *ds = NULL;
+    size_t nds = 0;
+    mno_in *in = NULL;
+    mno_reader *rd = NULL;
+    mno_buf sql = MNO_BUF_INIT;
+    int rc = -1, st;
+    const char *path = l->c.final_file;
+    if (!path) {
+        mno_live_undo_name(l->c.tool, l->c.tenant, def, sizeof def);
+        strcpy(def + strlen(def) - strlen(".undo.mnoa"), ".final.mnoa");
+        path = def;
+    }
+    struct stat sb;
+    if (lstat(path, &sb) == 0)
+        return mno_err(e, MNO_E_IO, path, 0, NULL,
+                       "the final archive exists: it will not be overwritten (give another --final-archive); nothing was changed");
+    if (!(l->undo_file = strdup(path)))
+        return nomem(e);
+    if (write_final(l, path, e) < 0)
+        goto done;
+    /* read it back: every count and sum and the trailer */
+    if (!(in = mno_in_open(path, e)) || mno_stream_check(in, 0, NULL, e) < 0)
+        goto done;
+    mno_in_close(in);
+    in = NULL;
+    /* the keys it holds */
+    mno_reader_opts ro = MNO_READER_OPTS_INIT;
+    if (!(ds = calloc(l->plan.n ? l->plan.n : 1, sizeof *ds)) || !(in = mno_in_open(path, e)) ||
+        !(rd = mno_reader_new(in, &ro, e))) {
+        if (!ds)
+            nomem(e);
+        goto done;
+    }
+    mno_item it;
+    dsec *cur = NULL;
+    while ((st = mno_reader_next(rd, &it, e)) > 0) {
+        if (it.kind == MNO_ITEM_BEGIN) {
+            if (nds == l->plan.n) {
+                mno_err(e, MNO_E_INTERNAL, path, it.lineno, it.section->ns, "more sections than planned");
+                goto done;
+            }
+            cur = &ds[nds++];
+            long ti = mno_pg_schema_find(&l->schema, it.section->ns);
+            if (ti < 0 || !(cur->ns = strdup(it.section->ns)) || !(cur->keys = json_array())) {
+                ti < 0 ? mno_err(e, MNO_E_INTERNAL, path, it.lineno, it.section->ns, "table not in the schema")
+                       : nomem(e);
+                goto done;
+            }
+            cur->t = &l->schema.t[ti];
+            for (size_t k = 0; k < l->ndel; k++)
+                cur->del |= strcmp(l->del[k].ns, cur->ns) == 0;
+            cur->nkey = cur->t->nkey;
+            if (!(cur->kidx = calloc(cur->nkey, sizeof *cur->kidx)))
+                goto nomem;
+            for (size_t k = 0; k < cur->nkey; k++) {
+                size_t c;
+                for (c = 0; c < it.section->ncols && strcmp(it.section->colnames[c], cur->t->key[k]); c++)
+                    ;
+                if (c == it.section->ncols) {
+                    mno_err(e, MNO_E_INTERNAL, path, it.lineno, cur->ns, "key column '%s' not in the section",
+                            cur->t->key[k]);
+                    goto done;
+                }
+                cur->kidx[k] = c;
+            }
+        } else if (it.kind == MNO_ITEM_REC && cur && cur->del) {
+            json_t *k = json_array();
+            for (size_t c = 0; k && c < cur->nkey; c++)
+                json_array_append_new(k, it.vals[cur->kidx[c]] ? json_string(it.vals[cur->kidx[c]]) : json_null());
+            if (!k || json_array_append_new(cur->keys, k) < 0)
+                goto nomem;
+        }
+    }
+    if (st < 0)
+        goto done;
+    /* children first: the plan is parents first */
+    for (size_t i = nds; i-- > 0;) {
+        dsec *d = &ds[i];
+        if (!d->del)
+            continue;
+        mno_buf_reset(&sql);
+        if (mno_buf_addf(&sql, "DELETE FROM %s t", d->t->qname) < 0)
+            goto nomem;
+        for (size_t k = 0; k < d->nkey; k++)
+            if (mno_buf_adds(&sql, k ? " AND " : " WHERE ") < 0 || add_col(&sql, "t", d->t->key[k]) < 0 ||
+                mno_buf_addf(&sql, " = $%zu::%s", k + 1, col_type(d->t, d->t->key[k])) < 0)
+                goto nomem;
+        size_t r;
+        json_t *key;
+        json_array_foreach(d->keys, r, key) {
+            const char *p[d->nkey ? d->nkey : 1];
+            for (size_t k = 0; k < d->nkey; k++)
+                p[k] = json_string_value(json_array_get(key, k));
+            PGresult *res = PQexecParams(l->conn, sql.data, (int)d->nkey, NULL, p, NULL, NULL, 0);
+            if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+                mno_pg_err(e, l->conn, res, d->ns, "cannot delete");
+                PQclear(res);
+                goto done;
+            }
+            int n = atoi(PQcmdTuples(res));
+            PQclear(res);
+            if (n != 1) {
+                mno_err(e, MNO_E_INTERNAL, NULL, 0, d->ns, "key %s=%s: %d rows deleted, not 1; rolled back",
+                        d->t->key[0], p[0] ? p[0] : "null", n);
+                goto done;
+            }
+        }
+    }
+    if (mno_pg_exec(l->conn, "COMMIT", NULL, e) < 0)
+        goto done;
+    rc = 0;
+    goto done;
+nomem:
+    nomem(e);
+done:
+    if (rc < 0 && PQtransactionStatus(l->conn) != PQTRANS_IDLE) {
+        PGresult *r = PQexec(l->conn, "ROLLBACK");
+        PQclear(r);
+    }
+    for (size_t i = 0; i < nds; i++) {
+        free(ds[i].ns);
+        free(ds[i].kidx);
+        json_decref(ds[i].keys);
+    }
+    free(ds);
+    mno_reader_free(rd);
+    mno_in_close(in);
+    mno_buf_release(&sql);
+    return rc;
+}
+
+int mno_live_destroy_report(const mno_live *l, int json, int plan, mno_buf *out)
+{
+    if (json) {
+        json_t *tabs = json_array();
+        for (size_t i = 0; tabs && i < l->ndel; i++)
+            json_array_append_new(tabs, json_pack("{s:s, s:I, s:s}", "ns", l->del[i].ns, "rows",
+                                                  (json_int_t)l->del[i].rows, "statement", l->del[i].stmt));
+        return add_json(out, json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:I, s:s?}", "tool", l->c.tool,
+                                       "action", "destroy", "tenant", l->c.tenant, "source", l->kind, "database",
+                                       l->db, "plan", plan, "tables", tabs, "rows", (json_int_t)l->del_total,
+                                       "final_archive", plan ? NULL : l->undo_file));
+    }
+    int rc = 0;
+    if (plan) {
+        for (size_t i = 0; i < l->ndel; i++) {
+            rc |= mno_buf_addf(out, "%s\t", l->del[i].ns);
+            for (const char *p = l->del[i].stmt; *p; p++)
+                rc |= mno_buf_addc(out, *p == '\t' || *p == '\n' || *p == '\r' ? ' ' : *p);
+            rc |= mno_buf_addf(out, "\t%lld\n", l->del[i].rows);
+        }
+        return rc;
+    }
+    return mno_buf_addf(out, "%s: tenant '%s' destroyed in %s database '%s'\nfinal archive: %s\n"
+                             "done: %lld rows deleted from %zu tables in one transaction\n",
+                        l->c.tool, l->c.tenant, l->kind, l->db, l->undo_file, l->del_total, l->ndel);
 }

@@ -42,9 +42,15 @@ typedef struct mno_live_cfg {
                                 the re-check of the source against the target kind's report */
     const char *const *reports;  /* mno-verify --json report files */
     size_t nreports;
+    int destroy;             /* freeze --destroy: the tenant must be frozen (no row to change);
+                                the tables to delete are planned (mno_live_destroy_tables) */
+    const char *frozen_by;   /* destroy: the freeze's undo archive: the re-check compares the
+                                archive with the source as it was before the freeze (the
+                                freeze undone inside a savepoint, then rolled back) */
+    const char *final_file;  /* destroy: the final archive; NULL: the default name */
 } mno_live_cfg;
 
-#define MNO_LIVE_CFG_INIT {NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, 0, NULL, 0}
+#define MNO_LIVE_CFG_INIT {NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, 0, NULL, 0, 0, NULL, NULL}
 
 /* One table the tool changes. */
 typedef struct mno_live_table {
@@ -169,3 +175,24 @@ int mno_live_reports_check(const char *const *files, size_t n, const char *tenan
  */
 int mno_live_recheck(struct mno_engine *en, const struct mno_plan *plan, const struct json_t *sections,
                      const char *kind, mno_error *e);
+
+/* ---- mno-freeze --destroy ---- */
+
+/* The tables --destroy deletes from, children first (*n of them): ns, the rule, the DELETE as
+   --plan shows it, the tenant's rows now. Owned by l. Only after mno_live_open with destroy. */
+const mno_live_table *mno_live_destroy_tables(const mno_live *l, size_t *n);
+/* The rows --destroy deletes. */
+long long mno_live_destroy_total(const mno_live *l);
+/*
+ * Writes the final archive (c->final_file, else "mno-freeze-TENANT-TIME.final.mnoa"; an existing
+ * file is an error): every section of the tenant's dump plan (global tables included, they are
+ * not deleted), mode 0600, fsynced, renamed into place; reads it back and checks it (counts,
+ * sums, trailer); then deletes, in the same transaction as the dump, exactly the rows it holds
+ * (by key, children before parents; each key must delete one row) from every table that is not
+ * global, and commits. Returns 0, or -1 with e filled (rolled back; a final archive already
+ * written is left). mno_live_undo_file names the final archive afterwards.
+ */
+int mno_live_destroy(mno_live *l, mno_error *e);
+/* --destroy's report: plan 1: one line per table, NS <TAB> DELETE ... <TAB> ROWS (json: the
+   same as an object); plan 0, done 1: what was deleted and the final archive. Returns 0 or -1. */
+int mno_live_destroy_report(const mno_live *l, int json, int plan, mno_buf *out);

@@ -13,6 +13,7 @@
 static const char usage[] =
     "usage: mno-freeze --target HUB_URI --tenant NAME --verified REPORT.json [--verified ...] [--plan] [options]\n"
     "       mno-freeze --target HUB_URI --unfreeze FILE\n"
+    "       mno-freeze --target HUB_URI --tenant NAME --verified ... --destroy --frozen-by FILE [--yes]\n"
     "Freezes the tenant's customers on the old environment once their copy is proven: sets\n"
     "account_frozen on the tenant's organizations and users (freeze.rules). Refused unless\n"
     "every report is an mno-verify --json report of this tenant with verdict ok, the reports\n"
@@ -29,6 +30,16 @@ static const char usage[] =
     "                     mno-freeze-TENANT-YYYYMMDDTHHMMSSZ.undo.mnoa here); never overwritten\n"
     "  --unfreeze FILE    put the prior values of the freeze's undo archive FILE back; refused\n"
     "                     (exit 2, keys named) when a row was changed by someone else since\n"
+    "  --destroy          delete the tenant's rows (children before parents; global tables\n"
+    "                     stay) once it is frozen, with the same reports and re-check: first\n"
+    "                     a final archive of everything it deletes (read back and checked),\n"
+    "                     then exactly the rows it holds, in one transaction. Without --yes\n"
+    "                     it prints the plan and exits 2\n"
+    "  --yes              do the --destroy\n"
+    "  --frozen-by FILE   --destroy: the freeze's undo archive (the source is re-checked as it\n"
+    "                     was before the freeze)\n"
+    "  --final-archive FILE  --destroy: where the final archive goes (default:\n"
+    "                     mno-freeze-TENANT-YYYYMMDDTHHMMSSZ.final.mnoa here); never overwritten\n"
     "  --rules FILE       the rules (default: SCOPEDIR/freeze.rules)\n"
     "  --scope FILE       the scope (default: SCOPEDIR/mnohub.scope); SCOPEDIR is\n"
     "                     $MNO_SCOPE_DIR, else the filters/ directory beside the tools\n"
@@ -59,14 +70,16 @@ int main(int argc, char **argv)
         {"target", required_argument, 0, 'T'}, {"tenant", required_argument, 0, 't'},
         {"plan", no_argument, 0, 'P'},         {"undo-file", required_argument, 0, 'u'},
         {"unfreeze", required_argument, 0, 'U'}, {"rules", required_argument, 0, 'r'},
-        {"verified", required_argument, 0, 'v'},
+        {"verified", required_argument, 0, 'v'}, {"destroy", no_argument, 0, 'D'},
+        {"yes", no_argument, 0, 'y'},          {"frozen-by", required_argument, 0, 'F'},
+        {"final-archive", required_argument, 0, 'A'},
         {"scope", required_argument, 0, 'S'},  {"json", no_argument, 0, 'j'},
         {"help", no_argument, 0, 'h'},         {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
     mno_live_cfg c = MNO_LIVE_CFG_INIT;
     char scope_dir[PATH_MAX], msg[300];
     const char *undo = NULL;
-    int plan = 0, json = 0, ch, status = 2;
+    int plan = 0, json = 0, yes = 0, ch, status = 2;
     mno_error e;
     mno_live *l = NULL;
     mno_buf b = MNO_BUF_INIT;
@@ -88,6 +101,10 @@ int main(int argc, char **argv)
         case 'r': c.rules_path = optarg; break;
         case 'S': c.scope_path = optarg; break;
         case 'j': json = 1; break;
+        case 'D': c.destroy = 1; break;
+        case 'y': yes = 1; break;
+        case 'F': c.frozen_by = optarg; break;
+        case 'A': c.final_file = optarg; break;
         case 'v':
             if (c.nreports == sizeof reports / sizeof reports[0])
                 return usage_error("too many --verified reports");
@@ -109,8 +126,12 @@ int main(int argc, char **argv)
         c.target = getenv("MNO_TARGET");
     if (!c.target || !*c.target)
         return usage_error("no target: give --target URI (or set MNO_TARGET)");
-    if (undo && (c.tenant || plan || c.undo_file || c.nreports))
+    if (undo && (c.tenant || plan || c.undo_file || c.nreports || c.destroy))
         return usage_error("--unfreeze FILE goes with --target only");
+    if (!c.destroy && (yes || c.frozen_by || c.final_file))
+        return usage_error("--yes, --frozen-by and --final-archive go with --destroy");
+    if (c.destroy && c.undo_file)
+        return usage_error("--undo-file does not go with --destroy (--final-archive FILE)");
     if (!undo && (!c.tenant || !*c.tenant))
         return usage_error("no tenant: give --tenant NAME");
     mno_default_scope_dir(scope_dir, sizeof scope_dir);
@@ -126,6 +147,23 @@ int main(int argc, char **argv)
     }
     if (mno_live_open(&l, &c, &e) < 0)
         goto fail;
+    if (c.destroy) {
+        if (plan || !yes) {
+            if (mno_live_destroy_report(l, json, 1, &b) < 0 || put(&b) < 0)
+                goto done;
+            if (!plan) {
+                fprintf(stderr, TOOL ": error: --destroy deletes the %lld rows above: give --yes to do it; nothing was changed\n",
+                        mno_live_destroy_total(l));
+                goto done;
+            }
+            status = 0;
+            goto done;
+        }
+        if (mno_live_destroy(l, &e) < 0)
+            goto fail;
+        status = mno_live_destroy_report(l, json, 0, &b) < 0 || put(&b) < 0 ? 2 : 0;
+        goto done;
+    }
     if (plan) {
         status = (json ? mno_live_report(l, 1, 1, 0, &b) : mno_live_plan_text(l, &b, &e)) < 0 || put(&b) < 0 ? 2 : 0;
         goto done;

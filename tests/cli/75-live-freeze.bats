@@ -130,3 +130,59 @@ frozen() { q "$1" "SELECT count(*) FILTER (WHERE o.account_frozen) || ' ' || cou
   [ "$output" = "mno-freeze: error: f.mnoa: undo refused: 1 row changed since mno-freeze set it (putting the prior values back would overwrite someone else's write): public.organizations id=$id2 (gone); nothing was changed" ]
   [ "$(frozen "$h" acme)" = "6 7" ]
 }
+
+@test "destroy: refused when not frozen; without --yes it prints the plan and exits 2; nothing changed" {
+  h=$(fresh_hub)
+  sums "$h" acme before
+  run mno-freeze --target "$h" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json" --destroy --frozen-by none.mnoa --yes
+  [ "$status" -eq 2 ]
+  [ "$output" = "mno-freeze: error: tenant 'acme' is not frozen (rows not at $MNO_TOP/filters/freeze.rules's values: public.organizations 8, public.users 16): freeze it first; nothing was changed" ]
+  mno-freeze --target "$h" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json" --undo-file f.mnoa >/dev/null
+  sums "$h" acme frozen
+  run mno-freeze --target "$h" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json" --destroy --frozen-by f.mnoa
+  [ "$status" -eq 2 ]
+  [ "${lines[${#lines[@]}-1]}" = "mno-freeze: error: --destroy deletes the 936 rows above: give --yes to do it; nothing was changed" ]
+  # children first, no global table
+  [ "$(printf '%s\n' "${lines[@]}" | head -n -1 | cut -f1 | tr '\n' ' ')" = "public.widgets public.identities public.deletion_requests public.dashboards public.credit_cards public.audit_events public.users public.teams public.subscriptions public.sub_tenants public.orga_relations public.org_invites public.bills public.app_instances public.organizations public.invoices public.tenants " ]
+  # without the freeze's undo archive the re-check cannot see the source as it was dumped
+  run mno-freeze --target "$h" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json" --destroy --yes
+  [ "$status" -eq 2 ]
+  [ "$output" = "mno-freeze: error: --destroy needs --frozen-by FILE, the freeze's undo archive (the source is re-checked as it was before the freeze)" ]
+  sums "$h" acme after
+  diff frozen after
+  [ -z "$(ls *.final.mnoa 2>/dev/null)" ]
+}
+
+@test "destroy: refused when the source changed after the dump, even once frozen" {
+  h=$(fresh_hub)
+  mno-freeze --target "$h" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json" --undo-file f.mnoa >/dev/null
+  q "$h" "DELETE FROM public.widgets WHERE id = (SELECT min(w.id) FROM public.widgets w JOIN public.dashboards d ON d.id = w.dashboard_id JOIN public.users u ON u.id = d.owner_id AND d.owner_type = 'User' JOIN public.tenants t ON t.id = u.mnoe_tenant_id WHERE t.name = 'acme')" >/dev/null
+  run mno-freeze --target "$h" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json" --destroy --frozen-by f.mnoa --yes
+  [ "$status" -eq 2 ]
+  [[ "$output" == "mno-freeze: error: the tenant's rows in the source changed since the dump: public.widgets ("*" rows in the archive, "*" now); migrate them again (dump, restore, verify) first; nothing was changed" ]]
+  [ "$(frozen "$h" acme)" = "8 8" ]
+}
+
+@test "destroy: the tenant's rows are gone, other tenants' sums unchanged, the final archive restores and verifies ok" {
+  h=$(fresh_hub)
+  for t in globex initech; do sums "$h" $t before-$t; done
+  mno-freeze --target "$h" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json" --undo-file f.mnoa >/dev/null
+  sums "$h" acme frozen
+  run mno-freeze --target "$h" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json" --destroy --frozen-by f.mnoa --yes --final-archive final.mnoa --json
+  [ "$status" -eq 0 ]
+  [ "$(echo "$output" | jq -c '[.action, .rows, .final_archive, (.tables | length)]')" = '["destroy",936,"final.mnoa",17]' ]
+  [ "$(stat -c %a final.mnoa)" = 600 ]
+  # the final archive holds the tenant as it was (frozen), global tables included
+  [ "$(mno-cat --list final.mnoa)" = "$(cat frozen)" ]
+  run mno-dump --source "$h" --tenant acme --quiet -o gone.mnoa
+  [ "$status" -eq 2 ]
+  [ "$output" = "mno-dump: error: tenant 'acme' not found in public.tenants" ]
+  [ "$(q "$h" "SELECT count(*) FROM public.users WHERE uid LIKE 'usr-acme-%' AND uid NOT IN ('usr-acme-1x')")" = 0 ]
+  for t in globex initech; do sums "$h" $t after-$t; diff before-$t after-$t; done
+  # the final archive into an empty database: mno-verify says ok
+  e2=$(pg_newdb "live_frz_final$BATS_TEST_NUMBER")
+  mno-restore --target "$e2" --create --quiet final.mnoa
+  run mno-verify --archive final.mnoa --target "$e2"
+  [ "$status" -eq 0 ]
+  [[ "${lines[${#lines[@]}-1]}" == "verdict: ok: 20 of 20 tables match, 963 records" ]]
+}
