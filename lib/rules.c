@@ -346,6 +346,11 @@ mno_rules *mno_rules_parse(const char *text, size_t len, const char *file, mno_e
         toks_clear(&ps);
         p = nl ? nl + 1 : end;
     }
+    if (ps.ntok) {   /* the file ended in a rule that said it goes on */
+        ps.line = start;
+        perr(&ps, "expected a column after ','");
+        goto fail;
+    }
     return rs;
 fail:
     toks_clear(&ps);
