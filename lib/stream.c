@@ -1,4 +1,4 @@
-/* stream.c: the "mnoa" v1 archive stream (docs/format.md): writer and checking reader. */
+/* stream.c: the "mnoa" archive stream, version 2 (reads version 1; docs/format.md): writer and checking reader. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* stream.h: the "mnoa" v1 archive stream (docs/format.md): a writer and a checking reader. */
+/* stream.h: the "mnoa" archive stream, version 2 (reads version 1; docs/format.md): a writer and a checking reader. */
 #ifndef MNO_STREAM_H
 #define MNO_STREAM_H
 

@@ -506,3 +506,50 @@ hostile() {
   [[ "${lines[0]}" == "mno-restore: error: $BATS_TEST_TMPDIR/big.mnoa:7: section public.big: record rejected by the server: new row for relation \"big\" violates check constraint \"big_id_check\""* ]]
   [ "$(q "$t" "SELECT count(*) FROM public.big")" = 0 ]
 }
+
+@test "restore pg: a begin line or header edited without re-seal is refused (check pass, -j, stdin), nothing written" {
+  d=$BATS_TEST_TMPDIR
+  was=$(sed -n 2p "$PLAIN" | tr -d '\n' | sha256sum | cut -d' ' -f1)
+  end=$(grep -n '"t":"end","ns":"public.tenants"' "$PLAIN" | cut -d: -f1)
+  sed '2s/"key":\["id"\]}/"key":["id"],"ddl":"CREATE ROLE pwned SUPERUSER LOGIN"}/' "$PLAIN" >"$d/e.mnoa"
+  now=$(sed -n 2p "$d/e.mnoa" | tr -d '\n' | sha256sum | cut -d' ' -f1)
+  msg="$d/e.mnoa:$end: section public.tenants: begin line digest mismatch: end line says $was, computed $now (the begin line was changed; mno-cat --seal accepts a deliberate edit)"
+  run --separate-stderr mno-cat --check "$d/e.mnoa"
+  [ "$status" -eq 2 ]
+  [ "$stderr" = "mno-cat: error: $msg" ]
+  for j in 1 2; do
+    t=$(new_target "j$j")
+    run mno-restore --target "$t" --create --trust-archive -j $j "$d/e.mnoa"
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "mno-restore: error: $msg" ]
+    [ "$(q "$t" "SELECT count(*) FROM pg_roles WHERE rolname = 'pwned'")" = 0 ]
+    [ "$(q "$t" "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" = 0 ]
+  done
+  # from a pipe the section is rolled back at its end line (its ddl, with --trust-archive, ran
+  # inside the section's transaction and is undone with it)
+  t=$(new_target pipe)
+  run bash -c "cat '$d/e.mnoa' | mno-restore --target '$t' --create --trust-archive -"
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "mno-restore: error: <stdin>:$end: section public.tenants: begin line digest mismatch: end line says $was, computed $now (the begin line was changed; mno-cat --seal accepts a deliberate edit)" ]
+  [ "$(q "$t" "SELECT count(*) FROM pg_roles WHERE rolname = 'pwned'")" = 0 ]
+  # the header
+  h=$(head -n 1 "$PLAIN" | tr -d '\n' | sha256sum | cut -d' ' -f1)
+  sed '1s/"tenant":"acme"/"tenant":"evil"/' "$PLAIN" >"$d/h.mnoa"
+  hh=$(head -n 1 "$d/h.mnoa" | tr -d '\n' | sha256sum | cut -d' ' -f1)
+  t=$(new_target h)
+  run mno-restore --target "$t" --create "$d/h.mnoa"
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "mno-restore: error: $d/h.mnoa:$(wc -l <"$PLAIN"): trailer: header digest mismatch: trailer says $h, computed $hh (the header was changed; mno-cat --seal accepts a deliberate edit)" ]
+  [ "$(q "$t" "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" = 0 ]
+}
+
+@test "restore pg: a version 1 archive (no digests) still restores" {
+  sed -E '1s/"version":2/"version":1/; s/,"(begin|header)_sha256":"[0-9a-f]{64}"//' "$PLAIN" >"$BATS_TEST_TMPDIR/v1.mnoa"
+  ! grep -q sha256 "$BATS_TEST_TMPDIR/v1.mnoa"
+  t=$(new_target)
+  run mno-restore --target "$t" --create --quiet "$BATS_TEST_TMPDIR/v1.mnoa"
+  [ "$status" -eq 0 ]
+  [ "$(relist "$t")" = "$(mno-cat --list "$ARCH" | cut -f1-3)" ]
+  run mno-verify --archive "$BATS_TEST_TMPDIR/v1.mnoa" --target "$t"
+  [ "$status" -eq 0 ]
+}
