@@ -108,10 +108,10 @@ q() { psql -X -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
 }
 
 # hostile FILE.mnoa EDIT...: the archive $PLAIN's first section (public.tenants) with its begin
-# line edited by jq filter EDIT, sealed (as one who edits an archive would) into FILE.
+# line edited by jq (its arguments: [--arg NAME VALUE] FILTER), sealed (as one who edits an archive would) into FILE.
 hostile() {
   local out=$1; shift
-  { sed -n 1p "$PLAIN"; sed -n 2p "$PLAIN" | jq -c "$1"; sed -n '3,6p' "$PLAIN"
+  { sed -n 1p "$PLAIN"; sed -n 2p "$PLAIN" | jq -c "$@"; sed -n '3,6p' "$PLAIN"
     echo '{"t":"trailer","sections":1,"count":3,"sum":"00000000000000000000000000000000"}'; } |
     mno-cat --seal -o "$BATS_TEST_TMPDIR/$out" -
 }
@@ -427,7 +427,8 @@ hostile() {
   run mno-restore --progress --target "$t2" "$ARCH"
   [ "$status" -eq 0 ]
   [ "${#lines[@]}" -eq 5 ]
-  [[ "${lines[0]}" == "[1] public.tenants: 3 rows, 404 B, "*" s, "*" rows/s" ]]
+  # (the section's bytes: begin, records and end line, its begin_sha256 included)
+  [[ "${lines[0]}" == "[1] public.tenants: 3 rows, 486 B, "*" s, "*" rows/s" ]]
   [[ "${lines[1]}" == "[2] public.users: 120 rows, 25.5 KiB, "* ]]
   [[ "${lines[3]}" == "[4] public.edge: 4 rows, "* ]]
   [[ "${lines[4]}" == "mno-restore: restored 4 sections, 247 records; "* ]]
