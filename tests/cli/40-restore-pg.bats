@@ -139,7 +139,7 @@ hostile() {
     t=$(new_target type)
     run mno-restore --target "$t" --create --quiet "$BATS_TEST_TMPDIR/type.mnoa"
     [ "$status" -eq 2 ]
-    [ "$output" = "mno-restore: error: $BATS_TEST_TMPDIR/type.mnoa:2: section public.tenants: --create: column \"id\": type \"$ty\" is not a type name (it holds a ; quote, comment or control character)" ]
+    [ "${output%$'\n'mno-restore: section public.tenants rolled back: *}" = "mno-restore: error: $BATS_TEST_TMPDIR/type.mnoa:2: section public.tenants: --create: column \"id\": type \"$ty\" is not a type name (it holds a ; quote, comment or control character)" ]
     [ "$(q "$t" "SELECT to_regclass('public.tenants') IS NULL")" = t ]
   done
   # text the server does not take as one type name, or no such type
@@ -147,12 +147,12 @@ hostile() {
   t=$(new_target type2)
   run mno-restore --target "$t" --create --quiet "$BATS_TEST_TMPDIR/type.mnoa"
   [ "$status" -eq 2 ]
-  [[ "$output" == "mno-restore: error: $BATS_TEST_TMPDIR/type.mnoa:2: section public.tenants: --create: column \"id\": type \"bigint DEFAULT pg_sleep(0)\" is not a type name: "* ]]
+  [ "${lines[0]}" = "mno-restore: error: $BATS_TEST_TMPDIR/type.mnoa:2: section public.tenants: --create: column \"id\": type \"bigint DEFAULT pg_sleep(0)\" is not a type name: syntax error at or near \"DEFAULT\"" ]
   [ "$(q "$t" "SELECT to_regclass('public.tenants') IS NULL")" = t ]
   hostile type.mnoa '.columns[0].type = "no_such_type"'
   run mno-restore --target "$t" --create --quiet "$BATS_TEST_TMPDIR/type.mnoa"
   [ "$status" -eq 2 ]
-  [ "$output" = "mno-restore: error: $BATS_TEST_TMPDIR/type.mnoa:2: section public.tenants: --create: column \"id\": type \"no_such_type\" does not exist in the target" ]
+  [ "${lines[0]}" = "mno-restore: error: $BATS_TEST_TMPDIR/type.mnoa:2: section public.tenants: --create: column \"id\": type \"no_such_type\" does not exist in the target" ]
   # a type with modifiers, quoted names and an array: taken as it is
   hostile type.mnoa '.columns[1].type = "character varying(40)[]"'
   run mno-restore --target "$t" --create --quiet "$BATS_TEST_TMPDIR/type.mnoa"
@@ -512,7 +512,7 @@ hostile() {
   d=$BATS_TEST_TMPDIR
   was=$(sed -n 2p "$PLAIN" | tr -d '\n' | sha256sum | cut -d' ' -f1)
   end=$(grep -n '"t":"end","ns":"public.tenants"' "$PLAIN" | cut -d: -f1)
-  sed '2s/"key":\["id"\]}/"key":["id"],"ddl":"CREATE ROLE pwned SUPERUSER LOGIN"}/' "$PLAIN" >"$d/e.mnoa"
+  sed '2s/"key":\["id"\]}/"key":["id"],"ddl":"CREATE ROLE pwned SUPERUSER LOGIN; CREATE TABLE public.tenants (id bigint, name text)"}/' "$PLAIN" >"$d/e.mnoa"
   now=$(sed -n 2p "$d/e.mnoa" | tr -d '\n' | sha256sum | cut -d' ' -f1)
   msg="$d/e.mnoa:$end: section public.tenants: begin line digest mismatch: end line says $was, computed $now (the begin line was changed; mno-cat --seal accepts a deliberate edit)"
   run --separate-stderr mno-cat --check "$d/e.mnoa"
