@@ -34,7 +34,7 @@ teardown() {
 # body FILE: the archive without its header line and the trailer's digest of it and mac (they
 # differ with the header's id and time)
 body() {
-  tail -n +2 "$1" | sed -E 's/,"(header_sha256|mac)":"[0-9a-f]{64}"//'
+  tail -n +2 "$1" | sed -E 's/,"(header_sha256|mac)":"[0-9a-f]{64}"//g'
 }
 
 hub_dump() { mno-dump --source "$HUB" --scope "$MNO_TOP/filters/mnohub.scope" --quiet "$@"; }
