@@ -57,6 +57,11 @@ typedef struct mno_restore_opts {
     int resume;       /* --resume */
     int dry_run;
     const char *archive_id;  /* the archive's identity (restore.h): the journal key */
+    int run_ddl;      /* --create may run SQL the archive carries (pg "ddl"): the archive was
+                         authenticated before anything was applied, or --trust-archive
+                         (docs/restore.md); else tables are created from their columns only */
+    unsigned *ddl_skipped;   /* when not NULL: incremented (atomically) for each table created
+                                from its columns although the archive carried a ddl */
 } mno_restore_opts;
 
 /*

@@ -215,34 +215,109 @@ static int lookup(PGconn *c, const char *qtable, const char *ns, char oid[32], m
     return 0;
 }
 
-/* CREATE TABLE from the begin line's columns and key, for an archive without "ddl". */
-static int ddl_from_columns(PGconn *c, const mno_section *s, const char *qtable, mno_buf *b)
+/*
+ * Whether an archive column type may be written into SQL text: a type name as format_type
+ * prints it (letters, digits, _ . , ( ) [ ] spaces and "quoted identifiers"), without a
+ * statement separator, a string or dollar quote, a comment or a control character. The server
+ * then has to accept the whole string as one type name (type_exists). Returns 1 or 0.
+ */
+static int type_text_ok(const char *t)
+{
+    size_t n = strlen(t), quotes = 0;
+    if (n == 0 || n > 200)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)t[i];
+        if (ch == '"') {
+            quotes++;
+            continue;
+        }
+        if (quotes % 2)   /* inside a quoted identifier: anything printable but the quote */
+            continue;
+        if (ch < 0x20 || ch == 0x7f || ch == ';' || ch == '\'' || ch == '$' || ch == '\\' ||
+            (ch == '-' && t[i + 1] == '-') || (ch == '/' && t[i + 1] == '*') || (ch == '*' && t[i + 1] == '/'))
+            return 0;
+    }
+    return quotes % 2 == 0;
+}
+
+/*
+ * Whether the server takes type (the archive's text) as exactly one type name of an existing
+ * type: to_regtype($1), a parameter, inside a savepoint (a string that does not parse as a type
+ * name is an error there, which must not end the section's transaction). Returns 1 (yes), 0
+ * (no: e filled with why) or -1 (a server error).
+ */
+static int type_exists(PGconn *c, const mno_section *s, const char *col, const char *type, mno_error *e)
+{
+    const char *params[1] = {type};
+    if (exec(c, "SAVEPOINT mno_type_check", s->ns, "--create: cannot check the archive's column types", e) < 0)
+        return -1;
+    PGresult *r = PQexecParams(c, "SELECT to_regtype($1) IS NOT NULL", 1, NULL, params, NULL, NULL, 0);
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    if (ok && strcmp(PQgetvalue(r, 0, 0), "t") == 0) {
+        PQclear(r);
+        return exec(c, "RELEASE SAVEPOINT mno_type_check", s->ns, "--create: cannot check the archive's column types",
+                    e) < 0 ? -1 : 1;
+    }
+    if (ok)
+        mno_err(e, MNO_E_FORMAT, NULL, 0, s->ns, "--create: column \"%s\": type \"%s\" does not exist in the target",
+                col, type);
+    else {
+        const char *prim = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+        mno_err(e, MNO_E_FORMAT, NULL, 0, s->ns, "--create: column \"%s\": type \"%s\" is not a type name: %s", col,
+                type, prim ? prim : "refused by the server");
+    }
+    PQclear(r);
+    mno_error e2;
+    mno_error_clear(&e2);
+    if (exec(c, "ROLLBACK TO SAVEPOINT mno_type_check", s->ns, "--create: cannot check the archive's column types",
+             &e2) < 0) {
+        *e = e2;
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * CREATE TABLE from the begin line's columns and key, built here: names quoted
+ * (PQescapeIdentifier), each type checked (type_text_ok, then by the server: type_exists) before
+ * it is written into the statement, the key as primary key. No SQL text of the archive runs.
+ * Returns 0, or -1 with e filled.
+ */
+static int ddl_from_columns(PGconn *c, const mno_section *s, const char *qtable, mno_buf *b, mno_error *e)
 {
     if (mno_buf_addf(b, "CREATE TABLE %s (", qtable) < 0)
-        return -1;
+        return nomem(e, s->ns);
     for (size_t i = 0; i < s->ncols; i++) {
+        const char *type = s->coltypes[i] && *s->coltypes[i] ? s->coltypes[i] : "text";
+        if (!type_text_ok(type))
+            return mno_err(e, MNO_E_FORMAT, NULL, 0, s->ns, "--create: column \"%s\": type \"%.200s\" is not a "
+                           "type name (it holds a ; quote, comment or control character)", s->colnames[i], type);
+        int ok = type_exists(c, s, s->colnames[i], type, e);
+        if (ok <= 0)
+            return -1;
         char *q = PQescapeIdentifier(c, s->colnames[i], strlen(s->colnames[i]));
-        int rc = q ? mno_buf_addf(b, "%s%s %s", i ? ", " : "", q, s->coltypes[i] ? s->coltypes[i] : "text") : -1;
+        int rc = q ? mno_buf_addf(b, "%s%s %s", i ? ", " : "", q, type) : -1;
         PQfreemem(q);
         if (rc < 0)
-            return -1;
+            return nomem(e, s->ns);
     }
     json_t *key = json_object_get(s->begin, "key");
     if (json_array_size(key) > 0) {
         if (mno_buf_adds(b, ", PRIMARY KEY (") < 0)
-            return -1;
+            return nomem(e, s->ns);
         for (size_t i = 0; i < json_array_size(key); i++) {
             const char *k = json_string_value(json_array_get(key, i));
             char *q = k ? PQescapeIdentifier(c, k, strlen(k)) : NULL;
             int rc = q ? mno_buf_addf(b, "%s%s", i ? ", " : "", q) : -1;
             PQfreemem(q);
             if (rc < 0)
-                return -1;
+                return nomem(e, s->ns);
         }
         if (mno_buf_addc(b, ')') < 0)
-            return -1;
+            return nomem(e, s->ns);
     }
-    return mno_buf_adds(b, ")");
+    return mno_buf_adds(b, ")") < 0 ? nomem(e, s->ns) : 0;
 }
 
 /* When schema (its quoted name q) does not exist, takes the transaction's advisory lock on
@@ -259,9 +334,11 @@ static int schema_lock(PGconn *c, const char *schema, const char *q, const char 
     return locked ? see_catalog(c, ns, e) : 0;
 }
 
-/* --create: the schema, then the archive's ddl (a string or an array of statements), or a
-   CREATE TABLE made from the columns and key when the archive has none. */
-static int create_table(PGconn *c, const mno_section *s, const char *qtable, mno_error *e)
+/* --create: the schema, then the archive's ddl (a string or an array of statements) when
+   o->run_ddl (an authenticated archive, or --trust-archive), else a CREATE TABLE made here from
+   the columns and key (ddl_from_columns; o->ddl_skipped counts it when a ddl was there). */
+static int create_table(PGconn *c, const mno_restore_opts *o, const mno_section *s, const char *qtable,
+                        mno_error *e)
 {
     mno_buf b = MNO_BUF_INIT;
     int rc = -1;
@@ -286,6 +363,12 @@ static int create_table(PGconn *c, const mno_section *s, const char *qtable, mno
     }
     json_t *ddl = json_object_get(s->begin, "ddl");
     int ok = 0;
+    int has_ddl = (json_is_string(ddl) && json_string_length(ddl) > 0) || (json_is_array(ddl) && json_array_size(ddl) > 0);
+    if (has_ddl && !o->run_ddl) {
+        if (o->ddl_skipped)
+            __atomic_add_fetch(o->ddl_skipped, 1, __ATOMIC_RELAXED);
+        ddl = NULL;
+    }
     if (json_is_string(ddl) && json_string_length(ddl) > 0)
         ok = mno_buf_adds(&b, json_string_value(ddl)) == 0;
     else if (json_is_array(ddl) && json_array_size(ddl) > 0) {
@@ -298,8 +381,10 @@ static int create_table(PGconn *c, const mno_section *s, const char *qtable, mno
             }
             ok = mno_buf_addf(&b, "%s;", stmt) == 0;
         }
-    } else
-        ok = ddl_from_columns(c, s, qtable, &b) == 0;
+    } else if (ddl_from_columns(c, s, qtable, &b, e) < 0)
+        goto done;
+    else
+        ok = 1;
     if (!ok) {
         nomem(e, s->ns);
         goto done;
@@ -527,7 +612,7 @@ int mno_pg_restore_begin(mno_engine *en, const mno_restore_opts *o, const mno_se
             rc = 0;
             goto done;
         }
-        if (mno_pg_seq_create(c, s, e) < 0 || create_table(c, s, st->qtable, e) < 0 || lookup(c, st->qtable, s->ns, oid, e) < 0)
+        if (mno_pg_seq_create(c, s, e) < 0 || create_table(c, o, s, st->qtable, e) < 0 || lookup(c, st->qtable, s->ns, oid, e) < 0)
             goto done;
         if (!*oid) {
             mno_err(e, MNO_E_FORMAT, NULL, 0, s->ns, "--create: the archive's table definition did not create table %s",

@@ -256,6 +256,9 @@ int mno_report_text(const mno_vreport *r, mno_buf *b)
                      (long long)json_integer_value(json_object_get(tr, "sections")),
                      (long long)json_integer_value(json_object_get(tr, "count")), jstr(tr, "sum")) < 0)
         return -1;
+    if (r->archive && mno_buf_adds(b, r->archive_checked ? ", records checked against the end lines"
+                                                         : ", records not checked (--no-check-archive)") < 0)
+        return -1;
     if ((r->archive || r->source) && mno_buf_addc(b, '\n') < 0)
         return -1;
     if (mno_buf_addf(b, "target   %s%s\n", r->target ? r->target : "-",
@@ -336,8 +339,8 @@ json_t *mno_report_json(const mno_vreport *r)
         if (s->problems && json_object_set(o, "problems", s->problems) < 0)
             goto fail;
     }
-    json_t *archive = r->archive ? json_pack("{s:s,s:O?,s:O?}", "path", r->archive, "header", r->header,
-                                             "trailer", r->trailer)
+    json_t *archive = r->archive ? json_pack("{s:s,s:O?,s:O?,s:b}", "path", r->archive, "header", r->header,
+                                             "trailer", r->trailer, "checked", r->archive_checked)
                                  : json_null();
     json_t *source = r->source ? json_pack("{s:s,s:s?,s:O?,s:O?}", "uri", r->source, "tenant", r->tenant,
                                            "header", r->header, "trailer", r->trailer)

@@ -43,6 +43,9 @@ typedef struct mno_vreport {
     char *target;             /* the target URI without credentials */
     char *time;               /* when the verification started, "YYYY-MM-DDTHH:MM:SSZ" (UTC) */
     int scoped;               /* 1: some section was restricted to the tenant's rows (shared target) */
+    int archive_checked;      /* archive mode: 1 every record was re-hashed and checked against its
+                                 end line (the default), 0 the end lines' sums were taken as
+                                 declared (--no-check-archive) */
     mno_vsection *secs;       /* in archive order, then the target's extra ones */
     size_t n, cap;
 } mno_vreport;

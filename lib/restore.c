@@ -245,6 +245,10 @@ static int on_header(struct run *r, struct conn *c, const mno_item *it, mno_erro
     r->res->st.engine = r->ops->name;
     r->res->st.archive_id = r->res->archive_id;
     r->o.archive_id = r->res->archive_id;
+    /* the archive's own SQL only from an archive authenticated by the check pass, before
+       anything was applied (a stream is authenticated only at its end: too late) */
+    r->o.run_ddl = r->cfg->trust_archive || r->res->auth == MNO_AUTH_OK;
+    r->o.ddl_skipped = &r->res->ddl_skipped;
     if (!r->ops->restore_begin || !r->ops->restore_rec || !r->ops->restore_commit || !r->ops->restore_abort)
         return mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "the %s engine cannot restore", r->ops->name);
     if (r->cfg->resume && !r->ops->journal_get)
@@ -445,12 +449,15 @@ static void index_release(struct index *ix)
  * and their structure (counts; sums are checked as each section is restored).
  * Returns 0, or -1 with e naming the input, line and section.
  */
-static int check_first(const char *path, int skim, struct index *ix, mno_error *e)
+static int check_first(const char *path, int skim, struct index *ix, int *auth, mno_error *e)
 {
     if (!ix) {
+        mno_check_result res;
         mno_in *in = mno_in_open(path, e);
-        int rc = in ? mno_stream_check(in, 0, NULL, e) : -1;
+        int rc = in ? mno_stream_check(in, 0, &res, e) : -1;
         mno_in_close(in);
+        if (rc == 0)
+            *auth = res.auth;
         return rc;
     }
     /* -j N: the same reader options as mno_stream_check, and the offsets of the begin lines */
@@ -476,6 +483,8 @@ static int check_first(const char *path, int skim, struct index *ix, mno_error *
         ix->bytes = off;
         ix->bytes_in = mno_in_bytes(in);
     }
+    if (got == 0)
+        *auth = mno_reader_auth(rd);
     mno_reader_free(rd);
     mno_in_close(in);
     return got < 0 ? -1 : 0;
@@ -510,7 +519,7 @@ static int run_serial(struct run *r, mno_error *e)
     c.r = r;
     restore_ropts(&ropts);
     if (!cfg->dry_run && !cfg->no_check_first && rereadable(cfg->input) &&
-        check_first(cfg->input, 0, NULL, e) < 0)
+        check_first(cfg->input, 0, NULL, &r->res->auth, e) < 0)
         goto done;
     c.in = mno_in_open(cfg->input ? cfg->input : "-", e);
     if (!c.in)
@@ -729,7 +738,7 @@ static int run_parallel(struct run *r, mno_error *e)
 
     r->parallel = 1;
     r->failed_at = SIZE_MAX;
-    if (check_first(cfg->input, cfg->no_check_first, &r->ix, e) < 0)
+    if (check_first(cfg->input, cfg->no_check_first, &r->ix, &r->res->auth, e) < 0)
         goto done;
     nth = (size_t)cfg->jobs < r->ix.n ? (size_t)cfg->jobs : r->ix.n;
     if (nth == 0)

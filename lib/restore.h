@@ -95,6 +95,8 @@ typedef struct mno_restore_cfg {
     int create;           /* --create: create missing tables/collections from the archive */
     int resume;           /* --resume: skip sections journaled as committed for this archive */
     int dry_run;          /* --dry-run: read and check everything, write nothing */
+    int trust_archive;    /* --trust-archive: --create runs the archive's ddl even when the
+                             archive is not authenticated (docs/restore.md) */
     int no_check_first;   /* --no-check-first: a regular FILE is not read and checked whole
                              before anything is written (stdin never can be) */
     int jobs;             /* -j N, 1..MNO_RESTORE_MAX_JOBS: sections restored by N threads, each
@@ -150,6 +152,9 @@ typedef struct mno_restore_result {
     mno_restore_stats st;
     char target[1024];           /* the target URI, redacted */
     char archive_id[80];
+    int auth;                    /* enum mno_auth of the check pass (MNO_AUTH_NONE without one) */
+    unsigned ddl_skipped;        /* --create: tables created from their columns only, their
+                                    archive's ddl not run (not authenticated) */
 } mno_restore_result;
 
 void mno_restore_result_init(mno_restore_result *res);

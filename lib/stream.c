@@ -1,4 +1,4 @@
-/* stream.c: the "mnoa" v1 archive stream (docs/format.md): writer and checking reader. */
+/* stream.c: the "mnoa" archive stream, version 2 (reads version 1; docs/format.md): writer and checking reader. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +11,7 @@
 #include "ejson.h"
 #include "pgrec.h"
 #include "recpipe.h"
+#include "archauth.h"
 
 #ifndef MNO_VERSION_STR
 #define MNO_VERSION_STR "0.0.0"
@@ -201,6 +202,10 @@ struct mno_writer {
     mno_sum sum;
     void (*tick)(void *arg);  /* called after every line (progress) */
     void *tick_arg;
+    /* metadata digests (docs/format.md 4.1): the header's and the open section's begin's */
+    unsigned char hdig[32], bdig[32];
+    mno_buf mac;              /* the MAC's input so far */
+    mno_archkey *key;         /* MNO_ARCHIVE_KEY, or NULL: no "mac" */
 };
 
 static int w_put(mno_writer *w, const mno_buf *b, mno_error *e)
@@ -218,12 +223,13 @@ void mno_writer_set_tick(mno_writer *w, void (*tick)(void *arg), void *arg)
     w->tick_arg = arg;
 }
 
-/* Writes obj as one compact line. */
-static int w_put_json(mno_writer *w, const json_t *obj, mno_error *e)
+/* Writes obj as one compact line; its metadata digest (mno_meta_digest) into dig. */
+static int w_put_json(mno_writer *w, const json_t *obj, unsigned char dig[32], mno_error *e)
 {
     char *s = json_dumps(obj, JSON_COMPACT);
     if (!s)
         return mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+    mno_meta_digest(s, strlen(s), dig);
     mno_buf_reset(&w->line);
     int rc = mno_buf_adds(&w->line, s) < 0 || mno_buf_addc(&w->line, '\n') < 0
                  ? mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory")
@@ -298,7 +304,8 @@ mno_writer *mno_writer_new(mno_out *out, const json_t *header, const char *produ
         memcpy(&id.lo, rnd + 8, 8);
         json_object_set_new(w->header, "id", json_string(mno_sum_hex(&id, hex)));
     }
-    if (w_put_json(w, w->header, e) < 0)
+    if (mno_archkey_load(&w->key, e) < 0 || w_put_json(w, w->header, w->hdig, e) < 0 ||
+        (mno_mac_start(&w->mac, w->hdig) < 0 && nomem(e)))
         goto fail;
     return w;
 fail:
@@ -362,7 +369,7 @@ int mno_writer_begin(mno_writer *w, const char *ns, const json_t *begin, mno_err
         goto nomem;
     json_object_set_new(w->seen, ns, json_true());
     w->open = 1;
-    if (w_put_json(w, b, e) < 0)
+    if (w_put_json(w, b, w->bdig, e) < 0)
         return -1;
     return 0;
 nomem:
@@ -655,15 +662,16 @@ int mno_writer_rec_json(mno_writer *w, const json_t *v, mno_error *e)
 
 int mno_writer_end(mno_writer *w, mno_error *e)
 {
-    char hex[33];
+    char hex[33], dhex[65];
     if (!w->open)
         return mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "end without an open section");
     mno_buf *l = &w->line;
     mno_buf_reset(l);
     if (mno_buf_adds(l, "{\"t\":\"end\",\"ns\":") < 0 ||
         mno_buf_add_json_str(l, w->sec.ns, strlen(w->sec.ns)) < 0 ||
-        mno_buf_addf(l, ",\"count\":%llu,\"sum\":\"%s\"}\n", (unsigned long long)w->sec.count,
-                     mno_sum_hex(&w->sec.sum, hex)) < 0)
+        mno_buf_addf(l, ",\"count\":%llu,\"sum\":\"%s\",\"begin_sha256\":\"%s\"}\n",
+                     (unsigned long long)w->sec.count, mno_sum_hex(&w->sec.sum, hex), mno_meta_hex(w->bdig, dhex)) < 0 ||
+        mno_mac_section(&w->mac, w->bdig, w->sec.count, &w->sec.sum) < 0)
         return nomem(e);
     w->nsections++;
     w->count += w->sec.count;
@@ -675,16 +683,27 @@ int mno_writer_end(mno_writer *w, mno_error *e)
 
 int mno_writer_close(mno_writer *w, mno_error *e)
 {
-    char hex[33];
+    char hex[33], dhex[65];
     if (w->open)
         return mno_err(e, MNO_E_USAGE, NULL, 0, w->sec.ns, "trailer before the end of the section");
     if (w->closed)
         return mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "trailer written twice");
     mno_buf *l = &w->line;
     mno_buf_reset(l);
-    if (mno_buf_addf(l, "{\"t\":\"trailer\",\"sections\":%llu,\"count\":%llu,\"sum\":\"%s\"}\n",
+    if (mno_buf_addf(l, "{\"t\":\"trailer\",\"sections\":%llu,\"count\":%llu,\"sum\":\"%s\",\"header_sha256\":\"%s\"",
                      (unsigned long long)w->nsections, (unsigned long long)w->count,
-                     mno_sum_hex(&w->sum, hex)) < 0)
+                     mno_sum_hex(&w->sum, hex), mno_meta_hex(w->hdig, dhex)) < 0)
+        return nomem(e);
+    if (w->key) {
+        unsigned char mac[32];
+        if (mno_mac_trailer(&w->mac, w->nsections, w->count, &w->sum) < 0)
+            return nomem(e);
+        if (mno_mac_final(w->key, &w->mac, mac) < 0)
+            return mno_err(e, MNO_E_INTERNAL, NULL, 0, NULL, "cannot compute the archive's mac");
+        if (mno_buf_addf(l, ",\"mac\":\"%s\"", mno_meta_hex(mac, dhex)) < 0)
+            return nomem(e);
+    }
+    if (mno_buf_adds(l, "}\n") < 0)
         return nomem(e);
     w->closed = 1;
     return w_put(w, l, e);
@@ -706,6 +725,8 @@ void mno_writer_free(mno_writer *w)
     free(w->lens);
     mno_hasher_free(w->h);
     free(w->ekeys);
+    mno_buf_release(&w->mac);
+    mno_archkey_free(w->key);
     free(w);
 }
 
@@ -746,6 +767,12 @@ struct mno_reader {
     size_t batn;
     mno_recpipe *pipe;        /* opts.hash_thread: record lines handed to a second thread */
     long long at_line;        /* a line handed over and back, read now: its number (else 0) */
+    /* metadata digests (docs/format.md 4.1) */
+    int version;              /* the header's */
+    unsigned char hdig[32], bdig[32];  /* the header's and the open section's begin's */
+    mno_buf mac;              /* the MAC's input so far */
+    mno_archkey *key;         /* MNO_ARCHIVE_KEY, or NULL */
+    int auth;                 /* enum mno_auth, once the trailer is read */
 };
 
 mno_reader *mno_reader_new(mno_in *in, const mno_reader_opts *opts, mno_error *e)
@@ -771,12 +798,18 @@ mno_reader *mno_reader_new(mno_in *in, const mno_reader_opts *opts, mno_error *e
         mno_reader_free(r);
         return NULL;
     }
+    if (mno_archkey_load(&r->key, e) < 0) {
+        mno_reader_free(r);
+        return NULL;
+    }
     if (r->opts.max_line)
         mno_in_set_max_line(in, r->opts.max_line);
     return r;
 }
 
 const json_t *mno_reader_header(const mno_reader *r) { return r->header; }
+int mno_reader_version(const mno_reader *r) { return r->version; }
+int mno_reader_auth(const mno_reader *r) { return r->auth; }
 
 /* Fills e for the current line (and the open section when there is one). */
 static int r_err(mno_reader *r, mno_error *e, int code, const char *ns, const char *fmt, ...)
@@ -832,13 +865,17 @@ static int r_header(mno_reader *r, mno_item *it, mno_error *e)
     if (!fmt || strcmp(fmt, MNO_FORMAT) != 0)
         return r_err(r, e, MNO_E_FORMAT, NULL, "not an mnoa archive: format is not \"mnoa\"");
     json_t *ver = json_object_get(o, "version");
-    if (!json_is_integer(ver) || json_integer_value(ver) != MNO_VERSION) {
+    if (!json_is_integer(ver) || json_integer_value(ver) < MNO_VERSION_MIN || json_integer_value(ver) > MNO_VERSION) {
         char *d = ver ? json_dumps(ver, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-        r_err(r, e, MNO_E_FORMAT, NULL, "unsupported archive version %s (this reader reads version %d)",
-              d ? d : "(none)", MNO_VERSION);
+        r_err(r, e, MNO_E_FORMAT, NULL, "unsupported archive version %s (this reader reads versions %d and %d)",
+              d ? d : "(none)", MNO_VERSION_MIN, MNO_VERSION);
         free(d);
         return -1;
     }
+    r->version = (int)json_integer_value(ver);
+    mno_meta_digest(it->line, it->len, r->hdig);
+    if (mno_mac_start(&r->mac, r->hdig) < 0)
+        return r_err(r, e, MNO_E_NOMEM, NULL, "out of memory");
     const char *eng = json_string_value(json_object_get(o, "engine"));
     r->engine = mno_engine_kind_parse(eng);
     if (r->engine == MNO_ENGINE_UNKNOWN)
@@ -866,6 +903,7 @@ static int r_begin(mno_reader *r, const char *ns, mno_item *it, mno_error *e)
     if (section_setup(&r->sec, ns, json_incref(r->obj), r->engine, why, sizeof why) < 0)
         return r_err(r, e, MNO_E_FORMAT, ns, "%s", why);
     r->sec.begin_line = mno_in_lineno(r->in);
+    mno_meta_digest(it->line, it->len, r->bdig);
     r->vals = calloc(r->sec.ncols + 1, sizeof *r->vals);
     r->lens = calloc(r->sec.ncols + 1, sizeof *r->lens);
     if (!r->vals || !r->lens)
@@ -1079,6 +1117,37 @@ static int r_rec(mno_reader *r, const char *ns, mno_item *it, mno_error *e)
     return 1;
 }
 
+/*
+ * The metadata digest in field key of the current end line or trailer (docs/format.md 4.1):
+ * when present it must be 64 hex digits equal to want (the digest of the section's begin line
+ * / of the header); a version 2 archive must have it. A mismatch clears *ok and *meta_ok and,
+ * when checking (opts.verify), is an error. Returns 0 or -1.
+ */
+static int meta_check(mno_reader *r, mno_error *e, const char *ns, const char *key, const unsigned char want[32],
+                      const char *where, const char *what, int *ok, int *meta_ok)
+{
+    char a[65], b[65];
+    unsigned char got[32];
+    json_t *x = json_object_get(r->obj, key);
+    *meta_ok = 1;
+    if (!x && r->version < 2)
+        return 0;    /* version 1: no digest (mno-cat --list says so) */
+    if (mno_meta_parse(json_string_value(x), got) < 0) {
+        *meta_ok = *ok = 0;
+        if (!r->opts.verify)
+            return 0;
+        return r_err(r, e, MNO_E_FORMAT, ns, "%s has no valid \"%s\" (64 hex digits)", where, key);
+    }
+    if (mno_mac_eq(got, want))
+        return 0;
+    *meta_ok = *ok = 0;
+    if (!r->opts.verify)
+        return 0;
+    return r_err(r, e, MNO_E_CORRUPT, ns, "%s%s digest mismatch: %s says %s, computed %s (the %s was changed; "
+                 "mno-cat --seal accepts a deliberate edit)", ns ? "" : "trailer: ", what, where,
+                 mno_meta_hex(got, a), mno_meta_hex(want, b), what);
+}
+
 static int r_end(mno_reader *r, const char *ns, mno_item *it, mno_error *e)
 {
     char want[33], got[33];
@@ -1101,6 +1170,10 @@ static int r_end(mno_reader *r, const char *ns, mno_item *it, mno_error *e)
         return r_err(r, e, MNO_E_CORRUPT, ns, "sum mismatch: end line says %s, computed %s",
                      mno_sum_hex(&it->declared_sum, want), mno_sum_hex(&r->sec.sum, got));
     }
+    if (meta_check(r, e, ns, "begin_sha256", r->bdig, "end line", "begin line", &it->sum_ok, &it->meta_ok) < 0)
+        return -1;
+    if (mno_mac_section(&r->mac, r->bdig, it->declared_count, &it->declared_sum) < 0)
+        return r_err(r, e, MNO_E_NOMEM, ns, "out of memory");
     r->nsections++;
     r->count += r->sec.count;
     mno_sum_add(&r->sum, &r->sec.sum);
@@ -1108,6 +1181,39 @@ static int r_end(mno_reader *r, const char *ns, mno_item *it, mno_error *e)
     it->kind = MNO_ITEM_END;
     it->section = &r->sec;
     return 1;
+}
+
+/* The trailer's "mac" (docs/format.md 4.1): checked with the reader's key when it has one. */
+static int r_mac(mno_reader *r, mno_item *it, uint64_t nsec, mno_error *e)
+{
+    unsigned char got[32], want[32];
+    json_t *x = json_object_get(r->obj, "mac");
+    r->auth = MNO_AUTH_NONE;
+    if (!x)
+        return 0;
+    if (mno_meta_parse(json_string_value(x), got) < 0) {
+        it->meta_ok = it->sum_ok = 0;
+        r->auth = MNO_AUTH_BAD;
+        return r->opts.verify ? r_err(r, e, MNO_E_FORMAT, NULL, "trailer has no valid \"mac\" (64 hex digits)") : 0;
+    }
+    if (!r->key) {
+        r->auth = MNO_AUTH_NOKEY;
+        return 0;
+    }
+    if (mno_mac_trailer(&r->mac, nsec, it->declared_count, &it->declared_sum) < 0)
+        return r_err(r, e, MNO_E_NOMEM, NULL, "out of memory");
+    if (mno_mac_final(r->key, &r->mac, want) < 0)
+        return r_err(r, e, MNO_E_INTERNAL, NULL, "cannot compute the archive's mac");
+    if (mno_mac_eq(got, want)) {
+        r->auth = MNO_AUTH_OK;
+        return 0;
+    }
+    it->meta_ok = it->sum_ok = 0;
+    r->auth = MNO_AUTH_BAD;
+    if (!r->opts.verify)
+        return 0;
+    return r_err(r, e, MNO_E_CORRUPT, NULL, "trailer: \"mac\" does not match MNO_ARCHIVE_KEY: the archive was "
+                 "changed after it was written, or written with another key");
 }
 
 static int r_trailer(mno_reader *r, mno_item *it, mno_error *e)
@@ -1134,6 +1240,9 @@ static int r_trailer(mno_reader *r, mno_item *it, mno_error *e)
         return r_err(r, e, MNO_E_CORRUPT, NULL, "trailer: sum mismatch: trailer says %s, computed %s",
                      mno_sum_hex(&it->declared_sum, want), mno_sum_hex(&r->sum, got));
     }
+    if (meta_check(r, e, NULL, "header_sha256", r->hdig, "trailer", "header", &it->sum_ok, &it->meta_ok) < 0 ||
+        r_mac(r, it, nsec, e) < 0)
+        return -1;
     r->state = R_AFTER;
     it->kind = MNO_ITEM_TRAILER;
     return 1;
@@ -1319,6 +1428,8 @@ void mno_reader_free(mno_reader *r)
     mno_buf_release(&r->batch);
     mno_hasher_free(r->h);
     mno_pgrec_free(r->fast);
+    mno_buf_release(&r->mac);
+    mno_archkey_free(r->key);
     free(r);
 }
 
@@ -1351,6 +1462,8 @@ int mno_stream_check(mno_in *in, size_t max_line, mno_check_result *res, mno_err
             res->sections = (uint64_t)json_integer_value(json_object_get(it.obj, "sections"));
             res->count = it.declared_count;
             res->sum = it.declared_sum;
+            res->version = mno_reader_version(r);
+            res->auth = mno_reader_auth(r);
         }
     mno_reader_free(r);
     return n < 0 ? -1 : 0;

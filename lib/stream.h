@@ -1,4 +1,4 @@
-/* stream.h: the "mnoa" v1 archive stream (docs/format.md): a writer and a checking reader. */
+/* stream.h: the "mnoa" archive stream, version 2 (reads version 1; docs/format.md): a writer and a checking reader. */
 #ifndef MNO_STREAM_H
 #define MNO_STREAM_H
 
@@ -10,7 +10,8 @@
 #include "error.h"
 
 #define MNO_FORMAT "mnoa"
-#define MNO_VERSION 1
+#define MNO_VERSION 2          /* written; readers read MNO_VERSION_MIN..MNO_VERSION */
+#define MNO_VERSION_MIN 1
 
 typedef enum mno_engine_kind {
     MNO_ENGINE_UNKNOWN = 0,
@@ -150,7 +151,11 @@ typedef struct mno_item {
     /* end / trailer: what the line declares */
     uint64_t declared_count;
     mno_sum declared_sum;
-    int sum_ok;                /* end/trailer: 1 when declared count and sum match the computed */
+    int sum_ok;                /* end/trailer: 1 when declared count and sum match the computed
+                                  (and meta_ok) */
+    int meta_ok;               /* end/trailer: 1 when the metadata digest ("begin_sha256" /
+                                  "header_sha256") and the "mac" match, or are absent where
+                                  allowed (docs/format.md 4.1) */
 } mno_item;
 
 typedef struct mno_reader_opts {
@@ -207,6 +212,18 @@ mno_reader *mno_reader_new(mno_in *in, const mno_reader_opts *opts, mno_error *e
 int mno_reader_next(mno_reader *r, mno_item *it, mno_error *e);
 /* The header object (NULL before it was read). */
 const json_t *mno_reader_header(const mno_reader *r);
+/* The header's "version" (1 or 2; 0 before it was read). Version 1 archives carry no metadata
+   digests (docs/format.md 4.1). */
+int mno_reader_version(const mno_reader *r);
+
+/* Whether the archive is authenticated (docs/format.md 4.1), known once the trailer is read. */
+enum mno_auth {
+    MNO_AUTH_NONE = 0,   /* no "mac" in the trailer (or the trailer not read yet) */
+    MNO_AUTH_NOKEY,      /* a "mac", but the reader has no MNO_ARCHIVE_KEY to check it */
+    MNO_AUTH_OK,         /* the "mac" matches MNO_ARCHIVE_KEY */
+    MNO_AUTH_BAD         /* it does not (an error when checking) */
+};
+int mno_reader_auth(const mno_reader *r);
 void mno_reader_free(mno_reader *r);
 
 /* ---- whole streams ---- */
@@ -216,6 +233,8 @@ typedef struct mno_check_result {
     uint64_t sections;         /* sections */
     uint64_t count;            /* records */
     mno_sum sum;               /* the trailer's sum */
+    int version;               /* the header's version */
+    int auth;                  /* enum mno_auth */
 } mno_check_result;
 
 /*

@@ -126,14 +126,15 @@ int mno_verify_stream(const mno_verify_opts *o, mno_in *in, mno_vreport *rep, mn
     int rc = -1, got;
     memset(&rows, 0, sizeof rows);
     /* --diff keeps the records to list differing keys (vals/lens and the line, never it->v of
-       a pg record), their digests checked on the way. Without it, the target is compared with
-       the declared sums (a restore checked every record against them before its commit): the
-       records are only counted, or with --check-archive re-hashed as mno-cat --check does. */
+       a pg record), their digests checked on the way. Without it the records are re-hashed as
+       mno-cat --check does (an archive whose records were changed is refused), or with
+       --no-check-archive only counted, the target compared with the declared sums. */
     ropts.fast_pg = 1;
-    if (o->check_archive && !o->diff)
+    if (!o->no_check_archive && !o->diff)
         mno_reader_opts_check(&ropts);
     else if (!o->diff)
         ropts.skim = 1;
+    rep->archive_checked = o->diff || !o->no_check_archive;
     r = mno_reader_new(in, &ropts, e);
     if (!r)
         goto done;

@@ -21,8 +21,9 @@ typedef struct mno_verify_opts {
     int diff;                 /* --diff: list the keys that differ */
     size_t max_diff;          /* --max: at most this many keys per table (0: 20) */
     int no_extra;             /* do not look for tables/collections the archive lacks */
-    int check_archive;        /* also recompute every record's digest (else, without diff,
-                                 the archive's records are counted and its declared sums used) */
+    int no_check_archive;     /* --no-check-archive: without diff, the archive's records are only
+                                 counted and its declared sums used (by default every record's
+                                 digest is recomputed and checked against its end line) */
 } mno_verify_opts;
 
 #define MNO_VERIFY_MAX_DIFF_DEFAULT 20

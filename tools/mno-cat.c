@@ -118,6 +118,27 @@ static int print_line(const mno_item *it)
     return fwrite(it->line, 1, it->len, stdout) == it->len && putchar('\n') != EOF ? 0 : -1;
 }
 
+/* --list: what covers the archive's metadata (docs/format.md 4.1), as notes on stderr. */
+static void list_notes(const mno_reader *r, const char *input)
+{
+    if (mno_reader_version(r) == 1)
+        fprintf(stderr, "mno-cat: note: %s: version 1: metadata (header and begin lines) not covered by a digest\n",
+                input);
+    switch (mno_reader_auth(r)) {
+    case MNO_AUTH_OK:
+        fprintf(stderr, "mno-cat: note: %s: authenticated: its \"mac\" matches MNO_ARCHIVE_KEY\n", input);
+        break;
+    case MNO_AUTH_NOKEY:
+        fprintf(stderr, "mno-cat: note: %s: has a \"mac\", not checked (no MNO_ARCHIVE_KEY)\n", input);
+        break;
+    case MNO_AUTH_BAD:
+        fprintf(stderr, "mno-cat: note: %s: its \"mac\" does not match MNO_ARCHIVE_KEY\n", input);
+        break;
+    default:
+        break;
+    }
+}
+
 /* Reads the whole archive; per mode prints lines. Returns the exit status. */
 static int run_read(const struct opts *o, mno_in *in)
 {
@@ -129,6 +150,7 @@ static int run_read(const struct opts *o, mno_in *in)
     mno_item it;
     int n, status = 0, ns_seen = 0;
     long long bad_line = 0;
+    int bad_meta = 0;
     char bad_ns[512] = "", hex[33];
     if (!r)
         return fail(&e);
@@ -149,10 +171,13 @@ static int run_read(const struct opts *o, mno_in *in)
                    mno_sum_hex(&it.declared_sum, hex), it.sum_ok ? "ok" : "BAD");
             if (!it.sum_ok && !bad_line) {
                 bad_line = it.lineno;
+                bad_meta = !it.meta_ok;
                 snprintf(bad_ns, sizeof bad_ns, "%s", it.section->ns);
             }
-        } else if (o->mode == M_LIST && it.kind == MNO_ITEM_TRAILER && !it.sum_ok && !bad_line)
+        } else if (o->mode == M_LIST && it.kind == MNO_ITEM_TRAILER && !it.sum_ok && !bad_line) {
             bad_line = it.lineno;
+            bad_meta = !it.meta_ok;
+        }
         if (wr < 0 || ferror(stdout)) {
             fprintf(stderr, "mno-cat: error: <stdout>: write error\n");
             status = 2;
@@ -169,9 +194,15 @@ static int run_read(const struct opts *o, mno_in *in)
         status = fail(&e);
         goto done;
     }
+    if (o->mode == M_LIST)
+        list_notes(r, mno_in_name(in));
     if (bad_line) {
-        mno_err(&e, MNO_E_CORRUPT, mno_in_name(in), bad_line, bad_ns,
-                *bad_ns ? "count or sum does not match the records" : "trailer does not match the sections");
+        mno_err(&e, MNO_E_CORRUPT, mno_in_name(in), bad_line, bad_ns, "%s",
+                *bad_ns ? (bad_meta ? "the begin line does not match the end line's \"begin_sha256\" (changed "
+                                      "without mno-cat --seal)"
+                                    : "count or sum does not match the records")
+                        : bad_meta ? "the header or the \"mac\" does not match the trailer (changed without mno-cat --seal)"
+                                   : "trailer does not match the sections");
         status = fail(&e);
     }
 done:

@@ -16,7 +16,11 @@ static const char usage[] =
     "overwritten: the section is refused and nothing of it is written.\n"
     "\n"
     "  --target URI     the target (postgresql://... or mongodb://...); default $MNO_TARGET\n"
-    "  --create         create missing tables/collections from the archive's definitions\n"
+    "  --create         create missing tables/collections from the archive's definitions:\n"
+    "                   PostgreSQL tables from their columns and key, or with the archive's\n"
+    "                   own ddl when the archive is authenticated (MNO_ARCHIVE_KEY or\n"
+    "                   MNO_ARCHIVE_KEY_FILE, a FILE checked first)\n"
+    "  --trust-archive  --create runs the archive's ddl even when it is not authenticated\n"
     "  --resume         skip the sections an earlier, interrupted restore of this archive\n"
     "                   committed (checked against the journal's count and sum)\n"
     "  --dry-run        read and check the whole archive; report per section what would be\n"
@@ -51,7 +55,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     static const struct option lopts[] = {
         {"target", required_argument, 0, 'T'}, {"create", no_argument, 0, 'c'},
         {"resume", no_argument, 0, 'r'},       {"dry-run", no_argument, 0, 'n'},
-        {"no-check-first", no_argument, 0, 'F'},
+        {"no-check-first", no_argument, 0, 'F'}, {"trust-archive", no_argument, 0, 't'},
         {"jobs", required_argument, 0, 'j'},   {"progress", no_argument, 0, 'P'},
         {"quiet", no_argument, 0, 'q'},        {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},      {0, 0, 0, 0}};
@@ -66,6 +70,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case 'r': o->c.resume = 1; break;
         case 'n': o->c.dry_run = 1; break;
         case 'F': o->c.no_check_first = 1; break;
+        case 't': o->c.trust_archive = 1; break;
         case 'j': {
             long v;
             if (mno_parse_long(optarg, 1, MNO_RESTORE_MAX_JOBS, &v) < 0)
@@ -97,6 +102,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         o->c.target = getenv("MNO_TARGET");
     if (!o->c.target || !*o->c.target)
         return usage_error("no target: give --target URI or set MNO_TARGET");
+    if (o->c.trust_archive && !o->c.create)
+        return usage_error("--trust-archive goes with --create");
     if (o->c.dry_run && o->c.resume)
         return usage_error("--dry-run and --resume do not go together (a dry run reports journaled sections anyway)");
     if (!o->c.input && isatty(0))
@@ -250,6 +257,10 @@ int main(int argc, char **argv)
     }
     if (o.progress >= 0)
         summary(&res, o.c.dry_run);
+    if (res.ddl_skipped)   /* printed even with --quiet: the tables are not what the ddl says */
+        fprintf(stderr, "mno-restore: note: %u table%s created from the archive's columns and key only; "
+                "its ddl was not run: the archive is not authenticated (MNO_ARCHIVE_KEY, a FILE checked "
+                "first) and --trust-archive was not given\n", res.ddl_skipped, res.ddl_skipped == 1 ? "" : "s");
     status = 0;
 done:
     mno_restore_result_release(&res);

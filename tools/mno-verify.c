@@ -35,9 +35,10 @@ static const char usage[] =
     "                   to a temporary file in $TMPDIR)\n"
     "  --max N          at most N keys per table or collection (default 20)\n"
     "  --no-extra       do not report tables/collections the archive does not have\n"
-    "  --check-archive  also recompute the digest of every record of the archive (as\n"
-    "                   mno-cat --check); otherwise, without --diff, the records are\n"
-    "                   counted and the sums their end lines declare are the expected ones\n"
+    "  --no-check-archive  do not recompute the digest of every record of the archive\n"
+    "                   (by default each is checked against its end line, as mno-cat\n"
+    "                   --check does): the records are counted and the sums their end\n"
+    "                   lines declare are the expected ones (--check-archive: the default)\n"
     "  --json           write the report as JSON (full sums, the archive's identity)\n"
     "  -o FILE          write the report to FILE (default stdout)\n"
     "  --help           this text\n"
@@ -68,7 +69,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"max", required_argument, 0, 'm'},     {"no-extra", no_argument, 0, 'x'},
         {"json", no_argument, 0, 'j'},          {"output", required_argument, 0, 'o'},
         {"orgs-from", required_argument, 0, 'O'}, {"hub", required_argument, 0, 'H'},
-        {"check-archive", no_argument, 0, 'C'},
+        {"check-archive", no_argument, 0, 'C'}, {"no-check-archive", no_argument, 0, 'N'},
         {"help", no_argument, 0, 'h'},          {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
     int c;
@@ -90,7 +91,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             break;
         }
         case 'x': o->v.no_extra = 1; break;
-        case 'C': o->v.check_archive = 1; break;
+        case 'C': o->v.no_check_archive = 0; break;   /* the default; kept for scripts */
+        case 'N': o->v.no_check_archive = 1; break;
         case 'O': o->v.orgs_from = optarg; break;
         case 'H': o->v.hub_uri = optarg; break;
         case 'j': o->json = 1; break;

@@ -28,6 +28,14 @@ fails_with() {
   diff -u "$D/$1.err" <(printf '%s\n' "$stderr")
 }
 
+# nodigest: stdin with the metadata digests of end lines and the trailer removed (sealing a
+# hand-written version 1 archive adds them; the trailer's changes with the header's id).
+nodigest() {
+  sed -E 's/,"(begin|header)_sha256":"[0-9a-f]{64}"//'
+}
+
+V1NOTE="version 1: metadata (header and begin lines) not covered by a digest"
+
 # zstd_frames FILE N: FILE compressed as two zstd frames, lines 1..N and the rest, to FILE.zst.
 zstd_frames() {
   { head -n "$2" "$1" | zstd -q -c; tail -n +"$(($2 + 1))" "$1" | zstd -q -c; } >"$1.zst"
@@ -46,7 +54,7 @@ zstd_frames() {
 @test "cat: --list prints ns, count, sum, ok per section" {
   run --separate-stderr mno-cat --list hub.mnoa
   [ "$status" -eq 0 ]
-  [ -z "$stderr" ]
+  [ "$stderr" = "mno-cat: note: hub.mnoa: $V1NOTE" ]
   same hub.list
 }
 
@@ -77,7 +85,7 @@ zstd_frames() {
   run mno-cat --check hub.mnoa.zst
   [ "$status" -eq 0 ]
   same hub.check
-  run mno-cat --list hub.mnoa.zst
+  run --separate-stderr mno-cat --list hub.mnoa.zst
   same hub.list
   run mno-cat --records --ns public.users hub.mnoa.zst
   same hub.records-users
@@ -106,7 +114,8 @@ zstd_frames() {
   run --separate-stderr mno-cat --list changed.mnoa
   [ "$status" -eq 2 ]
   same changed.list
-  [ "$stderr" = "mno-cat: error: changed.mnoa:10: section public.users: count or sum does not match the records" ]
+  [ "$stderr" = "mno-cat: note: changed.mnoa: $V1NOTE
+mno-cat: error: changed.mnoa:10: section public.users: count or sum does not match the records" ]
 }
 
 @test "cat: a missing record -> count mismatch" {
@@ -156,8 +165,8 @@ zstd_frames() {
 }
 
 @test "cat: an unknown version -> refused at line 1" {
-  sed '1s/"version":1/"version":2/' hub.mnoa >v2.mnoa
-  fails_with v2.mnoa
+  sed '1s/"version":1/"version":3/' hub.mnoa >v3.mnoa
+  fails_with v3.mnoa
 }
 
 @test "cat: a record outside its section -> refused" {
@@ -364,13 +373,14 @@ same_as_records() {
   run mno-cat --check sealed.mnoa
   [ "$status" -eq 0 ]
   same changed-sealed.check
-  run mno-cat --list sealed.mnoa
+  run --separate-stderr mno-cat --list sealed.mnoa
   same changed-sealed.list
-  run tail -n +2 sealed.mnoa
+  [ -z "$stderr" ]
+  run bash -c "tail -n +2 sealed.mnoa | sed -E 's/,\"header_sha256\":\"[0-9a-f]{64}\"//'"
   same changed.sealed
-  # the header keeps its fields, gets a new id and says who sealed it
+  # the header keeps its fields, gets a new id and says who sealed it; it is written as version 2
   run jq -c 'del(.id)' <(head -n 1 sealed.mnoa)
-  [ "$output" = '{"t":"header","format":"mnoa","version":1,"engine":"postgresql","source":"mnohub","tenant":"acme","created":"2026-11-25T12:00:00Z","producer":"hand","sealed_by":"mno-cat 0.1.0"}' ]
+  [ "$output" = '{"t":"header","format":"mnoa","version":2,"engine":"postgresql","source":"mnohub","tenant":"acme","created":"2026-11-25T12:00:00Z","producer":"hand","sealed_by":"mno-cat 0.1.0"}' ]
   [[ "$(head -n 1 sealed.mnoa | jq -r .id)" =~ ^[0-9a-f]{32}$ ]]
 }
 
@@ -379,10 +389,10 @@ same_as_records() {
   [ "$status" -eq 0 ]
   mno-cat --seal -z hub.mnoa >s.zst
   [ "$(head -c 4 s.zst | od -An -tx1 | tr -d ' ')" = 28b52ffd ]
-  diff <(tail -n +2 hub.mnoa) <(zstd -dc s.zst | tail -n +2)
+  diff <(tail -n +2 hub.mnoa) <(zstd -dc s.zst | tail -n +2 | nodigest)
   mno-cat --seal --level 19 --threads 2 -o s2.mnoa.zst connec.mnoa
   [ "$(head -c 4 s2.mnoa.zst | od -An -tx1 | tr -d ' ')" = 28b52ffd ]
-  run bash -c 'zstd -dc s2.mnoa.zst | tail -n +2'
+  run bash -c "zstd -dc s2.mnoa.zst | tail -n +2 | sed -E 's/,\"header_sha256\":\"[0-9a-f]{64}\"//'"
   same connec.sealed
   run mno-cat --check s2.mnoa.zst
   [ "$status" -eq 0 ]
@@ -393,15 +403,17 @@ same_as_records() {
   mno-cat --seal -o a.mnoa.zst hub.mnoa
   mno-cat --seal a.mnoa.zst >b.mnoa
   mno-cat --seal - <b.mnoa >c.mnoa
-  diff <(tail -n +2 hub.mnoa) <(tail -n +2 b.mnoa)
-  diff <(tail -n +2 b.mnoa) <(tail -n +2 c.mnoa)
+  diff <(tail -n +2 hub.mnoa) <(tail -n +2 b.mnoa | nodigest)
+  diff <(tail -n +2 b.mnoa | nodigest) <(tail -n +2 c.mnoa | nodigest)
+  # the sections' digests are the same (the begin lines are); the header's differs with its id
+  diff <(tail -n +2 b.mnoa | head -n -1) <(tail -n +2 c.mnoa | head -n -1)
   diff <(head -n 1 b.mnoa | jq -c 'del(.id)') <(head -n 1 c.mnoa | jq -c 'del(.id)')
   [ "$(head -n 1 b.mnoa | jq -r .id)" != "$(head -n 1 c.mnoa | jq -r .id)" ]
   run mno-cat --records b.mnoa
   same hub.records
   # a MongoDB archive is written back in canonical Extended JSON, same sums
   mno-cat --seal connec.mnoa >m.mnoa
-  run tail -n +2 m.mnoa
+  run bash -c "tail -n +2 m.mnoa | sed -E 's/,\"header_sha256\":\"[0-9a-f]{64}\"//'"
   same connec.sealed
 }
 
@@ -426,14 +438,14 @@ same_as_records() {
   wait
   [ -p pipe ]
   [ ! -e pipe.partial ]
-  diff <(tail -n +2 hub.mnoa) <(tail -n +2 from-pipe)
+  diff <(tail -n +2 hub.mnoa) <(tail -n +2 from-pipe | nodigest)
   # a symbolic link (as /dev/stdout is) is written through, not replaced by a file
   echo old >target
   ln -s target link
   mno-cat --seal -o link hub.mnoa
   [ -L link ]
   [ ! -e link.partial ]
-  diff <(tail -n +2 hub.mnoa) <(tail -n +2 target)
+  diff <(tail -n +2 hub.mnoa) <(tail -n +2 target | nodigest)
 }
 
 @test "cat: usage errors exit 2 with a hint" {
@@ -453,4 +465,116 @@ same_as_records() {
   run --separate-stderr mno-cat --check nothere.mnoa
   [ "$status" -eq 2 ]
   [ "$stderr" = "mno-cat: error: nothere.mnoa: cannot open: No such file or directory" ]
+}
+
+# ---- version 2: metadata digests and the mac (docs/format.md 4.1) ----
+
+@test "cat: a sealed archive's end lines carry the sha256 of their begin line, the trailer the header's" {
+  mno-cat --seal -o s.mnoa hub.mnoa
+  [ "$(head -n 1 s.mnoa | jq .version)" = 2 ]
+  [ "$(sed -n 5p s.mnoa | jq -r .begin_sha256)" = "$(sed -n 2p s.mnoa | tr -d '\n' | sha256sum | cut -d' ' -f1)" ]
+  [ "$(sed -n 10p s.mnoa | jq -r .begin_sha256)" = "$(sed -n 6p s.mnoa | tr -d '\n' | sha256sum | cut -d' ' -f1)" ]
+  [ "$(tail -n 1 s.mnoa | jq -r .header_sha256)" = "$(head -n 1 s.mnoa | tr -d '\n' | sha256sum | cut -d' ' -f1)" ]
+  run --separate-stderr mno-cat --list s.mnoa
+  [ "$status" -eq 0 ]
+  [ -z "$stderr" ]
+  # a CRLF copy keeps its digests (a CR before the LF is not hashed)
+  sed 's/$/\r/' s.mnoa >crlf.mnoa
+  run mno-cat --check crlf.mnoa
+  [ "$status" -eq 0 ]
+}
+
+@test "cat: an edited begin line (key, where, ddl, indexes) or header without re-seal is refused; --seal accepts it" {
+  mno-cat --seal -o s.mnoa hub.mnoa
+  d2=$(sed -n 2p s.mnoa | tr -d '\n' | sha256sum | cut -d' ' -f1)
+  for edit in 's/"key":\["id"\]/"key":[]/' 's/"key":\["id"\]}/"key":["id"],"where":"id > 0"}/' \
+              's/"key":\["id"\]}/"key":["id"],"ddl":"CREATE ROLE pwned SUPERUSER LOGIN"}/' \
+              's/"type":"text\[\]"/"type":"text"/'; do
+    sed "2$edit" s.mnoa >e.mnoa
+    ! cmp -s s.mnoa e.mnoa
+    d=$(sed -n 2p e.mnoa | tr -d '\n' | sha256sum | cut -d' ' -f1)
+    run --separate-stderr mno-cat --check e.mnoa
+    [ "$status" -eq 2 ]
+    [ "$stderr" = "mno-cat: error: e.mnoa:5: section public.orgs: begin line digest mismatch: end line says $d2, computed $d (the begin line was changed; mno-cat --seal accepts a deliberate edit)" ]
+    run --separate-stderr mno-cat --list e.mnoa
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = $'public.orgs\t2\t7af43dcc58ec0c102b8fb621bd97a96b\tBAD' ]
+    [ "$stderr" = "mno-cat: error: e.mnoa:5: section public.orgs: the begin line does not match the end line's \"begin_sha256\" (changed without mno-cat --seal)" ]
+    mno-cat --seal -o resealed.mnoa e.mnoa
+    run mno-cat --check resealed.mnoa
+    [ "$status" -eq 0 ]
+  done
+  # the header: a changed tenant
+  h=$(head -n 1 s.mnoa | tr -d '\n' | sha256sum | cut -d' ' -f1)
+  sed '1s/"tenant":"acme"/"tenant":"evil"/' s.mnoa >h.mnoa
+  hh=$(head -n 1 h.mnoa | tr -d '\n' | sha256sum | cut -d' ' -f1)
+  run --separate-stderr mno-cat --check h.mnoa
+  [ "$status" -eq 2 ]
+  [ "$stderr" = "mno-cat: error: h.mnoa:11: trailer: header digest mismatch: trailer says $h, computed $hh (the header was changed; mno-cat --seal accepts a deliberate edit)" ]
+  mno-cat --seal -o h2.mnoa h.mnoa
+  run mno-cat --check h2.mnoa
+  [ "$status" -eq 0 ]
+}
+
+@test "cat: version 2 without a digest is refused; version 1 without one is read and listed as such" {
+  mno-cat --seal -o s.mnoa hub.mnoa
+  sed -E '5s/,"begin_sha256":"[0-9a-f]{64}"//' s.mnoa >nod.mnoa
+  run --separate-stderr mno-cat --check nod.mnoa
+  [ "$status" -eq 2 ]
+  [ "$stderr" = "mno-cat: error: nod.mnoa:5: section public.orgs: end line has no valid \"begin_sha256\" (64 hex digits)" ]
+  sed -E '$s/,"header_sha256":"[0-9a-f]{64}"//' s.mnoa >noh.mnoa
+  run --separate-stderr mno-cat --check noh.mnoa
+  [ "$status" -eq 2 ]
+  [ "$stderr" = "mno-cat: error: noh.mnoa:11: trailer has no valid \"header_sha256\" (64 hex digits)" ]
+  # the same archive as version 1, digests removed: read as before
+  sed -E '1s/"version":2/"version":1/; s/,"(begin|header)_sha256":"[0-9a-f]{64}"//' s.mnoa >v1.mnoa
+  run --separate-stderr mno-cat --check v1.mnoa
+  [ "$status" -eq 0 ]
+  run --separate-stderr mno-cat --list v1.mnoa
+  [ "$status" -eq 0 ]
+  [ "$stderr" = "mno-cat: note: v1.mnoa: $V1NOTE" ]
+}
+
+@test "cat: MNO_ARCHIVE_KEY: the trailer's mac is written, checked, and refused when the archive changed" {
+  MNO_ARCHIVE_KEY=k1 mno-cat --seal -o k.mnoa hub.mnoa
+  mac=$(tail -n 1 k.mnoa | jq -r .mac)
+  [[ "$mac" =~ ^[0-9a-f]{64}$ ]]
+  # recomputed from docs/format.md 4.1
+  want=$(python3 - k.mnoa k1 <<'PY'
+import hashlib, hmac, json, sys
+lines = [l for l in open(sys.argv[1], 'rb').read().split(b'\n') if l]
+d = lambda l: hashlib.sha256(l.rstrip(b' \t\r')).hexdigest()
+m = 'mnoa-mac-1\n' + d(lines[0]) + '\n'
+for l in lines[1:]:
+    o = json.loads(l)
+    if o['t'] == 'begin': b = d(l)
+    if o['t'] == 'end': m += '%s %d %s\n' % (b, o['count'], o['sum'].lower())
+    if o['t'] == 'trailer': m += 'trailer %d %d %s\n' % (o['sections'], o['count'], o['sum'].lower())
+print(hmac.new(sys.argv[2].encode(), m.encode(), hashlib.sha256).hexdigest())
+PY
+)
+  [ "$mac" = "$want" ]
+  run --separate-stderr env MNO_ARCHIVE_KEY=k1 mno-cat --list k.mnoa
+  [ "$status" -eq 0 ]
+  [ "$stderr" = "mno-cat: note: k.mnoa: authenticated: its \"mac\" matches MNO_ARCHIVE_KEY" ]
+  run --separate-stderr mno-cat --list k.mnoa
+  [ "$stderr" = "mno-cat: note: k.mnoa: has a \"mac\", not checked (no MNO_ARCHIVE_KEY)" ]
+  printf 'k1\n' >key.txt
+  run --separate-stderr env MNO_ARCHIVE_KEY_FILE=key.txt mno-cat --check k.mnoa
+  [ "$status" -eq 0 ]
+  run --separate-stderr env MNO_ARCHIVE_KEY=k2 mno-cat --check k.mnoa
+  [ "$status" -eq 2 ]
+  [ "$stderr" = "mno-cat: error: k.mnoa:11: trailer: \"mac\" does not match MNO_ARCHIVE_KEY: the archive was changed after it was written, or written with another key" ]
+  # an edit re-sealed without the key loses the mac; with it, gets a new one
+  sed '2s/"key":\["id"\]/"key":[]/' k.mnoa | mno-cat --seal -o e.mnoa -
+  [ "$(tail -n 1 e.mnoa | jq -r .mac)" = null ]
+  # a mac forged by hand (the sums and digests recomputed, the mac kept) is refused
+  sed '2s/"key":\["id"\]/"key":[]/' k.mnoa | mno-cat --seal - | sed '$s/}$/,"mac":"'"$mac"'"}/' >forged.mnoa
+  run --separate-stderr env MNO_ARCHIVE_KEY=k1 mno-cat --check forged.mnoa
+  [ "$status" -eq 2 ]
+  [[ "$stderr" == *'trailer: "mac" does not match MNO_ARCHIVE_KEY'* ]]
+  run --separate-stderr env MNO_ARCHIVE_KEY=k1 MNO_ARCHIVE_KEY_FILE=key.txt mno-cat --check k.mnoa
+  [ "$status" -eq 2 ]
+  [ "$stderr" = "mno-cat: error: set MNO_ARCHIVE_KEY or MNO_ARCHIVE_KEY_FILE, not both" ]
+  [[ "$stderr" != *k1* ]]
 }

@@ -71,14 +71,114 @@ q() { psql -X -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
   [ "$(q "$t" "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'public.edge'::regclass AND attname = 'c'")" = "character(3)" ]
 }
 
-@test "restore pg: --create runs the archive's ddl (pg_dump's definition) when it has one" {
-  MNO_TEST_DDL=1 "$D/archive.sh" "$SRC" public.tenants public.users | mno-cat --seal -o "$BATS_TEST_TMPDIR/ddl.mnoa" -
+@test "restore pg: --create runs the archive's ddl (pg_dump's definition) when the archive is authenticated" {
+  MNO_TEST_DDL=1 "$D/archive.sh" "$SRC" public.tenants public.users | MNO_ARCHIVE_KEY=rk mno-cat --seal -o "$BATS_TEST_TMPDIR/ddl.mnoa" -
   t=$(new_target)
-  run mno-restore --target "$t" --create "$BATS_TEST_TMPDIR/ddl.mnoa"
+  run env MNO_ARCHIVE_KEY=rk mno-restore --target "$t" --create --quiet "$BATS_TEST_TMPDIR/ddl.mnoa"
   [ "$status" -eq 0 ]
+  [ -z "$output" ]
   [ "$(q "$t" "SELECT count(*) FROM public.users")" = 120 ]
   # the unique constraint and both plain indexes of the ddl are there
-  [ "$(q "$t" "SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'users'")" = users_email_idx,users_pkey,users_tenant_idx,users_uid_key ]
+  all=users_email_idx,users_pkey,users_tenant_idx,users_uid_key
+  idx="SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'users'"
+  [ "$(q "$t" "$idx")" = $all ]
+  # not authenticated: without the key, or from a pipe (authenticated only at its end, after
+  # the tables were made): the tables from their columns and key, and a note saying so
+  note="mno-restore: note: 2 tables created from the archive's columns and key only; its ddl was not run: the archive is not authenticated (MNO_ARCHIVE_KEY, a FILE checked first) and --trust-archive was not given"
+  t=$(new_target nokey)
+  run mno-restore --target "$t" --create --quiet "$BATS_TEST_TMPDIR/ddl.mnoa"
+  [ "$status" -eq 0 ]
+  [ "$output" = "$note" ]
+  [ "$(q "$t" "$idx")" = users_pkey ]
+  [ "$(q "$t" "SELECT count(*) FROM public.users")" = 120 ]
+  t=$(new_target pipe)
+  run bash -c "cat '$BATS_TEST_TMPDIR/ddl.mnoa' | MNO_ARCHIVE_KEY=rk mno-restore --target '$t' --create --quiet -"
+  [ "$status" -eq 0 ]
+  [ "$output" = "$note" ]
+  [ "$(q "$t" "$idx")" = users_pkey ]
+  # --trust-archive: the ddl runs whatever the archive's authentication
+  t=$(new_target trust)
+  run mno-restore --target "$t" --create --trust-archive --quiet "$BATS_TEST_TMPDIR/ddl.mnoa"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  [ "$(q "$t" "$idx")" = $all ]
+  run mno-restore --target "$t" --trust-archive "$BATS_TEST_TMPDIR/ddl.mnoa"
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "mno-restore: error: --trust-archive goes with --create" ]
+}
+
+# hostile FILE.mnoa EDIT...: the archive $PLAIN's first section (public.tenants) with its begin
+# line edited by jq (its arguments: [--arg NAME VALUE] FILTER), sealed (as one who edits an archive would) into FILE.
+hostile() {
+  local out=$1; shift
+  { sed -n 1p "$PLAIN"; sed -n 2p "$PLAIN" | jq -c "$@"; sed -n '3,6p' "$PLAIN"
+    echo '{"t":"trailer","sections":1,"count":3,"sum":"00000000000000000000000000000000"}'; } |
+    mno-cat --seal -o "$BATS_TEST_TMPDIR/$out" -
+}
+
+@test "restore pg: hostile archives: --create never runs SQL from an unauthenticated archive" {
+  # a ddl that creates a role: not run (the table is made from its columns)
+  hostile role.mnoa '.ddl = "CREATE ROLE pwned SUPERUSER LOGIN; CREATE TABLE public.tenants (id bigint)"'
+  t=$(new_target role)
+  run mno-restore --target "$t" --create --quiet "$BATS_TEST_TMPDIR/role.mnoa"
+  [ "$status" -eq 0 ]
+  [[ "$output" == "mno-restore: note: 1 table created from the archive's columns and key only;"* ]]
+  [ "$(q "$t" "SELECT count(*) FROM pg_roles WHERE rolname = 'pwned'")" = 0 ]
+  [ "$(q "$t" "SELECT string_agg(name, ',' ORDER BY id) FROM public.tenants")" = 'acme,globex,in"it,e ch' ]
+  # sealed with a key, read with another: the mac does not match, refused before anything is written
+  MNO_ARCHIVE_KEY=k1 mno-cat --seal -o "$BATS_TEST_TMPDIR/role-k.mnoa" "$BATS_TEST_TMPDIR/role.mnoa"
+  t=$(new_target rolek)
+  run env MNO_ARCHIVE_KEY=k2 mno-restore --target "$t" --create --quiet "$BATS_TEST_TMPDIR/role-k.mnoa"
+  [ "$status" -eq 2 ]
+  [ "$output" = "mno-restore: error: $BATS_TEST_TMPDIR/role-k.mnoa:7: trailer: \"mac\" does not match MNO_ARCHIVE_KEY: the archive was changed after it was written, or written with another key" ]
+  [ "$(q "$t" "SELECT count(*) FROM pg_roles WHERE rolname = 'pwned'")" = 0 ]
+  [ "$(q "$t" "SELECT to_regclass('public.tenants') IS NULL")" = t ]
+  # a type that closes the column list and runs a statement: refused before any SQL, naming it
+  for ty in 'bigint); CREATE ROLE pwned SUPERUSER LOGIN; --' "bigint DEFAULT (SELECT 'x')" 'bigint /* x */' $'bigint\n'; do
+    hostile type.mnoa --arg ty "$ty" '.columns[0].type = $ty'
+    t=$(new_target type)
+    run mno-restore --target "$t" --create --quiet "$BATS_TEST_TMPDIR/type.mnoa"
+    [ "$status" -eq 2 ]
+    [ "${output%$'\n'mno-restore: section public.tenants rolled back: *}" = "mno-restore: error: $BATS_TEST_TMPDIR/type.mnoa:2: section public.tenants: --create: column \"id\": type \"$ty\" is not a type name (it holds a ; quote, comment or control character)" ]
+    [ "$(q "$t" "SELECT to_regclass('public.tenants') IS NULL")" = t ]
+  done
+  # text the server does not take as one type name, or no such type
+  hostile type.mnoa '.columns[0].type = "bigint DEFAULT pg_sleep(0)"'
+  t=$(new_target type2)
+  run mno-restore --target "$t" --create --quiet "$BATS_TEST_TMPDIR/type.mnoa"
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "mno-restore: error: $BATS_TEST_TMPDIR/type.mnoa:2: section public.tenants: --create: column \"id\": type \"bigint DEFAULT pg_sleep(0)\" is not a type name: syntax error at or near \"DEFAULT\"" ]
+  [ "$(q "$t" "SELECT to_regclass('public.tenants') IS NULL")" = t ]
+  hostile type.mnoa '.columns[0].type = "no_such_type"'
+  run mno-restore --target "$t" --create --quiet "$BATS_TEST_TMPDIR/type.mnoa"
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "mno-restore: error: $BATS_TEST_TMPDIR/type.mnoa:2: section public.tenants: --create: column \"id\": type \"no_such_type\" does not exist in the target" ]
+  # a type with modifiers, quoted names and an array: taken as it is
+  hostile type.mnoa '.columns[1].type = "character varying(40)[]"'
+  run mno-restore --target "$t" --create --quiet "$BATS_TEST_TMPDIR/type.mnoa"
+  [ "$status" -eq 2 ]   # the values are not arrays: the server refuses the rows, the table is rolled back
+  [ "$(q "$t" "SELECT to_regclass('public.tenants') IS NULL")" = t ]
+}
+
+@test "restore pg: hostile archives: column names with quotes and SQL are only names" {
+  t=$(new_target)
+  q "$t" "CREATE TABLE public.keep (x int)"
+  col='a"b"); DROP TABLE public.keep; --'
+  { echo '{"t":"header","format":"mnoa","version":2,"engine":"postgresql","source":"test","tenant":"acme"}'
+    jq -cn --arg c "$col" '{t:"begin",ns:"public.q",columns:[{name:"id",type:"bigint"},{name:$c,type:"text"}],key:["id"]}'
+    jq -cn --arg c "$col" '{t:"rec",ns:"public.q",v:{id:"1",($c):"v1"}}'
+    jq -cn --arg c "$col" '{t:"rec",ns:"public.q",v:{id:"2",($c):null}}'
+    echo '{"t":"end","ns":"public.q","count":0,"sum":"00000000000000000000000000000000"}'
+    echo '{"t":"trailer","sections":1,"count":0,"sum":"00000000000000000000000000000000"}'; } |
+    mno-cat --seal -o "$BATS_TEST_TMPDIR/q.mnoa" -
+  run mno-restore --target "$t" --create --quiet "$BATS_TEST_TMPDIR/q.mnoa"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  [ "$(q "$t" "SELECT to_regclass('public.keep') IS NOT NULL")" = t ]
+  [ "$(q "$t" "SELECT string_agg(attname, '|' ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'public.q'::regclass AND attnum > 0")" = "id|$col" ]
+  [ "$(q "$t" "SELECT string_agg(coalesce(q.\"a\"\"b\"\"); DROP TABLE public.keep; --\", 'NULL'), ',' ORDER BY id) FROM public.q")" = v1,NULL ]
+  run mno-verify --archive "$BATS_TEST_TMPDIR/q.mnoa" --target "$t" --no-extra
+  [ "$status" -eq 0 ]
 }
 
 @test "restore pg: the target's column order may differ from the archive's" {
@@ -327,7 +427,8 @@ q() { psql -X -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
   run mno-restore --progress --target "$t2" "$ARCH"
   [ "$status" -eq 0 ]
   [ "${#lines[@]}" -eq 5 ]
-  [[ "${lines[0]}" == "[1] public.tenants: 3 rows, 404 B, "*" s, "*" rows/s" ]]
+  # (the section's bytes: begin, records and end line, its begin_sha256 included)
+  [[ "${lines[0]}" == "[1] public.tenants: 3 rows, 486 B, "*" s, "*" rows/s" ]]
   [[ "${lines[1]}" == "[2] public.users: 120 rows, 25.5 KiB, "* ]]
   [[ "${lines[3]}" == "[4] public.edge: 4 rows, "* ]]
   [[ "${lines[4]}" == "mno-restore: restored 4 sections, 247 records; "* ]]
@@ -405,4 +506,51 @@ q() { psql -X -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
   [ "$status" -eq 2 ]
   [[ "${lines[0]}" == "mno-restore: error: $BATS_TEST_TMPDIR/big.mnoa:7: section public.big: record rejected by the server: new row for relation \"big\" violates check constraint \"big_id_check\""* ]]
   [ "$(q "$t" "SELECT count(*) FROM public.big")" = 0 ]
+}
+
+@test "restore pg: a begin line or header edited without re-seal is refused (check pass, -j, stdin), nothing written" {
+  d=$BATS_TEST_TMPDIR
+  was=$(sed -n 2p "$PLAIN" | tr -d '\n' | sha256sum | cut -d' ' -f1)
+  end=$(grep -n '"t":"end","ns":"public.tenants"' "$PLAIN" | cut -d: -f1)
+  sed '2s/"key":\["id"\]}/"key":["id"],"ddl":"CREATE ROLE pwned SUPERUSER LOGIN; CREATE TABLE public.tenants (id bigint, name text)"}/' "$PLAIN" >"$d/e.mnoa"
+  now=$(sed -n 2p "$d/e.mnoa" | tr -d '\n' | sha256sum | cut -d' ' -f1)
+  msg="$d/e.mnoa:$end: section public.tenants: begin line digest mismatch: end line says $was, computed $now (the begin line was changed; mno-cat --seal accepts a deliberate edit)"
+  run --separate-stderr mno-cat --check "$d/e.mnoa"
+  [ "$status" -eq 2 ]
+  [ "$stderr" = "mno-cat: error: $msg" ]
+  for j in 1 2; do
+    t=$(new_target "j$j")
+    run mno-restore --target "$t" --create --trust-archive -j $j "$d/e.mnoa"
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "mno-restore: error: $msg" ]
+    [ "$(q "$t" "SELECT count(*) FROM pg_roles WHERE rolname = 'pwned'")" = 0 ]
+    [ "$(q "$t" "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" = 0 ]
+  done
+  # from a pipe the section is rolled back at its end line (its ddl, with --trust-archive, ran
+  # inside the section's transaction and is undone with it)
+  t=$(new_target pipe)
+  run bash -c "cat '$d/e.mnoa' | mno-restore --target '$t' --create --trust-archive -"
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "mno-restore: error: <stdin>:$end: section public.tenants: begin line digest mismatch: end line says $was, computed $now (the begin line was changed; mno-cat --seal accepts a deliberate edit)" ]
+  [ "$(q "$t" "SELECT count(*) FROM pg_roles WHERE rolname = 'pwned'")" = 0 ]
+  # the header
+  h=$(head -n 1 "$PLAIN" | tr -d '\n' | sha256sum | cut -d' ' -f1)
+  sed '1s/"tenant":"acme"/"tenant":"evil"/' "$PLAIN" >"$d/h.mnoa"
+  hh=$(head -n 1 "$d/h.mnoa" | tr -d '\n' | sha256sum | cut -d' ' -f1)
+  t=$(new_target h)
+  run mno-restore --target "$t" --create "$d/h.mnoa"
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "mno-restore: error: $d/h.mnoa:$(wc -l <"$PLAIN"): trailer: header digest mismatch: trailer says $h, computed $hh (the header was changed; mno-cat --seal accepts a deliberate edit)" ]
+  [ "$(q "$t" "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" = 0 ]
+}
+
+@test "restore pg: a version 1 archive (no digests) still restores" {
+  sed -E '1s/"version":2/"version":1/; s/,"(begin|header)_sha256":"[0-9a-f]{64}"//' "$PLAIN" >"$BATS_TEST_TMPDIR/v1.mnoa"
+  ! grep -q sha256 "$BATS_TEST_TMPDIR/v1.mnoa"
+  t=$(new_target)
+  run mno-restore --target "$t" --create --quiet "$BATS_TEST_TMPDIR/v1.mnoa"
+  [ "$status" -eq 0 ]
+  [ "$(relist "$t")" = "$(mno-cat --list "$ARCH" | cut -f1-3)" ]
+  run mno-verify --archive "$BATS_TEST_TMPDIR/v1.mnoa" --target "$t"
+  [ "$status" -eq 0 ]
 }

@@ -141,7 +141,7 @@ q() { psql -X -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
   [ "$status" -eq 0 ]
   [ "${#lines[@]}" -eq 5 ]
   # each row numbers the section by its place in the archive
-  for l in "[1] public.tenants: 3 rows, 404 B, " "[2] public.users: 120 rows, 25.5 KiB, " "[3] public.orga_relations: 120 rows, " "[4] public.edge: 4 rows, "; do
+  for l in "[1] public.tenants: 3 rows, 486 B, " "[2] public.users: 120 rows, 25.5 KiB, " "[3] public.orga_relations: 120 rows, " "[4] public.edge: 4 rows, "; do
     printf '%s\n' "${lines[@]}" | grep -qF -- "$l"
   done
   [ "$(printf '%s\n' "${lines[@]}" | grep -n 'public.tenants:' | cut -d: -f1)" -lt "$(printf '%s\n' "${lines[@]}" | grep -n 'public.users:' | cut -d: -f1)" ]

@@ -181,15 +181,28 @@ OK_RELS='public.orga_relations         150         150  47bff4e3ac9f  47bff4e3ac
   d=$BATS_TEST_TMPDIR
   # a changed record: its digest no longer adds up to the end line's sum
   zstd -dc "$VARCH" | sed '/"id":"4"/s/user4@acme/user4@acmf/' >"$d/bad.mnoa"
-  for opt in --check-archive --diff; do
+  # refused by default (the records are checked against their end lines), as with --diff
+  line=$(grep -n '"id":"4"' "$d/bad.mnoa" | grep public.users | cut -d: -f1)
+  end=$(grep -n '"t":"end","ns":"public.users"' "$d/bad.mnoa" | cut -d: -f1)
+  [ -n "$line" ] && [ -n "$end" ]
+  for opt in "" --check-archive --diff; do
     run mno-verify --archive "$d/bad.mnoa" --target "$t" $opt
     [ "$status" -eq 2 ]
-    [[ "${lines[0]}" == "mno-verify: error: $d/bad.mnoa:"*": section public.users: "*"sum mismatch: end line says "* ]]
+    [[ "${lines[0]}" == "mno-verify: error: $d/bad.mnoa:$end: section public.users: sum mismatch: end line says "* ]]
     [ "${#lines[@]}" -eq 1 ]
   done
-  # without them, the target is compared with the sums the dump declared: it matches them
-  run mno-verify --archive "$d/bad.mnoa" --target "$t"
+  # --no-check-archive: the target is compared with the sums the dump declared (it matches
+  # them), and the report says the records were not checked
+  run mno-verify --archive "$d/bad.mnoa" --target "$t" --no-check-archive
   [ "$status" -eq 0 ]
+  [[ "${lines[0]}" == *", records not checked (--no-check-archive)" ]]
+  run mno-verify --archive "$d/bad.mnoa" --target "$t" --no-check-archive --json
+  [ "$(jq -r .archive.checked <<<"$output")" = false ]
+  run mno-verify --archive "$VARCH" --target "$t" --json
+  [ "$status" -eq 0 ]
+  [ "$(jq -r .archive.checked <<<"$output")" = true ]
+  run mno-verify --archive "$VARCH" --target "$t"
+  [[ "${lines[0]}" == *", records checked against the end lines" ]]
   # the same damage in a zstd archive is caught by zstd's own checksum, always
   zstd -q -c "$d/bad.mnoa" >"$d/bad.mnoa.zst"
   python3 -c 'import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[len(b) // 2] ^= 0x20; open(p, "wb").write(b)' "$d/bad.mnoa.zst"
@@ -204,7 +217,12 @@ OK_RELS='public.orga_relations         150         150  47bff4e3ac9f  47bff4e3ac
   # an end line whose sum was edited: the trailer no longer adds up
   zstd -dc "$VARCH" | sed '/"t":"end","ns":"public.tenants"/s/"sum":"[0-9a-f]/"sum":"f/' >"$d/end.mnoa"
   ! cmp -s <(zstd -dc "$VARCH") "$d/end.mnoa"
+  # (checked by default, the end line itself no longer matches its records; with
+  # --no-check-archive the trailer still catches it)
   run mno-verify --archive "$d/end.mnoa" --target "$t"
+  [ "$status" -eq 2 ]
+  [[ "$output" == "mno-verify: error: $d/end.mnoa:"*": section public.tenants: sum mismatch: end line says f"* ]]
+  run mno-verify --archive "$d/end.mnoa" --target "$t" --no-check-archive
   [ "$status" -eq 2 ]
   [[ "$output" == "mno-verify: error: $d/end.mnoa:"*"trailer: sum mismatch"* ]]
   zstd -dc "$VARCH" | head -n 100 >"$d/short.mnoa"
@@ -300,4 +318,28 @@ SQL
   [[ "$output" == *$'\npublic.names: 4 keys differ\n  changed  k=B1000: v\n  changed  k=a1500: v\n  changed  k=b2: v\n  missing  k=a3\n'* ]]
   # one copy gone and two come back: one more "same" row than the archive's 100, and a new row
   [[ "$output" == *$'\npublic.logs: 2 keys differ\n  extra    msg=same, n=1\n  extra    msg=same, n=2\n'* ]]
+}
+
+@test "verify pg: a begin line (key, where, types) or header edited without re-seal is refused, even with --no-check-archive" {
+  t=$(new_target)
+  d=$BATS_TEST_TMPDIR
+  zstd -dc "$VARCH" >"$d/a.mnoa"
+  b=$(grep -n '"t":"begin","ns":"public.users"' "$d/a.mnoa" | cut -d: -f1)
+  end=$(grep -n '"t":"end","ns":"public.users"' "$d/a.mnoa" | cut -d: -f1)
+  was=$(sed -n "${b}p" "$d/a.mnoa" | tr -d '\n' | sha256sum | cut -d' ' -f1)
+  for edit in 's/"key":\["id"\]/"key":["uid"]/' 's/"key":\["id"\]}/"key":["id"],"where":"id < 10"}/' \
+              's/"type":"jsonb"/"type":"json"/'; do
+    sed "${b}$edit" "$d/a.mnoa" >"$d/e.mnoa"
+    now=$(sed -n "${b}p" "$d/e.mnoa" | tr -d '\n' | sha256sum | cut -d' ' -f1)
+    [ "$now" != "$was" ]
+    for opt in "" --no-check-archive --diff; do
+      run mno-verify --archive "$d/e.mnoa" --target "$t" $opt
+      [ "$status" -eq 2 ]
+      [ "$output" = "mno-verify: error: $d/e.mnoa:$end: section public.users: begin line digest mismatch: end line says $was, computed $now (the begin line was changed; mno-cat --seal accepts a deliberate edit)" ]
+    done
+  done
+  # re-sealed, the edit is accepted (the where then selects fewer target rows: a difference, exit 1)
+  sed "${b}s/\"key\":\\[\"id\"\\]}/\"key\":[\"id\"],\"where\":\"id < 10\"}/" "$d/a.mnoa" | mno-cat --seal -o "$d/sealed.mnoa" -
+  run mno-verify --archive "$d/sealed.mnoa" --target "$t" --no-extra
+  [ "$status" -eq 1 ]
 }
