@@ -103,6 +103,13 @@ typedef struct mno_engine_ops {
     void (*plan_free)(mno_engine *en, mno_plan *plan);
 
     /* ---- restore ---- */
+    /* Whether section ns can be restored into target at all, from the names alone (no
+       connection): mongo refuses the databases admin, local and config (whichever way the
+       section's database is chosen), invalid database and collection names and reserved
+       collections. The driver calls it for every section before anything is written (in
+       the check pass when there is one, and before each section). Returns 0, or -1 with e
+       filled (MNO_E_USAGE, naming the section). NULL: no such rule. */
+    int (*restore_ns_check)(const char *target, const char *ns, mno_error *e);
     int (*restore_begin)(mno_engine *en, const mno_restore_opts *o, const mno_section *s, mno_error *e);
     int (*restore_rec)(mno_engine *en, const mno_item *it, mno_error *e);
     /* Called after the reader has checked the section's end: make it durable (and journal it). */

@@ -756,6 +756,48 @@ static char *section_db(const mno_mongo *m, const char *ns)
     return dot && dot > ns ? strndup(ns, (size_t)(dot - ns)) : NULL;
 }
 
+/*
+ * The name rules of a section going into database dbname (uri_db: the target URI named it),
+ * collection cname. Returns 0, or -1 with e filled (MNO_E_USAGE).
+ */
+static int names_ok(const char *ns, const char *dbname, int uri_db, const char *cname, mno_error *e)
+{
+    static const char *const reserved[] = {"admin", "local", "config"};
+    if (!dbname || !*dbname)
+        return mno_err(e, MNO_E_USAGE, NULL, 0, ns, "no database for the section: give one in the target uri");
+    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
+        if (strcasecmp(dbname, reserved[i]) == 0)
+            return mno_err(e, MNO_E_USAGE, NULL, 0, ns,
+                           "database '%s' (%s) is the server's own: a restore never writes into admin, "
+                           "local or config%s", dbname,
+                           uri_db ? "named by the target uri" : "from the section's ns",
+                           uri_db ? " (give the database to restore into in the uri, and the one to "
+                                    "authenticate against with ?authSource=admin)"
+                                  : "; give a database in the target uri to restore into");
+    if (strlen(dbname) >= 64 || strpbrk(dbname, "/\\. \"$*<>:|?"))
+        return mno_err(e, MNO_E_USAGE, NULL, 0, ns, "invalid database name '%s'", dbname);
+    if (!*cname)
+        return mno_err(e, MNO_E_USAGE, NULL, 0, ns, "no collection name in the section's ns");
+    if (strchr(cname, '$'))
+        return mno_err(e, MNO_E_USAGE, NULL, 0, ns,
+                       "invalid collection name '%s': a collection name cannot hold '$'", cname);
+    if (strncmp(cname, "system.", 7) == 0 || mno_mongo_is_own_collection(cname))
+        return mno_err(e, MNO_E_USAGE, NULL, 0, ns, "collection '%s' is reserved and cannot be restored", cname);
+    return 0;
+}
+
+int mno_mongo_restore_ns_check(const char *uri, const char *ns, mno_error *e)
+{
+    mongoc_uri_t *u = mongoc_uri_new_with_error(uri ? uri : "", NULL);
+    const char *udb = u ? mongoc_uri_get_database(u) : NULL;
+    const char *dot = strchr(ns, '.');
+    char *db = udb && *udb ? strdup(udb) : dot && dot > ns ? strndup(ns, (size_t)(dot - ns)) : strdup("");
+    int rc = db ? names_ok(ns, db, udb && *udb, dot ? dot + 1 : ns, e) : nomem(e, ns);
+    free(db);
+    mongoc_uri_destroy(u);
+    return rc;
+}
+
 int mno_mongo_journal_get(mno_engine *en, const char *archive_id, const char *ns, int *found,
                           uint64_t *count, mno_sum *sum, mno_error *e)
 {
@@ -764,8 +806,11 @@ int mno_mongo_journal_get(mno_engine *en, const char *archive_id, const char *ns
     *found = 0;
     *count = 0;
     memset(sum, 0, sizeof *sum);
-    if (!dbname)
-        return mno_err(e, MNO_E_USAGE, NULL, 0, ns, "no database for the section: give one in the target uri");
+    const char *dot = strchr(ns, '.');
+    if (names_ok(ns, dbname, m->dbname && *m->dbname, dot ? dot + 1 : ns, e) < 0) {
+        free(dbname);
+        return -1;
+    }
     if (asprintf(&key, "%s:%s", archive_id, ns) < 0) {
         free(dbname);
         return nomem(e, ns);
@@ -866,12 +911,8 @@ int mno_mongo_restore_begin(mno_engine *en, const mno_restore_opts *o, const mno
     if (!rs->ns || !rs->cname)
         return nomem(e, s->ns);
     rs->open = 1;
-    if (!rs->dbname || !*rs->dbname || !*rs->cname)
-        return mno_err(e, MNO_E_USAGE, NULL, s->begin_line, s->ns,
-                       "no database for the section: give one in the target uri");
-    if (strncmp(rs->cname, "system.", 7) == 0 || mno_mongo_is_own_collection(rs->cname))
-        return mno_err(e, MNO_E_USAGE, NULL, s->begin_line, s->ns,
-                       "collection '%s' is reserved and cannot be restored", rs->cname);
+    if (names_ok(s->ns, rs->dbname, m->dbname && *m->dbname, rs->cname, e) < 0)
+        return -1;
     if (asprintf(&rs->stage, "%s%s", MNO_MONGO_STAGING_PREFIX, rs->cname) < 0) {
         rs->stage = NULL;
         return nomem(e, s->ns);
