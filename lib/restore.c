@@ -279,8 +279,16 @@ static int on_begin(struct run *r, struct conn *c, const mno_item *it, mno_error
     if (!c->cur)
         return mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
     c->skipping = 0;
-    if (ns_check(r->ops, r->cfg->target, it, input, e) < 0)
-        return -1;
+    c->sec_bytes = it->len + 1;
+    c->told = 0;
+    if (r->ops->restore_ns_check && r->ops->restore_ns_check(r->cfg->target, s->ns, e) < 0) {
+        if (!r->cfg->dry_run)
+            return wrap(e, input, it->lineno, s->ns);
+        /* a dry run reports it for the section and reads on */
+        dry_failure(r, c, e, input, it->lineno, s->ns);
+        progress(r, c, MNO_REV_BEGIN, s->ns, 0);
+        return 0;
+    }
     if (r->ops->journal_get) {
         if (r->ops->journal_get(c->en, r->o.archive_id, s->ns, &found, &c->j_count, &c->j_sum, e) < 0)
             return wrap(e, input, it->lineno, s->ns);
@@ -290,8 +298,6 @@ static int on_begin(struct run *r, struct conn *c, const mno_item *it, mno_error
                            "rerun with --resume to finish an interrupted restore", r->o.archive_id);
         c->skipping = found;
     }
-    c->sec_bytes = it->len + 1;
-    c->told = 0;
     progress(r, c, MNO_REV_BEGIN, s->ns, 0);
     if (c->skipping || (r->cfg->dry_run && !r->ops->restore_probe))
         return 0;
