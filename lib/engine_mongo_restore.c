@@ -1261,39 +1261,62 @@ void mno_mongo_restore_abort(mno_engine *en)
 
 /* ---- -j N ---- */
 
+/* A section's target as "db\ncoll" (section_db's database), for restore_related's sort. */
+typedef struct target_of {
+    char *key;
+    size_t i;
+} target_of;
+
+static int target_cmp(const void *a, const void *b)
+{
+    const target_of *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : (x->i < y->i ? -1 : x->i > y->i);
+}
+
 int mno_mongo_restore_related(mno_engine *en, const char *const *ns, size_t n, size_t **pairs, size_t *npairs,
                               mno_error *e)
 {
     mno_mongo *m = MNO_MONGO(en);
-    size_t cap = 0;
+    int rc = -1;
     *pairs = NULL;
     *npairs = 0;
     /* two sections going into the same collection (the URI names one database, the archive
-       two) would share it and its staging collection: one after the other */
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = i + 1; j < n; j++) {
-            char *di = section_db(m, ns[i]), *dj = section_db(m, ns[j]);
-            const char *ci = strchr(ns[i], '.'), *cj = strchr(ns[j], '.');
-            int same = di && dj && strcmp(di, dj) == 0 && strcmp(ci ? ci + 1 : ns[i], cj ? cj + 1 : ns[j]) == 0;
-            free(di);
-            free(dj);
-            if (!same)
-                continue;
-            if (*npairs == cap) {
-                size_t nc = cap ? cap * 2 : 8;
-                size_t *a = realloc(*pairs, 2 * nc * sizeof *a);
-                if (!a) {
-                    free(*pairs);
-                    *pairs = NULL;
-                    *npairs = 0;
-                    return nomem(e, ns[i]);
-                }
-                *pairs = a;
-                cap = nc;
-            }
-            (*pairs)[2 * *npairs] = i;
-            (*pairs)[2 * *npairs + 1] = j;
+       two) would share it and its staging collection: one after the other. Sorted by target
+       (not every pair compared: 10,000 sections made 50 million pairs); each section is
+       paired with the one before it of the same target, which the driver makes it wait for,
+       and that one waits for its own predecessor in turn. */
+    target_of *t = calloc(n ? n : 1, sizeof *t);
+    size_t *a = calloc(n ? 2 * n : 1, sizeof *a);
+    if (!t || !a)
+        goto nomem;
+    for (size_t i = 0; i < n; i++) {
+        char *db = section_db(m, ns[i]);
+        const char *dot = strchr(ns[i], '.');
+        t[i].i = i;
+        if (asprintf(&t[i].key, "%s\n%s", db ? db : "", dot ? dot + 1 : ns[i]) < 0)
+            t[i].key = NULL;
+        free(db);
+        if (!t[i].key)
+            goto nomem;
+    }
+    qsort(t, n, sizeof *t, target_cmp);
+    for (size_t k = 1; k < n; k++)
+        if (strcmp(t[k - 1].key, t[k].key) == 0) {
+            a[2 * *npairs] = t[k - 1].i;
+            a[2 * *npairs + 1] = t[k].i;
             (*npairs)++;
         }
-    return 0;
+    *pairs = a;
+    a = NULL;
+    rc = 0;
+    goto done;
+nomem:
+    rc = nomem(e, n ? ns[0] : NULL);
+done:
+    for (size_t i = 0; t && i < n; i++)
+        free(t[i].key);
+    free(t);
+    free(a);
+    return rc;
 }
