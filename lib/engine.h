@@ -129,7 +129,8 @@ typedef struct mno_engine_ops {
     /* mno-restore -j N: the pairs of sections ns[0..n) (archive order) that must not be
        restored at the same time, as a malloc'd array *pairs of 2 * *npairs indexes into ns
        (pair k: (*pairs)[2k], (*pairs)[2k+1]; the caller frees it): pg, the tables of the
-       target linked by a foreign key; mongo, sections going into the same collection. The
+       target linked by a foreign key; mongo, sections going into the same collection (each
+       paired with the one before it of that collection: a chain orders them all). The
        driver starts the later one of a pair only after the earlier one committed. NULL:
        no section depends on another. Returns 0 or -1 with e filled. */
     int (*restore_related)(mno_engine *en, const char *const *ns, size_t n, size_t **pairs,
