@@ -170,15 +170,19 @@ const char *mno_dump_source_kind(const mno_dump *d) { return d->kind; }
 const char *mno_dump_scope_path(const mno_dump *d) { return d->scope_path; }
 unsigned long long mno_dump_records(const mno_dump *d) { return d->records; }
 
-/* s as one plan field: tabs and line breaks become spaces. */
+/* s as one plan field: tabs, line breaks and other control characters escaped
+   (mno_text_msg). */
 static int add_field(mno_buf *b, const char *s)
 {
     if (!s || !*s)
         return mno_buf_addc(b, '-');
-    for (; *s; s++)
-        if (mno_buf_addc(b, *s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s) < 0)
-            return -1;
-    return 0;
+    size_t n = strlen(s) * 6 + 1;
+    char *esc = malloc(n);
+    if (!esc)
+        return -1;
+    int rc = mno_buf_adds(b, mno_text_msg(s, esc, n));
+    free(esc);
+    return rc;
 }
 
 int mno_dump_plan_text(const mno_dump *d, mno_buf *out, mno_error *e)

@@ -38,6 +38,7 @@ const mno_engine_ops mno_engine_mongo = {
     .plan = mno_mongo_plan,
     .dump_section = mno_mongo_dump_section,
     .plan_free = mno_mongo_plan_free,
+    .restore_ns_check = mno_mongo_restore_ns_check,
     .restore_begin = mno_mongo_restore_begin,
     .restore_rec = mno_mongo_restore_rec,
     .restore_commit = mno_mongo_restore_commit,

@@ -117,6 +117,13 @@ typedef struct mno_engine_ops {
     int (*dump_check)(mno_engine *en, long long *n, char **text, mno_error *e);
 
     /* ---- restore ---- */
+    /* Whether section ns can be restored into target at all, from the names alone (no
+       connection): mongo refuses the databases admin, local and config (whichever way the
+       section's database is chosen), invalid database and collection names and reserved
+       collections. The driver calls it for every section before anything is written (in
+       the check pass when there is one, and before each section). Returns 0, or -1 with e
+       filled (MNO_E_USAGE, naming the section). NULL: no such rule. */
+    int (*restore_ns_check)(const char *target, const char *ns, mno_error *e);
     int (*restore_begin)(mno_engine *en, const mno_restore_opts *o, const mno_section *s, mno_error *e);
     int (*restore_rec)(mno_engine *en, const mno_item *it, mno_error *e);
     /* Called after the reader has checked the section's end: make it durable (and journal it). */
@@ -136,7 +143,8 @@ typedef struct mno_engine_ops {
     /* mno-restore -j N: the pairs of sections ns[0..n) (archive order) that must not be
        restored at the same time, as a malloc'd array *pairs of 2 * *npairs indexes into ns
        (pair k: (*pairs)[2k], (*pairs)[2k+1]; the caller frees it): pg, the tables of the
-       target linked by a foreign key; mongo, sections going into the same collection. The
+       target linked by a foreign key; mongo, sections going into the same collection (each
+       paired with the one before it of that collection: a chain orders them all). The
        driver starts the later one of a pair only after the earlier one committed. NULL:
        no section depends on another. Returns 0 or -1 with e filled. */
     int (*restore_related)(mno_engine *en, const char *const *ns, size_t n, size_t **pairs,

@@ -72,6 +72,8 @@ void mno_mongo_close(mno_engine *en);
 int  mno_mongo_plan(mno_engine *en, const mno_dump_opts *o, mno_plan *plan, mno_error *e);
 int  mno_mongo_dump_section(mno_engine *en, const mno_plan_item *it, mno_writer *w, mno_error *e);
 void mno_mongo_plan_free(mno_engine *en, mno_plan *plan);
+/* Whether section ns can go into the mongodb target uri (engine.h restore_ns_check). */
+int  mno_mongo_restore_ns_check(const char *uri, const char *ns, mno_error *e);
 int  mno_mongo_restore_begin(mno_engine *en, const mno_restore_opts *o, const mno_section *s, mno_error *e);
 int  mno_mongo_restore_rec(mno_engine *en, const mno_item *it, mno_error *e);
 /* The restore journal entry of section ns of archive archive_id (engine.h journal_get). */

@@ -69,9 +69,11 @@ static int orgs_from_archive(const char *path, const char *tenant, strv *out, mn
                 goto done;
             }
             if (!t || strcmp(t, tenant) != 0) {
+                char tn[MNO_NAME_MSG_MAX], an[MNO_NAME_MSG_MAX];
                 mno_err(e, MNO_E_SCOPE, name, it.lineno, NULL,
-                        "archive of tenant %s%s%s, not '%s'", t ? "'" : "", t ? t : "null (--all)",
-                        t ? "'" : "", tenant);
+                        "archive of tenant %s%s%s, not '%s'", t ? "'" : "",
+                        t ? mno_name_msg(t, an, sizeof an) : "null (--all)", t ? "'" : "",
+                        mno_name_msg(tenant, tn, sizeof tn));
                 goto done;
             }
             continue;
@@ -129,8 +131,9 @@ static int orgs_from_hub(const char *uri, const char *tenant, strv *out, mno_err
         goto done;
     }
     if (PQntuples(res) == 0) {
+        char tn[MNO_NAME_MSG_MAX];
         mno_err(e, MNO_E_SCOPE, NULL, 0, NULL, "tenant '%s' not found in public.tenants of mnohub %s",
-                tenant, red);
+                mno_name_msg(tenant, tn, sizeof tn), red);
         goto done;
     }
     PQclear(res);

@@ -88,6 +88,10 @@ typedef struct restore_state {
     int retried;                  /* a batch was re-sent (duplicates may be our own) */
     uint64_t inserted, already;   /* merge: documents written, documents found identical */
     found probe;                  /* dry run: what the target holds of the section */
+    /* what each database holds, read once per run (db_info): {db: {"colls": {name: true},
+       "journal": {"<archive id>:<ns>": {"count": n, "sum": "hex"}}}} */
+    json_t *dbs;
+    json_t *db;                   /* the open section's entry in dbs (borrowed) */
 } restore_state;
 
 /* ---- small helpers ---- */
@@ -228,6 +232,7 @@ static void section_close(restore_state *rs)
     free(rs->cname);
     free(rs->stage);
     rs->ns = rs->dbname = rs->cname = rs->stage = NULL;
+    rs->db = NULL;
     batch_reset(&rs->b);
     rs->open = rs->exists = rs->retried = 0;
     rs->inserted = rs->already = 0;
@@ -244,6 +249,7 @@ void mno_mongo_restore_free(mno_engine *en)
     batch_release(&rs->b);
     batch_release(&rs->sb);
     free(rs->archive_id);
+    json_decref(rs->dbs);
     free(rs);
     m->restore = NULL;
 }
@@ -281,7 +287,13 @@ static restore_state *state_of(mno_mongo *m, mno_error *e)
     }
     mno_buf_init(&rs->b.data);
     mno_buf_init(&rs->sb.data);
+    if (!(rs->dbs = json_object())) {
+        free(rs);
+        nomem(e, NULL);
+        return NULL;
+    }
     if (read_limits(m, rs, e) < 0) {
+        json_decref(rs->dbs);
         free(rs);
         return NULL;
     }
@@ -342,7 +354,97 @@ static int drop_coll(mno_mongo *m, const char *dbname, const char *cname, const 
     return rc < 0 ? -1 : 0;
 }
 
-/* Creates the staging collection, with the archive's options when opts is not NULL. */
+/*
+ * What database dbname holds, for this run: the names of its collections and its journal
+ * entries of this archive, read once per database (a listCollections and a journal lookup
+ * per section cost time growing with the number of collections: quadratic over an archive
+ * of many small sections, on a real server as on the test server), then kept up to date
+ * with this run's own creates, renames and drops (db_note). Another client creating the
+ * same collection meanwhile is met as before (a rename onto a collection created meanwhile
+ * merges into it), and a collection the list lacks is looked up on the server before a
+ * restore without --create is refused. Returns the entry in rs->dbs (borrowed), or NULL with
+ * e filled.
+ */
+static json_t *db_info(mno_mongo *m, restore_state *rs, const char *dbname, const char *archive_id,
+                       const char *ns, mno_error *e)
+{
+    json_t *d = json_object_get(rs->dbs, dbname);
+    if (d)
+        return d;
+    bson_error_t be;
+    json_t *colls = json_object(), *jr = json_object();
+    d = json_object();
+    if (!colls || !jr || !d || json_object_set_new(d, "colls", colls) < 0 ||
+        json_object_set_new(d, "journal", jr) < 0) {
+        json_decref(d);
+        nomem(e, ns);
+        return NULL;
+    }
+    mongoc_database_t *db = mongoc_client_get_database(m->client, dbname);
+    char **names = mongoc_database_get_collection_names_with_opts(db, NULL, &be);
+    mongoc_database_destroy(db);
+    if (!names) {
+        json_decref(d);
+        mno_mongo_err(e, &be, ns, "cannot list collections");
+        return NULL;
+    }
+    for (char **p = names; *p; p++)
+        json_object_set_new(colls, *p, json_true());
+    bson_strfreev(names);
+    /* the journal's entries of this archive (a missing journal is an empty one) */
+    if (archive_id && json_object_get(colls, MNO_MONGO_JOURNAL)) {
+        mongoc_collection_t *j = mongoc_client_get_collection(m->client, dbname, MNO_MONGO_JOURNAL);
+        bson_t filter = BSON_INITIALIZER;
+        const bson_t *doc;
+        BSON_APPEND_UTF8(&filter, "archive", archive_id);
+        mongoc_cursor_t *cur = mongoc_collection_find_with_opts(j, &filter, NULL, NULL);
+        while (mongoc_cursor_next(cur, &doc)) {
+            bson_iter_t it;
+            if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_UTF8(&it))
+                continue;
+            const char *key = bson_iter_utf8(&it, NULL);
+            json_t *ent = json_object();
+            if (bson_iter_init_find(&it, doc, "count") && BSON_ITER_HOLDS_NUMBER(&it))
+                json_object_set_new(ent, "count", json_integer(bson_iter_as_int64(&it)));
+            if (bson_iter_init_find(&it, doc, "sum") && BSON_ITER_HOLDS_UTF8(&it))
+                json_object_set_new(ent, "sum", json_string(bson_iter_utf8(&it, NULL)));
+            json_object_set_new(jr, key, ent);
+        }
+        int bad = mongoc_cursor_error(cur, &be) &&
+                  !(be.domain == MONGOC_ERROR_SERVER && be.code == CODE_NS_NOT_FOUND);
+        mongoc_cursor_destroy(cur);
+        bson_destroy(&filter);
+        mongoc_collection_destroy(j);
+        if (bad) {
+            json_decref(d);
+            mno_mongo_err(e, &be, ns, "cannot read the restore journal");
+            return NULL;
+        }
+    }
+    if (json_object_set_new(rs->dbs, dbname, d) < 0) {
+        nomem(e, ns);
+        return NULL;
+    }
+    return d;
+}
+
+/* Notes in d (db_info) that collection name is there (1) or not (0). */
+static void db_note(json_t *d, const char *name, int there)
+{
+    json_t *colls = json_object_get(d, "colls");
+    if (there)
+        json_object_set_new(colls, name, json_true());
+    else
+        json_object_del(colls, name);
+}
+
+static int db_has(const json_t *d, const char *name)
+{
+    return json_object_get(json_object_get(d, "colls"), name) != NULL;
+}
+
+/* Creates the staging collection, with the archive's options when opts is not NULL; one
+   left by a crash that the listing did not show (created meanwhile) is dropped first. */
 static int create_stage(mno_mongo *m, restore_state *rs, const bson_t *opts, mno_error *e)
 {
     bson_t cmd = BSON_INITIALIZER;
@@ -351,11 +453,14 @@ static int create_stage(mno_mongo *m, restore_state *rs, const bson_t *opts, mno
         bson_destroy(&cmd);
         return nomem(e, rs->ns);
     }
-    int rc = run_cmd(m, rs->dbname, &cmd, 0, rs->ns,
-                     opts && !bson_empty(opts) ? "cannot create the collection with the archive's options"
-                                               : "cannot create the staging collection",
-                     e);
+    const char *what = opts && !bson_empty(opts) ? "cannot create the collection with the archive's options"
+                                                 : "cannot create the staging collection";
+    int rc = run_cmd(m, rs->dbname, &cmd, CODE_NS_EXISTS, rs->ns, what, e);
+    if (rc == 1)
+        rc = drop_coll(m, rs->dbname, rs->stage, rs->ns, e) < 0 ? -1 : run_cmd(m, rs->dbname, &cmd, 0, rs->ns, what, e);
     bson_destroy(&cmd);
+    if (rc == 0)
+        db_note(rs->db, rs->stage, 1);
     return rc;
 }
 
@@ -756,44 +861,80 @@ static char *section_db(const mno_mongo *m, const char *ns)
     return dot && dot > ns ? strndup(ns, (size_t)(dot - ns)) : NULL;
 }
 
+/*
+ * The name rules of a section going into database dbname (uri_db: the target URI named it),
+ * collection cname. Returns 0, or -1 with e filled (MNO_E_USAGE).
+ */
+static int names_ok(const char *ns, const char *dbname, int uri_db, const char *cname, mno_error *e)
+{
+    static const char *const reserved[] = {"admin", "local", "config"};
+    if (!dbname || !*dbname)
+        return mno_err(e, MNO_E_USAGE, NULL, 0, ns, "no database for the section: give one in the target uri");
+    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
+        if (strcasecmp(dbname, reserved[i]) == 0)
+            return mno_err(e, MNO_E_USAGE, NULL, 0, ns,
+                           "database '%s' (%s) is the server's own: a restore never writes into admin, "
+                           "local or config%s", dbname,
+                           uri_db ? "named by the target uri" : "from the section's ns",
+                           uri_db ? " (give the database to restore into in the uri, and the one to "
+                                    "authenticate against with ?authSource=admin)"
+                                  : "; give a database in the target uri to restore into");
+    if (strlen(dbname) >= 64 || strpbrk(dbname, "/\\. \"$*<>:|?"))
+        return mno_err(e, MNO_E_USAGE, NULL, 0, ns, "invalid database name '%s'", dbname);
+    if (!*cname)
+        return mno_err(e, MNO_E_USAGE, NULL, 0, ns, "no collection name in the section's ns");
+    if (strchr(cname, '$'))
+        return mno_err(e, MNO_E_USAGE, NULL, 0, ns,
+                       "invalid collection name '%s': a collection name cannot hold '$'", cname);
+    if (strncmp(cname, "system.", 7) == 0 || mno_mongo_is_own_collection(cname))
+        return mno_err(e, MNO_E_USAGE, NULL, 0, ns, "collection '%s' is reserved and cannot be restored", cname);
+    return 0;
+}
+
+int mno_mongo_restore_ns_check(const char *uri, const char *ns, mno_error *e)
+{
+    mongoc_uri_t *u = mongoc_uri_new_with_error(uri ? uri : "", NULL);
+    const char *udb = u ? mongoc_uri_get_database(u) : NULL;
+    const char *dot = strchr(ns, '.');
+    char *db = udb && *udb ? strdup(udb) : dot && dot > ns ? strndup(ns, (size_t)(dot - ns)) : strdup("");
+    int rc = db ? names_ok(ns, db, udb && *udb, dot ? dot + 1 : ns, e) : nomem(e, ns);
+    free(db);
+    mongoc_uri_destroy(u);
+    return rc;
+}
+
 int mno_mongo_journal_get(mno_engine *en, const char *archive_id, const char *ns, int *found,
                           uint64_t *count, mno_sum *sum, mno_error *e)
 {
     mno_mongo *m = MNO_MONGO(en);
+    restore_state *rs = state_of(m, e);
     char *key = NULL, *dbname = section_db(m, ns);
+    int rc = -1;
     *found = 0;
     *count = 0;
     memset(sum, 0, sizeof *sum);
-    if (!dbname)
-        return mno_err(e, MNO_E_USAGE, NULL, 0, ns, "no database for the section: give one in the target uri");
+    const char *dot = strchr(ns, '.');
+    if (!rs || names_ok(ns, dbname, m->dbname && *m->dbname, dot ? dot + 1 : ns, e) < 0)
+        goto done;
     if (asprintf(&key, "%s:%s", archive_id, ns) < 0) {
-        free(dbname);
-        return nomem(e, ns);
+        key = NULL;
+        nomem(e, ns);
+        goto done;
     }
-    mongoc_collection_t *j = mongoc_client_get_collection(m->client, dbname, MNO_MONGO_JOURNAL);
-    bson_t filter = BSON_INITIALIZER;
-    BSON_APPEND_UTF8(&filter, "_id", key);
-    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(j, &filter, NULL, NULL);
-    const bson_t *doc;
-    bson_error_t be;
-    int rc = 0;
-    if (mongoc_cursor_next(cur, &doc)) {
-        bson_iter_t it;
+    /* from the journal's entries of this archive, read once per database */
+    json_t *d = db_info(m, rs, dbname, archive_id, ns, e);
+    if (!d)
+        goto done;
+    json_t *ent = json_object_get(json_object_get(d, "journal"), key);
+    rc = 0;
+    if (ent) {
         *found = 1;
-        if (bson_iter_init_find(&it, doc, "count") && BSON_ITER_HOLDS_NUMBER(&it))
-            *count = (uint64_t)bson_iter_as_int64(&it);
-        if (!bson_iter_init_find(&it, doc, "sum") || !BSON_ITER_HOLDS_UTF8(&it) ||
-            mno_sum_parse(bson_iter_utf8(&it, NULL), sum) < 0)
+        *count = (uint64_t)json_integer_value(json_object_get(ent, "count"));
+        if (mno_sum_parse(json_string_value(json_object_get(ent, "sum")), sum) < 0)
             rc = mno_err(e, MNO_E_FORMAT, NULL, 0, ns, "the restore journal '%s.%s' has a bad entry '%s'",
                          dbname, MNO_MONGO_JOURNAL, key);
-    } else if (mongoc_cursor_error(cur, &be)) {
-        /* a missing journal is an empty one */
-        if (!(be.domain == MONGOC_ERROR_SERVER && be.code == CODE_NS_NOT_FOUND))
-            rc = mno_mongo_err(e, &be, ns, "cannot read the restore journal");
     }
-    mongoc_cursor_destroy(cur);
-    bson_destroy(&filter);
-    mongoc_collection_destroy(j);
+done:
     free(key);
     free(dbname);
     return rc;
@@ -866,20 +1007,23 @@ int mno_mongo_restore_begin(mno_engine *en, const mno_restore_opts *o, const mno
     if (!rs->ns || !rs->cname)
         return nomem(e, s->ns);
     rs->open = 1;
-    if (!rs->dbname || !*rs->dbname || !*rs->cname)
-        return mno_err(e, MNO_E_USAGE, NULL, s->begin_line, s->ns,
-                       "no database for the section: give one in the target uri");
-    if (strncmp(rs->cname, "system.", 7) == 0 || mno_mongo_is_own_collection(rs->cname))
-        return mno_err(e, MNO_E_USAGE, NULL, s->begin_line, s->ns,
-                       "collection '%s' is reserved and cannot be restored", rs->cname);
+    if (names_ok(s->ns, rs->dbname, m->dbname && *m->dbname, rs->cname, e) < 0)
+        return -1;
     if (asprintf(&rs->stage, "%s%s", MNO_MONGO_STAGING_PREFIX, rs->cname) < 0) {
         rs->stage = NULL;
         return nomem(e, s->ns);
     }
 
-    int ex = coll_exists(m, rs->dbname, rs->cname, s->ns, e);
-    if (ex < 0)
+    if (!(rs->db = db_info(m, rs, rs->dbname, rs->archive_id, s->ns, e)))
         return -1;
+    int ex = db_has(rs->db, rs->cname);
+    if (!ex && !rs->create) {
+        /* not in the listing: created since? asked before refusing */
+        if ((ex = coll_exists(m, rs->dbname, rs->cname, s->ns, e)) < 0)
+            return -1;
+        if (ex)
+            db_note(rs->db, rs->cname, 1);
+    }
     rs->exists = ex;
     if (!ex && !rs->create)
         return mno_err(e, MNO_E_USAGE, NULL, s->begin_line, s->ns,
@@ -896,8 +1040,11 @@ int mno_mongo_restore_begin(mno_engine *en, const mno_restore_opts *o, const mno
         return -1;
     int rc = -1;
     /* a staging collection left by a crash holds nothing that counts: start afresh */
-    if (drop_coll(m, rs->dbname, rs->stage, s->ns, e) < 0)
-        goto done;
+    if (db_has(rs->db, rs->stage)) {
+        if (drop_coll(m, rs->dbname, rs->stage, s->ns, e) < 0)
+            goto done;
+        db_note(rs->db, rs->stage, 0);
+    }
     /* created with the options when it will become the target: some (capped, collation)
        can only be given at creation */
     if (create_stage(m, rs, opts, e) < 0)
@@ -1032,8 +1179,11 @@ int mno_mongo_restore_commit(mno_engine *en, const mno_section *s, mno_error *e)
         if (mongoc_collection_rename(rs->stage_c, rs->dbname, rs->cname, false, &be)) {
             mongoc_collection_destroy(rs->stage_c); /* renamed: it is the target now */
             rs->stage_c = NULL;
+            db_note(rs->db, rs->stage, 0);
+            db_note(rs->db, rs->cname, 1);
         } else if (be.domain == MONGOC_ERROR_SERVER && be.code == CODE_NS_EXISTS) {
             rs->exists = 1; /* created meanwhile: merge into it */
+            db_note(rs->db, rs->cname, 1);
         } else {
             char what[600];
             snprintf(what, sizeof what, "cannot rename the staging collection to '%s'", rs->cname);
@@ -1047,9 +1197,11 @@ int mno_mongo_restore_commit(mno_engine *en, const mno_section *s, mno_error *e)
             return -1;
         if (drop_coll(m, rs->dbname, rs->stage, s->ns, e) < 0)
             return -1;
+        db_note(rs->db, rs->stage, 0);
     }
     if (rs->archive_id && journal_write(m, rs, s, e) < 0)
         return -1;
+    db_note(rs->db, MNO_MONGO_JOURNAL, 1);
     if (rs->stage_c) {
         mongoc_collection_destroy(rs->stage_c);
         rs->stage_c = NULL;
@@ -1101,46 +1253,70 @@ void mno_mongo_restore_abort(mno_engine *en)
     if (rs->stage_c && !rs->dry_run) {
         mno_error ignored;
         wait_sender(rs, &ignored);
-        drop_coll(m, rs->dbname, rs->stage, rs->ns, &ignored);
+        if (drop_coll(m, rs->dbname, rs->stage, rs->ns, &ignored) == 0 && rs->db)
+            db_note(rs->db, rs->stage, 0);
     }
     section_close(rs);
 }
 
 /* ---- -j N ---- */
 
+/* A section's target as "db\ncoll" (section_db's database), for restore_related's sort. */
+typedef struct target_of {
+    char *key;
+    size_t i;
+} target_of;
+
+static int target_cmp(const void *a, const void *b)
+{
+    const target_of *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : (x->i < y->i ? -1 : x->i > y->i);
+}
+
 int mno_mongo_restore_related(mno_engine *en, const char *const *ns, size_t n, size_t **pairs, size_t *npairs,
                               mno_error *e)
 {
     mno_mongo *m = MNO_MONGO(en);
-    size_t cap = 0;
+    int rc = -1;
     *pairs = NULL;
     *npairs = 0;
     /* two sections going into the same collection (the URI names one database, the archive
-       two) would share it and its staging collection: one after the other */
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = i + 1; j < n; j++) {
-            char *di = section_db(m, ns[i]), *dj = section_db(m, ns[j]);
-            const char *ci = strchr(ns[i], '.'), *cj = strchr(ns[j], '.');
-            int same = di && dj && strcmp(di, dj) == 0 && strcmp(ci ? ci + 1 : ns[i], cj ? cj + 1 : ns[j]) == 0;
-            free(di);
-            free(dj);
-            if (!same)
-                continue;
-            if (*npairs == cap) {
-                size_t nc = cap ? cap * 2 : 8;
-                size_t *a = realloc(*pairs, 2 * nc * sizeof *a);
-                if (!a) {
-                    free(*pairs);
-                    *pairs = NULL;
-                    *npairs = 0;
-                    return nomem(e, ns[i]);
-                }
-                *pairs = a;
-                cap = nc;
-            }
-            (*pairs)[2 * *npairs] = i;
-            (*pairs)[2 * *npairs + 1] = j;
+       two) would share it and its staging collection: one after the other. Sorted by target
+       (not every pair compared: 10,000 sections made 50 million pairs); each section is
+       paired with the one before it of the same target, which the driver makes it wait for,
+       and that one waits for its own predecessor in turn. */
+    target_of *t = calloc(n ? n : 1, sizeof *t);
+    size_t *a = calloc(n ? 2 * n : 1, sizeof *a);
+    if (!t || !a)
+        goto nomem;
+    for (size_t i = 0; i < n; i++) {
+        char *db = section_db(m, ns[i]);
+        const char *dot = strchr(ns[i], '.');
+        t[i].i = i;
+        if (asprintf(&t[i].key, "%s\n%s", db ? db : "", dot ? dot + 1 : ns[i]) < 0)
+            t[i].key = NULL;
+        free(db);
+        if (!t[i].key)
+            goto nomem;
+    }
+    qsort(t, n, sizeof *t, target_cmp);
+    for (size_t k = 1; k < n; k++)
+        if (strcmp(t[k - 1].key, t[k].key) == 0) {
+            a[2 * *npairs] = t[k - 1].i;
+            a[2 * *npairs + 1] = t[k].i;
             (*npairs)++;
         }
-    return 0;
+    *pairs = a;
+    a = NULL;
+    rc = 0;
+    goto done;
+nomem:
+    rc = nomem(e, n ? ns[0] : NULL);
+done:
+    for (size_t i = 0; t && i < n; i++)
+        free(t[i].key);
+    free(t);
+    free(a);
+    return rc;
 }

@@ -866,11 +866,13 @@ static int check_tenant(pg_dump *st, PGconn *c, const char *tenant, mno_error *e
             goto done;
         found += n;
     }
+    char tn[MNO_NAME_MSG_MAX];
+    mno_name_msg(tenant, tn, sizeof tn);   /* a tenant name of any length, cut in the message */
     if (!nroots)
         mno_err(e, MNO_E_SCOPE, st->scope->file, 0, NULL,
-                "no root rule: the scope cannot select tenant '%s' (use --all for everything)", tenant);
+                "no root rule: the scope cannot select tenant '%s' (use --all for everything)", tn);
     else if (!found)
-        mno_err(e, MNO_E_SCOPE, NULL, 0, NULL, "tenant '%s' not found in %s", tenant, roots.data);
+        mno_err(e, MNO_E_SCOPE, NULL, 0, NULL, "tenant '%s' not found in %s", tn, roots.data);
     else
         rc = 0;
     goto done;

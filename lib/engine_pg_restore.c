@@ -45,6 +45,11 @@ typedef struct pg_restore {
     long long rows;       /* rows in the table before the section */
     mno_buf copy;         /* COPY data not yet sent */
     long long begin_line; /* the section's begin line (COPY line N = archive line begin+N) */
+    /* kept for the whole run (reset leaves them): the journal read once, not per section */
+    int journal_there;    /* the journal table is known to exist (a commit wrote to it) */
+    json_t *journal;      /* this archive's entries {ns: [count, sum]} (NULL: not read yet) */
+    char *journal_of;     /* the archive id they are of */
+    const char *prepared[8]; /* catalog queries prepared on this connection (query_st) */
 } pg_restore;
 
 static void reset(pg_restore *st)
@@ -73,6 +78,8 @@ void mno_pg_restore_free(mno_pg *pg)
         return;
     pg_restore *st = pg->restore;
     reset(st);
+    json_decref(st->journal);
+    free(st->journal_of);
     mno_buf_release(&st->cols);
     mno_buf_release(&st->copy);
     free(st);
@@ -117,6 +124,40 @@ static PGresult *query(PGconn *c, const char *sql, int n, const char *const *par
     return NULL;
 }
 
+/*
+ * query() for the catalog queries run at every section: prepared once per connection (named
+ * mno_restore_N) and executed after, so that the server plans them once, not per section
+ * (planning those joins cost more than running them). sql must be a string literal (it is
+ * known by its address). Same returns as query().
+ */
+static PGresult *query_st(pg_restore *st, PGconn *c, const char *sql, int n, const char *const *params,
+                          const char *ns, const char *what, mno_error *e)
+{
+    size_t k, max = sizeof st->prepared / sizeof *st->prepared;
+    char name[32];
+    for (k = 0; k < max && st->prepared[k] && st->prepared[k] != sql; k++)
+        ;
+    if (k == max)
+        return query(c, sql, n, params, ns, what, e);
+    snprintf(name, sizeof name, "mno_restore_%zu", k);
+    if (!st->prepared[k]) {
+        PGresult *p = PQprepare(c, name, sql, n, NULL);
+        if (PQresultStatus(p) != PGRES_COMMAND_OK) {
+            srv_err(e, c, p, ns, what);
+            PQclear(p);
+            return NULL;
+        }
+        PQclear(p);
+        st->prepared[k] = sql;
+    }
+    PGresult *r = PQexecPrepared(c, name, n, params, NULL, NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK)
+        return r;
+    srv_err(e, c, r, ns, what);
+    PQclear(r);
+    return NULL;
+}
+
 static pg_restore *state(mno_pg *pg, mno_error *e)
 {
     if (!pg->restore) {
@@ -132,12 +173,21 @@ static pg_restore *state(mno_pg *pg, mno_error *e)
 
 /* ---- journal ---- */
 
-int mno_pg_journal_get(mno_engine *en, const char *archive_id, const char *ns, int *found,
-                       uint64_t *count, mno_sum *sum, mno_error *e)
+/*
+ * The journal's entries of this archive, read in one query at the first section (two
+ * queries per section made a restore of many small sections slow): a run only ever looks up
+ * the entries earlier runs wrote, as each section is restored once per run.
+ */
+static int journal_load(mno_pg *pg, pg_restore *st, const char *archive_id, const char *ns, mno_error *e)
 {
-    mno_pg *pg = MNO_PG(en);
-    const char *params[2] = {archive_id, ns};
-    *found = 0;
+    if (st->journal && st->journal_of && strcmp(st->journal_of, archive_id) == 0)
+        return 0;
+    json_decref(st->journal);
+    free(st->journal_of);
+    st->journal = json_object();
+    st->journal_of = strdup(archive_id);
+    if (!st->journal || !st->journal_of)
+        return nomem(e, ns);
     PGresult *r = query(pg->conn, "SELECT to_regclass('" JOURNAL "') IS NOT NULL", 0, NULL, ns,
                         "cannot read the restore journal", e);
     if (!r)
@@ -146,19 +196,37 @@ int mno_pg_journal_get(mno_engine *en, const char *archive_id, const char *ns, i
     PQclear(r);
     if (!have)
         return 0;
-    r = query(pg->conn, "SELECT count, sum FROM " JOURNAL " WHERE archive_id = $1 AND ns = $2", 2,
-              params, ns, "cannot read the restore journal", e);
+    const char *params[1] = {archive_id};
+    r = query(pg->conn, "SELECT ns, count, sum FROM " JOURNAL " WHERE archive_id = $1", 1, params, ns,
+              "cannot read the restore journal", e);
     if (!r)
         return -1;
     int rc = 0;
-    if (PQntuples(r) == 1) {
-        *found = 1;
-        *count = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
-        if (mno_sum_parse(PQgetvalue(r, 0, 1), sum) < 0)
-            rc = mno_err(e, MNO_E_SERVER, NULL, 0, ns, "the restore journal " JOURNAL " holds a bad sum");
-    }
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++)
+        if (json_object_set_new(st->journal, PQgetvalue(r, i, 0),
+                                json_pack("[ss]", PQgetvalue(r, i, 1), PQgetvalue(r, i, 2))) < 0)
+            rc = nomem(e, ns);
     PQclear(r);
+    st->journal_there = 1;
     return rc;
+}
+
+int mno_pg_journal_get(mno_engine *en, const char *archive_id, const char *ns, int *found,
+                       uint64_t *count, mno_sum *sum, mno_error *e)
+{
+    mno_pg *pg = MNO_PG(en);
+    pg_restore *st = state(pg, e);
+    *found = 0;
+    if (!st || journal_load(pg, st, archive_id, ns, e) < 0)
+        return -1;
+    json_t *ent = json_object_get(st->journal, ns);
+    if (!ent)
+        return 0;
+    *found = 1;
+    *count = strtoull(json_string_value(json_array_get(ent, 0)), NULL, 10);
+    if (mno_sum_parse(json_string_value(json_array_get(ent, 1)), sum) < 0)
+        return mno_err(e, MNO_E_SERVER, NULL, 0, ns, "the restore journal " JOURNAL " holds a bad sum");
+    return 0;
 }
 
 /*
@@ -175,9 +243,12 @@ static int see_catalog(PGconn *c, const char *ns, mno_error *e)
                 "cannot read the catalog", e);
 }
 
-/* Creates the journal when it is not there (inside the section's transaction, before its row). */
-static int journal_ensure(PGconn *c, const char *ns, mno_error *e)
+/* Creates the journal when it is not there (inside the section's transaction, before its row).
+   known: a commit of this run already wrote to it (nothing to look up). */
+static int journal_ensure(PGconn *c, int known, const char *ns, mno_error *e)
 {
+    if (known)
+        return 0;
     PGresult *r = query(c, "SELECT to_regclass('" JOURNAL "') IS NOT NULL", 0, NULL, ns,
                         "cannot read the restore journal", e);
     if (!r)
@@ -424,7 +495,7 @@ static int type_keeps_text(const char *arch, const char *target)
 static int check_columns(PGconn *c, pg_restore *st, const mno_section *s, const char *oid, mno_error *e)
 {
     const char *params[1] = {oid};
-    PGresult *r = query(c, "SELECT attname, attgenerated <> '', format_type(atttypid, atttypmod) FROM pg_attribute"
+    PGresult *r = query_st(st, c, "SELECT attname, attgenerated <> '', format_type(atttypid, atttypmod) FROM pg_attribute"
                            " WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped", 1, params, s->ns,
                         "cannot read the table's columns", e);
     if (!r)
@@ -509,14 +580,21 @@ static int add_keycols(mno_buf *b, PGconn *c, const pg_restore *st, const mno_se
 static int defer_indexes(PGconn *c, pg_restore *st, const char *oid, mno_error *e)
 {
     const char *params[1] = {oid};
-    PGresult *r = query(c,
+    PGresult *r = query_st(st, c,
         "SELECT pg_get_indexdef(i.indexrelid), quote_ident(n.nspname) || '.' || quote_ident(x.relname)"
         " FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid"
         " JOIN pg_namespace n ON n.oid = x.relnamespace JOIN pg_class t ON t.oid = i.indrelid"
         " WHERE i.indrelid = $1::oid AND t.relkind = 'r' AND NOT i.indisprimary AND NOT i.indisexclusion"
         " AND NOT i.indisclustered AND NOT i.indisreplident AND i.indisvalid AND i.indisready"
         " AND x.reltablespace = 0 AND NOT x.relispartition"
-        " AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)"
+        /* no constraint owns it or uses it (pg_constraint.conindid, which has no index: a
+           scan of every constraint per section grew with the database; pg_depend's two
+           indexes find the same: a unique/exclusion constraint's index depends on it, a
+           foreign key depends on the unique index it references) */
+        " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass"
+        " AND d.objid = i.indexrelid AND d.refclassid = 'pg_constraint'::regclass)"
+        " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.refclassid = 'pg_class'::regclass"
+        " AND d.refobjid = i.indexrelid AND d.classid = 'pg_constraint'::regclass)"
         " AND NOT EXISTS (SELECT 1 FROM pg_description d WHERE d.objoid = i.indexrelid)"
         " AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = i.indexrelid AND a.attstattarget > 0)"
         " ORDER BY x.relname", 1, params, st->ns, "cannot read the table's indexes", e);
@@ -632,14 +710,6 @@ int mno_pg_restore_begin(mno_engine *en, const mno_restore_opts *o, const mno_se
         if (bad)
             goto nomem;
     }
-    /* no writer may slip in between the emptiness check and the commit (a dry run only reads) */
-    if (!st->dry) {
-        if (mno_buf_addf(&b, "LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE", st->qtable) < 0)
-            goto nomem;
-        if (exec(c, b.data, s->ns, "cannot lock the table", e) < 0)
-            goto done;
-        mno_buf_reset(&b);
-    }
     if (mno_buf_addf(&b, "SELECT count(*) FROM %s", st->qtable) < 0)
         goto nomem;
     if (st->dry) {
@@ -648,12 +718,17 @@ int mno_pg_restore_begin(mno_engine *en, const mno_restore_opts *o, const mno_se
             goto done;
         st->rows = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     } else {
+        /* no writer may slip in between the emptiness check and the commit (a dry run only
+           reads); the lock and the check in one round trip (no parameters: names quoted) */
         mno_buf_reset(&b);
-        if (mno_buf_addf(&b, "SELECT EXISTS (SELECT 1 FROM %s)", st->qtable) < 0)
+        if (mno_buf_addf(&b, "LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE; SELECT EXISTS (SELECT 1 FROM %s)",
+                         st->qtable, st->qtable) < 0)
             goto nomem;
-        r = query(c, b.data, 0, NULL, s->ns, "cannot read the table", e);
-        if (!r)
+        r = PQexec(c, b.data);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+            srv_err(e, c, r, s->ns, "cannot lock and read the table");
             goto done;
+        }
         st->rows = strcmp(PQgetvalue(r, 0, 0), "t") == 0 ? -1 : 0;   /* -1: some */
     }
     PQclear(r);
@@ -819,7 +894,7 @@ static int end_copy(PGconn *c, pg_restore *st, mno_error *e)
 static int key_is_unique(PGconn *c, pg_restore *st, const mno_section *s, mno_error *e)
 {
     const char *params[1] = {st->qtable};
-    PGresult *r = query(c, "SELECT i.indexrelid::text, a.attname, a.attnotnull FROM pg_catalog.pg_index i"
+    PGresult *r = query_st(st, c, "SELECT i.indexrelid::text, a.attname, a.attnotnull FROM pg_catalog.pg_index i"
                            " JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid"
                            " AND a.attnum = ANY (i.indkey::int2[])"
                            " WHERE i.indrelid = pg_catalog.to_regclass($1) AND i.indisunique"
@@ -920,7 +995,7 @@ done:
 static int set_sequences(PGconn *c, pg_restore *st, const mno_section *s, mno_error *e)
 {
     const char *params[2] = {st->qtable, NULL};
-    PGresult *r = query(c, "SELECT a.attname, pg_get_serial_sequence($1, a.attname) FROM pg_attribute a"
+    PGresult *r = query_st(st, c, "SELECT a.attname, pg_get_serial_sequence($1, a.attname) FROM pg_attribute a"
                            " WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped"
                            " AND pg_get_serial_sequence($1, a.attname) IS NOT NULL",
                         1, params, s->ns, "cannot find the table's sequences", e);
@@ -998,7 +1073,7 @@ int mno_pg_restore_commit(mno_engine *en, const mno_section *s, mno_error *e)
         goto done;
     /* the journal is made at the end of the section's transaction, where -j N's other
        connections wait for it (journal_ensure) only for as long as a commit takes */
-    if (journal_ensure(c, s->ns, e) < 0)
+    if (journal_ensure(c, st->journal_there, s->ns, e) < 0)
         goto done;
     snprintf(cnt, sizeof cnt, "%llu", (unsigned long long)s->count);
     mno_sum_hex(&s->sum, sum);
@@ -1011,6 +1086,7 @@ int mno_pg_restore_commit(mno_engine *en, const mno_section *s, mno_error *e)
     st->in_txn = 0;
     if (exec(c, "COMMIT", s->ns, "commit failed", e) < 0)
         goto done;
+    st->journal_there = 1;
     rc = 0;
 done:
     mno_buf_release(&b);

@@ -10,24 +10,101 @@ void mno_error_clear(mno_error *e)
         memset(e, 0, sizeof *e);
 }
 
+/* Escapes s into out[n]: at most cut bytes of s (0: all), then "..." when cut. */
+static char *escape(const char *s, size_t cut, char *out, size_t n)
+{
+    size_t o = 0;
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    const unsigned char *start = p;
+    if (!out || n == 0)
+        return out;
+    for (; *p; p++) {
+        char tmp[8];
+        size_t k;
+        if (cut && (size_t)(p - start) >= cut) {
+            /* cut on a UTF-8 boundary: drop a partial sequence at the end */
+            while (o > 0 && ((unsigned char)out[o - 1] & 0xc0) == 0x80)
+                o--;
+            if (o > 0 && ((unsigned char)out[o - 1] & 0xc0) == 0xc0)
+                o--;
+            if (o + 4 <= n) {
+                memcpy(out + o, "...", 3);
+                o += 3;
+            }
+            break;
+        }
+        if (*p == '\n')
+            k = (size_t)snprintf(tmp, sizeof tmp, "\\n");
+        else if (*p == '\t')
+            k = (size_t)snprintf(tmp, sizeof tmp, "\\t");
+        else if (*p == '\r')
+            k = (size_t)snprintf(tmp, sizeof tmp, "\\r");
+        else if (*p < 0x20 || *p == 0x7f)
+            k = (size_t)snprintf(tmp, sizeof tmp, "\\x%02x", *p);
+        else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+            k = (size_t)snprintf(tmp, sizeof tmp, "\\u%04x", p[1]);
+            p++;
+        } else {
+            tmp[0] = (char)*p;
+            k = 1;
+        }
+        if (o + k >= n)
+            break;
+        memcpy(out + o, tmp, k);
+        o += k;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+char *mno_name_msg(const char *s, char *out, size_t n)
+{
+    return escape(s, MNO_NAME_MSG_CUT, out, n);
+}
+
+char *mno_text_msg(const char *s, char *out, size_t n)
+{
+    return escape(s, 0, out, n);
+}
+
+char *mno_err_prefix(const char *input, long long line, const char *object, char *out, size_t n)
+{
+    char name[MNO_NAME_MSG_MAX];
+    size_t k = 0;
+    if (!out || n == 0)
+        return out;
+    out[0] = '\0';
+    if (input && *input) {
+        mno_name_msg(input, name, sizeof name);
+        k += (size_t)snprintf(out + k, n - k, line > 0 ? "%s:%lld: " : "%s: ", name, line);
+    }
+    if (object && *object && k < n) {
+        mno_name_msg(object, name, sizeof name);
+        snprintf(out + k, n - k, "section %s: ", name);
+    }
+    return out;
+}
+
 int mno_verr(mno_error *e, int code, const char *input, long long line, const char *object,
              const char *fmt, va_list ap)
 {
     if (!e)
         return -1;
-    char pre[1200] = "";
-    size_t n = 0;
+    char pre[2 * MNO_NAME_MSG_MAX + 64];
     e->code = code;
     snprintf(e->input, sizeof e->input, "%s", input ? input : "");
     snprintf(e->object, sizeof e->object, "%s", object ? object : "");
     e->line = line;
-    if (input && *input)
-        n += (size_t)snprintf(pre + n, sizeof pre - n, line > 0 ? "%s:%lld: " : "%s: ", input, line);
-    if (object && *object && n < sizeof pre)
-        snprintf(pre + n, sizeof pre - n, "section %s: ", object);
-    char body[sizeof e->msg];
+    mno_err_prefix(input, line, object, pre, sizeof pre);
+    /* a message is one line: whatever a name or a server's text holds is escaped */
+    char body[sizeof e->msg], esc[sizeof e->msg];
     vsnprintf(body, sizeof body, fmt, ap);
-    snprintf(e->msg, sizeof e->msg, "%s%s", pre, body);
+    mno_text_msg(body, esc, sizeof esc);
+    size_t k = strlen(pre);
+    if (k >= sizeof e->msg)
+        k = sizeof e->msg - 1;
+    memcpy(e->msg, pre, k);
+    snprintf(e->msg + k, sizeof e->msg - k, "%s", esc);
     return -1;
 }
 

@@ -46,6 +46,30 @@ int mno_err(mno_error *e, int code, const char *input, long long line, const cha
 int mno_verr(mno_error *e, int code, const char *input, long long line, const char *object,
              const char *fmt, va_list ap);
 
+/*
+ * Names (ns, tables, collections, columns, keys, tenants, file names) in messages: every
+ * control character (bytes 0x00-0x1f and 0x7f, and the C1 controls U+0080-U+009F) is written
+ * escaped ("\n", "\t", "\r", "\x1b", "\u009b"), so that a name can never forge a line or
+ * move a terminal's cursor; a name longer than MNO_NAME_MSG_CUT bytes is cut there (on a
+ * UTF-8 boundary) and ends with "...". out (size n, MNO_NAME_MSG_MAX is always enough) gets
+ * the result; s NULL gives "". Returns out. Every message an mno_error holds went through
+ * the same escaping (mno_verr), as do the names the tools print in their own lines.
+ */
+#define MNO_NAME_MSG_CUT 256
+#define MNO_NAME_MSG_MAX (MNO_NAME_MSG_CUT * 6 + 4)
+char *mno_name_msg(const char *s, char *out, size_t n);
+
+/* Like mno_name_msg with no cut: escapes the control characters of s into out (size n,
+   truncated to fit). Returns out. */
+char *mno_text_msg(const char *s, char *out, size_t n);
+
+/*
+ * The prefix mno_err puts in front of a message for input, line and object (each may be
+ * NULL/0): "input:line: section OBJ: ", with the names escaped and cut as above. For callers
+ * that re-wrap an error and must recognise the prefix already there. Returns out.
+ */
+char *mno_err_prefix(const char *input, long long line, const char *object, char *out, size_t n);
+
 /* Exit status for a tool: 0 for MNO_OK, 2 for any error (1 is mno-verify's "differs"). */
 int mno_exit_status(const mno_error *e);
 

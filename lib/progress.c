@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "error.h"
 #include "progress.h"
 
 #define REDRAW_S 0.2      /* terminal: redraw at most this often */
@@ -16,7 +17,7 @@ struct mno_progress {
     int fd;
     int tty;              /* redraw in place */
     int drawn;            /* a half row is on the terminal */
-    char ns[256];
+    char ns[MNO_NAME_MSG_MAX];
     size_t index, total;
     long long expected;
     double t0, sec_t0, last;
@@ -109,7 +110,7 @@ void mno_progress_begin(mno_progress *p, const char *ns, size_t index, size_t to
 {
     if (!p)
         return;
-    snprintf(p->ns, sizeof p->ns, "%s", ns ? ns : "");
+    mno_name_msg(ns, p->ns, sizeof p->ns);   /* a name never forges a line */
     p->index = index;
     p->total = total;
     p->expected = expected;
@@ -117,7 +118,7 @@ void mno_progress_begin(mno_progress *p, const char *ns, size_t index, size_t to
     p->calls = 0;
     p->sec_t0 = p->last = now_s();
     if (p->tty) {
-        char r[600];
+        char r[MNO_NAME_MSG_MAX + 200];
         row(p, r, sizeof r, 0);
         putf(p, "\r\033[K%s", r);
         p->drawn = 1;
@@ -136,7 +137,7 @@ void mno_progress_update(mno_progress *p, uint64_t rows, uint64_t bytes)
     if (t - p->last < (p->tty ? REDRAW_S : LOG_S))
         return;
     p->last = t;
-    char r[600];
+    char r[MNO_NAME_MSG_MAX + 200];
     row(p, r, sizeof r, 0);
     if (p->tty) {
         putf(p, "\r\033[K%s", r);
@@ -152,7 +153,7 @@ void mno_progress_end(mno_progress *p, uint64_t rows, uint64_t bytes)
         return;
     p->rows = rows;
     p->bytes = bytes;
-    char r[600];
+    char r[MNO_NAME_MSG_MAX + 200];
     row(p, r, sizeof r, 1);
     mno_progress_clear(p);
     putf(p, "%s\n", r);

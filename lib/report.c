@@ -91,6 +91,15 @@ static const char *jstr(const json_t *o, const char *k)
     return s ? s : "-";
 }
 
+/* Names in the text report (ns, tenant, source...): escaped and cut as in messages
+   (mno_name_msg), so that a name can neither forge a report line nor flood it. The
+   buffers: one per name of a line; enough for MNO_NAME_MSG_MAX each. */
+typedef char name_buf[MNO_NAME_MSG_MAX];
+static const char *nm(name_buf b, const char *s)
+{
+    return mno_name_msg(s, b, sizeof(name_buf));
+}
+
 /* Totals over the report. */
 typedef struct totals {
     size_t by[4];
@@ -189,12 +198,14 @@ static int add_problems(mno_buf *b, const mno_vsection *s)
 
 static int add_diff(mno_buf *b, const mno_vsection *s)
 {
-    if (s->note && mno_buf_addf(b, "\n%s: %s\n", s->ns, s->note) < 0)
+    name_buf nb;
+    if (s->note && (mno_buf_addf(b, "\n%s: ", nm(nb, s->ns)) < 0 || add_text(b, s->note) < 0 ||
+                    mno_buf_addc(b, '\n') < 0))
         return -1;
     if (!s->diff)
         return 0;
     size_t n = json_array_size(s->diff);
-    if (mno_buf_addf(b, "\n%s: %zu%s key%s differ%s\n", s->ns, n, s->diff_more ? "+" : "",
+    if (mno_buf_addf(b, "\n%s: %zu%s key%s differ%s\n", nm(nb, s->ns), n, s->diff_more ? "+" : "",
                      n == 1 && !s->diff_more ? "" : "s", n == 1 && !s->diff_more ? "s" : "") < 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
@@ -237,19 +248,20 @@ int mno_report_text(const mno_vreport *r, mno_buf *b)
     totals t;
     total(r, &t);
     int w = 5;  /* "total" */
+    name_buf n1, n2, n3, n4, n5;
     for (size_t i = 0; i < r->n; i++)
-        if ((int)strlen(r->secs[i].ns) > w)
-            w = (int)strlen(r->secs[i].ns);
+        if ((int)strlen(nm(n1, r->secs[i].ns)) > w)
+            w = (int)strlen(n1);
     json_t *h = r->header, *tr = r->trailer;
-    if (r->archive && mno_buf_addf(b, "archive  %s: %s, source %s, tenant %s, id %s", r->archive,
-                                   jstr(h, "engine"), jstr(h, "source"), jstr(h, "tenant"),
-                                   jstr(h, "id")) < 0)
+    if (r->archive && mno_buf_addf(b, "archive  %s: %s, source %s, tenant %s, id %s", nm(n1, r->archive),
+                                   nm(n2, jstr(h, "engine")), nm(n3, jstr(h, "source")),
+                                   nm(n4, jstr(h, "tenant")), nm(n5, jstr(h, "id"))) < 0)
         return -1;
     /* live: what the source's dump selected */
     if (!r->archive && r->source &&
         mno_buf_addf(b, "source   %s: %s, source %s, tenant %s, scope %s", r->source,
-                     jstr(h, "engine"), jstr(h, "source"), r->tenant ? r->tenant : "-",
-                     jstr(h, "scope")) < 0)
+                     nm(n2, jstr(h, "engine")), nm(n3, jstr(h, "source")), nm(n4, r->tenant ? r->tenant : "-"),
+                     nm(n5, jstr(h, "scope"))) < 0)
         return -1;
     if ((r->archive || r->source) && tr &&
         mno_buf_addf(b, ", %lld sections, %lld records, sum %s",
@@ -274,7 +286,7 @@ int mno_report_text(const mno_vreport *r, mno_buf *b)
         fmt_count(s->act_count, s->has_actual, ac);
         short_sum(&s->exp_sum, s->has_expected, es);
         short_sum(&s->act_sum, s->has_actual && s->has_actual_sum, as);
-        if (mno_buf_addf(b, "%-*s  %10s  %10s  %-12s  %-12s  %s\n", w, s->ns, ec, ac, es, as,
+        if (mno_buf_addf(b, "%-*s  %10s  %10s  %-12s  %-12s  %s\n", w, nm(n1, s->ns), ec, ac, es, as,
                          mno_vstatus_text(s->status)) < 0)
             return -1;
     }

@@ -93,14 +93,27 @@ static void maybe_kill(const struct killpoint *k, const char *ns, long long at)
 /* Puts the input position and the section in front of an engine's message (once). */
 static int wrap(mno_error *e, const char *input, long long line, const char *ns)
 {
-    char body[sizeof e->msg], pre[600];
-    snprintf(pre, sizeof pre, "section %s: ", ns);
+    char body[sizeof e->msg], pre[MNO_NAME_MSG_MAX + 16];
+    mno_err_prefix(NULL, 0, ns, pre, sizeof pre);
     const char *m = e->msg;
     if (strncmp(m, pre, strlen(pre)) == 0)
         m += strlen(pre);
     snprintf(body, sizeof body, "%s", m);
     /* an engine may know the record's own line (a row the server rejected) */
     return mno_err(e, e->code ? e->code : MNO_E_INTERNAL, input, e->line > 0 ? e->line : line, ns, "%s", body);
+}
+
+/*
+ * Whether the section of begin item it can go into the target by its names alone (engine
+ * op restore_ns_check; ops NULL: not known yet). Returns 0, or -1 with e naming input,
+ * line and section.
+ */
+static int ns_check(const mno_engine_ops *ops, const char *target, const mno_item *it, const char *input,
+                    mno_error *e)
+{
+    if (!ops || !ops->restore_ns_check || ops->restore_ns_check(target, it->section->ns, e) == 0)
+        return 0;
+    return wrap(e, input, it->lineno, it->section->ns);
 }
 
 /* The archive's identity: the header's "id", else "md5:" + md5 of the header line. */
@@ -227,8 +240,8 @@ static void dry_failure(struct run *r, struct conn *c, mno_error *e, const char 
     r->dry_fail = 1;
     if (c->cur) {
         c->cur->probed = 1;
-        char pre[600];
-        snprintf(pre, sizeof pre, "section %s: ", ns);
+        char pre[MNO_NAME_MSG_MAX + 16];
+        mno_err_prefix(NULL, 0, ns, pre, sizeof pre);
         const char *m = strncmp(e->msg, pre, strlen(pre)) == 0 ? e->msg + strlen(pre) : e->msg;
         snprintf(c->cur->note, sizeof c->cur->note, "%.500s", m);
     }
@@ -270,6 +283,16 @@ static int on_begin(struct run *r, struct conn *c, const mno_item *it, mno_error
     if (!c->cur)
         return mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
     c->skipping = 0;
+    c->sec_bytes = it->len + 1;
+    c->told = 0;
+    if (r->ops->restore_ns_check && r->ops->restore_ns_check(r->cfg->target, s->ns, e) < 0) {
+        if (!r->cfg->dry_run)
+            return wrap(e, input, it->lineno, s->ns);
+        /* a dry run reports it for the section and reads on */
+        dry_failure(r, c, e, input, it->lineno, s->ns);
+        progress(r, c, MNO_REV_BEGIN, s->ns, 0);
+        return 0;
+    }
     if (r->ops->journal_get) {
         if (r->ops->journal_get(c->en, r->o.archive_id, s->ns, &found, &c->j_count, &c->j_sum, e) < 0)
             return wrap(e, input, it->lineno, s->ns);
@@ -279,8 +302,6 @@ static int on_begin(struct run *r, struct conn *c, const mno_item *it, mno_error
                            "rerun with --resume to finish an interrupted restore", r->o.archive_id);
         c->skipping = found;
     }
-    c->sec_bytes = it->len + 1;
-    c->told = 0;
     progress(r, c, MNO_REV_BEGIN, s->ns, 0);
     if (c->skipping || (r->cfg->dry_run && !r->ops->restore_probe))
         return 0;
@@ -444,23 +465,15 @@ static void index_release(struct index *ix)
 
 /*
  * Reads a regular file whole and checks every line, count and sum, writing nothing: a
- * corrupt or truncated archive is refused before the target is touched. With ix (-j N) it
- * also notes where each section starts; skim (-j N --no-check-first) only reads the lines
- * and their structure (counts; sums are checked as each section is restored).
+ * corrupt or truncated archive is refused before the target is touched, and so is a
+ * section the target can never take by its names (ns_check). With ix (-j N) it also notes
+ * where each section starts; skim (-j N --no-check-first) only reads the lines and their
+ * structure (counts; sums are checked as each section is restored).
  * Returns 0, or -1 with e naming the input, line and section.
  */
-static int check_first(const char *path, int skim, struct index *ix, int *auth, mno_error *e)
+static int check_first(const char *path, const char *target, int skim, struct index *ix, int *auth, mno_error *e)
 {
-    if (!ix) {
-        mno_check_result res;
-        mno_in *in = mno_in_open(path, e);
-        int rc = in ? mno_stream_check(in, 0, &res, e) : -1;
-        mno_in_close(in);
-        if (rc == 0)
-            *auth = res.auth;
-        return rc;
-    }
-    /* -j N: the same reader options as mno_stream_check, and the offsets of the begin lines */
+    /* the same reader options as mno_stream_check (or skim), and the offsets of the begin lines */
     mno_reader_opts ropts = MNO_READER_OPTS_INIT;
     if (skim)
         ropts.skim = 1;
@@ -469,17 +482,27 @@ static int check_first(const char *path, int skim, struct index *ix, int *auth, 
     mno_item it;
     int got = -1;
     unsigned long long off = 0;
+    const mno_engine_ops *ops = NULL;
     mno_in *in = mno_in_open(path, e);
     mno_reader *rd = in ? mno_reader_new(in, &ropts, e) : NULL;
     if (rd)
         while ((got = mno_reader_next(rd, &it, e)) > 0) {
-            if (it.kind == MNO_ITEM_BEGIN && index_add(ix, it.section->ns, off, it.lineno - 1) < 0) {
+            if (it.kind == MNO_ITEM_HEADER) {
+                /* a target of the other engine: the restore itself says so at the header */
+                mno_error ignored;
+                ops = mno_engine_for_archive(&it, mno_in_name(in), target, "", &ignored);
+            }
+            if (it.kind == MNO_ITEM_BEGIN && ns_check(ops, target, &it, mno_in_name(in), e) < 0) {
+                got = -1;
+                break;
+            }
+            if (ix && it.kind == MNO_ITEM_BEGIN && index_add(ix, it.section->ns, off, it.lineno - 1) < 0) {
                 got = mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
                 break;
             }
             off += it.len + 1;
         }
-    if (in) {
+    if (in && ix) {
         ix->bytes = off;
         ix->bytes_in = mno_in_bytes(in);
     }
@@ -519,7 +542,7 @@ static int run_serial(struct run *r, mno_error *e)
     c.r = r;
     restore_ropts(&ropts);
     if (!cfg->dry_run && !cfg->no_check_first && rereadable(cfg->input) &&
-        check_first(cfg->input, 0, NULL, &r->res->auth, e) < 0)
+        check_first(cfg->input, cfg->target, 0, NULL, &r->res->auth, e) < 0)
         goto done;
     c.in = mno_in_open(cfg->input ? cfg->input : "-", e);
     if (!c.in)
@@ -738,7 +761,7 @@ static int run_parallel(struct run *r, mno_error *e)
 
     r->parallel = 1;
     r->failed_at = SIZE_MAX;
-    if (check_first(cfg->input, cfg->no_check_first, &r->ix, &r->res->auth, e) < 0)
+    if (check_first(cfg->input, cfg->target, cfg->no_check_first, &r->ix, &r->res->auth, e) < 0)
         goto done;
     nth = (size_t)cfg->jobs < r->ix.n ? (size_t)cfg->jobs : r->ix.n;
     if (nth == 0)

@@ -837,8 +837,8 @@ static int r_rewrap(mno_reader *r, mno_error *e)
     r->state = R_FAILED;
     if (!r->open || !e)
         return -1;
-    char pre[700], body[sizeof e->msg];
-    snprintf(pre, sizeof pre, e->line > 0 ? "%s:%lld: " : "%s: ", e->input, e->line);
+    char pre[MNO_NAME_MSG_MAX + 32], body[sizeof e->msg];
+    mno_err_prefix(e->input, e->line, NULL, pre, sizeof pre);
     size_t n = strlen(pre);
     snprintf(body, sizeof body, "%s", strncmp(e->msg, pre, n) == 0 ? e->msg + n : e->msg);
     char input[sizeof e->input];
@@ -1359,6 +1359,46 @@ int mno_reader_next(mno_reader *r, mno_item *it, mno_error *e)
     return r_line(r, line, len, it, e);
 }
 
+/*
+ * Finds a NUL (\u0000) in the strings and keys of j: jansson reads it (JSON_ALLOW_NUL, which
+ * MongoDB record values need) but every C string of a name or field ends at it, so that
+ * "public.users\u0000; DROP TABLE x" would be taken for public.users. skip_vals: the string
+ * values of j's members of that name ("options", "indexes", "filter": a MongoDB collection's own
+ * values) are not looked at. Returns 1 with the place ("columns[2].name") in where[n], else 0.
+ */
+static int find_nul(const json_t *j, const char *path, int skip_vals, char *where, size_t n)
+{
+    char sub[512];
+    if (json_is_string(j)) {
+        if (skip_vals || strlen(json_string_value(j)) == json_string_length(j))
+            return 0;
+        snprintf(where, n, "%s", path);
+        return 1;
+    }
+    if (json_is_array(j)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach((json_t *)j, i, x) {
+            snprintf(sub, sizeof sub, "%s[%zu]", path, i);
+            if (find_nul(x, sub, skip_vals, where, n))
+                return 1;
+        }
+    }
+    if (json_is_object(j)) {
+        const char *k;
+        json_t *x;
+        /* (a key never holds one: jansson refuses "NUL byte in object key") */
+        json_object_foreach((json_t *)j, k, x) {
+            snprintf(sub, sizeof sub, "%s%s%s", path, *path ? "." : "", k);
+            int skip = skip_vals || (!*path && (strcmp(k, "options") == 0 || strcmp(k, "indexes") == 0 ||
+                                                   strcmp(k, "filter") == 0));
+            if (find_nul(x, sub, skip, where, n))
+                return 1;
+        }
+    }
+    return 0;
+}
+
 /* One line, read: the skim and fast paths, else jansson and the checks of its kind. */
 static int r_line(mno_reader *r, const char *line, size_t len, mno_item *it, mno_error *e)
 {
@@ -1390,6 +1430,21 @@ static int r_line(mno_reader *r, const char *line, size_t len, mno_item *it, mno
     const char *t = json_string_value(json_object_get(r->obj, "t"));
     if (!t)
         return r_err(r, e, MNO_E_FORMAT, r->open ? r->sec.ns : NULL, "line has no \"t\"");
+    /* NUL in a name or field: refused, wherever it is but in a record's value */
+    char where[600];
+    int nul = 0;
+    if (strcmp(t, "rec") == 0) {
+        json_t *jt = json_object_get(r->obj, "t"), *jns = json_object_get(r->obj, "ns");
+        if (strlen(t) != json_string_length(jt))
+            nul = snprintf(where, sizeof where, "t") > 0;
+        else if (json_is_string(jns) && strlen(json_string_value(jns)) != json_string_length(jns))
+            nul = snprintf(where, sizeof where, "ns") > 0;
+    } else {
+        nul = find_nul(r->obj, "", 0, where, sizeof where);
+    }
+    if (nul)
+        return r_err(r, e, MNO_E_FORMAT, r->open ? r->sec.ns : NULL,
+                     "NUL character (\\u0000) in \"%s\": names and header fields cannot hold one", where);
     if (r->state == R_HEADER)
         return r_header(r, it, e);
     if (strcmp(t, "trailer") == 0)

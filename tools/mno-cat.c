@@ -167,7 +167,9 @@ static int run_read(const struct opts *o, mno_in *in)
                    (!o->ns || strcmp(o->ns, it.section->ns) == 0))
             wr = print_line(&it);
         else if (o->mode == M_LIST && it.kind == MNO_ITEM_END) {
-            printf("%s\t%llu\t%s\t%s\n", it.section->ns, (unsigned long long)it.declared_count,
+            char ns[4096];   /* escaped: a name never forges a line */
+            printf("%s\t%llu\t%s\t%s\n", mno_text_msg(it.section->ns, ns, sizeof ns),
+                   (unsigned long long)it.declared_count,
                    mno_sum_hex(&it.declared_sum, hex), it.sum_ok ? "ok" : "BAD");
             if (!it.sum_ok && !bad_line) {
                 bad_line = it.lineno;

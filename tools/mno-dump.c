@@ -207,9 +207,12 @@ int main(int argc, char **argv)
     if (mno_dump_open(&d, &o.c, &e) < 0)
         goto fail;
     const mno_plan *plan = mno_dump_plan(d);
-    for (size_t i = 0; i < plan->n_unscoped; i++)
+    for (size_t i = 0; i < plan->n_unscoped; i++) {
+        char name[MNO_NAME_MSG_MAX], scope[MNO_NAME_MSG_MAX];
         fprintf(stderr, "mno-dump: warning: skipping %s '%s': not in scope '%s'\n",
-                mno_dump_object_word(d), plan->unscoped[i], mno_dump_scope_path(d));
+                mno_dump_object_word(d), mno_name_msg(plan->unscoped[i], name, sizeof name),
+                mno_name_msg(mno_dump_scope_path(d), scope, sizeof scope));
+    }
     if (o.plan) {
         if (mno_dump_plan_text(d, &b, &e) < 0)
             goto fail;

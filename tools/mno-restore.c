@@ -156,8 +156,9 @@ static void on_progress(void *arg, const mno_restore_stats *st)
         return;
     p->last = st->seconds;
     double rate = st->seconds > 0 ? (double)st->records / st->seconds : 0;
+    char ns[MNO_NAME_MSG_MAX];
     fprintf(stderr, "%s[%llu] %s: %llu rows, %s, %.1f s, %.0f rows/s%s",
-            p->tty ? "\r\033[K" : "", (unsigned long long)st->sec_index, st->ns,
+            p->tty ? "\r\033[K" : "", (unsigned long long)st->sec_index, mno_name_msg(st->ns, ns, sizeof ns),
             (unsigned long long)st->sec_records, human(st->sec_bytes, b, sizeof b), st->seconds, rate,
             st->event == MNO_REV_END || !p->tty ? "\n" : "");
     fflush(stderr);
@@ -170,7 +171,8 @@ static void dry_report(const mno_restore_result *res)
     for (size_t i = 0; i < res->n; i++) {
         const mno_rsection *s = &res->secs[i];
         const mno_restore_probe *p = &s->probe;
-        printf("%s\t%llu\t", s->ns, (unsigned long long)s->count);
+        char ns[MNO_NAME_MSG_MAX], keys[sizeof p->keys * 4];
+        printf("%s\t%llu\t", mno_name_msg(s->ns, ns, sizeof ns), (unsigned long long)s->count);
         if (s->status == MNO_RSEC_SKIPPED)
             printf("already restored from this archive (journal): skipped with --resume\n");
         else if (s->note[0])
@@ -181,7 +183,7 @@ static void dry_report(const mno_restore_result *res)
             printf("missing: would be created (--create)\n");
         else if (p->conflicts > 0)
             printf("exists, %lld rows: %lld keys already there: %s: would be refused\n",
-                   p->rows, p->conflicts, p->keys);
+                   p->rows, p->conflicts, mno_text_msg(p->keys, keys, sizeof keys));
         else
             printf("exists, %lld rows: would be written\n", p->rows);
     }
@@ -240,13 +242,19 @@ int main(int argc, char **argv)
             if (stopped)
                 snprintf(inflight, sizeof inflight, "; %zu other section%s in flight rolled back", stopped,
                          stopped == 1 ? "" : "s");
-            /* -j N: the sections restored need not come before it in the archive */
-            fprintf(stderr, "mno-restore: section %s rolled back: nothing of it was written; "
-                    "%zu %s restored%s%s (journaled: --resume finishes)\n",
-                    res.secs[res.n - 1].ns, done,
-                    o.c.jobs > 1 ? (done == 1 ? "other section" : "other sections")
-                                 : (done == 1 ? "section before it" : "sections before it"),
-                    by, inflight);
+            /* -j N: the sections restored need not come before it in the archive; with
+               none restored there is nothing for --resume to finish */
+            char ns[MNO_NAME_MSG_MAX];
+            mno_name_msg(res.secs[res.n - 1].ns, ns, sizeof ns);
+            if (done == 0)
+                fprintf(stderr, "mno-restore: section %s rolled back: nothing of it was written; "
+                        "no %ssection was restored%s\n", ns, o.c.jobs > 1 ? "other " : "", inflight);
+            else
+                fprintf(stderr, "mno-restore: section %s rolled back: nothing of it was written; "
+                        "%zu %s restored%s%s (journaled: --resume finishes)\n", ns, done,
+                        o.c.jobs > 1 ? (done == 1 ? "other section" : "other sections")
+                                     : (done == 1 ? "section before it" : "sections before it"),
+                        by, inflight);
         }
         status = 2;
         goto done;

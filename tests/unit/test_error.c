@@ -87,12 +87,50 @@ static void test_buf_json(void **state)
     mno_buf_release(NULL);
 }
 
+/* Names in messages: control characters escaped, long names cut on a UTF-8 boundary; every
+   mno_err message is one line whatever its arguments held. */
+static void test_name_msg(void **state)
+{
+    (void)state;
+    char out[MNO_NAME_MSG_MAX], big[12000];
+    mno_error e;
+    assert_string_equal(mno_name_msg("connec.a\nmno-restore: restored 5\t\r\x1b[2J\x7f", out, sizeof out),
+                        "connec.a\\nmno-restore: restored 5\\t\\r\\x1b[2J\\x7f");
+    /* C1 controls (U+009B is a one-byte CSI to some terminals); other UTF-8 kept */
+    assert_string_equal(mno_name_msg("a\xc2\x9b" "b\xc3\xa9\\", out, sizeof out), "a\\u009bb\xc3\xa9\\");
+    assert_string_equal(mno_name_msg(NULL, out, sizeof out), "");
+    /* a 10 KB name: cut at 256 bytes, never inside a UTF-8 sequence */
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    mno_name_msg(big, out, sizeof out);
+    assert_int_equal(strlen(out), MNO_NAME_MSG_CUT + 3);
+    assert_string_equal(out + MNO_NAME_MSG_CUT, "...");
+    big[MNO_NAME_MSG_CUT - 1] = '\xc3';
+    big[MNO_NAME_MSG_CUT] = '\xa9';
+    mno_name_msg(big, out, sizeof out);
+    assert_int_equal(strlen(out), MNO_NAME_MSG_CUT - 1 + 3);
+    assert_string_equal(out + MNO_NAME_MSG_CUT - 1, "...");
+    /* a small buffer: truncated, still terminated */
+    assert_string_equal(mno_name_msg("abc\ndef", out, 6), "abc\\n");   /* an escape whole or not at all */
+    assert_string_equal(mno_name_msg("abc\ndef", out, 5), "abc");
+    /* the error formatting: prefix names escaped and cut, the body escaped */
+    mno_err(&e, MNO_E_FORMAT, "in\nput", 3, "s.\x1b", "tenant '%s' %s", big, "bad\nline");
+    assert_null(strchr(e.msg, '\n'));
+    assert_null(strchr(e.msg, '\x1b'));
+    assert_memory_equal(e.msg, "in\\nput:3: section s.\\x1b: tenant 'xxx", 32);
+    assert_string_equal(e.object, "s.\x1b");  /* the raw name stays in object */
+    char pre[MNO_NAME_MSG_MAX * 2];
+    mno_err_prefix("in\nput", 3, "s.\x1b", pre, sizeof pre);
+    assert_string_equal(pre, "in\\nput:3: section s.\\x1b: ");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_err_prefix),
         cmocka_unit_test(test_redact),
         cmocka_unit_test(test_buf_json),
+        cmocka_unit_test(test_name_msg),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
