@@ -164,7 +164,7 @@ static bson_t *mongo_doc(const json_t *v, char *why, size_t whylen)
     bson_t *doc = mno_ejson_to_bson(v, key, sizeof key, r, sizeof r);
     if (!doc) {
         if (key[0])
-            snprintf(why, whylen, "key \"%s\": %s", key, r);
+            snprintf(why, whylen, "invalid Extended JSON at key \"%s\": %s", key, r);
         else
             snprintf(why, whylen, "%s", r);
     }
@@ -641,7 +641,7 @@ int mno_writer_rec_bson(mno_writer *w, const bson_t *doc, mno_error *e)
     if (jr) {
         char name[300];
         rec_name(name, sizeof name, (unsigned long long)w->sec.count + 1, bson_get_data(doc), doc->len);
-        return mno_err(e, MNO_E_FORMAT, NULL, 0, w->sec.ns, "%s cannot be written: not well-formed BSON", name);
+        return mno_err(e, MNO_E_FORMAT, NULL, 0, w->sec.ns, "%s cannot be written (not well-formed BSON)", name);
     }
     unsigned char d[16];
     mno_hasher_md5(w->h, bson_get_data(doc), doc->len, d);
@@ -676,7 +676,7 @@ int mno_writer_recs_bson_digest(mno_writer *w, size_t n, const uint8_t *const *d
             if (jr) {
                 char name[300];
                 rec_name(name, sizeof name, (unsigned long long)(w->sec.count + (r - r0) + 1), docs[r], lens[r]);
-                return mno_err(e, MNO_E_FORMAT, NULL, 0, w->sec.ns, "%s cannot be written: not well-formed BSON",
+                return mno_err(e, MNO_E_FORMAT, NULL, 0, w->sec.ns, "%s cannot be written (not well-formed BSON)",
                                name);
             }
         }

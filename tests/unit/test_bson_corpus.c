@@ -416,6 +416,36 @@ static void test_lossless_form_refusals(void **state)
     }
 }
 
+/* A document no form can carry (corrupt BSON) is refused by the writer naming its _id. */
+static void test_unwritable_names_id(void **state)
+{
+    (void)state;
+    bson_t *d = BCON_NEW("_id", BCON_INT32(7), "x", BCON_UTF8("abc"));
+    uint8_t *b = malloc(d->len);
+    memcpy(b, bson_get_data(d), d->len);
+    b[d->len - 9] = 0x7f; /* x's string length, now past the end */
+    char path[1100];
+    snprintf(path, sizeof path, "%s/bad.mnoa", tmp);
+    mno_error e = {0};
+    mno_out *out = mno_out_open(path, NULL, &e);
+    json_t *h = json_pack("{s:s,s:s,s:n}", "engine", "mongodb", "source", "connec", "tenant");
+    mno_writer *w = mno_writer_new(out, h, "mno-test", &e);
+    assert_int_equal(mno_writer_begin(w, "corpus.docs", NULL, &e), 0);
+    bson_t st;
+    assert_true(bson_init_static(&st, b, d->len));
+    assert_int_equal(mno_writer_rec_bson(w, &st, &e), -1);
+    assert_non_null(strstr(e.msg, "record 1 (_id { \"$numberInt\" : \"7\" }) cannot be written (not well-formed BSON)"));
+    const uint8_t *p[1] = {b};
+    size_t l[1] = {d->len};
+    assert_int_equal(mno_writer_recs_bson(w, 1, p, l, &e), -1);
+    assert_non_null(strstr(e.msg, "record 1 (_id { \"$numberInt\" : \"7\" }) cannot be written"));
+    mno_writer_free(w);
+    mno_out_abort(out);
+    json_decref(h);
+    free(b);
+    bson_destroy(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -428,6 +458,7 @@ int main(void)
         cmocka_unit_test(test_libbson_lenient_values_refused),
         cmocka_unit_test(test_depth_limit),
         cmocka_unit_test(test_lossless_form_refusals),
+        cmocka_unit_test(test_unwritable_names_id),
     };
     return cmocka_run_group_tests(tests, load, unload);
 }
