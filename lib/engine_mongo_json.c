@@ -81,7 +81,8 @@ static int b64_decode(const char *s, size_t len, uint8_t *out, size_t *n)
         if (a < 0 || b < 0 || (pad && i + 4 != len))
             return -1;
         int c = pad >= 2 ? 0 : b64val(s[i + 2]), d = pad >= 1 ? 0 : b64val(s[i + 3]);
-        if (c < 0 || d < 0)
+        /* the bits padding leaves over must be zero (libbson refuses "NZ7RrkvDrqFNHAf=") */
+        if (c < 0 || d < 0 || (pad == 1 && (c & 3)) || (pad == 2 && (b & 15)))
             return -1;
         uint32_t w = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
         out[k++] = (uint8_t)(w >> 16);
