@@ -59,6 +59,11 @@ int mno_ejson_canonical_keys(mno_ejson_keys *kc, mno_buf *out, const uint8_t *do
  */
 int mno_ejson_suspect(const uint8_t *doc, size_t len);
 
+/* 1 when the Decimal128 at p (16 bytes, little-endian) prints as text that parses back to
+   the same bits (judged from the bits alone); 0 when not (NaN payloads, non-canonical
+   significands). */
+int mno_ejson_dec_exact(const uint8_t *p);
+
 /* 1 when the Extended JSON text[0..n) parses, with the reader's converter (the fast path,
    else mno_ejson_to_bson), to exactly doc[0..len); else 0. */
 int mno_ejson_exact(const char *text, size_t n, const uint8_t *doc, size_t len);

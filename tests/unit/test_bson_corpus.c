@@ -249,6 +249,39 @@ static void test_suspect_walk_sound(void **state)
     fprintf(stderr, "# %zu of %zu documents flagged for the parse-back proof\n", flagged, ndocs);
 }
 
+/* The Decimal128 judgement from bits agrees with printing and parsing, on random bit patterns
+   of every class (combination fields, significands around 10^34, NaN payloads). */
+static void test_decimal_bits_judged_right(void **state)
+{
+    (void)state;
+    uint64_t st = 88172645463325252ULL;
+    for (int i = 0; i < 400000; i++) {
+        uint64_t w[2];
+        for (int k = 0; k < 2; k++) {
+            st ^= st << 13, st ^= st >> 7, st ^= st << 17;
+            w[k] = st;
+        }
+        switch (i % 6) {
+        case 0: break;                                                    /* any bits */
+        case 1: w[1] &= 0x9fffffffffffffffULL; break;                     /* first form */
+        case 2: w[1] = (w[1] & 0xfffe000000000000ULL) | 0x1ed09bead87c0ULL; break; /* around 10^34 */
+        case 3: w[1] = (w[1] & 0x81ffffffffffffffULL) | 0x7c00000000000000ULL; break; /* NaN */
+        case 4: w[1] &= 0x9ffe000000000000ULL; w[0] = 0; break;           /* zeros */
+        default: w[1] = (w[1] & 0x8000000000000000ULL) | 0x7800000000000000ULL; w[0] = i % 12 ? 0 : w[0]; break;
+        }
+        uint8_t b[16];
+        memcpy(b, &w[0], 8);
+        memcpy(b + 8, &w[1], 8);
+        bson_decimal128_t d = {.low = w[0], .high = w[1]}, back;
+        char s[BSON_DECIMAL128_STRING];
+        bson_decimal128_to_string(&d, s);
+        int exact = bson_decimal128_from_string(s, &back) && back.low == d.low && back.high == d.high;
+        if (exact != mno_ejson_dec_exact(b))
+            fail_msg("%016llx%016llx (%s): judged %d, print-and-parse %d", (unsigned long long)w[1],
+                     (unsigned long long)w[0], s, mno_ejson_dec_exact(b), exact);
+    }
+}
+
 /* Every valid case's canonical Extended JSON parses (checked) to its canonical BSON; its
    relaxed and degenerate forms pass the checks. */
 static void test_valid_extjson_accepted(void **state)
@@ -453,6 +486,7 @@ int main(void)
         cmocka_unit_test(test_valid_roundtrip),
         cmocka_unit_test(test_valid_roundtrip_batched),
         cmocka_unit_test(test_suspect_walk_sound),
+        cmocka_unit_test(test_decimal_bits_judged_right),
         cmocka_unit_test(test_valid_extjson_accepted),
         cmocka_unit_test(test_parse_errors_refused),
         cmocka_unit_test(test_libbson_lenient_values_refused),
