@@ -1474,7 +1474,11 @@ int mno_stream_seal(mno_in *in, mno_out *out, const char *producer, mno_error *e
             wrc = mno_writer_begin(w, it.section->ns, it.obj, e);
             break;
         case MNO_ITEM_REC:
-            wrc = mno_writer_rec_json(w, it.v, e);
+            /* a mongo record as its bytes: the lossless form ("bson", no v) is sealed too */
+            if (it.section && it.section->engine == MNO_ENGINE_MONGO && it.doc)
+                wrc = mno_writer_rec_bson(w, it.doc, e);
+            else
+                wrc = mno_writer_rec_json(w, it.v, e);
             break;
         case MNO_ITEM_END:
             wrc = mno_writer_end(w, e);

@@ -46,6 +46,10 @@ setup() {
   [ "$n" -gt 5 ]
   run mno-cat --check c.mnoa
   [ "$status" -eq 0 ]
+  # sealing keeps the lossless records (the same lines, the same sums)
+  mno-cat --seal -o s.mnoa c.mnoa
+  cmp <(grep '"t":"rec"' c.mnoa) <(grep '"t":"rec"' s.mnoa)
+  [ "$(mno-cat --list s.mnoa | cut -f1-3)" = "$(mno-cat --list c.mnoa | cut -f1-3)" ]
   # every record is the server's bytes (python decodes the lossless form itself)
   diff <("$CL" hex "$src" docs | cut -f2) <(python3 -c '
 import base64, json, sys
