@@ -51,4 +51,21 @@ typedef struct mno_ejson_keys {
    kc (NULL: none kept). */
 int mno_ejson_canonical_keys(mno_ejson_keys *kc, mno_buf *out, const uint8_t *doc, size_t len);
 
+/*
+ * 1 when the BSON document doc[0..len) holds a value whose canonical text may not parse back
+ * to the same bytes (a NaN payload, a non-canonical Decimal128, odd array keys or regex
+ * options, a key starting with '$', code with NUL, ...; lib/ejson_exact.c lists them) or is
+ * not well formed; 0 when every value is of a form that round-trips. A cheap walk, no allocation.
+ */
+int mno_ejson_suspect(const uint8_t *doc, size_t len);
+
+/* 1 when the Decimal128 at p (16 bytes, little-endian) prints as text that parses back to
+   the same bits (judged from the bits alone); 0 when not (NaN payloads, non-canonical
+   significands). */
+int mno_ejson_dec_exact(const uint8_t *p);
+
+/* 1 when the Extended JSON text[0..n) parses, with the reader's converter (the fast path,
+   else mno_ejson_to_bson), to exactly doc[0..len); else 0. */
+int mno_ejson_exact(const char *text, size_t n, const uint8_t *doc, size_t len);
+
 #endif

@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef __SSE2__
@@ -80,7 +81,8 @@ static int b64_decode(const char *s, size_t len, uint8_t *out, size_t *n)
         if (a < 0 || b < 0 || (pad && i + 4 != len))
             return -1;
         int c = pad >= 2 ? 0 : b64val(s[i + 2]), d = pad >= 1 ? 0 : b64val(s[i + 3]);
-        if (c < 0 || d < 0)
+        /* the bits padding leaves over must be zero (libbson refuses "NZ7RrkvDrqFNHAf=") */
+        if (c < 0 || d < 0 || (pad == 1 && (c & 3)) || (pad == 2 && (b & 15)))
             return -1;
         uint32_t w = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
         out[k++] = (uint8_t)(w >> 16);
@@ -96,6 +98,47 @@ static int b64_decode(const char *s, size_t len, uint8_t *out, size_t *n)
 static int is_hex(const char *s, size_t n)
 {
     return strlen(s) == n && strspn(s, "0123456789abcdefABCDEF") == n;
+}
+
+/* A code (scope NULL) or code-with-scope value s[0..n) appended to el as key (keylen bytes):
+   libbson's appenders (bson_append_code*, bson_append_iter) take the code as a C string and
+   would cut it at a NUL. 0 or -1. */
+static int code_element(bson_t *el, const char *key, int keylen, const char *s, size_t n, const bson_t *scope)
+{
+    size_t sl = scope ? scope->len : 0, kl = keylen < 0 ? strlen(key) : (size_t)keylen;
+    size_t vlen = (scope ? 8 : 4) + n + 1 + sl, len = 4 + 1 + kl + 1 + vlen + 1;
+    if (n > INT32_MAX / 2 || len > INT32_MAX)
+        return -1;
+    uint8_t *b = malloc(len), *o = b;
+    if (!b)
+        return -1;
+    uint32_t w = (uint32_t)len;
+    memcpy(o, &w, 4); /* BSON is little-endian; so is every machine this builds on (x86-64, arm64) */
+    o += 4;
+    *o++ = scope ? 0x0F : 0x0D;
+    memcpy(o, key, kl);
+    o += kl;
+    *o++ = '\0';
+    if (scope) {
+        w = (uint32_t)vlen;
+        memcpy(o, &w, 4);
+        o += 4;
+    }
+    w = (uint32_t)(n + 1);
+    memcpy(o, &w, 4);
+    o += 4;
+    memcpy(o, s, n);
+    o += n;
+    *o++ = '\0';
+    if (scope) {
+        memcpy(o, bson_get_data(scope), sl);
+        o += sl;
+    }
+    *o++ = '\0';
+    bson_t tmp;
+    int rc = bson_init_static(&tmp, b, len) && bson_concat(el, &tmp) ? 0 : -1;
+    free(b);
+    return rc;
 }
 
 /* An object whose keys start with '$': one of the canonical wrappers, appended as key. */
@@ -152,8 +195,9 @@ static int wrapper(const json_t *o, const char *key, int keylen, bson_t *out)
         }
         if (!strcmp(k, "$symbol") && s)
             return bson_append_symbol(out, key, keylen, s, (int)json_string_length(w)) ? 0 : -1;
-        if (!strcmp(k, "$code") && (s = cstr(w)))
-            return bson_append_code(out, key, keylen, s) ? 0 : -1;
+        if (!strcmp(k, "$code") && s) {
+            return code_element(out, key, keylen, s, json_string_length(w), NULL);
+        }
         if (!strcmp(k, "$minKey") && json_integer_value(w) == 1 && json_is_integer(w))
             return bson_append_minkey(out, key, keylen) ? 0 : -1;
         if (!strcmp(k, "$maxKey") && json_integer_value(w) == 1 && json_is_integer(w))
@@ -215,13 +259,14 @@ static int wrapper(const json_t *o, const char *key, int keylen, bson_t *out)
         return FALLBACK;
     }
     if (json_object_size(o) == 2) {
-        const char *code = cstr(json_object_get(o, "$code"));
+        const json_t *cj = json_object_get(o, "$code");
+        const char *code = json_string_value(cj);
         const json_t *scope = json_object_get(o, "$scope");
         if (code && json_is_object(scope)) {
             bson_t sc = BSON_INITIALIZER;
             int rc = doc_body(scope, &sc);
             if (rc == 0)
-                rc = bson_append_code_with_scope(out, key, keylen, code, &sc) ? 0 : -1;
+                rc = code_element(out, key, keylen, code, json_string_length(cj), &sc);
             bson_destroy(&sc);
             return rc;
         }
@@ -929,10 +974,14 @@ static int twrapper(txt *t, enum wkind kind, size_t tpos)
         return emit64(t, (uint64_t)ts << 32 | inc);
     }
     if (kind == W_CODE) {
-        if ((rc = str_dup(t, &a, &n)))
+        /* the code may hold NUL: kept with its length (code_element) */
+        if ((rc = scratch_str(t, &s, &n, &nul)))
             return rc;
+        if (!(a = malloc(n + 1)))
+            return -1;
+        memcpy(a, s, n + 1);
         if (lit(t, '}')) {
-            rc = bson_append_code(&el, "", 0, a) ? 0 : -1;
+            rc = code_element(&el, "", 0, a, n, NULL);
         } else if (lit(t, ',') && key_is(t, "$scope") == 0 && lit(t, '{')) {
             /* the scope's bytes go past the end of the output, then to libbson */
             size_t at = t->o->len;
@@ -953,7 +1002,7 @@ static int twrapper(txt *t, enum wkind kind, size_t tpos)
                 if (sl > INT32_MAX || !bson_init_static(&sc, (const uint8_t *)t->o->data + at, sl))
                     rc = FALLBACK;
                 else
-                    rc = lit(t, '}') && lit(t, '}') ? (bson_append_code_with_scope(&el, "", 0, a, &sc) ? 0 : -1)
+                    rc = lit(t, '}') && lit(t, '}') ? code_element(&el, "", 0, a, n, &sc)
                                                      : FALLBACK;
             }
             t->o->len = at;
@@ -1230,4 +1279,275 @@ size_t mno_ejson_rec_prefix(const char *line, size_t len, const char *ns)
         if (*q == '"' || *q == '\\' || (unsigned char)*q < 0x20)
             return 0;
     return k + nl + sizeof b - 1;
+}
+
+/* ---- validation of Extended JSON input (issue 19) ---- */
+
+/*
+ * libbson's parser (1.23) takes some invalid values silently and makes other values of them:
+ * an invalid $numberDecimal string becomes NaN, an $oid that is not 24 hex digits zeros,
+ * "$numberDouble":"1.5x" 1.5, {"$date":42} a date. mno_ejson_check walks the tree first and
+ * refuses every form the Extended JSON specification calls a parse error (the BSON corpus's
+ * parseErrors), so libbson only ever sees valid input.
+ */
+
+typedef struct chk {
+    char *path;        /* the key being checked, dotted from the document (a.b.0) */
+    size_t pathlen;
+    char *why;
+    size_t whylen;
+} chk;
+
+static int bad(chk *c, const char *fmt, const char *arg)
+{
+    snprintf(c->why, c->whylen, fmt, arg);
+    return -1;
+}
+
+/* The string value of a JSON string without NUL, else NULL. */
+static const char *plain(const json_t *s)
+{
+    return json_is_string(s) ? cstr(s) : NULL;
+}
+
+/* -?[0-9]+ within [lo, hi]. */
+static int int_ok(const json_t *s, long long lo, long long hi)
+{
+    long long v;
+    const char *c = plain(s);
+    return c && parse_int(c, lo, hi, &v) == 0;
+}
+
+/* A double as the specification writes one: Infinity, -Infinity, NaN or a JSON-like number. */
+static int double_ok(const char *s)
+{
+    if (!strcmp(s, "Infinity") || !strcmp(s, "-Infinity") || !strcmp(s, "NaN"))
+        return 1;
+    const char *p = s;
+    if (*p == '-')
+        p++;
+    size_t d = strspn(p, "0123456789");
+    p += d;
+    if (*p == '.') {
+        size_t f = strspn(p + 1, "0123456789");
+        if (!f && !d)
+            return 0;
+        d += f;
+        p += 1 + f;
+    }
+    if (!d)
+        return 0;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        size_t x = strspn(p, "0123456789");
+        if (!x)
+            return 0;
+        p += x;
+    }
+    if (*p)
+        return 0;
+    errno = 0;
+    char *end;
+    double v = strtod(s, &end);
+    return !*end && !(errno == ERANGE && fabs(v) >= 1.0);
+}
+
+static int hexstr_ok(const json_t *s, size_t n)
+{
+    const char *c = plain(s);
+    return c && is_hex(c, n);
+}
+
+static int b64_ok(const json_t *s)
+{
+    const char *c = plain(s);
+    if (!c)
+        return 0;
+    size_t len = strlen(c), n;
+    uint8_t *buf = malloc(len / 4 * 3 + 1);
+    int ok = buf && b64_decode(c, len, buf, &n) == 0;
+    free(buf);
+    return ok;
+}
+
+static int uuid_ok(const char *s)
+{
+    static const int dash[] = {8, 13, 18, 23};
+    if (strlen(s) != 36)
+        return 0;
+    for (int i = 0, k = 0; i < 36; i++) {
+        if (k < 4 && i == dash[k]) {
+            if (s[i] != '-')
+                return 0;
+            k++;
+        } else if (!isxdigit((unsigned char)s[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int cvalue(chk *c, const json_t *v, int depth);
+
+/* An object's members, each key checked (no NUL) and its value walked. */
+static int cmembers(chk *c, const json_t *o, int depth)
+{
+    const char *k;
+    size_t klen;
+    json_t *v;
+    size_t at = strlen(c->path);
+    json_object_keylen_foreach((json_t *)o, k, klen, v) {
+        if (strlen(k) != klen)
+            return bad(c, "a key holds a NUL character", "");
+        snprintf(c->path + at, c->pathlen - at, "%s%s", at ? "." : "", k);
+        if (cvalue(c, v, depth) < 0)
+            return -1;
+        c->path[at] = '\0';
+    }
+    return 0;
+}
+
+/* The names of the type wrappers: an object holding one of them must be exactly that wrapper. */
+static int wrapper_key(const char *k)
+{
+    static const char *const w[] = {"$oid", "$symbol", "$numberInt", "$numberLong", "$numberDouble",
+                                    "$numberDecimal", "$binary", "$uuid", "$code", "$scope", "$timestamp",
+                                    "$regularExpression", "$dbPointer", "$date", "$minKey", "$maxKey",
+                                    "$undefined"};
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+        if (!strcmp(k, w[i]))
+            return 1;
+    return 0;
+}
+
+/* o holds a wrapper key: o must be a valid wrapper. */
+static int cwrapper(chk *c, const json_t *o, int depth)
+{
+    size_t n = json_object_size(o);
+    const json_t *w;
+    const char *s;
+#define GET(name) (w = json_object_get(o, name))
+    if (n == 1 && GET("$oid"))
+        return hexstr_ok(w, 24) ? 0 : bad(c, "$oid is not a string of 24 hex digits", "");
+    if (n == 1 && GET("$symbol"))
+        return json_is_string(w) ? 0 : bad(c, "$symbol is not a string", "");
+    if (n == 1 && GET("$numberInt"))
+        return int_ok(w, INT32_MIN, INT32_MAX) ? 0 : bad(c, "$numberInt is not a 32-bit integer in a string", "");
+    if (n == 1 && GET("$numberLong"))
+        return int_ok(w, INT64_MIN, INT64_MAX) ? 0 : bad(c, "$numberLong is not a 64-bit integer in a string", "");
+    if (n == 1 && GET("$numberDouble"))
+        return (s = plain(w)) && double_ok(s) ? 0 : bad(c, "$numberDouble is not a number in a string", "");
+    if (n == 1 && GET("$numberDecimal")) {
+        bson_decimal128_t dec;
+        s = plain(w);
+        return s && bson_decimal128_from_string(s, &dec) ? 0 : bad(c, "$numberDecimal is not a Decimal128 in a string", "");
+    }
+    if (n == 1 && GET("$binary")) {
+        const json_t *st = json_object_get(w, "subType");
+        return json_is_object(w) && json_object_size(w) == 2 && b64_ok(json_object_get(w, "base64")) &&
+               (hexstr_ok(st, 1) || hexstr_ok(st, 2)) ? 0 : bad(c, "$binary is not {\"base64\": string, \"subType\": hex string}", "");
+    }
+    if (n == 2 && GET("$binary") && json_object_get(o, "$type")) {
+        const json_t *st = json_object_get(o, "$type");
+        return b64_ok(w) && (hexstr_ok(st, 1) || hexstr_ok(st, 2)) ? 0 : bad(c, "legacy $binary/$type is not base64 and a hex subtype", "");
+    }
+    if (n == 1 && GET("$uuid"))
+        return (s = plain(w)) && uuid_ok(s) ? 0 : bad(c, "$uuid is not a UUID string (8-4-4-4-12 hex digits)", "");
+    if (n == 1 && GET("$code"))
+        return json_is_string(w) ? 0 : bad(c, "$code is not a string", "");
+    if (n == 2 && GET("$code") && json_object_get(o, "$scope")) {
+        if (!json_is_string(w) || !json_is_object(json_object_get(o, "$scope")))
+            return bad(c, "$code/$scope is not a string and a document", "");
+        return cmembers(c, json_object_get(o, "$scope"), depth + 1);
+    }
+    if (n == 1 && GET("$timestamp")) {
+        const json_t *t = json_object_get(w, "t"), *i = json_object_get(w, "i");
+        return json_is_object(w) && json_object_size(w) == 2 && json_is_integer(t) && json_is_integer(i) &&
+               json_integer_value(t) >= 0 && json_integer_value(t) <= UINT32_MAX && json_integer_value(i) >= 0 &&
+               json_integer_value(i) <= UINT32_MAX ? 0 : bad(c, "$timestamp is not {\"t\": uint32, \"i\": uint32}", "");
+    }
+    if (n == 1 && GET("$regularExpression"))
+        return json_is_object(w) && json_object_size(w) == 2 && plain(json_object_get(w, "pattern")) &&
+               plain(json_object_get(w, "options")) ? 0 : bad(c, "$regularExpression is not {\"pattern\": string, \"options\": string} without NUL", "");
+    if (n == 2 && GET("$regex") && json_is_string(w) && json_object_get(o, "$options"))
+        return plain(w) && plain(json_object_get(o, "$options")) ? 0 : bad(c, "legacy $regex/$options are not strings without NUL", "");
+    if (n == 1 && GET("$dbPointer")) {
+        const char *k3 = "";
+        const json_t *id = json_object_get(w, "$id"), *hex = json_is_object(id) ? only(id, &k3) : NULL;
+        return json_is_object(w) && json_object_size(w) == 2 && plain(json_object_get(w, "$ref")) && hex &&
+               !strcmp(k3, "$oid") && hexstr_ok(hex, 24) ? 0 : bad(c, "$dbPointer is not {\"$ref\": string, \"$id\": {\"$oid\": ...}}", "");
+    }
+    if (n == 1 && GET("$date")) {
+        if (json_is_string(w))
+            return cstr(w) ? 0 : bad(c, "$date string holds a NUL character", ""); /* ISO-8601: libbson parses and refuses */
+        const char *k2;
+        const json_t *l = json_is_object(w) ? only(w, &k2) : NULL;
+        return l && !strcmp(k2, "$numberLong") && int_ok(l, INT64_MIN, INT64_MAX) ? 0 : bad(c, "$date is not {\"$numberLong\": string} or an ISO-8601 string", "");
+    }
+    if (n == 1 && (GET("$minKey") || GET("$maxKey")))
+        return json_is_integer(w) && json_integer_value(w) == 1 ? 0 : bad(c, "$minKey/$maxKey is not 1", "");
+    if (n == 1 && GET("$undefined"))
+        return json_is_true(w) ? 0 : bad(c, "$undefined is not true", "");
+#undef GET
+    return bad(c, "an Extended JSON type wrapper with missing or extra members", "");
+}
+
+static int cvalue(chk *c, const json_t *v, int depth)
+{
+    if (json_is_array(v)) {
+        if (depth + 1 > MNO_EJSON_MAX_DEPTH)
+            return bad(c, "nested deeper than %s levels", "100");
+        size_t at = strlen(c->path);
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            snprintf(c->path + at, c->pathlen - at, "%s%zu", at ? "." : "", i);
+            if (cvalue(c, json_array_get(v, i), depth + 1) < 0)
+                return -1;
+            c->path[at] = '\0';
+        }
+        return 0;
+    }
+    if (!json_is_object(v))
+        return 0;
+    const char *k;
+    json_t *m;
+    json_object_foreach((json_t *)v, k, m) {
+        if (wrapper_key(k) || (!strcmp(k, "$regex") && json_is_string(m)))
+            return cwrapper(c, v, depth);
+    }
+    if (depth + 1 > MNO_EJSON_MAX_DEPTH)
+        return bad(c, "nested deeper than %s levels", "100");
+    return cmembers(c, v, depth + 1);
+}
+
+int mno_ejson_check(const json_t *doc, char *key, size_t keylen, char *why, size_t whylen)
+{
+    chk c = {key, keylen, why, whylen};
+    key[0] = '\0';
+    why[0] = '\0';
+    if (!json_is_object(doc))
+        return bad(&c, "the document is not a JSON object", "");
+    return cmembers(&c, doc, 1);
+}
+
+bson_t *mno_ejson_to_bson(const json_t *v, char *key, size_t keylen, char *why, size_t whylen)
+{
+    if (mno_ejson_check(v, key, keylen, why, whylen) < 0)
+        return NULL;
+    bson_t *doc = bson_new();
+    if (doc && mno_json_to_bson(v, doc) == 0)
+        return doc;
+    bson_destroy(doc);
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!s) {
+        snprintf(why, whylen, "out of memory");
+        return NULL;
+    }
+    bson_error_t be;
+    doc = bson_new_from_json((const uint8_t *)s, -1, &be);
+    free(s);
+    if (!doc)
+        snprintf(why, whylen, "invalid Extended JSON: %s", be.message);
+    return doc;
 }

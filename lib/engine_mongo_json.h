@@ -35,4 +35,27 @@ int mno_ejson_text_to_buf(const char *p, size_t n, struct mno_buf *out);
    writer prints it), the offset of the document's text; else 0. */
 size_t mno_ejson_rec_prefix(const char *line, size_t len, const char *ns);
 
+
+/* The largest document the server stores (BSONObjMaxUserSize). */
+#define MNO_BSON_MAX (16u * 1024 * 1024)
+
+/* The nesting limit of documents and arrays (the top-level document is level 1), the server's. */
+#define MNO_EJSON_MAX_DEPTH 100
+
+/*
+ * Checks the document doc (a jansson tree of Extended JSON, canonical or relaxed) before it
+ * is converted: every type wrapper ($oid, $numberDecimal, $date, ...) exactly as the Extended
+ * JSON specification defines it (libbson's parser takes some invalid values and makes other
+ * values of them), no key with NUL, nesting at most MNO_EJSON_MAX_DEPTH. Returns 0, or -1 with
+ * key[] holding the dotted path of the offending key (a.b.0) and why[] the reason.
+ */
+int mno_ejson_check(const json_t *doc, char *key, size_t keylen, char *why, size_t whylen);
+
+/*
+ * The reader's converter for a record's document v: mno_ejson_check, then mno_json_to_bson,
+ * else libbson's parser on json_dumps(v). Returns the document (caller destroys) or NULL with
+ * key[] (the offending key's path, may be empty) and why[] filled.
+ */
+bson_t *mno_ejson_to_bson(const json_t *v, char *key, size_t keylen, char *why, size_t whylen);
+
 #endif

@@ -141,7 +141,8 @@ static void work(const mno_recpipe *p, wctx *w, slot *b)
         else
             rc = len > p->envlen + 1 && line[len - 1] == '}' &&
                  mno_ejson_text_to_buf(line + p->envlen, len - p->envlen - 1, &w->text) == 0;
-        if (!rc) {
+        /* a document over the server's limit: the general path refuses it, naming the record */
+        if (!rc || (p->engine != MNO_ENGINE_PG && w->text.len - start > MNO_BSON_MAX)) {
             w->text.len = start;
             b->slow[b->nslow++] = i;
             continue;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include "buf.h"
 #include "stream.h"
@@ -153,29 +154,52 @@ static int pg_values(const mno_section *s, const json_t *v, const char **vals, s
     return 0;
 }
 
-/* A mongo record's value as BSON (caller destroys), or NULL with why[] holding the reason. */
+/* A mongo record's value as BSON (caller destroys), or NULL with why[] holding the reason
+   (naming the offending key). */
 static bson_t *mongo_doc(const json_t *v, char *why, size_t whylen)
 {
     if (!json_is_object(v)) {
         snprintf(why, whylen, "record value \"v\" is not an object");
         return NULL;
     }
-    /* canonical Extended JSON straight from the tree (engine_mongo_json.h); any other form
-       is printed and parsed by libbson, which also words the error */
-    bson_t *doc = bson_new();
-    if (doc && mno_json_to_bson(v, doc) == 0)
-        return doc;
-    bson_destroy(doc);
-    char *s = json_dumps(v, JSON_COMPACT);
-    if (!s) {
-        snprintf(why, whylen, "out of memory");
+    /* checked first: libbson's parser takes some invalid values and makes other values of
+       them (engine_mongo_json.h, mno_ejson_check) */
+    char key[256], r[300];
+    bson_t *doc = mno_ejson_to_bson(v, key, sizeof key, r, sizeof r);
+    if (!doc) {
+        if (key[0])
+            snprintf(why, whylen, "invalid Extended JSON at key \"%s\": %s", key, r);
+        else
+            snprintf(why, whylen, "%s", r);
+    }
+    return doc;
+}
+
+/* The lossless record form: the document's BSON bytes in base64, "bson" instead of "v"
+   (docs/format.md, version 2). The document (caller destroys) or NULL with why[]. */
+static bson_t *mongo_doc_bson(const json_t *b, char *why, size_t whylen)
+{
+    const char *s = json_string_value(b);
+    size_t n = json_string_length(b);
+    if (!s || n % 4 || n / 4 * 3 > MNO_BSON_MAX + 2) {
+        snprintf(why, whylen, "record \"bson\" is not base64 of at most 16 MiB");
         return NULL;
     }
-    bson_error_t be;
-    doc = bson_new_from_json((const uint8_t *)s, -1, &be);
-    free(s);
-    if (!doc)
-        snprintf(why, whylen, "invalid Extended JSON: %s", be.message);
+    uint8_t *buf = malloc(n / 4 * 3 + 1);
+    int len = buf ? EVP_DecodeBlock(buf, (const unsigned char *)s, (int)n) : -1;
+    if (len >= 0 && n >= 4) /* EVP_DecodeBlock counts the padding's bytes */
+        len -= (s[n - 1] == '=') + (s[n - 2] == '=');
+    bson_t *doc = NULL;
+    bson_t st;
+    size_t off;
+    if (len < 0 || strlen(s) != n)
+        snprintf(why, whylen, "record \"bson\" is not valid base64");
+    else if (len < 5 || (size_t)len > MNO_BSON_MAX || !bson_init_static(&st, buf, (size_t)len) ||
+             !bson_validate(&st, BSON_VALIDATE_NONE, &off))
+        snprintf(why, whylen, "record \"bson\" is not one well-formed BSON document of at most 16 MiB");
+    else if (!(doc = bson_new_from_data(buf, (size_t)len)))
+        snprintf(why, whylen, "out of memory");
+    free(buf);
     return doc;
 }
 
@@ -547,24 +571,88 @@ static int w_ekeys(mno_writer *w)
     return w->ekeys ? 0 : -1;
 }
 
+/*
+ * Appends doc's record line to l: the envelope pre[0..prelen) ({"t":"rec","ns":NS,"v":), the
+ * canonical text and "}\n" when that text provably parses back to doc's bytes, else the
+ * lossless form {"t":"rec","ns":NS,"bson":"BASE64"} (docs/format.md, version 2). Documents
+ * whose walk finds no suspect value (mno_ejson_suspect) round-trip by construction; the
+ * others are parsed back and compared. 0; -1 out of memory; -2 doc is not well-formed BSON
+ * (no form can carry it). On failure l is as it was.
+ */
+static int mongo_rec_line(mno_ejson_keys *kc, mno_buf *l, const char *pre, size_t prelen, const uint8_t *doc,
+                          size_t len)
+{
+    size_t at = l->len;
+    if (mno_buf_add(l, pre, prelen) < 0)
+        return -1;
+    int jr = mno_ejson_canonical_keys(kc, l, doc, len);
+    if (jr == MNO_EJSON_NOMEM) {
+        l->len = at;
+        return -1;
+    }
+    if (jr == 0 && (!mno_ejson_suspect(doc, len) ||
+                    mno_ejson_exact(l->data + at + prelen, l->len - at - prelen, doc, len)))
+        return mno_buf_add(l, "}\n", 2) < 0 ? (l->len = at, -1) : 0;
+    l->len = at;
+    bson_t st;
+    size_t off;
+    if (len > INT32_MAX / 2 || !bson_init_static(&st, doc, len) || !bson_validate(&st, BSON_VALIDATE_NONE, &off))
+        return -2;
+    /* the envelope without its "v": */
+    size_t b64 = (len + 2) / 3 * 4;
+    if (mno_buf_add(l, pre, prelen - 4) < 0 || mno_buf_add(l, "\"bson\":\"", 8) < 0 ||
+        mno_buf_grow(l, b64 + 4) < 0) {
+        l->len = at;
+        return -1;
+    }
+    EVP_EncodeBlock((unsigned char *)l->data + l->len, doc, (int)len);
+    l->len += b64;
+    if (mno_buf_add(l, "\"}\n", 3) < 0) {
+        l->len = at;
+        return -1;
+    }
+    return 0;
+}
+
+/* "record N (_id X)" for an error about the document doc, into out. */
+static void rec_name(char *out, size_t n, unsigned long long num, const uint8_t *doc, size_t len)
+{
+    bson_t st, one = BSON_INITIALIZER;
+    bson_iter_t it;
+    mno_buf b = MNO_BUF_INIT;
+    snprintf(out, n, "record %llu", num);
+    if (bson_init_static(&st, doc, len) && bson_iter_init_find(&it, &st, "_id") &&
+        bson_append_iter(&one, "_id", 3, &it) && mno_ejson_canonical(&b, bson_get_data(&one), one.len) == 0) {
+        /* { "_id" : X } -> X */
+        const char *v = strchr(b.data, ':');
+        size_t vl = v ? strlen(v) : 0;
+        if (v && vl > 4)
+            snprintf(out, n, "record %llu (_id %.*s)", num, (int)(vl - 4), v + 2);
+    } else {
+        snprintf(out, n, "record %llu (_id unreadable)", num);
+    }
+    mno_buf_release(&b);
+    bson_destroy(&one);
+}
+
 int mno_writer_rec_bson(mno_writer *w, const bson_t *doc, mno_error *e)
 {
     if (w_need_open(w, MNO_ENGINE_MONGO, e) < 0)
         return -1;
     mno_buf *l = &w->line;
     mno_buf_reset(l);
-    if (mno_buf_add(l, w->recpre.data, w->recpre.len) < 0 || w_ekeys(w) < 0)
+    if (w_ekeys(w) < 0)
         return nomem(e);
-    /* what bson_as_canonical_extended_json prints, without its cost (lib/ejson.c) */
-    int jr = mno_ejson_canonical_keys(w->ekeys, l, bson_get_data(doc), doc->len);
-    if (jr == MNO_EJSON_NOMEM)
+    /* what bson_as_canonical_extended_json prints, without its cost (lib/ejson.c), or the
+       lossless form */
+    int jr = mongo_rec_line(w->ekeys, l, w->recpre.data, w->recpre.len, bson_get_data(doc), doc->len);
+    if (jr == -1)
         return nomem(e);
-    if (jr)
-        return mno_err(e, MNO_E_FORMAT, NULL, 0, w->sec.ns,
-                       "record %llu cannot be written as Extended JSON (invalid BSON or UTF-8)",
-                       (unsigned long long)w->sec.count + 1);
-    if (mno_buf_add(l, "}\n", 2) < 0)
-        return nomem(e);
+    if (jr) {
+        char name[300];
+        rec_name(name, sizeof name, (unsigned long long)w->sec.count + 1, bson_get_data(doc), doc->len);
+        return mno_err(e, MNO_E_FORMAT, NULL, 0, w->sec.ns, "%s cannot be written (not well-formed BSON)", name);
+    }
     unsigned char d[16];
     mno_hasher_md5(w->h, bson_get_data(doc), doc->len, d);
     mno_sum_add_digest(&w->sec.sum, d);
@@ -592,17 +680,15 @@ int mno_writer_recs_bson_digest(mno_writer *w, size_t n, const uint8_t *const *d
     for (size_t r0 = 0; r0 < n; r0 += CHUNK) {
         size_t k = n - r0 < CHUNK ? n - r0 : CHUNK;
         for (size_t r = r0; r < r0 + k; r++) {
-            if (mno_buf_add(l, w->recpre.data, w->recpre.len) < 0)
+            int jr = mongo_rec_line(w->ekeys, l, w->recpre.data, w->recpre.len, docs[r], lens[r]);
+            if (jr == -1)
                 return nomem(e);
-            int jr = mno_ejson_canonical_keys(w->ekeys, l, docs[r], lens[r]);
-            if (jr == MNO_EJSON_NOMEM)
-                return nomem(e);
-            if (jr)
-                return mno_err(e, MNO_E_FORMAT, NULL, 0, w->sec.ns,
-                               "record %llu cannot be written as Extended JSON (invalid BSON or UTF-8)",
-                               (unsigned long long)(w->sec.count + (r - r0) + 1));
-            if (mno_buf_add(l, "}\n", 2) < 0)
-                return nomem(e);
+            if (jr) {
+                char name[300];
+                rec_name(name, sizeof name, (unsigned long long)(w->sec.count + (r - r0) + 1), docs[r], lens[r]);
+                return mno_err(e, MNO_E_FORMAT, NULL, 0, w->sec.ns, "%s cannot be written (not well-formed BSON)",
+                               name);
+            }
         }
         if (digests) {
             for (size_t r = 0; r < k; r++)
@@ -628,9 +714,7 @@ int mno_writer_bson_encode(const mno_writer *w, mno_ejson_keys *kc, mno_buf *out
     if (!w->open || w->sec.engine != MNO_ENGINE_MONGO)
         return -1;
     for (size_t r = 0; r < n; r++) {
-        if (mno_buf_add(out, w->recpre.data, w->recpre.len) < 0 ||
-            mno_ejson_canonical_keys(kc, out, docs[r], lens[r]) != 0 ||
-            mno_buf_add(out, "}\n", 2) < 0)
+        if (mongo_rec_line(kc, out, w->recpre.data, w->recpre.len, docs[r], lens[r]) != 0)
             return -1;
     }
     return 0;
@@ -1053,6 +1137,8 @@ static int r_rec_fast_mongo(mno_reader *r, const char *line, size_t len, mno_ite
     if (rc != 0)
         return rc < 0 ? r_err(r, e, MNO_E_NOMEM, r->sec.ns, "out of memory") : 0;
     bson_t *doc = r->docst;
+    if (r->docbuf.len > MNO_BSON_MAX)
+        return 0; /* the general path refuses it, naming the record */
     if (!bson_init_static(doc, (const uint8_t *)r->docbuf.data, r->docbuf.len))
         return r_err(r, e, MNO_E_INTERNAL, r->sec.ns, "bad document length");
     r->doc = doc;
@@ -1081,8 +1167,11 @@ static int r_rec(mno_reader *r, const char *ns, mno_item *it, mno_error *e)
     if (strcmp(ns, r->sec.ns) != 0)
         return r_err(r, e, MNO_E_FORMAT, r->sec.ns, "record of section %s inside this section", ns);
     json_t *v = json_object_get(r->obj, "v");
-    if (!v)
+    json_t *lossless = r->sec.engine == MNO_ENGINE_MONGO ? json_object_get(r->obj, "bson") : NULL;
+    if (!v && !lossless)
         return r_err(r, e, MNO_E_FORMAT, ns, "record has no \"v\"");
+    if (v && lossless)
+        return r_err(r, e, MNO_E_FORMAT, ns, "record has both \"v\" and \"bson\"");
     if (r->sec.engine == MNO_ENGINE_PG) {
         if (pg_values(&r->sec, v, r->vals, r->lens, why, sizeof why) < 0) {
             rec_key(&r->sec, v, key, sizeof key);
@@ -1091,20 +1180,19 @@ static int r_rec(mno_reader *r, const char *ns, mno_item *it, mno_error *e)
         if (pg_digest(r, it) < 0)
             return r_err(r, e, MNO_E_NOMEM, ns, "out of memory");
     } else {
-        /* a line in the writers' layout holds v's text as is: libbson parses it without
-           a second serialisation (the same bytes: jansson accepted the line) */
-        if (json_object_size(r->obj) == 3 && r->recpre.len > 0 && it->len > r->recpre.len + 1 &&
-            memcmp(it->line, r->recpre.data, r->recpre.len) == 0 && it->line[it->len - 1] == '}' &&
-            json_is_object(v)) {
-            bson_error_t be;
-            r->doc = bson_new_from_json((const uint8_t *)it->line + r->recpre.len,
-                                        (ssize_t)(it->len - r->recpre.len - 1), &be);
-        }
-        if (!r->doc)
-            r->doc = mongo_doc(v, why, sizeof why);
+        /* the values libbson's parser would change are refused first (mongo_doc) */
+        r->doc = lossless ? mongo_doc_bson(lossless, why, sizeof why) : mongo_doc(v, why, sizeof why);
         if (!r->doc) {
-            rec_key(&r->sec, v, key, sizeof key);
+            if (v)
+                rec_key(&r->sec, v, key, sizeof key);
+            else
+                key[0] = '\0';
             return r_err(r, e, MNO_E_FORMAT, ns, "%s%s", key, why);
+        }
+        if (r->doc->len > MNO_BSON_MAX) {
+            rec_key(&r->sec, v, key, sizeof key);
+            return r_err(r, e, MNO_E_FORMAT, ns, "%sdocument of %u bytes is over the server's 16 MiB limit",
+                         key, r->doc->len);
         }
         mno_hasher_md5(r->h, bson_get_data(r->doc), r->doc->len, it->digest);
         it->doc = r->doc;
@@ -1557,7 +1645,11 @@ int mno_stream_seal(mno_in *in, mno_out *out, const char *producer, mno_error *e
             wrc = mno_writer_begin(w, it.section->ns, it.obj, e);
             break;
         case MNO_ITEM_REC:
-            wrc = mno_writer_rec_json(w, it.v, e);
+            /* a mongo record as its bytes: the lossless form ("bson", no v) is sealed too */
+            if (it.section && it.section->engine == MNO_ENGINE_MONGO && it.doc)
+                wrc = mno_writer_rec_bson(w, it.doc, e);
+            else
+                wrc = mno_writer_rec_json(w, it.v, e);
             break;
         case MNO_ITEM_END:
             wrc = mno_writer_end(w, e);

@@ -8,6 +8,10 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: mongodump-client insert URI COLL          < extended JSON lines\n"
+            "       mongodump-client insert-hex URI COLL      < BSON hex lines: each document with\n"
+            "                                                  _id N (its line number) put first, inserted\n"
+            "                                                  as is (no validation); prints 'inserted K\n"
+            "                                                  refused M' (refusals on stderr)\n"
             "       mongodump-client count URI COLL [FILTER]   number of matching documents\n"
             "       mongodump-client hex URI COLL [FILTER]     'db.coll<TAB>hex' per document, _id order\n"
             "       mongodump-client ids URI COLL [FILTER]     canonical Extended JSON of each _id\n"
@@ -183,6 +187,49 @@ static int do_archive_hex(const char *path)
     return 0;
 }
 
+/* insert-hex: BSON hex lines, each with _id N in front, inserted byte for byte. */
+static int do_insert_hex(mongoc_collection_t *c)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    long ok = 0, bad = 0, num = 0;
+    bson_t *opts = BCON_NEW("validate", BCON_BOOL(false));
+    while ((n = getline(&line, &cap, stdin)) > 0) {
+        num++;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        size_t len = (size_t)n / 2;
+        uint8_t *b = malloc(len + 1);
+        for (size_t i = 0; i < len; i++) {
+            unsigned v;
+            sscanf(line + 2 * i, "%2x", &v);
+            b[i] = (uint8_t)v;
+        }
+        bson_t src, d = BSON_INITIALIZER;
+        bson_error_t be;
+        if (!bson_init_static(&src, b, len) || bson_has_field(&src, "_id")) {
+            fprintf(stderr, "mongodump-client: line %ld: skipped (not a document, or has an _id)\n", num);
+            bad++;
+        } else {
+            bson_append_int32(&d, "_id", 3, (int32_t)num);
+            bson_concat(&d, &src);
+            if (mongoc_collection_insert_one(c, &d, opts, NULL, &be)) {
+                ok++;
+            } else {
+                fprintf(stderr, "mongodump-client: line %ld: refused: %s\n", num, be.message);
+                bad++;
+            }
+        }
+        bson_destroy(&d);
+        free(b);
+    }
+    free(line);
+    bson_destroy(opts);
+    printf("inserted %ld refused %ld\n", ok, bad);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3)
@@ -223,6 +270,8 @@ int main(int argc, char **argv)
         snprintf(ns, sizeof ns, "%s.%s", db, argv[3]);
         if (strcmp(cmd, "insert") == 0) {
             rc = do_insert(c);
+        } else if (strcmp(cmd, "insert-hex") == 0) {
+            rc = do_insert_hex(c);
         } else if (strcmp(cmd, "count") == 0) {
             int64_t n = mongoc_collection_count_documents(c, filter, NULL, NULL, NULL, &be);
             if (n < 0)
