@@ -139,7 +139,8 @@ hostile() {
     t=$(new_target type)
     run mno-restore --target "$t" --create --quiet "$BATS_TEST_TMPDIR/type.mnoa"
     [ "$status" -eq 2 ]
-    [ "${output%$'\n'mno-restore: section public.tenants rolled back: *}" = "mno-restore: error: $BATS_TEST_TMPDIR/type.mnoa:2: section public.tenants: --create: column \"id\": type \"$ty\" is not a type name (it holds a ; quote, comment or control character)" ]
+    pty=${ty//$'\n'/\\n} # messages escape control characters
+    [ "${output%$'\n'mno-restore: section public.tenants rolled back: *}" = "mno-restore: error: $BATS_TEST_TMPDIR/type.mnoa:2: section public.tenants: --create: column \"id\": type \"$pty\" is not a type name (it holds a ; quote, comment or control character)" ]
     [ "$(q "$t" "SELECT to_regclass('public.tenants') IS NULL")" = t ]
   done
   # text the server does not take as one type name, or no such type
