@@ -374,7 +374,9 @@ static int ddl_from_columns(PGconn *c, const mno_section *s, const char *qtable,
             return nomem(e, s->ns);
     }
     json_t *key = json_object_get(s->begin, "key");
-    if (json_array_size(key) > 0) {
+    /* a key of every column is the dump's stand-in for a table without one (its columns may
+       be NULL or have no btree order, json): no primary key then */
+    if (json_array_size(key) > 0 && json_array_size(key) < s->ncols) {
         if (mno_buf_adds(b, ", PRIMARY KEY (") < 0)
             return nomem(e, s->ns);
         for (size_t i = 0; i < json_array_size(key); i++) {

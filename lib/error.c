@@ -10,8 +10,10 @@ void mno_error_clear(mno_error *e)
         memset(e, 0, sizeof *e);
 }
 
-/* Escapes s into out[n]: at most cut bytes of s (0: all), then "..." when cut. */
-static char *escape(const char *s, size_t cut, char *out, size_t n)
+/* Escapes s into out[n]: at most cut bytes of s (0: all), then "..." when cut. With lines,
+   a line break followed by two spaces is kept (a message's own indented continuation lines:
+   nothing after it can stand at the start of a line, where a tool's own lines begin). */
+static char *escape_lines(const char *s, size_t cut, int lines, char *out, size_t n)
 {
     size_t o = 0;
     const unsigned char *p = (const unsigned char *)(s ? s : "");
@@ -33,7 +35,10 @@ static char *escape(const char *s, size_t cut, char *out, size_t n)
             }
             break;
         }
-        if (*p == '\n')
+        if (*p == '\n' && lines && p[1] == ' ' && p[2] == ' ') {
+            tmp[0] = '\n';
+            k = 1;
+        } else if (*p == '\n')
             k = (size_t)snprintf(tmp, sizeof tmp, "\\n");
         else if (*p == '\t')
             k = (size_t)snprintf(tmp, sizeof tmp, "\\t");
@@ -55,6 +60,16 @@ static char *escape(const char *s, size_t cut, char *out, size_t n)
     }
     out[o] = '\0';
     return out;
+}
+
+static char *escape(const char *s, size_t cut, char *out, size_t n)
+{
+    return escape_lines(s, cut, 0, out, n);
+}
+
+char *mno_lines_msg(const char *s, char *out, size_t n)
+{
+    return escape_lines(s, 0, 1, out, n);
 }
 
 char *mno_name_msg(const char *s, char *out, size_t n)
@@ -96,10 +111,11 @@ int mno_verr(mno_error *e, int code, const char *input, long long line, const ch
     snprintf(e->object, sizeof e->object, "%s", object ? object : "");
     e->line = line;
     mno_err_prefix(input, line, object, pre, sizeof pre);
-    /* a message is one line: whatever a name or a server's text holds is escaped */
+    /* a message is one line (and its own indented continuation lines): whatever a name or a
+       server's text holds is escaped */
     char body[sizeof e->msg], esc[sizeof e->msg];
     vsnprintf(body, sizeof body, fmt, ap);
-    mno_text_msg(body, esc, sizeof esc);
+    mno_lines_msg(body, esc, sizeof esc);
     size_t k = strlen(pre);
     if (k >= sizeof e->msg)
         k = sizeof e->msg - 1;

@@ -63,6 +63,10 @@ char *mno_name_msg(const char *s, char *out, size_t n);
    truncated to fit). Returns out. */
 char *mno_text_msg(const char *s, char *out, size_t n);
 
+/* Like mno_text_msg, but a line break followed by two spaces is kept: a message's own
+   indented continuation lines (a list of dangling references). Returns out. */
+char *mno_lines_msg(const char *s, char *out, size_t n);
+
 /*
  * The prefix mno_err puts in front of a message for input, line and object (each may be
  * NULL/0): "input:line: section OBJ: ", with the names escaped and cut as above. For callers
