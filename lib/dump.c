@@ -274,7 +274,6 @@ int mno_dump_run(mno_dump *d, mno_progress *progress, mno_error *e)
     oo.zstd = c->zstd || (plen > 4 && strcmp(path + plen - 4, ".zst") == 0);
     oo.level = c->level;
     oo.threads = c->threads;
-    oo.mode = 0600;
 
     if (!d->planned)
         return mno_err(e, MNO_E_INTERNAL, NULL, 0, NULL, "dump run before plan");
@@ -284,7 +283,7 @@ int mno_dump_run(mno_dump *d, mno_progress *progress, mno_error *e)
         mno_out_abort(out);
         return -1;
     }
-    if (mno_out_finish(out, e) < 0) /* finish removed the partial file and freed out */
+    if (mno_out_finish(out, e) < 0) /* finish removed the temporary file and freed out */
         goto fail;
     mno_progress_finish(progress);
     return 0;
