@@ -200,6 +200,8 @@ int main(int argc, char **argv)
     status = 0;
     goto done;
 fail:
+    mno_redact_error(&e, o.c.source);   /* no credential in a message, whoever wrote it */
+    mno_redact_error(&e, o.c.o.hub_uri);
     fprintf(stderr, "mno-dump: error: %s\n", e.msg);
 done:
     mno_buf_release(&b);

@@ -167,6 +167,9 @@ int main(int argc, char **argv)
     if (parse_opts(argc, argv, &o) != 0)
         return 2;
     if (mno_verify(&o.v, &rep, &e) < 0) {
+        mno_redact_error(&e, o.v.target);   /* no credential in a message, whoever wrote it */
+        mno_redact_error(&e, o.v.source);
+        mno_redact_error(&e, o.v.hub_uri);
         fprintf(stderr, "mno-verify: error: %s\n", e.msg);
         goto done;
     }
