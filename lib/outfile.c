@@ -224,14 +224,25 @@ mno_outfile *mno_outfile_open(const char *path, mno_error *e)
         return f;
     }
     struct stat st;
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
-        /* a device, a FIFO or a socket: written in place, never truncated, nothing created */
-        int fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+    if (lstat(path, &st) == 0 && !S_ISLNK(st.st_mode) && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+        /* a device, a FIFO or a socket: written in place, never truncated, nothing created;
+           only one of the caller's own or root's (a FIFO planted in a shared directory by
+           another user would hand that user the data) */
+        if (st.st_uid != geteuid() && st.st_uid != 0) {
+            mno_err(e, MNO_E_IO, path, 0, NULL, "cannot write: not a regular file and owned by another user");
+            goto fail;
+        }
+        int fd = open(path, O_WRONLY | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0) {
             mno_err(e, MNO_E_IO, path, 0, NULL, "cannot open: %s", strerror(errno));
             goto fail;
         }
         if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+            if (st.st_uid != geteuid() && st.st_uid != 0) {
+                close(fd);
+                mno_err(e, MNO_E_IO, path, 0, NULL, "cannot write: not a regular file and owned by another user");
+                goto fail;
+            }
             f->fd = fd;
             f->own_fd = 1;
             return f;

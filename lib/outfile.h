@@ -12,9 +12,12 @@
  *   /dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N
  *                           that descriptor of the process, written as it is (dup'ed: its
  *                           offset and O_APPEND stay the shell's).
- *   an existing device, FIFO or socket (following links: /dev/null, a named pipe)
+ *   an existing device, FIFO or socket (/dev/null, a named pipe; not through a link), the
+ *   caller's own or root's
  *                           opened for writing in place: no temporary file, nothing renamed
- *                           (never truncated: such a file has nothing to truncate).
+ *                           (never truncated: such a file has nothing to truncate). One
+ *                           owned by another user is an error (planted in a shared
+ *                           directory, it would hand that user the data).
  *   anything else           a regular file: a temporary file NAME.XXXXXX.partial (a random
  *                           suffix) is created in the directory of the path with
  *                           O_CREAT|O_EXCL|O_NOFOLLOW, mode exactly 0600 whatever the
@@ -23,8 +26,8 @@
  *                           final name changes before that rename: a failed run leaves an
  *                           existing file (or symbolic link) as it was and no temporary file.
  *                           A final name that is a symbolic link is replaced by the new file
- *                           (the link itself, atomically): its target is never opened,
- *                           written or chmod'ed. A directory is an error.
+ *                           (the link itself, atomically), whatever it points to: its target
+ *                           is never opened, written or chmod'ed. A directory is an error.
  *
  * A temporary file is never opened through a link, never reused and never truncated: a link
  * or file planted at any name beside the target is left alone.

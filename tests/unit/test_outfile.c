@@ -230,6 +230,26 @@ static void test_in_place(void **state)
     close(fd);
     assert_string_equal(get(p), "head tail\n");
     unlink(p);
+    /* a link to a FIFO is replaced like any link: the FIFO is never opened */
+    const char *fifo = tpath("fifo"), *link = tpath("to-fifo");
+    assert_int_equal(mkfifo(fifo, 0666), 0);
+    assert_int_equal(symlink(fifo, link), 0);
+    f = mno_outfile_open(link, &e);
+    assert_non_null(f);
+    assert_true(mno_outfile_is_temp(f));
+    assert_int_equal(mno_outfile_commit(f, &e), 0);
+    assert_true(S_ISREG(mode_of(link)));
+    assert_true(S_ISFIFO(mode_of(fifo)));
+    unlink(link);
+    /* a FIFO of another user's (planted in a shared directory) is refused */
+    if (geteuid() == 0) {
+        assert_int_equal(chown(fifo, 65534, 65534), 0);
+        assert_null(mno_outfile_open(fifo, &e));
+        char want[600];
+        snprintf(want, sizeof want, "%s: cannot write: not a regular file and owned by another user", fifo);
+        assert_string_equal(e.msg, want);
+    }
+    unlink(fifo);
     assert_int_equal(entries(), 0);
 }
 
