@@ -2,7 +2,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +11,7 @@
 #include <unistd.h>
 #include <zstd.h>
 #include "codec.h"
+#include "outfile.h"
 
 /* ---- input ---- */
 
@@ -299,10 +299,8 @@ typedef struct out_zq {
 
 struct mno_out {
     int fd;
-    int is_stdout;            /* stdout, or a path that is no regular file: no partial, no rename */
-    int close_fd;             /* such a path: its fd is ours to close */
-    char *path;               /* final name (NULL for stdout) */
-    char *partial;            /* path.partial (NULL for stdout) */
+    mno_outfile *file;        /* where fd comes from (outfile.h: a temporary file renamed by
+                                 finish, or written in place); NULL for mno_out_fdopen */
     const char *name;         /* for messages */
     ZSTD_CCtx *cz;            /* NULL: plain */
     char *ib;                 /* uncompressed bytes waiting: [0, ilen) */
@@ -484,54 +482,16 @@ mno_out *mno_out_open(const char *path, const mno_out_opts *opts, mno_error *e)
         def.zstd = n > 4 && strcmp(path + n - 4, ".zst") == 0;
         opts = &def;
     }
-    struct stat pst;
     mno_out *o = calloc(1, sizeof *o);
     if (!o) {
         mno_err(e, MNO_E_NOMEM, path, 0, NULL, "out of memory");
         return NULL;
     }
     o->fd = -1;
-    if (to_stdout) {
-        o->fd = 1;
-        o->is_stdout = 1;
-        o->name = "<stdout>";
-    } else if ((lstat(path, &pst) == 0 && S_ISLNK(pst.st_mode)) ||
-               (stat(path, &pst) == 0 && !S_ISREG(pst.st_mode))) {
-        /* a device, a pipe or a symbolic link (-o /dev/null, a fifo, /dev/stdout): written
-           in place; renaming a partial file over it would replace it with a file */
-        o->fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-        if (o->fd < 0) {
-            mno_err(e, MNO_E_IO, path, 0, NULL, "cannot open: %s", strerror(errno));
-            goto fail;
-        }
-        o->is_stdout = 1;
-        o->close_fd = 1;
-        if (!(o->path = strdup(path))) {
-            mno_err(e, MNO_E_NOMEM, path, 0, NULL, "out of memory");
-            goto fail;
-        }
-        o->name = o->path;
-    } else {
-        o->path = strdup(path);
-        o->partial = malloc(strlen(path) + sizeof ".partial");
-        if (!o->path || !o->partial) {
-            mno_err(e, MNO_E_NOMEM, path, 0, NULL, "out of memory");
-            goto fail;
-        }
-        strcpy(o->partial, path);
-        strcat(o->partial, ".partial");
-        o->name = o->path;
-        int mode = opts->mode ? opts->mode : 0600;
-        o->fd = open(o->partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-        if (o->fd < 0) {
-            mno_err(e, MNO_E_IO, o->partial, 0, NULL, "cannot create: %s", strerror(errno));
-            goto fail;
-        }
-        if (fchmod(o->fd, (mode_t)mode) < 0) {
-            mno_err(e, MNO_E_IO, o->partial, 0, NULL, "cannot set mode: %s", strerror(errno));
-            goto fail;
-        }
-    }
+    if (!(o->file = mno_outfile_open(to_stdout ? "-" : path, e)))
+        goto fail;
+    o->fd = mno_outfile_fd(o->file);
+    o->name = mno_outfile_name(o->file);
     struct stat fst;
     o->is_reg = fstat(o->fd, &fst) == 0 && S_ISREG(fst.st_mode);
     out_pipe_size(o);
@@ -590,6 +550,8 @@ mno_out *mno_out_fdopen(int fd, const char *name, const mno_out_opts *opts, mno_
     mno_out *o = mno_out_open("-", opts, e);
     if (o) {
         struct stat st;
+        mno_outfile_abort(o->file); /* stdout: nothing to close */
+        o->file = NULL;
         o->fd = fd;
         o->name = name ? name : "<fd>";
         o->is_reg = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
@@ -618,55 +580,22 @@ int mno_out_write(mno_out *o, const void *p, size_t n, mno_error *e)
     return 0;
 }
 
-/* fsyncs the directory holding path, so that a rename is durable. */
-static int fsync_dir(const char *path, mno_error *e)
-{
-    char *copy = strdup(path);
-    if (!copy)
-        return mno_err(e, MNO_E_NOMEM, path, 0, NULL, "out of memory");
-    int rc = 0;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        if (fsync(fd) < 0 && errno != EINVAL)
-            rc = mno_err(e, MNO_E_IO, path, 0, NULL, "cannot sync directory: %s", strerror(errno));
-        close(fd);
-    }
-    free(copy);
-    return rc;
-}
-
 int mno_out_finish(mno_out *o, mno_error *e)
 {
     int rc = -1;
     if (zq_stop(o, 0, e) < 0 || out_drain(o, o->cz ? ZSTD_e_end : ZSTD_e_continue, e) < 0)
         goto done;
-    if (o->is_stdout) {
-        struct stat st;
-        if (fstat(o->fd, &st) == 0 && S_ISREG(st.st_mode) && fsync(o->fd) < 0) {
-            mno_err(e, MNO_E_IO, o->name, 0, NULL, "cannot sync: %s", strerror(errno));
-            goto done;
-        }
-        rc = 0;
+    if (o->file) {
+        rc = mno_outfile_commit(o->file, e);
+        o->file = NULL;
         goto done;
     }
-    if (fsync(o->fd) < 0) {
-        mno_err(e, MNO_E_IO, o->partial, 0, NULL, "cannot sync: %s", strerror(errno));
+    struct stat st;   /* an fd of the caller's: synced when it is a regular file */
+    if (fstat(o->fd, &st) == 0 && S_ISREG(st.st_mode) && fsync(o->fd) < 0) {
+        mno_err(e, MNO_E_IO, o->name, 0, NULL, "cannot sync: %s", strerror(errno));
         goto done;
     }
-    int fd = o->fd;
-    o->fd = -1;
-    if (close(fd) < 0) {
-        mno_err(e, MNO_E_IO, o->partial, 0, NULL, "cannot close: %s", strerror(errno));
-        goto done;
-    }
-    if (rename(o->partial, o->path) < 0) {
-        mno_err(e, MNO_E_IO, o->partial, 0, NULL, "cannot rename to %s: %s", o->path,
-                strerror(errno));
-        goto done;
-    }
-    free(o->partial);
-    o->partial = NULL; /* renamed: nothing to remove */
-    rc = fsync_dir(o->path, e);
+    rc = 0;
 done:
     mno_out_abort(o);
     return rc;
@@ -677,10 +606,7 @@ void mno_out_abort(mno_out *o)
     if (!o)
         return;
     zq_stop(o, 1, NULL);
-    if ((!o->is_stdout || o->close_fd) && o->fd >= 0)
-        close(o->fd);
-    if (o->partial)
-        unlink(o->partial);
+    mno_outfile_abort(o->file);
     ZSTD_freeCCtx(o->cz);
     if (o->zq) {
         for (size_t i = 0; i < OUT_ZQ; i++)
@@ -692,8 +618,6 @@ void mno_out_abort(mno_out *o)
         free(o->ib);
     }
     free(o->ob);
-    free(o->path);
-    free(o->partial);
     free(o);
 }
 

@@ -63,28 +63,31 @@ typedef struct mno_out_opts {
     int zstd;          /* 1: compress with zstd */
     int level;         /* zstd level (default 3) */
     int threads;       /* zstd worker threads (0: single-threaded) */
-    int mode;          /* file mode for created files (default 0600) */
+    int mode;          /* unused: a created file is always 0600 (outfile.h) */
 } mno_out_opts;
 
 #define MNO_OUT_OPTS_INIT {0, 3, 0, 0600}
 
 /*
- * Opens path for writing ("-" or NULL = stdout). A file is written as path.partial
- * (mode opts->mode) and renamed to path only by mno_out_finish; mno_out_abort removes the
- * partial file. A path that exists and is not a regular file (/dev/null, a fifo) is written
- * in place. If opts is NULL, defaults are used and zstd is chosen when path ends in
- * ".zst". Returns a writer, or NULL with e filled.
+ * Opens path for writing ("-" or NULL = stdout) through outfile.h: a file is written as a
+ * private temporary file beside path (NAME.XXXXXX.partial, mode 0600, never through a
+ * link) and renamed over path only by mno_out_finish; mno_out_abort removes it and leaves
+ * path as it was. A device or a FIFO (/dev/null, a named pipe) and /dev/stdout, /dev/fd/N
+ * are written in place. If opts is NULL, defaults are used and zstd is chosen when path
+ * ends in ".zst". Returns a writer, or NULL with e filled.
  */
 mno_out *mno_out_open(const char *path, const mno_out_opts *opts, mno_error *e);
-/* Same over an open fd (a pipe, a socket), written as stdout is: no partial file, never
+/* Same over an open fd (a pipe, a socket), written as stdout is: no temporary file, never
    closed by finish or abort (the caller closes it). name is for messages (borrowed). */
 mno_out *mno_out_fdopen(int fd, const char *name, const mno_out_opts *opts, mno_error *e);
 /* Writes n bytes. Returns 0, or -1 with e filled. */
 int mno_out_write(mno_out *o, const void *p, size_t n, mno_error *e);
-/* Ends the zstd frame, flushes, fsyncs and renames path.partial to path; frees o.
-   Returns 0, or -1 with e filled (the partial file is removed). */
+/* Ends the zstd frame, flushes and commits the file (mno_outfile_commit: fsync, rename over
+   path, fsync of the directory); frees o. Returns 0, or -1 with e filled (naming the file,
+   with the system's reason; the temporary file is removed, path is as it was). */
 int mno_out_finish(mno_out *o, mno_error *e);
-/* Discards: removes the partial file (stdout is left as is); frees o. Accepts NULL. */
+/* Discards: removes the temporary file (path and stdout are left as they were); frees o.
+   Accepts NULL. */
 void mno_out_abort(mno_out *o);
 /* Uncompressed bytes written so far. */
 unsigned long long mno_out_bytes(const mno_out *o);

@@ -41,38 +41,14 @@ static void on_tick(void *arg)
 }
 
 /*
- * Defence in depth: the engines never put a password in a message, but should a server or
- * library echo the URI, the password is cut out of e->msg here as well.
+ * Defence in depth: the engines cut credentials out of their messages, but should a server
+ * or library echo the URI or a piece of a password anywhere, it is cut out of e->msg here
+ * as well (the source's and the hub's).
  */
-static void scrub(mno_error *e, const char *uri)
+static void scrub(mno_error *e, const mno_dump_cfg *c)
 {
-    if (!e || !uri)
-        return;
-    const char *auth = strstr(uri, "://");
-    if (!auth)
-        return;
-    auth += 3;
-    const char *end = auth + strcspn(auth, "/?#");
-    const char *at = NULL;
-    for (const char *p = auth; p < end; p++)
-        if (*p == '@')
-            at = p;
-    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-    if (!colon || at - colon < 2)
-        return;
-    char secret[512];
-    size_t n = (size_t)(at - colon - 1);
-    if (n >= sizeof secret)
-        n = sizeof secret - 1;
-    memcpy(secret, colon + 1, n);
-    secret[n] = '\0';
-    char *hit;
-    while ((hit = strstr(e->msg, secret)) != NULL) {
-        memmove(hit + 3, hit + n, strlen(hit + n) + 1);
-        memcpy(hit, "***", 3);
-        if (n < 3)
-            break;
-    }
+    mno_redact_error(e, c->source);
+    mno_redact_error(e, c->o.hub_uri);
 }
 
 const char *mno_dump_object_word(const mno_dump *d)
@@ -159,7 +135,7 @@ int mno_dump_open(mno_dump **out, const mno_dump_cfg *c, mno_error *e)
     *out = d;
     return 0;
 fail:
-    scrub(e, c->source);
+    scrub(e, c);
     mno_dump_free(d);
     return -1;
 }
@@ -283,7 +259,7 @@ int mno_dump_run_to(mno_dump *d, mno_out *out, mno_progress *progress, mno_error
 done:
     if (rc < 0) {
         mno_progress_clear(progress);
-        scrub(e, c->source);
+        scrub(e, c);
     }
     mno_writer_free(w);
     json_decref(h);
@@ -300,7 +276,6 @@ int mno_dump_run(mno_dump *d, mno_progress *progress, mno_error *e)
     oo.zstd = c->zstd || (plen > 4 && strcmp(path + plen - 4, ".zst") == 0);
     oo.level = c->level;
     oo.threads = c->threads;
-    oo.mode = 0600;
 
     if (!d->planned)
         return mno_err(e, MNO_E_INTERNAL, NULL, 0, NULL, "dump run before plan");
@@ -310,13 +285,13 @@ int mno_dump_run(mno_dump *d, mno_progress *progress, mno_error *e)
         mno_out_abort(out);
         return -1;
     }
-    if (mno_out_finish(out, e) < 0) /* finish removed the partial file and freed out */
+    if (mno_out_finish(out, e) < 0) /* finish removed the temporary file and freed out */
         goto fail;
     mno_progress_finish(progress);
     return 0;
 fail:
     mno_progress_clear(progress);
-    scrub(e, c->source);
+    scrub(e, c);
     return -1;
 }
 

@@ -52,19 +52,8 @@ int mno_mongo_open(mno_engine **out, const char *uri, int role, mno_error *e)
     m->uri_redacted = strdup(red);
     m->uri = mongoc_uri_new_with_error(uri ? uri : "", &be);
     if (!m->uri) {
-        /* libmongoc's reason, with any piece of the password cut out */
         char why[sizeof be.message];
         snprintf(why, sizeof why, "%s", be.message);
-        const char *auth = uri ? strstr(uri, "://") : NULL;
-        const char *at = auth ? strrchr(auth + 3, '@') : NULL;
-        const char *colon = at ? memchr(auth + 3, ':', (size_t)(at - auth - 3)) : NULL;
-        if (colon && at - colon > 1) {
-            char secret[512];
-            snprintf(secret, sizeof secret, "%.*s", (int)(at - colon - 1), colon + 1);
-            char *hit = strstr(why, secret);
-            if (hit)
-                snprintf(hit, sizeof why - (size_t)(hit - why), "***");
-        }
         mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "invalid mongodb uri '%s'%s%s", red, *why ? ": " : "", why);
         goto fail;
     }
@@ -92,6 +81,9 @@ int mno_mongo_open(mno_engine **out, const char *uri, int role, mno_error *e)
     *out = (mno_engine *)m;
     return 0;
 fail:
+    /* libmongoc's reasons echo host names, lowercased, where a password's tail after an
+       unescaped '@' ends up ("Failed to resolve 'tail@127.0.0.1'"): every secret cut out */
+    mno_redact_error(e, uri);
     mno_mongo_close((mno_engine *)m);
     return -1;
 }

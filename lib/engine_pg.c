@@ -90,50 +90,6 @@ int mno_pg_session_setup(PGconn *c, mno_error *e)
     return mno_pg_exec(c, sql, NULL, e);
 }
 
-/* Replaces every occurrence of needle in e->msg by with. */
-static void msg_replace(mno_error *e, const char *needle, const char *with)
-{
-    size_t nl = strlen(needle), o = 0;
-    char out[sizeof e->msg];
-    const char *p = e->msg, *hit;
-    if (nl == 0 || !strstr(p, needle))
-        return;
-    while ((hit = strstr(p, needle)) != NULL && o < sizeof out) {
-        o += (size_t)snprintf(out + o, sizeof out - o, "%.*s%s", (int)(hit - p), p, with);
-        p = hit + nl;
-    }
-    if (o < sizeof out)
-        snprintf(out + o, sizeof out - o, "%s", p);
-    memcpy(e->msg, out, sizeof e->msg);
-    e->msg[sizeof e->msg - 1] = '\0';
-}
-
-/*
- * libpq echoes a conninfo it cannot parse (a mistyped scheme: 'missing "=" after "..."') and
- * takes the pieces of a password with an unescaped '/' for a host or port ('invalid integer
- * value "..."'): cut the conninfo and every quoted piece of the password out of its message.
- */
-static void scrub_libpq(mno_error *e, const char *conninfo, const char *redacted)
-{
-    msg_replace(e, conninfo, redacted);
-    const char *auth = strstr(conninfo, "://");
-    const char *at = auth ? strrchr(auth + 3, '@') : NULL;
-    const char *colon = at ? memchr(auth + 3, ':', (size_t)(at - auth - 3)) : NULL;
-    if (!colon)
-        return;
-    for (const char *p = colon + 1; p < at;) {
-        size_t n = strcspn(p, "/?#@");
-        if (p + n > at)
-            n = (size_t)(at - p);
-        if (n > 0 && n < 500) {
-            char q[512];
-            snprintf(q, sizeof q, "\"%.*s\"", (int)n, p);
-            msg_replace(e, q, "\"***\"");
-        }
-        p += n + 1;
-    }
-}
-
 PGconn *mno_pg_connect(const char *conninfo, const char *redacted, mno_error *e)
 {
     PGconn *c = PQconnectdb(conninfo ? conninfo : "");
@@ -141,7 +97,10 @@ PGconn *mno_pg_connect(const char *conninfo, const char *redacted, mno_error *e)
         char what[1200];
         snprintf(what, sizeof what, "cannot connect to postgresql at '%s'", redacted ? redacted : "");
         mno_pg_err(e, c, NULL, NULL, what);
-        scrub_libpq(e, conninfo ? conninfo : "", redacted ? redacted : "");
+        /* libpq echoes a conninfo it cannot parse, and the pieces of a password that its URI
+           parser took for a host name or a port ('could not translate host name "TAIL@h"',
+           'invalid integer value "..."'): every secret of the conninfo is cut out */
+        mno_redact_error(e, conninfo);
         PQfinish(c);
         return NULL;
     }

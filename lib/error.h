@@ -77,11 +77,7 @@ char *mno_err_prefix(const char *input, long long line, const char *object, char
 /* Exit status for a tool: 0 for MNO_OK, 2 for any error (1 is mno-verify's "differs"). */
 int mno_exit_status(const mno_error *e);
 
-/*
- * Copies uri into out (size n) with any password removed ("postgresql://u@h/db",
- * "mongodb://u@h/"); keyword/value conninfo strings lose their password=... item.
- * For messages, logs and archive headers. Returns out.
- */
-char *mno_redact_uri(const char *uri, char *out, size_t n);
+/* mno_redact_uri and mno_redact_msg (credentials out of messages) are in redact.h. */
+#include "redact.h"
 
 #endif

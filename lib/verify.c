@@ -38,6 +38,7 @@ static int compare_section(const mno_engine_ops *ops, mno_engine *en, const mno_
     if (exists == 2) {   /* the table lacks columns of the archive: its rows cannot match */
         vs->status = MNO_VS_DIFFERS;
         vs->has_actual = 1;
+        mno_redact_error(e, o->target);
         vs->note = strdup(e->msg);
         mno_error_clear(e);
         if (!vs->note)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "args.h"
+#include "outfile.h"
 #include "stream.h"
 
 static const char usage[] =
@@ -19,7 +20,9 @@ static const char usage[] =
     "  --check          verify every count and sum and the trailer; print a summary\n"
     "  --seal           recompute every count and sum and the trailer and write the\n"
     "                   archive (after a deliberate edit with jq or sed)\n"
-    "    -o FILE        write to FILE (default stdout); FILE appears only when complete\n"
+    "    -o FILE        write to FILE (default stdout): a new file (mode 0600) that\n"
+    "                   replaces FILE only when complete (a symbolic link FILE is\n"
+    "                   replaced, never written through)\n"
     "    -z             compress with zstd (implied by a FILE ending in .zst)\n"
     "    --level N      zstd level (default 3)\n"
     "    --threads N    zstd worker threads (default 0: one compressing thread)\n"
@@ -244,6 +247,7 @@ static int run_seal(const struct opts *o, mno_in *in)
     oo.threads = o->threads;
     if (o->max_line)
         mno_in_set_max_line(in, o->max_line);
+    mno_outfile_catch_signals(); /* a signal removes the temporary file */
     mno_out *out = mno_out_open(o->output, &oo, &e);
     if (!out)
         return fail(&e);

@@ -3,7 +3,6 @@
 #include <getopt.h>
 #include <limits.h>
 #include <malloc.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 #include "args.h"
 #include "dump.h"
+#include "outfile.h"
 
 static const char usage[] =
     "usage: mno-dump --source URI --tenant NAME [options]\n"
@@ -36,8 +36,9 @@ static const char usage[] =
     "                     (tab-separated), dump nothing; and the dangling references\n"
     "  --allow-dangling   rows linking to rows that are not in the archive are a warning\n"
     "                     (without it an error: no archive is written)\n"
-    "  -o FILE            write to FILE (default stdout); written as FILE.partial (mode\n"
-    "                     0600) and renamed only when complete\n"
+    "  -o FILE            write to FILE (default stdout): written as a new file (mode\n"
+    "                     0600) that replaces FILE only when complete; a symbolic link\n"
+    "                     FILE is replaced, never written through\n"
     "  -z                 compress with zstd (implied by a FILE ending in .zst)\n"
     "  --level N          zstd level (default 3)\n"
     "  --threads N        zstd worker threads (default 0: one compressing thread)\n"
@@ -160,31 +161,6 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     return 0;
 }
 
-/* On a signal: remove FILE.partial (the only thing on disk) and leave. */
-static char partial[PATH_MAX + 16];
-
-static void on_signal(int sig)
-{
-    if (partial[0])
-        unlink(partial);
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-static void catch_signals(const char *output)
-{
-    if (!output || !strcmp(output, "-"))
-        return;
-    snprintf(partial, sizeof partial, "%s.partial", output);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        sigaction(sigs[i], &sa, NULL);
-}
-
 int main(int argc, char **argv)
 {
     struct opts o;
@@ -233,7 +209,7 @@ int main(int argc, char **argv)
     }
     p = mno_progress_new(2, o.quiet ? MNO_PROGRESS_OFF
                                     : o.progress ? MNO_PROGRESS_ON : MNO_PROGRESS_AUTO);
-    catch_signals(o.c.output);
+    mno_outfile_catch_signals(); /* a signal removes the temporary file */
     if (mno_dump_run(d, p, &e) < 0)
         goto fail;
     if (mno_dump_warning(d))
@@ -241,6 +217,8 @@ int main(int argc, char **argv)
     status = 0;
     goto done;
 fail:
+    mno_redact_error(&e, o.c.source);   /* no credential in a message, whoever wrote it */
+    mno_redact_error(&e, o.c.o.hub_uri);
     fprintf(stderr, "mno-dump: error: %s\n", e.msg);
 done:
     mno_buf_release(&b);

@@ -227,6 +227,7 @@ int main(int argc, char **argv)
         if (o.c.dry_run && res.n > 0 && (e.code == MNO_E_USAGE || e.code == MNO_E_CONFLICT))
             dry_report(&res);
         fflush(stdout);
+        mno_redact_error(&e, o.c.target);   /* no credential in a message, whoever wrote it */
         fprintf(stderr, "mno-restore: error: %s\n", e.msg);
         if (!o.c.dry_run && res.n > 0 && res.secs[res.n - 1].rolled_back &&
             res.secs[res.n - 1].status == MNO_RSEC_FAILED) {

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "args.h"
+#include "codec.h"
+#include "outfile.h"
 #include "verify.h"
 
 static const char usage[] =
@@ -40,7 +42,9 @@ static const char usage[] =
     "                   --check does): the records are counted and the sums their end\n"
     "                   lines declare are the expected ones (--check-archive: the default)\n"
     "  --json           write the report as JSON (full sums, the archive's identity)\n"
-    "  -o FILE          write the report to FILE (default stdout)\n"
+    "  -o FILE          write the report to FILE (default stdout): a new file (mode\n"
+    "                   0600) that replaces FILE only when complete (a symbolic link\n"
+    "                   FILE is replaced, never written through)\n"
     "  --help           this text\n"
     "  --version        the version\n"
     "\n"
@@ -165,6 +169,9 @@ int main(int argc, char **argv)
     if (parse_opts(argc, argv, &o) != 0)
         return 2;
     if (mno_verify(&o.v, &rep, &e) < 0) {
+        mno_redact_error(&e, o.v.target);   /* no credential in a message, whoever wrote it */
+        mno_redact_error(&e, o.v.source);
+        mno_redact_error(&e, o.v.hub_uri);
         fprintf(stderr, "mno-verify: error: %s\n", e.msg);
         goto done;
     }
@@ -180,15 +187,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "mno-verify: error: out of memory\n");
         goto done;
     }
-    FILE *f = o.output ? fopen(o.output, "w") : stdout;
-    if (!f) {
-        fprintf(stderr, "mno-verify: error: cannot write '%s': %m\n", o.output);
-        goto done;
-    }
-    size_t n = fwrite(out.data, 1, out.len, f);
-    int bad = n != out.len || fflush(f) != 0 || (f != stdout && fclose(f) != 0);
-    if (bad) {
-        fprintf(stderr, "mno-verify: error: cannot write the report to '%s'\n", o.output ? o.output : "stdout");
+    /* the report as archives are written (outfile.h): a new 0600 file renamed over FILE
+       only when complete; an error names the file and the system's reason */
+    mno_out_opts oo = MNO_OUT_OPTS_INIT;
+    mno_outfile_catch_signals();
+    mno_out *w = mno_out_open(o.output ? o.output : "-", &oo, &e);
+    int wrote = w && mno_out_write(w, out.data ? out.data : "", out.len, &e) == 0;
+    if (w && !wrote)
+        mno_out_abort(w);
+    if (!wrote || mno_out_finish(w, &e) < 0) {
+        fprintf(stderr, "mno-verify: error: cannot write the report: %s\n", e.msg);
         goto done;
     }
     status = mno_vreport_status(&rep);
