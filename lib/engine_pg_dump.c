@@ -213,7 +213,7 @@ static int add_parent_set(pg_dump *st, size_t pi, char *const *cols, size_t n, i
         if ((i && mno_buf_adds(b, ", ") < 0) || add_col(b, sub, cols[i]) < 0 ||
             (astext && mno_buf_adds(b, "::text") < 0))
             return -1;
-    if (mno_buf_addf(b, " FROM %s %s", st->schema.t[pi].qname, sub) < 0)
+    if (mno_buf_addf(b, " FROM %s %s", st->schema.t[pi].from, sub) < 0)
         return -1;
     if (st->d[pi].kind != K_GLOBAL &&
         (mno_buf_adds(b, " WHERE ") < 0 || add_pred(st, pi, sub, ctr, b) < 0))
@@ -340,7 +340,7 @@ static char *select_sql(pg_dump *st, size_t ti, int all)
     for (size_t i = 0; i < t->ncols; i++)
         if ((i && mno_buf_adds(&b, ", ") < 0) || add_col(&b, "t", t->cols[i].name) < 0)
             goto fail;
-    if (mno_buf_addf(&b, " FROM %s t", t->qname) < 0)
+    if (mno_buf_addf(&b, " FROM %s t", t->from) < 0)
         goto fail;
     if (!all && st->d[ti].kind != K_GLOBAL &&
         (mno_buf_adds(&b, " WHERE ") < 0 || add_pred(st, ti, "t", &ctr, &b) < 0))
@@ -627,7 +627,7 @@ static int check_tenant(pg_dump *st, PGconn *c, const char *tenant, mno_error *e
                 continue;
             int ctr = 0;
             if (mno_buf_addf(&q, has_root ? " OR " : "SELECT count(*) FROM %s t WHERE ",
-                             st->schema.t[i].qname) < 0 ||
+                             st->schema.t[i].from) < 0 ||
                 add_rule_pred(st, i, r, "t", &ctr, &q) < 0)
                 goto nomem;
             has_root = 1;
@@ -718,13 +718,6 @@ int mno_pg_plan(mno_engine *en, const mno_dump_opts *o, mno_plan *plan, mno_erro
         goto done;
     if (!(order = topo_order(st, &norder, e)))
         goto done;
-    for (size_t k = 0; k < norder; k++)
-        if (st->schema.t[order[k]].ncols == 0) {
-            mno_err(e, MNO_E_SCOPE, NULL, 0, NULL,
-                    "table %s has no columns: an archive section cannot hold it (mark it skip in %s)",
-                    st->schema.t[order[k]].ns, st->scope->file);
-            goto done;
-        }
     if (!o->all && check_tenant(st, pg->conn, st->tenant, e) < 0)
         goto done;
 

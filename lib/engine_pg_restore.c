@@ -455,7 +455,8 @@ static int start_copy(PGconn *c, pg_restore *st, const char *into, const char *c
 {
     mno_buf b = MNO_BUF_INIT;
     int rc = -1;
-    if (mno_buf_addf(&b, "COPY %s (%s) FROM STDIN", into, collist) < 0) {
+    /* a table without columns: COPY's rows are empty lines (no column list: "()" is not SQL) */
+    if (mno_buf_addf(&b, *collist ? "COPY %s (%s) FROM STDIN" : "COPY %s FROM STDIN%s", into, collist) < 0) {
         nomem(e, st->ns);
         goto done;
     }

@@ -4,6 +4,7 @@
 #include "buf.h"
 #include "hex.h"
 #include "engine_pg.h"
+#include "pgname.h"
 
 /*
  * All hashing runs in one REPEATABLE READ READ ONLY transaction, so every table is seen at
@@ -636,16 +637,32 @@ done:
     return rc;
 }
 
-/* Adds the schema of ns ("public" when it has none) to the set. */
+/* Adds the schema of ns to the set (none for a malformed or unqualified ns). */
 static int add_schema(json_t *set, const char *ns)
 {
-    const char *dot = strchr(ns, '.');
-    char *schema = dot ? strndup(ns, (size_t)(dot - ns)) : strdup("public");
-    if (!schema)
-        return -1;
-    int rc = json_object_set_new(set, schema, json_true());
+    char *schema, *table;
+    const char *why;
+    int rc = mno_pgns_split(ns, &schema, &table, &why);
+    if (rc == -1)
+        return 0;
+    if (rc == 0 && schema)
+        rc = json_object_set_new(set, schema, json_true());
     free(schema);
+    free(table);
     return rc;
+}
+
+/* 1 when the archive's ns a names the table b (in ns form): equal, or equal once a is
+   written in the canonical form (a version-1 archive's bare `public.Users`). */
+static int same_ns(const char *a, const char *b)
+{
+    if (strcmp(a, b) == 0)
+        return 1;
+    const char *why;
+    char *c = mno_pgns_canon(a, &why);
+    int same = c && strcmp(c, b) == 0;
+    free(c);
+    return same;
 }
 
 int mno_pg_list_ns(mno_engine *en, const char *const *ns, size_t n, mno_ns_count **out,
@@ -681,10 +698,10 @@ int mno_pg_list_ns(mno_engine *en, const char *const *ns, size_t n, mno_ns_count
         goto nomem;
     const char *params[1] = {arr.data};
     r = PQexecParams(pg->conn,
-                     "SELECT n.nspname || '.' || c.relname FROM pg_class c"
+                     "SELECT n.nspname, c.relname FROM pg_class c"
                      " JOIN pg_namespace n ON n.oid = c.relnamespace"
                      " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition"
-                     " AND n.nspname = ANY ($1::text[]) ORDER BY 1",
+                     " AND n.nspname = ANY ($1::text[]) ORDER BY 1, 2",
                      1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         mno_pg_err(e, pg->conn, r, NULL, "cannot list tables");
@@ -694,13 +711,13 @@ int mno_pg_list_ns(mno_engine *en, const char *const *ns, size_t n, mno_ns_count
     if (!a)
         goto nomem;
     for (int t = 0; t < PQntuples(r); t++) {
-        const char *name = PQgetvalue(r, t, 0);
-        a[na].ns = strdup(name);
+        a[na].ns = mno_pgns_join(PQgetvalue(r, t, 0), PQgetvalue(r, t, 1));
         if (!a[na].ns)
             goto nomem;
+        const char *name = a[na].ns;
         na++;
         size_t k = 0;
-        while (k < n && strcmp(ns[k], name) != 0)
+        while (k < n && !same_ns(ns[k], name))
             k++;
         if (k < n) {
             a[na - 1].count = -1;  /* the caller's own: not counted (a full scan) */
