@@ -611,6 +611,87 @@ static int begin_snapshot(PGconn *c, const char *snapshot, const char *tenant, m
     return set_tenant(c, tenant, e);
 }
 
+/*
+ * A tenant given as a value that root columns of table ti match in different rows (--tenant 1
+ * with `root name id`: the tenant with id 1 and the tenant named '1') is ambiguous: fails
+ * listing the matches (each group of rows by the columns it matched, up to 3 keys each).
+ * One row matching by several columns (id 1 named '1') is not. Returns 0 or -1.
+ */
+static int check_ambiguous(pg_dump *st, PGconn *c, size_t ti, const char *tenant, mno_error *e)
+{
+    const pg_table *t = &st->schema.t[ti];
+    const dtab *d = &st->d[ti];
+    const char *cols[32];
+    size_t n = 0;
+    for (size_t k = 0; k < d->nrules; k++) {
+        const mno_scope_rule *r = &st->scope->rules[d->rules[k]];
+        for (size_t j = 0; r->kind == MNO_SCOPE_ROOT && j < r->ncols && n < 32; j++) {
+            size_t x = 0;
+            while (x < n && strcmp(cols[x], r->cols[j]) != 0)
+                x++;
+            if (x == n)
+                cols[n++] = r->cols[j];
+        }
+    }
+    if (n < 2)
+        return 0;
+    mno_buf q = MNO_BUF_INIT, msg = MNO_BUF_INIT;
+    PGresult *r = NULL;
+    int rc = -1;
+    /* per set of matching columns: the rows' keys (the first 3) and their count */
+    if (mno_buf_adds(&q, "SELECT concat_ws(' and '") < 0)
+        goto nomem;
+    for (size_t i = 0; i < n; i++)
+        if (mno_buf_adds(&q, ", CASE WHEN ") < 0 || add_col(&q, "t", cols[i]) < 0 ||
+            mno_buf_adds(&q, "::text = current_setting('" TENANT_SETTING "') THEN ") < 0 || add_lit(&q, cols[i]) < 0 ||
+            mno_buf_adds(&q, " END") < 0)
+            goto nomem;
+    if (mno_buf_adds(&q, ") AS m, count(*), (array_agg(k.k ORDER BY k.k))[1:3] FROM ") < 0 ||
+        mno_buf_addf(&q, "%s t, LATERAL (SELECT concat_ws(', '", t->from) < 0)
+        goto nomem;
+    for (size_t i = 0; i < t->nkey; i++)
+        if (mno_buf_adds(&q, ", ") < 0 || add_lit(&q, t->key[i]) < 0 || mno_buf_adds(&q, " || '=' || ") < 0 ||
+            add_col(&q, "t", t->key[i]) < 0 || mno_buf_adds(&q, "::text") < 0)
+            goto nomem;
+    if (mno_buf_adds(&q, ") AS k) k WHERE ") < 0)
+        goto nomem;
+    for (size_t i = 0; i < n; i++)
+        if ((i && mno_buf_adds(&q, " OR ") < 0) || add_col(&q, "t", cols[i]) < 0 ||
+            mno_buf_adds(&q, "::text = current_setting('" TENANT_SETTING "')") < 0)
+            goto nomem;
+    if (mno_buf_adds(&q, " GROUP BY 1 ORDER BY 1") < 0)
+        goto nomem;
+    r = PQexec(c, q.data);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        mno_pg_err(e, c, r, t->ns, "cannot look the tenant up");
+        goto done;
+    }
+    if (PQntuples(r) < 2) {
+        rc = 0;
+        goto done;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        long long cnt = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+        char *keys = PQgetvalue(r, i, 2);   /* {"id=1","id=2"} */
+        size_t kl = strlen(keys);
+        if (kl >= 2 && keys[0] == '{')
+            keys++, kl -= 2;
+        if (mno_buf_addf(&msg, "%s%lld row%s by %s (%.*s%s)", i ? "; " : "", cnt, cnt == 1 ? "" : "s",
+                         PQgetvalue(r, i, 0), (int)kl, keys, cnt > 3 ? ", ..." : "") < 0)
+            goto nomem;
+    }
+    mno_err(e, MNO_E_SCOPE, NULL, 0, NULL, "tenant '%s' is ambiguous: in %s it matches %s; give a value that "
+            "names one tenant", tenant, t->ns, msg.data);
+    goto done;
+nomem:
+    nomem(e);
+done:
+    PQclear(r);
+    mno_buf_release(&q);
+    mno_buf_release(&msg);
+    return rc;
+}
+
 /* Fails with the unknown tenant when no root rule selects a row. */
 static int check_tenant(pg_dump *st, PGconn *c, const char *tenant, mno_error *e)
 {
@@ -637,7 +718,7 @@ static int check_tenant(pg_dump *st, PGconn *c, const char *tenant, mno_error *e
         if (mno_buf_addf(&roots, "%s%s", nroots++ ? " or " : "", st->schema.t[i].ns) < 0)
             goto nomem;
         long long n = count_rows(c, q.data, st->schema.t[i].ns, e);
-        if (n < 0)
+        if (n < 0 || (n > 1 && check_ambiguous(st, c, i, tenant, e) < 0))
             goto done;
         found += n;
     }

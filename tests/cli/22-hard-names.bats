@@ -110,3 +110,24 @@ tables() {
   [ "$status" -eq 2 ]
   [ "${lines[0]}" = "mno-dump: error: bad2.scope:1: malformed quoting in 'public.\"With\"S': text after a closing quote" ]
 }
+
+@test "tenant: a value that root columns match in different rows (id 1, name '1') is ambiguous: exit 2 listing the matches, in dump and --plan" {
+  u=$(pg_newdb hard_names_ambiguous)
+  q "$u" "CREATE TABLE public.tenants (id integer PRIMARY KEY, name text NOT NULL);
+          INSERT INTO public.tenants VALUES (1, 'acme'), (2, '1'), (3, 'x'), (4, '4');
+          CREATE TABLE public.users (id integer PRIMARY KEY, tenant_id integer);
+          INSERT INTO public.users VALUES (1, 1), (2, 2)" >/dev/null
+  printf 'tenants: root name id\nusers: parent tenant_id -> tenants.id\n' >amb.scope
+  msg="mno-dump: error: tenant '1' is ambiguous: in public.tenants it matches 1 row by id (id=1); 1 row by name (id=2); give a value that names one tenant"
+  run mno-dump --source "$u" --scope amb.scope --tenant 1 -o a.mnoa
+  [ "$status" -eq 2 ]
+  [ "$output" = "$msg" ]
+  [ ! -e a.mnoa ]
+  run mno-dump --source "$u" --scope amb.scope --tenant 1 --plan
+  [ "$status" -eq 2 ]
+  [ "$output" = "$msg" ]
+  # one row matching by both columns (id 4 named '4') names one tenant
+  run mno-dump --source "$u" --scope amb.scope --tenant 4 -o b.mnoa
+  [ "$status" -eq 0 ]
+  [ "$(mno-cat --list b.mnoa | cut -f1,2)" = "$(printf 'public.tenants\t1\npublic.users\t0')" ]
+}
