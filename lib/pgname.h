@@ -18,11 +18,8 @@ int mno_pgname_plain(const char *s, size_t n);
  */
 int mno_pgns_split(const char *ns, char **schema, char **table, const char **why);
 
-/*
- * Appends name to out (size outlen, NUL-terminated), quoted unless plain. Writes the ns form
- * of schema.table (schema NULL: the table alone). Returns a malloc'd string (caller frees),
- * or NULL when out of memory.
- */
+/* The ns form of schema.table (schema NULL: the table alone), each part double-quoted unless
+   plain. Returns a malloc'd string (caller frees), or NULL when out of memory. */
 char *mno_pgns_join(const char *schema, const char *table);
 
 /* ns in canonical form (split, then joined: `public.Users` -> `public."Users"`); malloc'd, or
