@@ -776,6 +776,8 @@ int mno_pg_plan(mno_engine *en, const mno_dump_opts *o, mno_plan *plan, mno_erro
     for (size_t k = 0; k < st->scope->n; k++) {
         const mno_scope_rule *r = &st->scope->rules[k];
         long ti = mno_pg_schema_find(&st->schema, r->name);
+        if (ti < 0 && r->kind == MNO_SCOPE_SKIP)
+            continue;   /* nothing to skip (Rails 5's ar_internal_metadata in a Rails 4 database) */
         if (ti < 0) {
             mno_err(e, MNO_E_SCOPE, st->scope->file, r->line, NULL, "%s: table not found in the source", r->name);
             goto done;
