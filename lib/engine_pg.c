@@ -1,7 +1,11 @@
 /* engine_pg.c: PostgreSQL connections and the session settings every tool's session uses. */
+#define _GNU_SOURCE
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "engine_pg.h"
+#include "engine_pg_schema.h"
+#include "pgname.h"
 
 /*
  * The server's word on why it is going away (SQLSTATE class 57: administrator command,
@@ -114,28 +118,98 @@ PGconn *mno_pg_connect(const char *conninfo, const char *redacted, mno_error *e)
 
 char *mno_pg_quote_ns(PGconn *c, const char *ns)
 {
-    const char *dot = strchr(ns, '.');
-    char *schema = NULL, *table = NULL, *out = NULL;
-    if (dot) {
-        char *s = strndup(ns, (size_t)(dot - ns));
-        schema = s ? PQescapeIdentifier(c, s, strlen(s)) : NULL;
-        free(s);
-        table = PQescapeIdentifier(c, dot + 1, strlen(dot + 1));
-        if (!schema || !table)
-            goto done;
-    } else {
-        table = PQescapeIdentifier(c, ns, strlen(ns));
-        if (!table)
-            goto done;
+    (void)c;
+    char *schema, *table, *out = NULL;
+    const char *why;
+    if (mno_pgns_split(ns, &schema, &table, &why) < 0)
+        return NULL;
+    if (!schema) {   /* never left to search_path */
+        free(table);
+        return NULL;
     }
-    size_t n = (schema ? strlen(schema) + 1 : 0) + strlen(table) + 1;
-    out = malloc(n);
-    if (out)
-        snprintf(out, n, "%s%s%s", schema ? schema : "", schema ? "." : "", table);
-done:
-    PQfreemem(schema);
-    PQfreemem(table);
+    char *qs = schema ? mno_pg_ident(schema) : NULL, *qt = mno_pg_ident(table);
+    if (qs && qt && asprintf(&out, "%s.%s", qs, qt) < 0)
+        out = NULL;
+    free(qs);
+    free(qt);
+    free(schema);
+    free(table);
     return out;
+}
+
+void mno_pg_rel_release(mno_pg_rel *rel)
+{
+    if (!rel)
+        return;
+    free(rel->schema);
+    free(rel->table);
+    free(rel->qname);
+    free(rel->from);
+    memset(rel, 0, sizeof *rel);
+}
+
+int mno_pg_rel_parse(const char *ns, long long line, mno_pg_rel *rel, mno_error *e)
+{
+    const char *why;
+    memset(rel, 0, sizeof *rel);
+    int rc = mno_pgns_split(ns, &rel->schema, &rel->table, &why);
+    if (rc == -2)
+        return mno_err(e, MNO_E_NOMEM, NULL, 0, ns, "out of memory");
+    if (rc < 0)
+        return mno_err(e, MNO_E_FORMAT, NULL, line, ns, "section name is not a PostgreSQL schema.table: %s", why);
+    if (!rel->schema) {
+        mno_pg_rel_release(rel);
+        return mno_err(e, MNO_E_USAGE, NULL, line, ns, "section name has no schema: a PostgreSQL section names "
+                       "its table as schema.table (never looked up through a search path)");
+    }
+    if (mno_pgname_reserved_schema(rel->schema)) {
+        mno_err(e, MNO_E_USAGE, NULL, line, ns, "schema '%s' is reserved and cannot be restored", rel->schema);
+        mno_pg_rel_release(rel);
+        return -1;
+    }
+    char *qs = mno_pg_ident(rel->schema), *qt = mno_pg_ident(rel->table);
+    if (!qs || !qt || asprintf(&rel->qname, "%s.%s", qs, qt) < 0)
+        rel->qname = NULL;
+    free(qs);
+    free(qt);
+    if (!rel->qname || asprintf(&rel->from, "ONLY %s", rel->qname) < 0) {
+        rel->from = NULL;
+        mno_pg_rel_release(rel);
+        return mno_err(e, MNO_E_NOMEM, NULL, 0, ns, "out of memory");
+    }
+    return 0;
+}
+
+int mno_pg_rel_lookup(PGconn *c, const char *ns, long long line, mno_pg_rel *rel, mno_error *e)
+{
+    const char *params[2] = {rel->schema, rel->table};
+    PGresult *r = PQexecParams(c, "SELECT c.oid, c.relkind FROM pg_catalog.pg_class c"
+                               " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                               " WHERE n.nspname = $1 AND c.relname = $2", 2, NULL, params, NULL, NULL, 0);
+    int rc = -1;
+    rel->oid[0] = '\0';
+    rel->relkind = 0;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        mno_pg_err(e, c, r, ns, "cannot look up the table");
+        goto done;
+    }
+    rc = PQntuples(r) == 1;
+    if (!rc)
+        goto done;
+    rel->relkind = *PQgetvalue(r, 0, 1);
+    if (rel->relkind != 'r' && rel->relkind != 'p') {
+        rc = mno_err(e, MNO_E_USAGE, NULL, line, ns, "%s.%s in the target is not a table (relkind '%c')",
+                     rel->schema, rel->table, rel->relkind);
+        goto done;
+    }
+    snprintf(rel->oid, sizeof rel->oid, "%s", PQgetvalue(r, 0, 0));
+    /* an ordinary table's own rows (not its inheritance children's); a partitioned table's
+       rows are its partitions' (ONLY would read none) */
+    if (rel->relkind == 'p' && strncmp(rel->from, "ONLY ", 5) == 0)
+        memmove(rel->from, rel->from + 5, strlen(rel->from + 5) + 1);
+done:
+    PQclear(r);
+    return rc;
 }
 
 int mno_pg_open(mno_engine **out, const char *uri, int role, mno_error *e)

@@ -27,9 +27,29 @@ int mno_pg_session_setup(PGconn *c, mno_error *e);
 int mno_pg_exec(PGconn *c, const char *sql, const char *object, mno_error *e);
 /* Fills e from a failed result/connection: "what: server text" (trimmed). Returns -1. */
 int mno_pg_err(mno_error *e, PGconn *c, const PGresult *r, const char *object, const char *what);
-/* Quotes an identifier (PQescapeIdentifier) into a malloc'd string; "schema.table" ns becomes
-   "schema"."table". Caller frees. NULL on error. */
+/* A section's ns quoted for SQL ("schema"."table"; the ns form: pgname.h), malloc'd (caller
+   frees). NULL when ns is malformed or out of memory. */
 char *mno_pg_quote_ns(PGconn *c, const char *ns);
+
+/* A target relation, named by schema and table and resolved in the catalog (never through
+   search_path): mno_pg_rel_parse, then mno_pg_rel_lookup. */
+typedef struct mno_pg_rel {
+    char *schema, *table;   /* the ns's parts */
+    char *qname;            /* "schema"."table" */
+    char *from;             /* what a query reads the table's own rows from: ONLY "schema"."table"
+                               (not its inheritance children's rows); a partitioned table itself */
+    char oid[32];           /* "" when the table is not there */
+    char relkind;
+} mno_pg_rel;
+/* Parses a section's ns into rel (release with mno_pg_rel_release): refuses a malformed or
+   unqualified ns and a reserved schema (pg_*, information_schema, mno_migrate), naming ns and
+   the archive line. Returns 0 or -1 with e filled. */
+int mno_pg_rel_parse(const char *ns, long long line, mno_pg_rel *rel, mno_error *e);
+/* Looks rel up by (schema, table) in pg_class/pg_namespace (parameters): returns 1 found (oid,
+   relkind, from set), 0 not there, -1 with e filled (also: the relation is not a table). */
+int mno_pg_rel_lookup(PGconn *c, const char *ns, long long line, mno_pg_rel *rel, mno_error *e);
+/* Frees rel's strings. Accepts NULL. */
+void mno_pg_rel_release(mno_pg_rel *rel);
 
 /* ops, by file */
 int  mno_pg_open(mno_engine **out, const char *uri, int role, mno_error *e);

@@ -244,7 +244,7 @@ static int add_parent_set(pg_dump *st, size_t pi, char *const *cols, size_t n, i
         if ((i && mno_buf_adds(b, ", ") < 0) || add_col(b, sub, cols[i]) < 0 ||
             (astext && mno_buf_adds(b, "::text") < 0))
             return -1;
-    if (mno_buf_addf(b, " FROM %s %s", st->schema.t[pi].qname, sub) < 0)
+    if (mno_buf_addf(b, " FROM %s %s", st->schema.t[pi].from, sub) < 0)
         return -1;
     if (st->d[pi].kind != K_GLOBAL &&
         (mno_buf_adds(b, " WHERE ") < 0 || add_pred(st, pi, sub, ctr, b) < 0))
@@ -376,7 +376,7 @@ static char *select_sql(pg_dump *st, size_t ti, int all)
     for (size_t i = 0; i < t->ncols; i++)
         if ((i && mno_buf_adds(&b, ", ") < 0) || add_col(&b, "t", t->cols[i].name) < 0)
             goto fail;
-    if (mno_buf_addf(&b, " FROM %s t", t->qname) < 0)
+    if (mno_buf_addf(&b, " FROM %s t", t->from) < 0)
         goto fail;
     if (!all && st->d[ti].kind != K_GLOBAL &&
         (mno_buf_adds(&b, " WHERE ") < 0 || add_pred(st, ti, "t", &ctr, &b) < 0))
@@ -836,6 +836,87 @@ static int begin_snapshot(PGconn *c, const char *snapshot, const char *tenant, m
     return set_tenant(c, tenant, e);
 }
 
+/*
+ * A tenant given as a value that root columns of table ti match in different rows (--tenant 1
+ * with `root name id`: the tenant with id 1 and the tenant named '1') is ambiguous: fails
+ * listing the matches (each group of rows by the columns it matched, up to 3 keys each).
+ * One row matching by several columns (id 1 named '1') is not. Returns 0 or -1.
+ */
+static int check_ambiguous(pg_dump *st, PGconn *c, size_t ti, const char *tenant, mno_error *e)
+{
+    const pg_table *t = &st->schema.t[ti];
+    const dtab *d = &st->d[ti];
+    const char *cols[32];
+    size_t n = 0;
+    for (size_t k = 0; k < d->nrules; k++) {
+        const mno_scope_rule *r = &st->scope->rules[d->rules[k]];
+        for (size_t j = 0; r->kind == MNO_SCOPE_ROOT && j < r->ncols && n < 32; j++) {
+            size_t x = 0;
+            while (x < n && strcmp(cols[x], r->cols[j]) != 0)
+                x++;
+            if (x == n)
+                cols[n++] = r->cols[j];
+        }
+    }
+    if (n < 2)
+        return 0;
+    mno_buf q = MNO_BUF_INIT, msg = MNO_BUF_INIT;
+    PGresult *r = NULL;
+    int rc = -1;
+    /* per set of matching columns: the rows' keys (the first 3) and their count */
+    if (mno_buf_adds(&q, "SELECT concat_ws(' and '") < 0)
+        goto nomem;
+    for (size_t i = 0; i < n; i++)
+        if (mno_buf_adds(&q, ", CASE WHEN ") < 0 || add_col(&q, "t", cols[i]) < 0 ||
+            mno_buf_adds(&q, "::text = current_setting('" TENANT_SETTING "') THEN ") < 0 || add_lit(&q, cols[i]) < 0 ||
+            mno_buf_adds(&q, " END") < 0)
+            goto nomem;
+    if (mno_buf_adds(&q, ") AS m, count(*), (array_agg(k.k ORDER BY k.k))[1:3] FROM ") < 0 ||
+        mno_buf_addf(&q, "%s t, LATERAL (SELECT concat_ws(', '", t->from) < 0)
+        goto nomem;
+    for (size_t i = 0; i < t->nkey; i++)
+        if (mno_buf_adds(&q, ", ") < 0 || add_lit(&q, t->key[i]) < 0 || mno_buf_adds(&q, " || '=' || ") < 0 ||
+            add_col(&q, "t", t->key[i]) < 0 || mno_buf_adds(&q, "::text") < 0)
+            goto nomem;
+    if (mno_buf_adds(&q, ") AS k) k WHERE ") < 0)
+        goto nomem;
+    for (size_t i = 0; i < n; i++)
+        if ((i && mno_buf_adds(&q, " OR ") < 0) || add_col(&q, "t", cols[i]) < 0 ||
+            mno_buf_adds(&q, "::text = current_setting('" TENANT_SETTING "')") < 0)
+            goto nomem;
+    if (mno_buf_adds(&q, " GROUP BY 1 ORDER BY 1") < 0)
+        goto nomem;
+    r = PQexec(c, q.data);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        mno_pg_err(e, c, r, t->ns, "cannot look the tenant up");
+        goto done;
+    }
+    if (PQntuples(r) < 2) {
+        rc = 0;
+        goto done;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        long long cnt = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+        char *keys = PQgetvalue(r, i, 2);   /* {"id=1","id=2"} */
+        size_t kl = strlen(keys);
+        if (kl >= 2 && keys[0] == '{')
+            keys++, kl -= 2;
+        if (mno_buf_addf(&msg, "%s%lld row%s by %s (%.*s%s)", i ? "; " : "", cnt, cnt == 1 ? "" : "s",
+                         PQgetvalue(r, i, 0), (int)kl, keys, cnt > 3 ? ", ..." : "") < 0)
+            goto nomem;
+    }
+    mno_err(e, MNO_E_SCOPE, NULL, 0, NULL, "tenant '%s' is ambiguous: in %s it matches %s; give a value that "
+            "names one tenant", tenant, t->ns, msg.data);
+    goto done;
+nomem:
+    nomem(e);
+done:
+    PQclear(r);
+    mno_buf_release(&q);
+    mno_buf_release(&msg);
+    return rc;
+}
+
 /* Fails with the unknown tenant when no root rule selects a row. */
 static int check_tenant(pg_dump *st, PGconn *c, const char *tenant, mno_error *e)
 {
@@ -852,7 +933,7 @@ static int check_tenant(pg_dump *st, PGconn *c, const char *tenant, mno_error *e
                 continue;
             int ctr = 0;
             if (mno_buf_addf(&q, has_root ? " OR " : "SELECT count(*) FROM %s t WHERE ",
-                             st->schema.t[i].qname) < 0 ||
+                             st->schema.t[i].from) < 0 ||
                 add_rule_pred(st, i, r, "t", &ctr, &q) < 0)
                 goto nomem;
             has_root = 1;
@@ -862,7 +943,7 @@ static int check_tenant(pg_dump *st, PGconn *c, const char *tenant, mno_error *e
         if (mno_buf_addf(&roots, "%s%s", nroots++ ? " or " : "", st->schema.t[i].ns) < 0)
             goto nomem;
         long long n = count_rows(c, q.data, st->schema.t[i].ns, e);
-        if (n < 0)
+        if (n < 0 || (n > 1 && check_ambiguous(st, c, i, tenant, e) < 0))
             goto done;
         found += n;
     }
@@ -922,6 +1003,8 @@ int mno_pg_plan(mno_engine *en, const mno_dump_opts *o, mno_plan *plan, mno_erro
     for (size_t k = 0; k < st->scope->n; k++) {
         const mno_scope_rule *r = &st->scope->rules[k];
         long ti = mno_pg_schema_find(&st->schema, r->name);
+        if (ti < 0 && r->kind == MNO_SCOPE_SKIP)
+            continue;   /* nothing to skip (Rails 5's ar_internal_metadata in a Rails 4 database) */
         if (ti < 0) {
             mno_err(e, MNO_E_SCOPE, st->scope->file, r->line, NULL, "%s: table not found in the source", r->name);
             goto done;
@@ -945,13 +1028,6 @@ int mno_pg_plan(mno_engine *en, const mno_dump_opts *o, mno_plan *plan, mno_erro
         goto done;
     if (!(order = topo_order(st, &norder, e)))
         goto done;
-    for (size_t k = 0; k < norder; k++)
-        if (st->schema.t[order[k]].ncols == 0) {
-            mno_err(e, MNO_E_SCOPE, NULL, 0, NULL,
-                    "table %s has no columns: an archive section cannot hold it (mark it skip in %s)",
-                    st->schema.t[order[k]].ns, st->scope->file);
-            goto done;
-        }
     if (!o->all && check_tenant(st, pg->conn, st->tenant, e) < 0)
         goto done;
     if (links_setup(st, e) < 0)

@@ -34,6 +34,7 @@ typedef struct pg_restore {
     int created;          /* the table was created in this transaction */
     char *ns;
     char *qtable;         /* "schema"."table" */
+    mno_pg_rel rel;       /* the table, resolved by schema and table (rel.from: its own rows) */
     char *archive_id;
     mno_buf cols;         /* "c1","c2",... quoted, the archive's columns in order */
     size_t *keyidx;       /* key columns: indexes into the section's columns */
@@ -54,6 +55,7 @@ typedef struct pg_restore {
 
 static void reset(pg_restore *st)
 {
+    mno_pg_rel_release(&st->rel);
     free(st->ns);
     free(st->qtable);
     free(st->archive_id);
@@ -274,16 +276,10 @@ static int journal_ensure(PGconn *c, int known, const char *ns, mno_error *e)
 
 /* ---- begin ---- */
 
-/* The table's oid as text into oid[32]; "" when it does not exist. */
-static int lookup(PGconn *c, const char *qtable, const char *ns, char oid[32], mno_error *e)
+/* Looks the section's table up by (schema, table) into st->rel (oid "" when it is not there). */
+static int lookup(PGconn *c, pg_restore *st, const mno_section *s, mno_error *e)
 {
-    const char *params[1] = {qtable};
-    PGresult *r = query(c, "SELECT to_regclass($1)::oid", 1, params, ns, "cannot look up the table", e);
-    if (!r)
-        return -1;
-    snprintf(oid, 32, "%s", PQgetisnull(r, 0, 0) ? "" : PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return 0;
+    return mno_pg_rel_lookup(c, s->ns, s->begin_line, &st->rel, e) < 0 ? -1 : 0;
 }
 
 /*
@@ -410,25 +406,23 @@ static int schema_lock(PGconn *c, const char *schema, const char *q, const char 
 /* --create: the schema, then the archive's ddl (a string or an array of statements) when
    o->run_ddl (an authenticated archive, or --trust-archive), else a CREATE TABLE made here from
    the columns and key (ddl_from_columns; o->ddl_skipped counts it when a ddl was there). */
-static int create_table(PGconn *c, const mno_restore_opts *o, const mno_section *s, const char *qtable,
+static int create_table(PGconn *c, const mno_restore_opts *o, const mno_section *s, const mno_pg_rel *rel,
                         mno_error *e)
 {
     mno_buf b = MNO_BUF_INIT;
     int rc = -1;
-    const char *dot = strchr(s->ns, '.');
-    if (dot) {
-        char *schema = strndup(s->ns, (size_t)(dot - s->ns));
-        char *q = schema ? PQescapeIdentifier(c, schema, strlen(schema)) : NULL;
+    const char *qtable = rel->qname;
+    {
+        const char *schema = rel->schema;
+        char *q = PQescapeIdentifier(c, schema, strlen(schema));
         int ok = q && mno_buf_addf(&b, "CREATE SCHEMA IF NOT EXISTS %s;", q) == 0;
         /* a schema that is not there yet: restore -j N may be creating it on another
            connection; wait for that transaction rather than fail on its catalog row */
         if (ok && schema_lock(c, schema, q, s->ns, e) < 0) {
             PQfreemem(q);
-            free(schema);
             goto done;
         }
         PQfreemem(q);
-        free(schema);
         if (!ok) {
             nomem(e, s->ns);
             goto done;
@@ -627,7 +621,8 @@ static int start_copy(PGconn *c, pg_restore *st, const char *into, const char *c
 {
     mno_buf b = MNO_BUF_INIT;
     int rc = -1;
-    if (mno_buf_addf(&b, "COPY %s (%s) FROM STDIN", into, collist) < 0) {
+    /* a table without columns: COPY's rows are empty lines (no column list: "()" is not SQL) */
+    if (mno_buf_addf(&b, *collist ? "COPY %s (%s) FROM STDIN" : "COPY %s FROM STDIN%s", into, collist) < 0) {
         nomem(e, st->ns);
         goto done;
     }
@@ -650,28 +645,25 @@ int mno_pg_restore_begin(mno_engine *en, const mno_restore_opts *o, const mno_se
     mno_pg *pg = MNO_PG(en);
     PGconn *c = pg->conn;
     pg_restore *st = state(pg, e);
-    char oid[32];
     PGresult *r = NULL;
     mno_buf b = MNO_BUF_INIT;
     int rc = -1;
     if (!st)
         return -1;
     reset(st);
+    const char *oid = st->rel.oid;
     if (s->engine != MNO_ENGINE_PG)
         return mno_err(e, MNO_E_USAGE, NULL, 0, s->ns, "not a postgresql section");
-    /* the toolkit's own schema (the journal: a section there could fake restored sections)
-       and the server's, which mno-dump never writes */
-    const char *dot = strchr(s->ns, '.');
-    size_t sl = dot ? (size_t)(dot - s->ns) : 0;
-    if (dot && ((sl == 11 && strncmp(s->ns, "mno_migrate", 11) == 0) ||
-                (sl == 18 && strncmp(s->ns, "information_schema", 18) == 0) || strncmp(s->ns, "pg_", 3) == 0))
-        return mno_err(e, MNO_E_USAGE, NULL, 0, s->ns, "schema '%.*s' is reserved and cannot be restored",
-                       (int)sl, s->ns);
+    /* the table by schema and table, never through search_path (an unqualified "pg_authid"
+       would be pg_catalog's); not in the toolkit's own schema (the journal: a section there
+       could fake restored sections) nor the server's, which mno-dump never writes */
+    if (mno_pg_rel_parse(s->ns, s->begin_line, &st->rel, e) < 0)
+        return -1;
     st->dry = o->dry_run;
     st->begin_line = s->begin_line;
     st->ns = strdup(s->ns);
     st->archive_id = strdup(o->archive_id ? o->archive_id : "");
-    st->qtable = mno_pg_quote_ns(c, s->ns);
+    st->qtable = strdup(st->rel.qname);
     if (!st->ns || !st->archive_id || !st->qtable)
         return nomem(e, s->ns);
     if (find_key(st, s, e) < 0 || mno_pg_seq_check_format(s, e) < 0)
@@ -679,9 +671,9 @@ int mno_pg_restore_begin(mno_engine *en, const mno_restore_opts *o, const mno_se
     if (exec(c, "BEGIN", s->ns, "cannot begin the section's transaction", e) < 0)
         return -1;
     st->in_txn = 1;
-    if (lookup(c, st->qtable, s->ns, oid, e) < 0)
+    if (lookup(c, st, s, e) < 0)
         goto done;
-    if (!*oid) {
+    if (!*st->rel.oid) {
         if (!o->create) {
             mno_err(e, MNO_E_USAGE, NULL, 0, s->ns, "table %s is not in the target "
                     "(--create creates it from the archive)", s->ns);
@@ -692,9 +684,9 @@ int mno_pg_restore_begin(mno_engine *en, const mno_restore_opts *o, const mno_se
             rc = 0;
             goto done;
         }
-        if (mno_pg_seq_create(c, s, e) < 0 || create_table(c, o, s, st->qtable, e) < 0 || lookup(c, st->qtable, s->ns, oid, e) < 0)
+        if (mno_pg_seq_create(c, s, e) < 0 || create_table(c, o, s, &st->rel, e) < 0 || lookup(c, st, s, e) < 0)
             goto done;
-        if (!*oid) {
+        if (!*st->rel.oid) {
             mno_err(e, MNO_E_FORMAT, NULL, 0, s->ns, "--create: the archive's table definition did not create table %s",
                     s->ns);
             goto done;
@@ -712,7 +704,7 @@ int mno_pg_restore_begin(mno_engine *en, const mno_restore_opts *o, const mno_se
         if (bad)
             goto nomem;
     }
-    if (mno_buf_addf(&b, "SELECT count(*) FROM %s", st->qtable) < 0)
+    if (mno_buf_addf(&b, "SELECT count(*) FROM %s", st->rel.from) < 0)
         goto nomem;
     if (st->dry) {
         r = query(c, b.data, 0, NULL, s->ns, "cannot count the table's rows", e);
@@ -724,7 +716,7 @@ int mno_pg_restore_begin(mno_engine *en, const mno_restore_opts *o, const mno_se
            reads); the lock and the check in one round trip (no parameters: names quoted) */
         mno_buf_reset(&b);
         if (mno_buf_addf(&b, "LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE; SELECT EXISTS (SELECT 1 FROM %s)",
-                         st->qtable, st->qtable) < 0)
+                         st->qtable, st->rel.from) < 0)
             goto nomem;
         r = PQexec(c, b.data);
         if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
@@ -946,7 +938,7 @@ static int check_conflicts(PGconn *c, pg_restore *st, const mno_section *s, long
             add_keycols(&b, c, st, s, "r.", "::text", ", ") < 0 ||
             mno_buf_adds(&b, " FROM " TMP " r INTERSECT SELECT ") < 0 ||
             add_keycols(&b, c, st, s, "t.", "::text", ", ") < 0 ||
-            mno_buf_addf(&b, " FROM %s t) x ORDER BY ", st->qtable) < 0)
+            mno_buf_addf(&b, " FROM %s t) x ORDER BY ", st->rel.from) < 0)
             goto nomem;
         for (size_t i = 0; i < st->nkey; i++)
             if (mno_buf_addf(&b, "%s%zu", i ? ", " : "", i + 2) < 0)
@@ -954,7 +946,7 @@ static int check_conflicts(PGconn *c, pg_restore *st, const mno_section *s, long
         if (mno_buf_adds(&b, " LIMIT 5") < 0)
             goto nomem;
     } else if (mno_buf_adds(&b, "SELECT count(*) OVER ()") < 0 || add_keycols(&b, c, st, s, ", r.", "::text", "") < 0 ||
-        mno_buf_addf(&b, " FROM " TMP " r WHERE EXISTS (SELECT 1 FROM %s t WHERE ", st->qtable) < 0)
+        mno_buf_addf(&b, " FROM " TMP " r WHERE EXISTS (SELECT 1 FROM %s t WHERE ", st->rel.from) < 0)
         goto nomem;
     for (size_t i = 0; unique && i < st->nkey; i++) {
         const char *name = s->colnames[st->keyidx[i]];
@@ -1168,8 +1160,9 @@ int mno_pg_restore_related(mno_engine *en, const char *const *ns, size_t n, size
     if (!names)
         return nomem(e, NULL);
     for (size_t i = 0; i < n; i++) {
+        /* a malformed or unqualified ns (its section is refused when it begins): no table */
         char *q = mno_pg_quote_ns(c, ns[i]);
-        if (!q || json_array_append_new(names, json_string(q)) < 0) {
+        if (json_array_append_new(names, q ? json_string(q) : json_null()) < 0) {
             free(q);
             nomem(e, NULL);
             goto done;

@@ -1,10 +1,13 @@
 /* engine_pg_schema.c: reads the user tables of a PostgreSQL database from the catalog (columns, keys, foreign keys) and writes each table's DDL. */
+#define _GNU_SOURCE
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
 #include "buf.h"
 #include "engine_pg.h"
 #include "engine_pg_schema.h"
+#include "pgname.h"
 
 /* The user tables: ordinary and partitioned tables, not partitions, outside the system
    schemas and mno_migrate (the toolkit's own bookkeeping: mno-restore's journal). */
@@ -14,7 +17,7 @@
     "AND n.nspname NOT IN ('information_schema', 'mno_migrate') AND n.nspname NOT LIKE 'pg\\_%'"
 
 static const char *const q_tables =
-    "SELECT c.oid, n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "SELECT c.oid, n.nspname, c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
     "WHERE c.oid IN (" USER_TABLES ")";
 
 /* Columns with type, not null, default, identity/generated, and whether the type sorts (its
@@ -102,7 +105,9 @@ void mno_pg_schema_release(pg_schema *s)
     for (size_t i = 0; i < s->n; i++) {
         pg_table *t = &s->t[i];
         free(t->ns);
+        free(t->schema);
         free(t->qname);
+        free(t->from);
         for (size_t j = 0; j < t->ncols; j++) {
             free(t->cols[j].name);
             free(t->cols[j].type);
@@ -230,12 +235,9 @@ static int build_ddl(PGconn *c, pg_schema *s, const PGresult *cols, const PGresu
         goto done;
     /* schema and sequences first */
     for (size_t i = 0; i < s->n; i++) {
-        const char *dot = strchr(s->t[i].ns, '.');
-        if (strncmp(s->t[i].ns, "public.", 7) != 0) {
-            char *schema = strndup(s->t[i].ns, (size_t)(dot - s->t[i].ns));
-            char *q = schema ? mno_pg_ident(schema) : NULL;
+        if (strcmp(s->t[i].schema, "public") != 0) {
+            char *q = mno_pg_ident(s->t[i].schema);
             int r = q ? mno_buf_addf(&b[i], "CREATE SCHEMA IF NOT EXISTS %s;\n", q) : -1;
-            free(schema);
             free(q);
             if (r < 0)
                 goto nomem;
@@ -349,15 +351,20 @@ int mno_pg_schema_load(PGconn *c, pg_schema *s, mno_error *e)
     for (int r = 0; r < n; r++) {
         pg_table *t = &s->t[s->n++];
         t->oid = (unsigned int)strtoul(PQgetvalue(tabs, r, 0), NULL, 10);
-        mno_buf ns = MNO_BUF_INIT, q = MNO_BUF_INIT;
-        if (mno_buf_addf(&ns, "%s.%s", PQgetvalue(tabs, r, 1), PQgetvalue(tabs, r, 2)) < 0 ||
-            add_qname(&q, PQgetvalue(tabs, r, 1), PQgetvalue(tabs, r, 2)) < 0) {
-            mno_buf_release(&ns);
+        mno_buf q = MNO_BUF_INIT;
+        t->ns = mno_pgns_join(PQgetvalue(tabs, r, 1), PQgetvalue(tabs, r, 2));
+        t->schema = strdup(PQgetvalue(tabs, r, 1));
+        if (!t->ns || !t->schema || add_qname(&q, PQgetvalue(tabs, r, 1), PQgetvalue(tabs, r, 2)) < 0) {
             mno_buf_release(&q);
             goto nomem;
         }
-        t->ns = ns.data;
         t->qname = q.data;
+        /* an ordinary table's own rows, not its inheritance children's (each is its own
+           section); a partitioned table's rows are its partitions' (ONLY would read none) */
+        if (asprintf(&t->from, "%s%s", *PQgetvalue(tabs, r, 3) == 'p' ? "" : "ONLY ", t->qname) < 0) {
+            t->from = NULL;
+            goto nomem;
+        }
     }
     qsort(s->t, s->n, sizeof *s->t, by_ns);
 

@@ -24,8 +24,11 @@ typedef struct pg_fk {
 } pg_fk;
 
 typedef struct pg_table {
-    char *ns;           /* "schema.table", as the archive names it */
+    char *ns;           /* schema.table as the archive names it (pgname.h: parts quoted where needed) */
+    char *schema;       /* the schema's name */
     char *qname;        /* "schema"."table", quoted for SQL */
+    char *from;         /* what queries read the table's own rows from: ONLY "schema"."table"
+                           (not its inheritance children's); a partitioned table as qname */
     unsigned int oid;
     pg_col *cols;       /* in attnum order */
     size_t ncols;

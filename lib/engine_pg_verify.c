@@ -5,6 +5,7 @@
 #include "hex.h"
 #include "engine_pg.h"
 #include "engine_pg_seq.h"
+#include "pgname.h"
 
 /*
  * All hashing runs in one REPEATABLE READ READ ONLY transaction, so every table is seen at
@@ -30,6 +31,23 @@ static pg_verify *state(mno_pg *pg, mno_error *e)
             mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
     }
     return pg->verify;
+}
+
+/*
+ * What the queries of s read its table's own rows from: the table named by the section's
+ * schema and table, resolved in the catalog (never through search_path, as mno-restore does),
+ * ONLY its own rows (not its inheritance children's). Malloc'd; NULL with e filled.
+ */
+static char *table_from(PGconn *c, const mno_section *s, mno_error *e)
+{
+    mno_pg_rel rel;
+    char *from = NULL;
+    if (mno_pg_rel_parse(s->ns, s->begin_line, &rel, e) < 0)
+        return NULL;
+    if (mno_pg_rel_lookup(c, s->ns, s->begin_line, &rel, e) >= 0 && !(from = strdup(rel.from)))
+        mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "out of memory");
+    mno_pg_rel_release(&rel);
+    return from;
 }
 
 void mno_pg_verify_free(mno_pg *pg)
@@ -60,14 +78,17 @@ static int begin_snapshot(mno_pg *pg, pg_verify *v, mno_error *e)
 static int table_exists(mno_pg *pg, pg_verify *v, const mno_section *s, mno_error *e)
 {
     const char *ns = s->ns;
-    char *q = mno_pg_quote_ns(pg->conn, ns);
-    if (!q)
-        return mno_err(e, MNO_E_NOMEM, NULL, 0, ns, "cannot quote the table name");
-    const char *params[1] = {q};
-    PGresult *r = PQexecParams(pg->conn, "SELECT a.attname FROM (SELECT pg_catalog.to_regclass($1) AS t) x"
-                               " LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = x.t AND a.attnum > 0"
-                               " AND NOT a.attisdropped WHERE x.t IS NOT NULL", 1, NULL, params, NULL, NULL, 0);
-    int rc = -1;
+    mno_pg_rel rel;
+    PGresult *r = NULL;
+    if (mno_pg_rel_parse(ns, s->begin_line, &rel, e) < 0)
+        return -1;
+    int rc = mno_pg_rel_lookup(pg->conn, ns, s->begin_line, &rel, e);
+    if (rc <= 0)
+        goto done;
+    rc = -1;
+    const char *params[1] = {rel.oid};
+    r = PQexecParams(pg->conn, "SELECT a.attname, 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1::oid"
+                     " AND a.attnum > 0 AND NOT a.attisdropped UNION ALL SELECT NULL, 0", 1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         mno_pg_err(e, pg->conn, r, ns, "cannot look up the table");
         goto done;
@@ -92,7 +113,7 @@ static int table_exists(mno_pg *pg, pg_verify *v, const mno_section *s, mno_erro
         snprintf(v->missing + k, sizeof v->missing - k, " (%zu of the archive's %zu columns)", nmiss, s->ncols);
 done:
     PQclear(r);
-    free(q);
+    mno_pg_rel_release(&rel);
     return rc;
 }
 
@@ -185,10 +206,10 @@ static int add_keyhash(mno_buf *b, PGconn *c, const mno_section *s, mno_error *e
 
 static int hash_sql(mno_buf *b, PGconn *c, const mno_section *s, mno_error *e)
 {
-    char *qns = mno_pg_quote_ns(c, s->ns);
+    char *qns = table_from(c, s, e);
     const char *sep;
     if (!qns)
-        return mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "cannot quote the table name");
+        return -1;
     int rc = -1;
     if (mno_buf_adds(b, "SELECT count(*), " SUMS_SQL " FROM (SELECT unnest(ARRAY[('x' || md5(ROW") < 0 ||
         add_collist(b, c, s->colnames, s->ncols) < 0 ||
@@ -364,8 +385,10 @@ static int count_lacking(mno_pg *pg, pg_verify *v, const mno_section *s, uint64_
     const char *sep;
     int rc = -1;
     PGresult *r = NULL;
-    char *qns = mno_pg_quote_ns(pg->conn, s->ns);
-    if (!qns || mno_buf_addf(&sql, "SELECT count(*) FROM %s", qns) < 0) {
+    char *qns = table_from(pg->conn, s, e);
+    if (!qns)
+        goto done;
+    if (mno_buf_addf(&sql, "SELECT count(*) FROM %s", qns) < 0) {
         mno_err(e, MNO_E_NOMEM, NULL, 0, s->ns, "out of memory");
         goto done;
     }
@@ -418,8 +441,9 @@ int mno_pg_hash_buckets(mno_engine *en, const mno_section *s, const char *const 
         return -1;
     if (clen <= plen || clen > 32)
         return mno_err(e, MNO_E_INTERNAL, NULL, 0, s->ns, "bad bucket prefix lengths %zu, %zu", plen, clen);
-    qns = mno_pg_quote_ns(pg->conn, s->ns);
-    if (!qns || mno_buf_addf(&sql, "SELECT substr(mno_h.mno_k, 1, %zu), count(*), " SUMS_SQL " FROM (SELECT ", clen) < 0)
+    if (!(qns = table_from(pg->conn, s, e)))
+        goto done;
+    if (mno_buf_addf(&sql, "SELECT substr(mno_h.mno_k, 1, %zu), count(*), " SUMS_SQL " FROM (SELECT ", clen) < 0)
         goto nomem;
     if (add_keyhash(&sql, pg->conn, s, e) < 0)
         goto done;
@@ -490,9 +514,10 @@ int mno_pg_list_buckets(mno_engine *en, const mno_section *s, const char *const 
         return -1;
     keys = key_names(s, &nk);
     kidx = calloc(nk + 1, sizeof *kidx);
-    qns = mno_pg_quote_ns(pg->conn, s->ns);
-    if (!keys || !kidx || !qns)
+    if (!keys || !kidx)
         goto nomem;
+    if (!(qns = table_from(pg->conn, s, e)))
+        goto done;
     for (size_t k = 0; k < nk; k++) {
         size_t i = 0;
         while (i < s->ncols && strcmp(s->colnames[i], keys[k]) != 0)
@@ -613,16 +638,32 @@ done:
     return rc;
 }
 
-/* Adds the schema of ns ("public" when it has none) to the set. */
+/* Adds the schema of ns to the set (none for a malformed or unqualified ns). */
 static int add_schema(json_t *set, const char *ns)
 {
-    const char *dot = strchr(ns, '.');
-    char *schema = dot ? strndup(ns, (size_t)(dot - ns)) : strdup("public");
-    if (!schema)
-        return -1;
-    int rc = json_object_set_new(set, schema, json_true());
+    char *schema, *table;
+    const char *why;
+    int rc = mno_pgns_split(ns, &schema, &table, &why);
+    if (rc == -1)
+        return 0;
+    if (rc == 0 && schema)
+        rc = json_object_set_new(set, schema, json_true());
     free(schema);
+    free(table);
     return rc;
+}
+
+/* 1 when the archive's ns a names the table b (in ns form): equal, or equal once a is
+   written in the canonical form (a version-1 archive's bare `public.Users`). */
+static int same_ns(const char *a, const char *b)
+{
+    if (strcmp(a, b) == 0)
+        return 1;
+    const char *why;
+    char *c = mno_pgns_canon(a, &why);
+    int same = c && strcmp(c, b) == 0;
+    free(c);
+    return same;
 }
 
 int mno_pg_list_ns(mno_engine *en, const char *const *ns, size_t n, mno_ns_count **out,
@@ -658,10 +699,10 @@ int mno_pg_list_ns(mno_engine *en, const char *const *ns, size_t n, mno_ns_count
         goto nomem;
     const char *params[1] = {arr.data};
     r = PQexecParams(pg->conn,
-                     "SELECT n.nspname || '.' || c.relname FROM pg_class c"
+                     "SELECT n.nspname, c.relname FROM pg_class c"
                      " JOIN pg_namespace n ON n.oid = c.relnamespace"
                      " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition"
-                     " AND n.nspname = ANY ($1::text[]) ORDER BY 1",
+                     " AND n.nspname = ANY ($1::text[]) ORDER BY 1, 2",
                      1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         mno_pg_err(e, pg->conn, r, NULL, "cannot list tables");
@@ -671,13 +712,13 @@ int mno_pg_list_ns(mno_engine *en, const char *const *ns, size_t n, mno_ns_count
     if (!a)
         goto nomem;
     for (int t = 0; t < PQntuples(r); t++) {
-        const char *name = PQgetvalue(r, t, 0);
-        a[na].ns = strdup(name);
+        a[na].ns = mno_pgns_join(PQgetvalue(r, t, 0), PQgetvalue(r, t, 1));
         if (!a[na].ns)
             goto nomem;
+        const char *name = a[na].ns;
         na++;
         size_t k = 0;
-        while (k < n && strcmp(ns[k], name) != 0)
+        while (k < n && !same_ns(ns[k], name))
             k++;
         if (k < n) {
             a[na - 1].count = -1;  /* the caller's own: not counted (a full scan) */

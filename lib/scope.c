@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "buf.h"
+#include "pgname.h"
 #include "scope.h"
 
 enum tok_kind { T_WORD = 1, T_STRING, T_ARROW, T_COLON, T_EQ };
@@ -111,10 +112,36 @@ static int tokenize(parser *ps, const char *p, const char *end)
                 mno_buf_release(&b);
                 return mno_err(ps->e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
             }
-        } else if (is_word_char(p, end)) {
+        } else if (is_word_char(p, end) || *p == '"') {
+            /* a word: dot-separated parts, each bare or one "quoted identifier" ("" is a quote) */
             const char *s = p;
-            while (p < end && is_word_char(p, end))
+            int part_start = 1;
+            while (p < end && (is_word_char(p, end) || *p == '"')) {
+                if (*p == '"') {
+                    if (!part_start)
+                        return perr(ps, "malformed quoting in '%.*s': a quote in the middle of a name part",
+                                    (int)(p - s + 1), s);
+                    const char *q = p + 1;
+                    for (;; q++) {
+                        if (q >= end)
+                            return perr(ps, "unterminated quoted identifier %.*s", (int)(end - p), p);
+                        if (*q == '"' && q + 1 < end && q[1] == '"')
+                            q++;
+                        else if (*q == '"')
+                            break;
+                    }
+                    if (q == p + 1)
+                        return perr(ps, "empty quoted identifier in '%.*s'", (int)(q - s + 1), s);
+                    p = q + 1;
+                    if (p < end && (*p == '"' || (is_word_char(p, end) && *p != '.')))
+                        return perr(ps, "malformed quoting in '%.*s': text after a closing quote",
+                                    (int)(p - s + 1), s);
+                    part_start = 0;
+                    continue;
+                }
+                part_start = *p == '.';
                 p++;
+            }
             t->kind = T_WORD;
             t->s = strndup(s, (size_t)(p - s));
             if (!t->s)
@@ -130,16 +157,63 @@ static int tokenize(parser *ps, const char *p, const char *end)
     return 0;
 }
 
-/* A name: dot-separated non-empty parts. */
+/* The first dot of s outside double quotes at or after s, or NULL (the tokenizer made the
+   quotes balanced). */
+static const char *next_dot(const char *s)
+{
+    for (int quoted = 0; *s; s++) {
+        if (*s == '"')
+            quoted = !quoted;   /* "" inside quotes toggles twice */
+        else if (*s == '.' && !quoted)
+            return s;
+    }
+    return NULL;
+}
+
+/* A name: dot-separated non-empty parts (dots inside quotes are part of a part). */
 static int valid_name(const char *s)
 {
-    size_t n = strlen(s);
-    return n > 0 && s[0] != '.' && s[n - 1] != '.' && !strstr(s, "..");
+    const char *p = s;
+    for (;;) {
+        const char *dot = next_dot(p);
+        if ((dot ? dot : p + strlen(p)) == p)
+            return 0;
+        if (!dot)
+            return 1;
+        p = dot + 1;
+    }
 }
 
 static int valid_col(const char *s)
 {
     return valid_name(s);
+}
+
+/* A column as written: one "quoted identifier" (unquoted) or a bare word (verbatim). Returns
+   a malloc'd name, or NULL (*bad set when the word is not one quoted part). */
+static char *col_name(const char *s, int *bad)
+{
+    *bad = 0;
+    if (*s != '"')
+        return strdup(s);
+    mno_buf b = MNO_BUF_INIT;
+    const char *p = s + 1;
+    for (; *p; p++) {
+        if (*p == '"' && p[1] != '"')
+            break;
+        if (*p == '"')
+            p++;
+        if (mno_buf_addc(&b, *p) < 0) {
+            mno_buf_release(&b);
+            return NULL;
+        }
+    }
+    if (*p != '"' || p[1] || !b.data) {
+        mno_buf_release(&b);
+        *bad = 1;
+        return NULL;
+    }
+    return b.data;
 }
 
 static int want_word(parser *ps, size_t i, const char *what, const char *after)
@@ -156,12 +230,16 @@ static int parse_ref(parser *ps, size_t i, mno_scope_rule *r)
 {
     if (want_word(ps, i, "TABLE.COLUMN", "->") < 0)
         return -1;
-    const char *s = ps->toks[i].s;
-    const char *dot = strrchr(s, '.');
+    const char *s = ps->toks[i].s, *dot = NULL;
+    for (const char *d = next_dot(s); d; d = next_dot(d + 1))
+        dot = d;   /* the last dot outside quotes */
     if (!valid_name(s) || !dot)
         return perr(ps, "expected TABLE.COLUMN after '->', found '%s'", s);
+    int bad;
     r->ref_ns = strndup(s, (size_t)(dot - s));
-    r->ref_col = strdup(dot + 1);
+    r->ref_col = col_name(dot + 1, &bad);
+    if (bad)
+        return perr(ps, "bad column name '%s' after '->'", dot + 1);
     if (!r->ref_ns || !r->ref_col)
         return mno_err(ps->e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
     return 0;
@@ -173,9 +251,12 @@ static int set_cols(parser *ps, mno_scope_rule *r, size_t from, size_t to)
     if (!r->cols)
         return mno_err(ps->e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
     for (size_t i = from; i < to; i++) {
+        int bad;
         if (!valid_col(ps->toks[i].s))
             return perr(ps, "bad column name '%s'", ps->toks[i].s);
-        r->cols[r->ncols] = strdup(ps->toks[i].s);
+        r->cols[r->ncols] = col_name(ps->toks[i].s, &bad);
+        if (bad)
+            return perr(ps, "bad column name '%s'", ps->toks[i].s);
         if (!r->cols[r->ncols++])
             return mno_err(ps->e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
     }
@@ -325,7 +406,10 @@ static int parse_body(parser *ps, mno_scope_rule *r, size_t i)
             } else if (i + 2 >= ps->ntok || ps->toks[i + 1].kind != T_EQ || ps->toks[i + 2].kind != T_STRING) {
                 return perr(ps, "when: expected COLUMN = 'VALUE' or COLUMN is null");
             }
-            r->guard_col = strdup(ps->toks[i].s);
+            int bad;
+            r->guard_col = col_name(ps->toks[i].s, &bad);
+            if (bad)
+                return perr(ps, "bad column name '%s'", ps->toks[i].s);
             r->guard_val = r->guard_null ? NULL : strdup(ps->toks[i + 2].s);
             if (!r->guard_col || (!r->guard_null && !r->guard_val))
                 return mno_err(ps->e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
@@ -554,17 +638,27 @@ void mno_scope_free(mno_scope *s)
     free(s);
 }
 
+/* Qualifies *name with prefix when it has no dot outside quotes, then writes it in the
+   archive's ns form (pgname.h: `public.Users` and `public."Users"` are one table). */
 static int qualify(char **name, const char *prefix)
 {
-    if (!*name || strchr(*name, '.'))
+    if (!*name)
         return 0;
-    size_t n = strlen(prefix) + strlen(*name) + 2;
-    char *q = malloc(n);
-    if (!q)
-        return -1;
-    snprintf(q, n, "%s.%s", prefix, *name);
+    if (!next_dot(*name)) {
+        size_t n = strlen(prefix) + strlen(*name) + 2;
+        char *q = malloc(n);
+        if (!q)
+            return -1;
+        snprintf(q, n, "%s.%s", prefix, *name);
+        free(*name);
+        *name = q;
+    }
+    const char *why;
+    char *c = mno_pgns_canon(*name, &why);
+    if (!c)
+        return why ? 0 : -1;   /* the tokenizer's checks make the name well-formed */
     free(*name);
-    *name = q;
+    *name = c;
     return 0;
 }
 

@@ -57,8 +57,10 @@ mno_scope *mno_scope_parse(const char *text, size_t len, const char *file, mno_e
 void mno_scope_free(mno_scope *s);
 
 /*
- * Qualifies every name without a dot (rule names and referenced names) as "prefix.name"
- * (PostgreSQL: "public"). Returns 0, or -1 on out of memory.
+ * PostgreSQL: qualifies every name without a dot outside quotes (rule names and referenced
+ * names) as "prefix.name" ("public"), and writes each in the archive's ns form (pgname.h:
+ * quoted parts read SQL-style, bare parts verbatim, then quoted where they are not plain
+ * lowercase identifiers). Returns 0, or -1 on out of memory.
  */
 int mno_scope_qualify(mno_scope *s, const char *prefix, mno_error *e);
 

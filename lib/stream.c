@@ -77,13 +77,13 @@ static int section_setup(mno_section *s, const char *ns, json_t *begin, mno_engi
     if (s->engine != MNO_ENGINE_PG)
         return 0;
     json_t *cols = json_object_get(begin, "columns");
-    if (!json_is_array(cols) || json_array_size(cols) == 0) {
+    if (!json_is_array(cols)) {   /* [] is a table without columns: its rows are counted */
         snprintf(why, whylen, "begin line has no \"columns\" array");
         return -1;
     }
     s->ncols = json_array_size(cols);
-    s->colnames = calloc(s->ncols, sizeof *s->colnames);
-    s->coltypes = calloc(s->ncols, sizeof *s->coltypes);
+    s->colnames = calloc(s->ncols ? s->ncols : 1, sizeof *s->colnames);
+    s->coltypes = calloc(s->ncols ? s->ncols : 1, sizeof *s->coltypes);
     if (!s->colnames || !s->coltypes)
         goto nomem;
     for (size_t i = 0; i < s->ncols; i++) {

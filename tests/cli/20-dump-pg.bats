@@ -147,8 +147,8 @@ SQL
   run hub_dump --tenant acme --plan
   [ "$status" -eq 0 ]
   [ "${#lines[@]}" -eq 20 ]
-  [ "${lines[0]}" = $'public.apps\tglobal\tSELECT t."id", t."uid", t."nid", t."name", t."stack", t."api_key", t."rank", t."created_at", t."updated_at" FROM "public"."apps" t ORDER BY t."id"\t'"$(psql -X -At -d "$HUB" -c 'SELECT count(*) FROM public.apps')" ]
-  [[ "${lines[3]}" == $'public.tenants\troot name id\tSELECT '*$' FROM "public"."tenants" t WHERE (t."name"::text = current_setting(\'mno.tenant\') OR t."id"::text = current_setting(\'mno.tenant\')) ORDER BY t."id"\t1' ]]
+  [ "${lines[0]}" = $'public.apps\tglobal\tSELECT t."id", t."uid", t."nid", t."name", t."stack", t."api_key", t."rank", t."created_at", t."updated_at" FROM ONLY "public"."apps" t ORDER BY t."id"\t'"$(psql -X -At -d "$HUB" -c 'SELECT count(*) FROM public.apps')" ]
+  [[ "${lines[3]}" == $'public.tenants\troot name id\tSELECT '*$' FROM ONLY "public"."tenants" t WHERE (t."name"::text = current_setting(\'mno.tenant\') OR t."id"::text = current_setting(\'mno.tenant\')) ORDER BY t."id"\t1' ]]
   want=$(grep -c $'^widgets\t' "$A/acme.want")
   [[ "${lines[19]}" == $'public.widgets\tparent dashboard_id -> public.dashboards.id or uids json settings at organization_ids -> public.organizations.uid\tSELECT '*$'\t'"$want" ]]
   [ -z "$(ls -A "$BATS_TEST_TMPDIR")" ]

@@ -195,7 +195,7 @@ static void test_errors(void **state)
     check_error("x: global y\n", "t.scope:1: unexpected 'y' at the end of the rule");
     check_error("x: skip :\n", "t.scope:1: unexpected ':' at the end of the rule");
     check_error("x: root a, b\n", "t.scope:1: unexpected character ','");
-    check_error("x: root \"a\"\n", "t.scope:1: unexpected character '\"'");
+    check_error("x: root a;\n", "t.scope:1: unexpected character ';'");
     check_error("x: root \xc3\xa9\n", "t.scope:1: unexpected character 0xc3");
     /* across lines */
     check_error("x: root a\ny: skip\nx: root a\n", "t.scope:3: x: duplicate rule (line 1)");
