@@ -37,6 +37,8 @@ static char *escape_lines(const char *s, size_t cut, int lines, char *out, size_
         if (*p == '\n' && lines && p[1] == ' ' && p[2] == ' ') {
             tmp[0] = '\n';
             k = 1;
+        } else if (*p == '\n' && lines && !p[1]) {
+            k = 0; /* the list's last line break: the tool ends the message's line */
         } else if (*p == '\n')
             k = (size_t)snprintf(tmp, sizeof tmp, "\\n");
         else if (*p == '\t')

@@ -142,8 +142,8 @@ frozen() { q "$1" "SELECT count(*) FILTER (WHERE o.account_frozen) || ' ' || cou
   run mno-freeze --target "$h" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json" --destroy --frozen-by f.mnoa
   [ "$status" -eq 2 ]
   [ "${lines[${#lines[@]}-1]}" = "mno-freeze: error: --destroy deletes the 936 rows above: give --yes to do it; nothing was changed" ]
-  # children first, no global table
-  [ "$(printf '%s\n' "${lines[@]}" | head -n -1 | cut -f1 | tr '\n' ' ')" = "public.widgets public.identities public.deletion_requests public.dashboards public.credit_cards public.audit_events public.users public.teams public.subscriptions public.sub_tenants public.orga_relations public.org_invites public.bills public.app_instances public.organizations public.invoices public.tenants " ]
+  # children first (the dump's section order reversed: memberships come after users), no global table
+  [ "$(printf '%s\n' "${lines[@]}" | head -n -1 | cut -f1 | tr '\n' ' ')" = "public.widgets public.subscriptions public.orga_relations public.org_invites public.identities public.deletion_requests public.dashboards public.credit_cards public.audit_events public.users public.teams public.sub_tenants public.bills public.app_instances public.organizations public.invoices public.tenants " ]
   # without the freeze's undo archive the re-check cannot see the source as it was dumped
   run mno-freeze --target "$h" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json" --destroy --yes
   [ "$status" -eq 2 ]
