@@ -74,6 +74,38 @@ int mno_filter_glob(const char *pat, const char *name)
     return fnmatch(pat, name, 0) == 0;
 }
 
+/* Appends arg, single-quoted when the shell would need it. */
+static int shell_word(mno_buf *b, const char *a)
+{
+    if (*a && strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:@,+%") == strlen(a))
+        return mno_buf_adds(b, a);
+    if (mno_buf_addc(b, '\'') < 0)
+        return -1;
+    for (; *a; a++)
+        if ((*a == '\'' ? mno_buf_adds(b, "'\\''") : mno_buf_addc(b, *a)) < 0)
+            return -1;
+    return mno_buf_addc(b, '\'');
+}
+
+int mno_filter_chain_text(const json_t *header, mno_buf *out)
+{
+    json_t *filters = json_object_get(header, "filters"), *f, *a;
+    size_t i, j;
+    int n = 0;
+    if (!json_is_array(filters))
+        return 0;
+    json_array_foreach(filters, i, f) {
+        const char *tool = json_string_value(json_object_get(f, "tool"));
+        if ((n > 0 && mno_buf_adds(out, " | ") < 0) || mno_buf_adds(out, tool ? tool : "?") < 0)
+            return -1;
+        json_array_foreach(json_object_get(f, "args"), j, a)
+            if (json_is_string(a) && (mno_buf_addc(out, ' ') < 0 || shell_word(out, json_string_value(a)) < 0))
+                return -1;
+        n++;
+    }
+    return n;
+}
+
 /* The output header: the input's, less what the writer sets anew, with derived_from and this
    filter appended to "filters". NULL when out of memory. */
 static json_t *out_header(const mno_filter_opts *o, const json_t *in)

@@ -94,6 +94,15 @@ int mno_filter_common_opt(mno_filter_opts *o, int c, const char *arg, mno_error 
  */
 int mno_filter_run(const mno_filter_opts *o, const mno_filter_ops *ops, mno_error *e);
 
+/*
+ * Appends the filter chain the header's "filters" array records, as a shell pipeline would
+ * say it: "mno-filter-tenant --tenant acme | mno-filter-scrub --rules r.scrub" (arguments
+ * single-quoted where the shell would need it; the input file arguments included). Appends
+ * nothing when there is no chain. Returns the number of filters, or -1 on out of memory.
+ */
+struct mno_buf;
+int mno_filter_chain_text(const json_t *header, struct mno_buf *out);
+
 /* 1 when name matches the shell glob pat (fnmatch, '*' also matches '.'), else 0. */
 int mno_filter_glob(const char *pat, const char *name);
 

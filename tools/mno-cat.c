@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "args.h"
+#include "buf.h"
+#include "filter.h"
 #include "stream.h"
 
 static const char usage[] =
@@ -13,7 +15,8 @@ static const char usage[] =
     "\n"
     "  (no mode)        print the archive uncompressed\n"
     "  --header         print the header line\n"
-    "  --list           one line per section: ns, count, sum, ok|BAD (tab-separated)\n"
+    "  --list           one line per section: ns, count, sum, ok|BAD (tab-separated); an\n"
+    "                   archive a filter wrote first says its chain (\"# filters: ...\")\n"
     "  --records        print the record lines (JSON Lines, uncompressed)\n"
     "    --ns NS        only the records of section NS\n"
     "  --check          verify every count and sum and the trailer; print a summary\n"
@@ -118,6 +121,22 @@ static int print_line(const mno_item *it)
     return fwrite(it->line, 1, it->len, stdout) == it->len && putchar('\n') != EOF ? 0 : -1;
 }
 
+/* --list: a filtered archive's chain first, as "# " lines (the section lines stay as they are). */
+static int list_chain(const json_t *h)
+{
+    mno_buf b = MNO_BUF_INIT;
+    const json_t *from = json_object_get(h, "derived_from");
+    int n = mno_filter_chain_text(h, &b), rc = 0;
+    if (n < 0)
+        rc = -1;
+    else if (n > 0)
+        rc = printf("# filters: %s\n# derived from archive %s\n", b.data,
+                    json_is_string(json_object_get(from, "id")) ? json_string_value(json_object_get(from, "id")) : "(no id)") < 0
+                 ? -1 : 0;
+    mno_buf_release(&b);
+    return rc;
+}
+
 /* Reads the whole archive; per mode prints lines. Returns the exit status. */
 static int run_read(const struct opts *o, mno_in *in)
 {
@@ -144,6 +163,8 @@ static int run_read(const struct opts *o, mno_in *in)
         } else if (o->mode == M_RECORDS && it.kind == MNO_ITEM_REC &&
                    (!o->ns || strcmp(o->ns, it.section->ns) == 0))
             wr = print_line(&it);
+        else if (o->mode == M_LIST && it.kind == MNO_ITEM_HEADER)
+            wr = list_chain(it.obj);
         else if (o->mode == M_LIST && it.kind == MNO_ITEM_END) {
             printf("%s\t%llu\t%s\t%s\n", it.section->ns, (unsigned long long)it.declared_count,
                    mno_sum_hex(&it.declared_sum, hex), it.sum_ok ? "ok" : "BAD");
