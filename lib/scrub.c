@@ -137,6 +137,7 @@ const char *mno_scrub_action_name(mno_scrub_action a)
     case MNO_SCRUB_SET: return "set";
     case MNO_SCRUB_HASH: return "hash";
     case MNO_SCRUB_EMAIL: return "email";
+    case MNO_SCRUB_MAP: return "map";
     }
     return "?";
 }
@@ -286,6 +287,7 @@ void mno_scrub_free(mno_scrub *s)
         free(s->rules[i].col);
         free(s->rules[i].value);
         free(s->rules[i].source);
+        free(s->rules[i].from);
     }
     free(s->rules);
     free(s->file);
@@ -349,6 +351,8 @@ int mno_scrub_text(mno_scrub_action a, const char *value, mno_hmac *h, const cha
         return 0;
     case MNO_SCRUB_SET:
         return mno_buf_adds(out, value ? value : "");
+    case MNO_SCRUB_MAP:
+        return -1;
     case MNO_SCRUB_HASH:
     case MNO_SCRUB_EMAIL:
         if (!v) {
@@ -416,6 +420,32 @@ static int scrub_level(const bson_t *doc, const char *const *paths, mno_scrub_ru
             if (hits)
                 hits[leaf] = 1;
             bson_type_t ty = bson_iter_type(&it);
+            if (r->action == MNO_SCRUB_MAP) {
+                /* every map on this field: the first whose old value it is maps it */
+                uint32_t slen = 0;
+                const char *sv = ty == BSON_TYPE_UTF8 ? bson_iter_utf8(&it, &slen) : NULL;
+                mno_scrub_rule *hit = NULL;
+                for (size_t j = (size_t)leaf; sv && j < n; j++) {
+                    mno_scrub_rule *m = rules[j];
+                    if (!paths[j] || m->action != MNO_SCRUB_MAP || strncmp(paths[j], key, klen) != 0 || paths[j][klen])
+                        continue;
+                    if (hits)
+                        hits[j] = 1;
+                    if (!hit && slen == strlen(m->from) && memcmp(sv, m->from, slen) == 0)
+                        hit = m;
+                    else if (slen == strlen(m->value) && memcmp(sv, m->value, slen) == 0)
+                        m->clash++;
+                }
+                if (hit) {
+                    hit->changed++;
+                    *changed = 1;
+                    if (!bson_append_utf8(out, key, (int)klen, hit->value, -1))
+                        goto done;
+                } else if (!bson_append_iter(out, NULL, 0, &it)) {
+                    goto done;
+                }
+                continue;
+            }
             if (r->action == MNO_SCRUB_DROP) {
                 *changed = 1;
                 continue;

@@ -12,7 +12,8 @@ typedef enum mno_scrub_action {
     MNO_SCRUB_DROP,      /* MongoDB: the field is removed */
     MNO_SCRUB_SET,       /* the value becomes the rule's string */
     MNO_SCRUB_HASH,      /* HMAC-SHA-256 of the value, 64 lowercase hex digits */
-    MNO_SCRUB_EMAIL      /* the local part hashed (64 hex digits), "@domain" kept */
+    MNO_SCRUB_EMAIL,     /* the local part hashed (64 hex digits), "@domain" kept */
+    MNO_SCRUB_MAP        /* mno-filter-rename: a string equal to from becomes value (not in rule files) */
 } mno_scrub_action;
 
 /* One column (or field path) of one rule line. */
@@ -23,7 +24,9 @@ typedef struct mno_scrub_rule {
     char *value;            /* set: the value */
     char *source;           /* `when source = 'X'`: the header's source it is for, or NULL */
     int line;               /* 1-based line in the rule file */
-    int used;               /* set by the caller: the archive had the section/column */
+    char *from;             /* map: the old value */
+    unsigned long long changed; /* map: values changed so far (mno_scrub_bson counts them) */
+    unsigned long long clash;   /* map: values already equal to the new one, seen so far */
 } mno_scrub_rule;
 
 typedef struct mno_scrub {
