@@ -1,4 +1,5 @@
 /* mno-filter-rename: maps values of named columns or fields in an archive (tenant renames; docs/filters.md). */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -279,7 +280,31 @@ static int on_begin(void *arg, const mno_item *it, json_t **begin, mno_error *e)
         if (!s->vals || !s->lens)
             return mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
     }
-    return MNO_FILTER_DECODE;
+    return MNO_FILTER_SCAN_KEEP;
+}
+
+/* A value that JSON writes as it is (no byte to escape): a line that does not hold it holds
+   no such value. */
+static int plain_json(const char *v)
+{
+    for (; *v; v++)
+        if ((unsigned char)*v < 0x20 || *v == '"' || *v == '\\' || *v == '/' || (unsigned char)*v == 0x7f)
+            return 0;
+    return 1;
+}
+
+/* The record must be decoded when its line holds an OLD or a NEW value of a mapping here. */
+static int on_quick(void *arg, const char *line, size_t len)
+{
+    struct rn *s = arg;
+    for (size_t i = 0; i < s->nact; i++) {
+        const map *m = s->act[i];
+        if (!plain_json(m->r.from) || !plain_json(m->r.value) || !*m->r.from || !*m->r.value)
+            return 1;
+        if (memmem(line, len, m->r.from, strlen(m->r.from)) || memmem(line, len, m->r.value, strlen(m->r.value)))
+            return 1;
+    }
+    return 0;
 }
 
 /* A NEW value already in the column, without --merge: refused at the record that holds it. */
@@ -453,6 +478,7 @@ int main(int argc, char **argv)
     ops.header = on_header;
     ops.begin = on_begin;
     ops.rec = on_rec;
+    ops.quick = on_quick;
     ops.end = on_end;
     ops.finish = on_finish;
     if (mno_filter_run(&o, &ops, &e) == 0) {

@@ -134,7 +134,7 @@ static int on_begin(void *arg, const mno_item *it, json_t **begin, mno_error *e)
             return mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
         s->ncols = sec->ncols;
     }
-    return MNO_FILTER_DECODE;
+    return MNO_FILTER_SCAN_KEEP;
 }
 
 static int rec_pg(struct scrub_state *s, const mno_item *it, mno_filter_rec *out, mno_error *e)

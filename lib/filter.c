@@ -5,7 +5,9 @@
 #include "args.h"
 #include "buf.h"
 #include "codec.h"
+#include "engine_mongo_json.h"
 #include "filter.h"
+#include "pgrec.h"
 
 /* Record lines waiting to be copied: flushed at this size or count. */
 #define COPY_BYTES ((size_t)256 << 10)
@@ -37,6 +39,181 @@ static int copy_add(mno_writer *w, copybuf *c, const mno_item *it, int with_dige
     if (c->n == COPY_RECS || c->lines.len >= COPY_BYTES)
         return copy_flush(w, c, with_digests, e);
     return 0;
+}
+
+/* SCAN sections: the driver decodes each record line itself (the reader only checks it). */
+typedef struct scanner {
+    mno_pgrec *pg;
+    mno_buf pre;            /* {"t":"rec","ns":NS,"v":  the writers' envelope */
+    mno_buf doc;            /* mongo: the document's BSON bytes */
+    mno_buf text;           /* pg: a record text */
+    const char **vals;
+    size_t *lens;
+    size_t ncols;
+    mno_sum removed;        /* SCAN_KEEP: digests of the records left out or changed */
+    long long deferred;     /* a line the driver could not decode: the reader must reject it */
+} scanner;
+
+static int scan_setup(scanner *sc, const mno_section *sec)
+{
+    mno_buf_reset(&sc->pre);
+    sc->removed.hi = sc->removed.lo = 0;
+    sc->deferred = 0;
+    free(sc->vals);
+    free(sc->lens);
+    sc->ncols = sec->ncols;
+    sc->vals = calloc(sec->ncols + 1, sizeof *sc->vals);
+    sc->lens = calloc(sec->ncols + 1, sizeof *sc->lens);
+    if (!sc->vals || !sc->lens || mno_buf_adds(&sc->pre, "{\"t\":\"rec\",\"ns\":") < 0 ||
+        mno_buf_add_json_str(&sc->pre, sec->ns, strlen(sec->ns)) < 0 || mno_buf_adds(&sc->pre, ",\"v\":") < 0)
+        return -1;
+    if (sec->engine == MNO_ENGINE_PG && ((!sc->pg && !(sc->pg = mno_pgrec_new())) || mno_pgrec_setup(sc->pg, sec) < 0))
+        return -1;
+    return 0;
+}
+
+/* The digest of the decoded record. */
+static int scan_digest(scanner *sc, const mno_item *it, unsigned char dig[16])
+{
+    if (it->doc) {
+        mno_md5(bson_get_data(it->doc), it->doc->len, dig);
+        return 0;
+    }
+    mno_buf_reset(&sc->text);
+    if (mno_pg_record_text(&sc->text, it->vals, it->lens, sc->ncols) < 0)
+        return -1;
+    mno_md5(sc->text.data ? sc->text.data : "", sc->text.len, dig);
+    return 0;
+}
+
+static void sum_sub(mno_sum *s, const mno_sum *t)
+{
+    mno_sum neg = {~t->hi, ~t->lo};
+    if (++neg.lo == 0)
+        neg.hi++;
+    mno_sum_add(s, &neg);
+}
+
+/* pg: the values of a line not in the writer's compact form, from jansson (json owns them). */
+static int pg_general(scanner *sc, const mno_section *sec, const char *line, size_t len, json_t **json)
+{
+    json_t *o = json_loadb(line, len, JSON_ALLOW_NUL, NULL), *v = o ? json_object_get(o, "v") : NULL;
+    *json = o;
+    if (!json_is_object(v) || json_object_size(v) != sec->ncols)
+        return 0;
+    for (size_t c = 0; c < sec->ncols; c++) {
+        json_t *x = json_object_get(v, sec->colnames[c]);
+        if (json_is_string(x)) {
+            sc->vals[c] = json_string_value(x);
+            sc->lens[c] = json_string_length(x);
+        } else if (json_is_null(x)) {
+            sc->vals[c] = NULL;
+            sc->lens[c] = 0;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* mongo: the document of a line, into *doc (a bson_t the caller owns, destroyed after use). */
+static int mongo_doc_of(scanner *sc, const char *line, size_t len, bson_t *doc, bson_t **heap)
+{
+    size_t off = sc->pre.len;
+    *heap = NULL;
+    if (len > off + 1 && line[len - 1] == '}' && memcmp(line, sc->pre.data, off) == 0) {
+        mno_buf_reset(&sc->doc);
+        int rc = mno_ejson_text_to_buf(line + off, len - off - 1, &sc->doc);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            return bson_init_static(doc, (const uint8_t *)sc->doc.data, sc->doc.len) ? 1 : 0;
+        bson_error_t be;
+        if ((*heap = bson_new_from_json((const uint8_t *)line + off, (ssize_t)(len - off - 1), &be)))
+            return 1;
+    }
+    json_t *o = json_loadb(line, len, JSON_ALLOW_NUL, NULL);
+    char *vs = o && json_is_object(json_object_get(o, "v")) ? json_dumps(json_object_get(o, "v"), JSON_COMPACT) : NULL;
+    bson_error_t be;
+    if (vs)
+        *heap = bson_new_from_json((const uint8_t *)vs, -1, &be);
+    free(vs);
+    json_decref(o);
+    return *heap ? 1 : 0;
+}
+
+/* Writes a changed record after the lines waiting before it. */
+static int write_changed(mno_writer *w, copybuf *cb, int with_digests, const mno_section *sec, const mno_filter_rec *fr,
+                         mno_error *e)
+{
+    if (copy_flush(w, cb, with_digests, e) < 0)
+        return -1;
+    return sec->engine == MNO_ENGINE_PG ? mno_writer_rec_pg(w, fr->vals, fr->lens, e) : mno_writer_rec_bson(w, fr->doc, e);
+}
+
+/* A record of a SCAN section: decoded here, given to the rec callback, written or not. */
+static int scan_rec(scanner *sc, const mno_filter_ops *ops, mno_writer *w, copybuf *cb, mno_item *it, int action,
+                    mno_error *e)
+{
+    const mno_section *sec = it->section;
+    int pick = action == MNO_FILTER_SCAN_PICK;
+    unsigned char dig[16];
+    json_t *json = NULL;
+    bson_t sdoc, *heap = NULL;
+    int rc = -1, ok;
+    if (!pick && ops->quick && !ops->quick(ops->arg, it->line, it->len))
+        return copy_add(w, cb, it, 0, e);
+    if (sec->engine == MNO_ENGINE_PG) {
+        ok = mno_pgrec_parse(sc->pg, it->line, it->len, sc->vals, sc->lens);
+        if (ok == 0)
+            ok = pg_general(sc, sec, it->line, it->len, &json);
+        it->vals = sc->vals;
+        it->lens = sc->lens;
+    } else {
+        ok = mongo_doc_of(sc, it->line, it->len, &sdoc, &heap);
+        it->doc = heap ? heap : &sdoc;
+    }
+    if (ok < 0) {
+        mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+        goto done;
+    }
+    if (ok == 0) {
+        /* a line the reader rejects (it checks every line): it says why, at the section's end */
+        if (!sc->deferred)
+            sc->deferred = it->lineno;
+        memset(it->digest, 0, sizeof it->digest);
+        it->doc = NULL;
+        rc = copy_add(w, cb, it, pick, e);
+        goto done;
+    }
+    mno_filter_rec fr = {NULL, NULL, NULL};
+    int k = ops->rec(ops->arg, it, &fr, e);
+    if (k < 0)
+        goto done;
+    if ((pick && k == MNO_FILTER_KEEP) || (!pick && k != MNO_FILTER_KEEP)) {
+        if (scan_digest(sc, it, dig) < 0) {
+            mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+            goto done;
+        }
+        if (pick)
+            memcpy(it->digest, dig, 16);
+        else
+            mno_sum_add_digest(&sc->removed, dig);
+    }
+    if (k == MNO_FILTER_KEEP)
+        rc = copy_add(w, cb, it, pick, e);
+    else if (k == MNO_FILTER_CHANGED)
+        rc = write_changed(w, cb, pick, sec, &fr, e);
+    else
+        rc = 0;
+done:
+    json_decref(json);
+    if (heap)
+        bson_destroy(heap);
+    it->doc = NULL;
+    it->vals = NULL;
+    it->lens = NULL;
+    return rc;
 }
 
 int mno_filter_common_opt(mno_filter_opts *o, int c, const char *arg, mno_error *e)
@@ -168,9 +345,11 @@ int mno_filter_run(const mno_filter_opts *o, const mno_filter_ops *ops, mno_erro
     mno_writer *w = NULL;
     json_t *h = NULL, *extra = NULL;
     copybuf cb = {MNO_BUF_INIT, NULL, 0};
+    scanner sc;
     mno_item it;
     int rc = -1, n, action = MNO_FILTER_COPY;
     const char *name;
+    memset(&sc, 0, sizeof sc);
     if (!ops)
         ops = &none;
     if (!(cb.dig = malloc(COPY_RECS * sizeof *cb.dig))) {
@@ -210,8 +389,14 @@ int mno_filter_run(const mno_filter_opts *o, const mno_filter_ops *ops, mno_erro
             action = ops->begin ? ops->begin(ops->arg, &it, &b, e) : MNO_FILTER_COPY;
             if (action < 0)
                 goto fail_at;
-            if (action == MNO_FILTER_DECODE && !ops->rec)
+            if (action != MNO_FILTER_COPY && action != MNO_FILTER_DROP && !ops->rec)
                 action = MNO_FILTER_COPY;
+            if ((action == MNO_FILTER_SCAN_KEEP || action == MNO_FILTER_SCAN_PICK) && scan_setup(&sc, it.section) < 0) {
+                if (b != it.obj)
+                    json_decref(b);
+                mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+                goto done;
+            }
             if (mno_reader_set_decode(r, action == MNO_FILTER_DECODE) < 0) {
                 if (b != it.obj)
                     json_decref(b);
@@ -233,6 +418,11 @@ int mno_filter_run(const mno_filter_opts *o, const mno_filter_ops *ops, mno_erro
                     goto fail_at;
                 break;
             }
+            if (action == MNO_FILTER_SCAN_KEEP || action == MNO_FILTER_SCAN_PICK) {
+                if (scan_rec(&sc, ops, w, &cb, &it, action, e) < 0)
+                    goto fail_at;
+                break;
+            }
             mno_filter_rec fr = {NULL, NULL, NULL};
             int k = ops->rec(ops->arg, &it, &fr, e);
             if (k < 0)
@@ -242,12 +432,7 @@ int mno_filter_run(const mno_filter_opts *o, const mno_filter_ops *ops, mno_erro
                     goto fail_at;
             } else if (k == MNO_FILTER_CHANGED) {
                 int wrc;
-                if (copy_flush(w, &cb, 1, e) < 0)
-                    goto fail_at;
-                if (it.section->engine == MNO_ENGINE_PG)
-                    wrc = mno_writer_rec_pg(w, fr.vals, fr.lens, e);
-                else
-                    wrc = mno_writer_rec_bson(w, fr.doc, e);
+                wrc = write_changed(w, &cb, 1, it.section, &fr, e);
                 if (wrc < 0)
                     goto fail_at;
             }
@@ -255,10 +440,18 @@ int mno_filter_run(const mno_filter_opts *o, const mno_filter_ops *ops, mno_erro
         }
         case MNO_ITEM_END:
             if (action != MNO_FILTER_DROP) {
-                if (copy_flush(w, &cb, action == MNO_FILTER_DECODE, e) < 0)
+                if (copy_flush(w, &cb, action == MNO_FILTER_DECODE || action == MNO_FILTER_SCAN_PICK, e) < 0)
                     goto fail_at;
-                if (action == MNO_FILTER_COPY)
-                    mno_writer_add_sum(w, &it.section->sum);
+                if (action == MNO_FILTER_COPY || action == MNO_FILTER_SCAN_KEEP) {
+                    mno_sum s = it.section->sum;
+                    if (action == MNO_FILTER_SCAN_KEEP)
+                        sum_sub(&s, &sc.removed);
+                    mno_writer_add_sum(w, &s);
+                }
+                if ((action == MNO_FILTER_SCAN_KEEP || action == MNO_FILTER_SCAN_PICK) && sc.deferred) {
+                    mno_err(e, MNO_E_INTERNAL, name, sc.deferred, it.section->ns, "a record the filter could not decode");
+                    goto done;
+                }
             }
             if (ops->end && ops->end(ops->arg, &it, e) < 0)
                 goto fail_at;
@@ -308,5 +501,11 @@ done:
     json_decref(extra);
     mno_buf_release(&cb.lines);
     free(cb.dig);
+    mno_pgrec_free(sc.pg);
+    mno_buf_release(&sc.pre);
+    mno_buf_release(&sc.doc);
+    mno_buf_release(&sc.text);
+    free(sc.vals);
+    free(sc.lens);
     return rc;
 }

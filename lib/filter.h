@@ -26,7 +26,14 @@
 enum mno_filter_section {
     MNO_FILTER_COPY = 0,    /* records copied as they are, not decoded (fastest) */
     MNO_FILTER_DECODE = 1,  /* each record given to the rec callback */
-    MNO_FILTER_DROP = 2     /* the section is left out (still read and checked) */
+    MNO_FILTER_DROP = 2,    /* the section is left out (still read and checked) */
+    /* Each record given to the rec callback, the reader only checking the section in its
+       second thread (as for COPY) and the driver decoding the line itself; what it writes
+       is summed from the digests of the records it kept (SCAN_PICK: for sections where few
+       records are kept) or from the section's checked sum less those of the records it left
+       out or changed (SCAN_KEEP: most records kept; the quick callback may spare decoding). */
+    MNO_FILTER_SCAN_KEEP = 3,
+    MNO_FILTER_SCAN_PICK = 4
 };
 
 /* What the rec callback decides for a record. */
@@ -58,6 +65,9 @@ typedef struct mno_filter_ops {
     /* A record of a decoded section (it->vals/lens or it->doc, it->digest). Returns a
        mno_filter_record; out filled for MNO_FILTER_CHANGED. */
     int (*rec)(void *arg, const mno_item *it, mno_filter_rec *out, mno_error *e);
+    /* SCAN_KEEP sections: line[0..len) is a record's line; 0 when the rec callback would
+       surely keep it as it is (it is then not decoded), 1 when it must see it. */
+    int (*quick)(void *arg, const char *line, size_t len);
     /* The end of a section (kept, copied or dropped), after its sum was checked. */
     int (*end)(void *arg, const mno_item *it, mno_error *e);
     /* After the input's trailer was checked, before the output's trailer is written: a last

@@ -153,7 +153,7 @@ int mno_tenant_begin(mno_tenant *t, const mno_section *sec, mno_error *e)
         return MNO_FILTER_DROP;
     if (r0->kind == MNO_SCOPE_GLOBAL) {
         t->global = 1;
-        return t->nrem ? MNO_FILTER_DECODE : MNO_FILTER_COPY;
+        return t->nrem ? MNO_FILTER_SCAN_KEEP : MNO_FILTER_COPY;
     }
     for (size_t i = 0; i < n; i++) {
         const mno_scope_rule *r = &sc->rules[t->rules[i]];
@@ -178,7 +178,7 @@ int mno_tenant_begin(mno_tenant *t, const mno_section *sec, mno_error *e)
                     return mno_err(e, MNO_E_SCOPE, sc->file, r->line, NULL, "%s: no column %s", name, r->cols[c]);
     }
     t->nrules = n;
-    return MNO_FILTER_DECODE;
+    return MNO_FILTER_SCAN_PICK;
 }
 
 static int in_set(const json_t *set, const char *s, size_t n, mno_buf *tmp)

@@ -114,6 +114,15 @@ no_output_file() { [ ! -e "$1" ] && [ ! -e "$1.partial" ]; }
   [ "$status" -eq 2 ]
   [[ "$stderr" == "mno-filter-scrub: error: <stdin>:"* ]]
   [[ "$stderr" == *"truncated archive: no trailer" || "$stderr" == *"invalid JSON"* || "$stderr" == *"empty input: no archive header" ]]
+  # a line that is not JSON in a section a rule decodes: the reader's own message, at its line
+  awk '/"t":"rec","ns":"public.users"/ && ++n == 2 { sub(/"email":"/, "\"email\":x\"") } { print }' "$A/hub.mnoa" >badjson.mnoa
+  want=$(mno-cat --check badjson.mnoa 2>&1 | sed 's/^mno-cat: //')
+  [[ "$want" == "error: badjson.mnoa:"*": section public.users: invalid JSON at column "* ]]
+  printf 'public.users: set %s email\n' "'x'" >s.scrub
+  run --separate-stderr mno-filter-scrub --rules s.scrub -o out.mnoa badjson.mnoa
+  [ "$status" -eq 2 ]
+  [ "$stderr" = "mno-filter-scrub: $want" ]
+  no_output_file out.mnoa
   # not an archive, empty, missing file
   run --separate-stderr mno-filter-select -o out.mnoa /dev/null
   [ "$status" -eq 2 ]
