@@ -108,6 +108,23 @@ same_as_dump() {
   [ -z "$(comm -23 ch uids)" ]
 }
 
+@test "tenant: memory is flat: eight times the records, the same peak RSS (only the kept parents' keys are held)" {
+  python3 "$BATS_TEST_DIRNAME/70-filters-tenant/gen.py" 20000 >small.mnoa
+  python3 "$BATS_TEST_DIRNAME/70-filters-tenant/gen.py" 160000 >large.mnoa
+  printf 'public.orgs: root tenant\npublic.big: parent org_id -> public.orgs.id\n' >t.scope
+  rss() { /usr/bin/time -f %M -o "$1" "${@:2}" >/dev/null; }
+  rss small.rss mno-filter-tenant --tenant t7 --scope t.scope small.mnoa
+  rss large.rss mno-filter-tenant --tenant t7 --scope t.scope large.mnoa
+  rss small-sel.rss mno-filter-select small.mnoa
+  rss large-sel.rss mno-filter-select large.mnoa
+  # the large archive is about 30 MB more: a filter that held it would grow by that much
+  [ $(( $(tail -n 1 large.rss) - $(tail -n 1 small.rss) )) -lt 8192 ]
+  [ $(( $(tail -n 1 large-sel.rss) - $(tail -n 1 small-sel.rss) )) -lt 8192 ]
+  # and the tenant's rows: organizations 7, 107, ..., 907 and their rows
+  run mno-filter-tenant --tenant t7 --scope t.scope large.mnoa
+  [ "$(mno-cat --list - <<<"$output" | grep -v '^#' | cut -f1,2 | tr '\t\n' ': ')" = "public.orgs:10 public.big:1600 " ]
+}
+
 @test "tenant: errors: a tenant archive, no --orgs-from for MongoDB, a table the scope does not name, usage" {
   run --separate-stderr mno-filter-tenant --tenant globex --scope "$F/mnohub.scope" -o out.mnoa "$A/hub-acme.mnoa"
   [ "$status" -eq 2 ]
