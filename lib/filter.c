@@ -5,7 +5,6 @@
 #include "args.h"
 #include "buf.h"
 #include "codec.h"
-#include "engine_mongo_json.h"
 #include "filter.h"
 #include "pgrec.h"
 
@@ -41,11 +40,12 @@ static int copy_add(mno_writer *w, copybuf *c, const mno_item *it, int with_dige
     return 0;
 }
 
-/* SCAN sections: the driver decodes each record line itself (the reader only checks it). */
+/* SCAN sections (PostgreSQL): the driver decodes each record line itself (the reader only
+   checks it); MongoDB sections asked for SCAN are DECODE sections (the reader decodes every
+   record form there is, the lossless ones included). */
 typedef struct scanner {
     mno_pgrec *pg;
     mno_buf pre;            /* {"t":"rec","ns":NS,"v":  the writers' envelope */
-    mno_buf doc;            /* mongo: the document's BSON bytes */
     mno_buf text;           /* pg: a record text */
     const char **vals;
     size_t *lens;
@@ -75,10 +75,6 @@ static int scan_setup(scanner *sc, const mno_section *sec)
 /* The digest of the decoded record. */
 static int scan_digest(scanner *sc, const mno_item *it, unsigned char dig[16])
 {
-    if (it->doc) {
-        mno_md5(bson_get_data(it->doc), it->doc->len, dig);
-        return 0;
-    }
     mno_buf_reset(&sc->text);
     if (mno_pg_record_text(&sc->text, it->vals, it->lens, sc->ncols) < 0)
         return -1;
@@ -116,32 +112,6 @@ static int pg_general(scanner *sc, const mno_section *sec, const char *line, siz
     return 1;
 }
 
-/* mongo: the document of a line, into *doc (a bson_t the caller owns, destroyed after use). */
-static int mongo_doc_of(scanner *sc, const char *line, size_t len, bson_t *doc, bson_t **heap)
-{
-    size_t off = sc->pre.len;
-    *heap = NULL;
-    if (len > off + 1 && line[len - 1] == '}' && memcmp(line, sc->pre.data, off) == 0) {
-        mno_buf_reset(&sc->doc);
-        int rc = mno_ejson_text_to_buf(line + off, len - off - 1, &sc->doc);
-        if (rc < 0)
-            return -1;
-        if (rc == 0)
-            return bson_init_static(doc, (const uint8_t *)sc->doc.data, sc->doc.len) ? 1 : 0;
-        bson_error_t be;
-        if ((*heap = bson_new_from_json((const uint8_t *)line + off, (ssize_t)(len - off - 1), &be)))
-            return 1;
-    }
-    json_t *o = json_loadb(line, len, JSON_ALLOW_NUL, NULL);
-    char *vs = o && json_is_object(json_object_get(o, "v")) ? json_dumps(json_object_get(o, "v"), JSON_COMPACT) : NULL;
-    bson_error_t be;
-    if (vs)
-        *heap = bson_new_from_json((const uint8_t *)vs, -1, &be);
-    free(vs);
-    json_decref(o);
-    return *heap ? 1 : 0;
-}
-
 /* Writes a changed record after the lines waiting before it. */
 static int write_changed(mno_writer *w, copybuf *cb, int with_digests, const mno_section *sec, const mno_filter_rec *fr,
                          mno_error *e)
@@ -159,20 +129,14 @@ static int scan_rec(scanner *sc, const mno_filter_ops *ops, mno_writer *w, copyb
     int pick = action == MNO_FILTER_SCAN_PICK;
     unsigned char dig[16];
     json_t *json = NULL;
-    bson_t sdoc, *heap = NULL;
     int rc = -1, ok;
     if (!pick && ops->quick && !ops->quick(ops->arg, it->line, it->len))
         return copy_add(w, cb, it, 0, e);
-    if (sec->engine == MNO_ENGINE_PG) {
-        ok = mno_pgrec_parse(sc->pg, it->line, it->len, sc->vals, sc->lens);
-        if (ok == 0)
-            ok = pg_general(sc, sec, it->line, it->len, &json);
-        it->vals = sc->vals;
-        it->lens = sc->lens;
-    } else {
-        ok = mongo_doc_of(sc, it->line, it->len, &sdoc, &heap);
-        it->doc = heap ? heap : &sdoc;
-    }
+    ok = mno_pgrec_parse(sc->pg, it->line, it->len, sc->vals, sc->lens);
+    if (ok == 0)
+        ok = pg_general(sc, sec, it->line, it->len, &json);
+    it->vals = sc->vals;
+    it->lens = sc->lens;
     if (ok < 0) {
         mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
         goto done;
@@ -182,7 +146,6 @@ static int scan_rec(scanner *sc, const mno_filter_ops *ops, mno_writer *w, copyb
         if (!sc->deferred)
             sc->deferred = it->lineno;
         memset(it->digest, 0, sizeof it->digest);
-        it->doc = NULL;
         rc = copy_add(w, cb, it, pick, e);
         goto done;
     }
@@ -208,9 +171,6 @@ static int scan_rec(scanner *sc, const mno_filter_ops *ops, mno_writer *w, copyb
         rc = 0;
 done:
     json_decref(json);
-    if (heap)
-        bson_destroy(heap);
-    it->doc = NULL;
     it->vals = NULL;
     it->lens = NULL;
     return rc;
@@ -391,6 +351,9 @@ int mno_filter_run(const mno_filter_opts *o, const mno_filter_ops *ops, mno_erro
                 goto fail_at;
             if (action != MNO_FILTER_COPY && action != MNO_FILTER_DROP && !ops->rec)
                 action = MNO_FILTER_COPY;
+            /* MongoDB records are decoded by the reader, which knows every record form */
+            if ((action == MNO_FILTER_SCAN_KEEP || action == MNO_FILTER_SCAN_PICK) && it.section->engine != MNO_ENGINE_PG)
+                action = MNO_FILTER_DECODE;
             if ((action == MNO_FILTER_SCAN_KEEP || action == MNO_FILTER_SCAN_PICK) && scan_setup(&sc, it.section) < 0) {
                 if (b != it.obj)
                     json_decref(b);
@@ -503,7 +466,6 @@ done:
     free(cb.dig);
     mno_pgrec_free(sc.pg);
     mno_buf_release(&sc.pre);
-    mno_buf_release(&sc.doc);
     mno_buf_release(&sc.text);
     free(sc.vals);
     free(sc.lens);

@@ -31,7 +31,8 @@ enum mno_filter_section {
        second thread (as for COPY) and the driver decoding the line itself; what it writes
        is summed from the digests of the records it kept (SCAN_PICK: for sections where few
        records are kept) or from the section's checked sum less those of the records it left
-       out or changed (SCAN_KEEP: most records kept; the quick callback may spare decoding). */
+       out or changed (SCAN_KEEP: most records kept; the quick callback may spare decoding).
+       PostgreSQL sections only: a MongoDB section asked for either is a DECODE section. */
     MNO_FILTER_SCAN_KEEP = 3,
     MNO_FILTER_SCAN_PICK = 4
 };
