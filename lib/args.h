@@ -10,7 +10,7 @@ int mno_parse_long(const char *s, long lo, long hi, long *out);
 
 /* The default scope directory into OUT (N bytes): $MNO_SCOPE_DIR, else the first of
    BIN/../filters, BIN/../share/mno-migrate/filters, BIN/../../../filters (build/san/bin) that
-   exists, resolved; else "filters". */
+   holds a *.scope file, resolved; else "filters". */
 void mno_default_scope_dir(char *out, size_t n);
 
 #endif

@@ -1,6 +1,7 @@
 /* report.c: mno-verify's report: building it, and printing it as text or JSON. */
 #include <stdlib.h>
 #include <string.h>
+#include "filter.h"
 #include "report.h"
 
 void mno_vreport_init(mno_vreport *r)
@@ -273,6 +274,11 @@ int mno_report_text(const mno_vreport *r, mno_buf *b)
         return -1;
     if ((r->archive || r->source) && mno_buf_addc(b, '\n') < 0)
         return -1;
+    /* an archive a filter wrote: the chain that made it */
+    if (r->archive && h && json_is_array(json_object_get(h, "filters"))) {
+        if (mno_buf_adds(b, "filters  ") < 0 || mno_filter_chain_text(h, b) < 0 || mno_buf_addc(b, '\n') < 0)
+            return -1;
+    }
     if (mno_buf_addf(b, "target   %s%s\n", r->target ? r->target : "-",
                      r->scoped ? " (only the tenant's rows of a shared target)" : "") < 0)
         return -1;

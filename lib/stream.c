@@ -230,6 +230,7 @@ struct mno_writer {
     unsigned char hdig[32], bdig[32];
     mno_buf mac;              /* the MAC's input so far */
     mno_archkey *key;         /* MNO_ARCHIVE_KEY, or NULL: no "mac" */
+    json_t *trailer_extra;    /* fields added to the trailer (mno_writer_set_trailer_extra) */
 };
 
 static int w_put(mno_writer *w, const mno_buf *b, mno_error *e)
@@ -563,6 +564,39 @@ int mno_writer_put_pg_lines(mno_writer *w, const char *lines, size_t len, size_t
     return put_lines(w, MNO_ENGINE_PG, lines, len, n, digests, e);
 }
 
+int mno_writer_copy_lines(mno_writer *w, const char *lines, size_t len, size_t n,
+                          const unsigned char (*digests)[16], mno_error *e)
+{
+    if (!w->open)
+        return mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "record outside any section");
+    if (digests)
+        for (size_t r = 0; r < n; r++)
+            mno_sum_add_digest(&w->sec.sum, digests[r]);
+    w->sec.count += n;
+    if (!len)
+        return 0;
+    if (mno_out_write(w->out, lines, len, e) < 0)
+        return -1;
+    if (w->tick)
+        w->tick(w->tick_arg);
+    return 0;
+}
+
+void mno_writer_add_sum(mno_writer *w, const mno_sum *sum)
+{
+    if (w->open)
+        mno_sum_add(&w->sec.sum, sum);
+}
+
+int mno_writer_set_trailer_extra(mno_writer *w, const json_t *extra, mno_error *e)
+{
+    json_decref(w->trailer_extra);
+    w->trailer_extra = extra ? json_deep_copy(extra) : NULL;
+    if (extra && !json_is_object(w->trailer_extra))
+        return mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "trailer fields are not an object");
+    return 0;
+}
+
 /* The writer's key cache for printing documents, made on first use. 0 or -1. */
 static int w_ekeys(mno_writer *w)
 {
@@ -787,6 +821,18 @@ int mno_writer_close(mno_writer *w, mno_error *e)
         if (mno_buf_addf(l, ",\"mac\":\"%s\"", mno_meta_hex(mac, dhex)) < 0)
             return nomem(e);
     }
+    if (w->trailer_extra) {
+        const char *key;
+        json_t *val;
+        json_object_foreach(w->trailer_extra, key, val) {
+            char *vs = json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY);
+            int bad = !vs || mno_buf_addc(l, ',') < 0 || mno_buf_add_json_str(l, key, strlen(key)) < 0 ||
+                      mno_buf_addc(l, ':') < 0 || mno_buf_adds(l, vs) < 0;
+            free(vs);
+            if (bad)
+                return nomem(e);
+        }
+    }
     if (mno_buf_adds(l, "}\n") < 0)
         return nomem(e);
     w->closed = 1;
@@ -800,6 +846,7 @@ void mno_writer_free(mno_writer *w)
     section_release(&w->sec);
     json_decref(w->header);
     json_decref(w->seen);
+    json_decref(w->trailer_extra);
     mno_buf_release(&w->line);
     mno_buf_release(&w->text);
     mno_buf_release(&w->recpre);
@@ -894,6 +941,14 @@ mno_reader *mno_reader_new(mno_in *in, const mno_reader_opts *opts, mno_error *e
 const json_t *mno_reader_header(const mno_reader *r) { return r->header; }
 int mno_reader_version(const mno_reader *r) { return r->version; }
 int mno_reader_auth(const mno_reader *r) { return r->auth; }
+
+int mno_reader_set_decode(mno_reader *r, int decode)
+{
+    if (!r->pipe || r->batn || mno_recpipe_pending(r->pipe))
+        return -1;
+    r->opts.no_digest = r->opts.sums_only = r->opts.hash_thread = !decode;
+    return 0;
+}
 
 /* Fills e for the current line (and the open section when there is one). */
 static int r_err(mno_reader *r, mno_error *e, int code, const char *ns, const char *fmt, ...)
@@ -1425,7 +1480,7 @@ int mno_reader_next(mno_reader *r, mno_item *it, mno_error *e)
     it->len = len;
     if (r->state == R_AFTER)
         return r_err(r, e, MNO_E_FORMAT, NULL, "data after the trailer");
-    if (r->pipe) {
+    if (r->pipe && r->opts.hash_thread) {
         /* a record line in the writers' envelope goes to the second thread; any other line
            waits for those before it */
         if (r->open && len > r->recpre.len + 1 && len <= MNO_RECPIPE_MAX_LINE &&

@@ -108,6 +108,20 @@ int mno_writer_bson_encode(const mno_writer *w, struct mno_ejson_keys *kc, struc
    with their documents' md5s (as mno_writer_recs_bson would). Returns 0 or -1. */
 int mno_writer_put_bson_lines(mno_writer *w, const char *lines, size_t len, size_t n,
                               const unsigned char (*digests)[16], mno_error *e);
+/*
+ * Copies n record lines of the open section as they are (lines[0..len), each ending in '\n'),
+ * for a filter passing records through unchanged: counted, and summed with digests[r] (the
+ * md5 of record r's canonical form, as the reader gave it). digests NULL: only counted, the
+ * caller adds their sum with mno_writer_add_sum before mno_writer_end (a section whose sum a
+ * checking reader computed). Returns 0 or -1.
+ */
+int mno_writer_copy_lines(mno_writer *w, const char *lines, size_t len, size_t n,
+                          const unsigned char (*digests)[16], mno_error *e);
+/* Adds sum to the open section's sum (see mno_writer_copy_lines). */
+void mno_writer_add_sum(mno_writer *w, const mno_sum *sum);
+/* Fields written in the trailer after sections, count and sum (borrowed, copied; NULL: none),
+   e.g. a filter's "derived_from". Returns 0 or -1. */
+int mno_writer_set_trailer_extra(mno_writer *w, const json_t *extra, mno_error *e);
 /* any engine: v as a JSON value of the archive's form (borrowed); summed per the engine. */
 int mno_writer_rec_json(mno_writer *w, const json_t *v, mno_error *e);
 /* Closes the open section: writes its end line with count and sum. */
@@ -224,6 +238,16 @@ enum mno_auth {
     MNO_AUTH_BAD         /* it does not (an error when checking) */
 };
 int mno_reader_auth(const mno_reader *r);
+
+/*
+ * For a reader made with mno_reader_opts_check's options, right after a begin item (before
+ * the section's first record): decode 1: the section's records are decoded (vals/lens or
+ * doc) and hashed one by one, it->digest filled, as with fast_pg and fast_mongo alone;
+ * decode 0: back to the check pass's way (records only counted and summed, in a second
+ * thread; it->line as always). The checks and errors are the same either way. Returns 0, or
+ * -1 when the reader has no second thread or records are still in flight.
+ */
+int mno_reader_set_decode(mno_reader *r, int decode);
 void mno_reader_free(mno_reader *r);
 
 /* ---- whole streams ---- */

@@ -5,6 +5,8 @@
 #include <string.h>
 #include "args.h"
 #include "outfile.h"
+#include "buf.h"
+#include "filter.h"
 #include "stream.h"
 
 static const char usage[] =
@@ -14,7 +16,8 @@ static const char usage[] =
     "\n"
     "  (no mode)        print the archive uncompressed\n"
     "  --header         print the header line\n"
-    "  --list           one line per section: ns, count, sum, ok|BAD (tab-separated)\n"
+    "  --list           one line per section: ns, count, sum, ok|BAD (tab-separated); an\n"
+    "                   archive a filter wrote first says its chain (\"# filters: ...\")\n"
     "  --records        print the record lines (JSON Lines, uncompressed)\n"
     "    --ns NS        only the records of section NS\n"
     "  --check          verify every count and sum and the trailer; print a summary\n"
@@ -142,6 +145,22 @@ static void list_notes(const mno_reader *r, const char *input)
     }
 }
 
+/* --list: a filtered archive's chain first, as "# " lines (the section lines stay as they are). */
+static int list_chain(const json_t *h)
+{
+    mno_buf b = MNO_BUF_INIT;
+    const json_t *from = json_object_get(h, "derived_from");
+    int n = mno_filter_chain_text(h, &b), rc = 0;
+    if (n < 0)
+        rc = -1;
+    else if (n > 0)
+        rc = printf("# filters: %s\n# derived from archive %s\n", b.data,
+                    json_is_string(json_object_get(from, "id")) ? json_string_value(json_object_get(from, "id")) : "(no id)") < 0
+                 ? -1 : 0;
+    mno_buf_release(&b);
+    return rc;
+}
+
 /* Reads the whole archive; per mode prints lines. Returns the exit status. */
 static int run_read(const struct opts *o, mno_in *in)
 {
@@ -169,6 +188,8 @@ static int run_read(const struct opts *o, mno_in *in)
         } else if (o->mode == M_RECORDS && it.kind == MNO_ITEM_REC &&
                    (!o->ns || strcmp(o->ns, it.section->ns) == 0))
             wr = print_line(&it);
+        else if (o->mode == M_LIST && it.kind == MNO_ITEM_HEADER)
+            wr = list_chain(it.obj);
         else if (o->mode == M_LIST && it.kind == MNO_ITEM_END) {
             char ns[4096];   /* escaped: a name never forges a line */
             printf("%s\t%llu\t%s\t%s\n", mno_text_msg(it.section->ns, ns, sizeof ns),

@@ -1,0 +1,139 @@
+/* mno-filter-select: keeps or leaves out whole sections of an archive by glob (docs/filters.md). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "filter.h"
+
+static const char usage[] =
+    "usage: mno-filter-select [--only GLOB...] [--exclude GLOB...] [options] [FILE|-]\n"
+    "Reads an mnoa archive (FILE, or stdin; plain or zstd), checking every count and sum, and\n"
+    "writes a new sealed archive with the sections whose ns matches: every --only GLOB (any\n"
+    "of them; none given: every section) and no --exclude GLOB. Kept sections are copied byte\n"
+    "for byte; an archive left with no section is still valid.\n"
+    "\n"
+    "  --only GLOB      keep the sections matching GLOB (shell glob: * ? [..]); repeatable,\n"
+    "                   and each may list several globs separated by commas\n"
+    "  --exclude GLOB   leave out the sections matching GLOB; repeatable, commas as --only\n"
+    "  -o FILE          write to FILE (default stdout); written as FILE.partial (mode 0600),\n"
+    "                   renamed when complete\n"
+    "  -z               compress with zstd (implied by a FILE ending in .zst)\n"
+    "  --level N        zstd level (default 3)\n"
+    "  --threads N      zstd worker threads (default 0: one compressing thread)\n"
+    "  --max-line N     longest input line accepted, in bytes (default 268435456)\n"
+    "  --help           this text\n"
+    "  --version        the version\n"
+    "\n"
+    "Exit status: 0 done, 2 an error (bad input: the message names the input, line and\n"
+    "section; a FILE output is not left behind, stdout ends without a trailer).\n";
+
+struct sel {
+    char **only, **excl;
+    size_t nonly, nexcl;
+};
+
+static int usage_error(const char *msg)
+{
+    fprintf(stderr, "mno-filter-select: error: %s\ntry 'mno-filter-select --help'\n", msg);
+    return 2;
+}
+
+/* Appends the comma-separated globs of arg to *list (each its own copy). */
+static int add_globs(char ***list, size_t *n, const char *arg)
+{
+    for (const char *p = arg;;) {
+        size_t len = strcspn(p, ",");
+        char **l = realloc(*list, (*n + 1) * sizeof *l);
+        if (!l)
+            return -1;
+        *list = l;
+        if (!(l[*n] = strndup(p, len)))
+            return -1;
+        (*n)++;
+        if (!p[len])
+            return 0;
+        p += len + 1;
+    }
+}
+
+static void free_globs(char **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
+static int matches(char *const *globs, size_t n, const char *ns)
+{
+    for (size_t i = 0; i < n; i++)
+        if (mno_filter_glob(globs[i], ns))
+            return 1;
+    return 0;
+}
+
+static int on_begin(void *arg, const mno_item *it, json_t **begin, mno_error *e)
+{
+    struct sel *s = arg;
+    (void)begin;
+    (void)e;
+    const char *ns = it->section->ns;
+    if ((s->nonly && !matches(s->only, s->nonly, ns)) || matches(s->excl, s->nexcl, ns))
+        return MNO_FILTER_DROP;
+    return MNO_FILTER_COPY;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option lopts[] = {
+        {"only", required_argument, 0, 'O'}, {"exclude", required_argument, 0, 'X'},
+        {"output", required_argument, 0, 'o'}, {"level", required_argument, 0, 'L'},
+        {"threads", required_argument, 0, 'T'}, {"max-line", required_argument, 0, 'M'},
+        {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
+    mno_filter_opts o = MNO_FILTER_OPTS_INIT;
+    struct sel s = {0};
+    mno_filter_ops ops = {0};
+    mno_error e = {0};
+    char msg[300];
+    int c, status = 2;
+    o.tool = "mno-filter-select";
+    o.argc = argc - 1;
+    o.argv = argv + 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":o:z", lopts, NULL)) != -1) {
+        int k = mno_filter_common_opt(&o, c, optarg, &e);
+        if (k < 0)
+            return usage_error(e.msg);
+        if (k > 0)
+            continue;
+        switch (c) {
+        case 'O':
+        case 'X': {
+            if (add_globs(c == 'O' ? &s.only : &s.excl, c == 'O' ? &s.nonly : &s.nexcl, optarg) < 0) {
+                fprintf(stderr, "mno-filter-select: error: out of memory\n");
+                return 2;
+            }
+            break;
+        }
+        case 'h': fputs(usage, stdout); return 0;
+        case 'V': printf("mno-filter-select %s\n", MNO_VERSION_STR); return 0;
+        case ':':
+            snprintf(msg, sizeof msg, "option '%s' needs a value", argv[optind - 1]);
+            return usage_error(msg);
+        default:
+            snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
+            return usage_error(msg);
+        }
+    }
+    if (optind + 1 < argc)
+        return usage_error("one input only");
+    o.input = optind < argc ? argv[optind] : "-";
+    ops.arg = &s;
+    ops.begin = on_begin;
+    if (mno_filter_run(&o, &ops, &e) < 0)
+        fprintf(stderr, "mno-filter-select: error: %s\n", e.msg);
+    else
+        status = 0;
+    free_globs(s.only, s.nonly);
+    free_globs(s.excl, s.nexcl);
+    return status;
+}
