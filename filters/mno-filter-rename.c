@@ -398,6 +398,8 @@ static int usage_error(const char *msg)
     return 2;
 }
 
+#define FAIL_USAGE(msg) do { status = usage_error(msg); goto done; } while (0)
+
 int main(int argc, char **argv)
 {
     static const struct option lopts[] = {
@@ -421,57 +423,57 @@ int main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":o:z", lopts, NULL)) != -1) {
         int k = mno_filter_common_opt(&o, c, optarg, &e);
         if (k < 0)
-            return usage_error(e.msg);
+            FAIL_USAGE(e.msg);
         if (k > 0)
             continue;
         switch (c) {
         case 'm':
             if (parse_map_arg(&s, optarg, &e) < 0)
-                return usage_error(e.msg);
+                FAIL_USAGE(e.msg);
             given = 1;
             break;
         case 'f':
             if (load_map_file(&s, optarg, &e) < 0) {
                 fprintf(stderr, "mno-filter-rename: error: %s\n", e.msg);
-                return 2;
+                goto done;
             }
             given = 1;
             break;
         case 't': {
             char *eq = strchr(optarg, '=');
             if (!eq || eq == optarg || !eq[1])
-                return usage_error("--tenant: expected OLD=NEW");
+                FAIL_USAGE("--tenant: expected OLD=NEW");
             free(tenant);
             tenant = strdup(optarg);
             if (!tenant)
-                return 2;
+                goto done;
             tenant[eq - optarg] = 0;
             s.tenant_old = tenant;
             s.tenant_new = tenant + (eq - optarg) + 1;
             if (strcmp(s.tenant_old, s.tenant_new) == 0)
-                return usage_error("--tenant: OLD and NEW are the same value");
+                FAIL_USAGE("--tenant: OLD and NEW are the same value");
             given = 1;
             break;
         }
         case 's': s.scope = optarg; break;
         case 'g': s.merge = 1; break;
         case 'j': s.json = 1; break;
-        case 'h': fputs(usage, stdout); return 0;
-        case 'V': printf("mno-filter-rename %s\n", MNO_VERSION_STR); return 0;
+        case 'h': fputs(usage, stdout); status = 0; goto done;
+        case 'V': printf("mno-filter-rename %s\n", MNO_VERSION_STR); status = 0; goto done;
         case ':':
             snprintf(msg, sizeof msg, "option '%s' needs a value", argv[optind - 1]);
-            return usage_error(msg);
+            FAIL_USAGE(msg);
         default:
             snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
-            return usage_error(msg);
+            FAIL_USAGE(msg);
         }
     }
     if (!given)
-        return usage_error("give at least one --map, --map-file or --tenant");
+        FAIL_USAGE("give at least one --map, --map-file or --tenant");
     if (s.scope && !s.tenant_old)
-        return usage_error("--scope goes with --tenant");
+        FAIL_USAGE("--scope goes with --tenant");
     if (optind + 1 < argc)
-        return usage_error("one input only");
+        FAIL_USAGE("one input only");
     o.input = optind < argc ? argv[optind] : "-";
     s.input = strcmp(o.input, "-") ? o.input : "<stdin>";
     ops.arg = &s;
@@ -505,6 +507,7 @@ int main(int argc, char **argv)
     } else {
         fprintf(stderr, "mno-filter-rename: error: %s\n", e.msg);
     }
+done:
     for (size_t i = 0; i < s.n; i++) {
         free(s.m[i].r.ns);
         free(s.m[i].r.col);

@@ -82,6 +82,8 @@ static int on_begin(void *arg, const mno_item *it, json_t **begin, mno_error *e)
     return MNO_FILTER_COPY;
 }
 
+#define FAIL_USAGE(msg) do { status = usage_error(msg); goto done; } while (0)
+
 int main(int argc, char **argv)
 {
     static const struct option lopts[] = {
@@ -102,7 +104,7 @@ int main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":o:z", lopts, NULL)) != -1) {
         int k = mno_filter_common_opt(&o, c, optarg, &e);
         if (k < 0)
-            return usage_error(e.msg);
+            FAIL_USAGE(e.msg);
         if (k > 0)
             continue;
         switch (c) {
@@ -110,22 +112,22 @@ int main(int argc, char **argv)
         case 'X': {
             if (add_globs(c == 'O' ? &s.only : &s.excl, c == 'O' ? &s.nonly : &s.nexcl, optarg) < 0) {
                 fprintf(stderr, "mno-filter-select: error: out of memory\n");
-                return 2;
+                goto done;
             }
             break;
         }
-        case 'h': fputs(usage, stdout); return 0;
-        case 'V': printf("mno-filter-select %s\n", MNO_VERSION_STR); return 0;
+        case 'h': fputs(usage, stdout); status = 0; goto done;
+        case 'V': printf("mno-filter-select %s\n", MNO_VERSION_STR); status = 0; goto done;
         case ':':
             snprintf(msg, sizeof msg, "option '%s' needs a value", argv[optind - 1]);
-            return usage_error(msg);
+            FAIL_USAGE(msg);
         default:
             snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
-            return usage_error(msg);
+            FAIL_USAGE(msg);
         }
     }
     if (optind + 1 < argc)
-        return usage_error("one input only");
+        FAIL_USAGE("one input only");
     o.input = optind < argc ? argv[optind] : "-";
     ops.arg = &s;
     ops.begin = on_begin;
@@ -133,6 +135,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "mno-filter-select: error: %s\n", e.msg);
     else
         status = 0;
+done:
     free_globs(s.only, s.nonly);
     free_globs(s.excl, s.nexcl);
     return status;

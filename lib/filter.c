@@ -424,9 +424,9 @@ int mno_filter_run(const mno_filter_opts *o, const mno_filter_ops *ops, mno_erro
             break;
         case MNO_ITEM_TRAILER: {
             char hex[33];
-            json_t *from = json_object();
             if (ops->finish && ops->finish(ops->arg, e) < 0)
                 goto done;
+            json_t *from = json_object();
             extra = json_object();
             if (!extra || !from) {
                 json_decref(from);
