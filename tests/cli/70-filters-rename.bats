@@ -21,7 +21,7 @@ setup_file() {
   export A=$BATS_FILE_TMPDIR
   mno-dump --source "$HUB" --scope "$MNO_TOP/filters/mnohub.scope" --tenant acme --quiet -o "$A/hub.mnoa"
   mno-dump --source "$CONN" --scope "$MNO_TOP/filters/connector.scope" --tenant acme --quiet -o "$A/conn.mnoa"
-  mno-dump --source "$CONN" --all --quiet -o "$A/connall.mnoa"
+  mno-dump --source "$CONN" --all --allow-dangling --quiet -o "$A/connall.mnoa"
   mno-dump --source "$CNC" --scope "$MNO_TOP/filters/connec.scope" --tenant acme --orgs-from "$A/hub.mnoa" --quiet -o "$A/cnc.mnoa"
 }
 

@@ -19,7 +19,7 @@ setup_file() {
   "$MNO_TOP/tests/fixtures/load" connec "$CNC"
   export A=$BATS_FILE_TMPDIR
   mno-dump --source "$HUB" --all --scope "$F/mnohub.scope" --quiet -o "$A/hub-all.mnoa"
-  mno-dump --source "$CONN" --all --scope "$F/connector.scope" --quiet -o "$A/conn-all.mnoa"
+  mno-dump --source "$CONN" --all --allow-dangling --scope "$F/connector.scope" --quiet -o "$A/conn-all.mnoa"
   mno-dump --source "$CNC" --all --scope "$F/connec.scope" --quiet -o "$A/cnc-all.mnoa"
   for t in acme globex initech; do
     mno-dump --source "$HUB" --tenant "$t" --scope "$F/mnohub.scope" --quiet -o "$A/hub-$t.mnoa"
