@@ -7,20 +7,24 @@
 #   make fuzz         each fuzz target (tests/fuzz/fuzz_*.c) under libFuzzer (clang) for FUZZ_SECONDS
 #                     (default 60) from its corpus tests/fuzz/corpus/NAME, ASan+UBSan; without
 #                     clang, the replay driver's deterministic mutations for as long (docs/testing.md)
-# Files are discovered: lib/*.c -> libmno; tools/mno-*.c and filters/mno-filter-*.c -> one tool
+# Files are discovered: lib/*/*.c and lib/*/*/*.c -> libmno; tools/mno-*.c and filters/mno-filter-*.c -> one tool
 # each; tests/unit/test_*.c -> one cmocka test each; tests/mongod/*.c -> the MongoDB test
 # server; tests/bin/*.c and bench/*.c -> one helper program each; tests/fuzz/fuzz_*.c -> one
 # fuzz target each, linked with tests/fuzz/replay.c as TBIN/fuzz_NAME-replay (make check replays
 # its corpus) and, by make fuzz, with libFuzzer as build/fuzz/fuzz_NAME.
 
 CC      ?= cc
+# lib/ by layer: archive/ (the format, codecs, sums), engine/ (the interface) with engine/pg/ and
+# engine/mongo/, scope/ (scope, rules, scrub and tenant rule files), driver/ (dump, restore,
+# verify, filters, live tools), util/; every folder is on the include path
+LIB_INC := $(addprefix -I,$(sort $(patsubst %/,%,$(dir $(wildcard lib/*/*.h lib/*/*/*.h)))))
 PKGS    := libpq libmongoc-1.0 libbson-1.0 libzstd jansson libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 VERSION := 0.1.0
 
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -pthread -Ilib $(PKG_CFLAGS) -DMNO_VERSION_STR='"$(VERSION)"'
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -pthread $(LIB_INC) $(PKG_CFLAGS) -DMNO_VERSION_STR='"$(VERSION)"'
 LDLIBS  += $(PKG_LIBS) -pthread
 
 ifeq ($(SANITIZE),1)
@@ -43,7 +47,7 @@ LIBA    := lib/libmno.a
 endif
 TBIN    := $(B)/tests
 
-LIB_SRC   := $(wildcard lib/*.c)
+LIB_SRC   := $(wildcard lib/*/*.c lib/*/*/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o)
 TOOL_SRC  := $(wildcard tools/mno-*.c) $(wildcard filters/mno-filter-*.c)
 TOOLS     := $(addprefix $(BIN)/,$(notdir $(TOOL_SRC:.c=)))
@@ -55,7 +59,7 @@ TBIN_SRC  := $(wildcard tests/bin/*.c) $(wildcard bench/*.c)
 TBINS     := $(addprefix $(TBIN)/,$(notdir $(TBIN_SRC:.c=)))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(addprefix $(TBIN)/,$(notdir $(FUZZ_SRC:.c=-replay)))
-HDRS      := $(wildcard lib/*.h) $(wildcard tests/mongod/*.h) $(wildcard tests/unit/*.h) $(wildcard tests/fuzz/*.h)
+HDRS      := $(wildcard lib/*/*.h lib/*/*/*.h) $(wildcard tests/mongod/*.h) $(wildcard tests/unit/*.h) $(wildcard tests/fuzz/*.h)
 
 .PHONY: all tools tests check demo bench deps clean fuzz
 .SECONDARY:
@@ -115,7 +119,7 @@ bench: deps
 # libFuzzer builds: lib/ and the targets compiled by clang with coverage, ASan and UBSan.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_CFLAGS  := -O1 -g -std=gnu11 -Wall -Wextra -pthread -Ilib $(PKG_CFLAGS) -DMNO_VERSION_STR='"$(VERSION)"' \
+FUZZ_CFLAGS  := -O1 -g -std=gnu11 -Wall -Wextra -pthread $(LIB_INC) $(PKG_CFLAGS) -DMNO_VERSION_STR='"$(VERSION)"' \
                 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_BINS    := $(addprefix build/fuzz/,$(notdir $(FUZZ_SRC:.c=)))
 

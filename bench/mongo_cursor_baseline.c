@@ -4,7 +4,7 @@
 #include <string.h>
 #include <mongoc/mongoc.h>
 
-#define BATCH_SIZE 4096   /* as lib/engine_mongo_dump.c */
+#define BATCH_SIZE 4096   /* as lib/engine/mongo/engine_mongo_dump.c */
 
 int main(int argc, char **argv)
 {

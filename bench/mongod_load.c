@@ -6,7 +6,7 @@
 #include <mongoc/mongoc.h>
 
 #define CHUNK 10000      /* documents per insert_many call (the client splits by message size) */
-#define BATCH_SIZE 4096  /* as lib/engine_mongo_dump.c */
+#define BATCH_SIZE 4096  /* as lib/engine/mongo/engine_mongo_dump.c */
 
 static double now(void)
 {

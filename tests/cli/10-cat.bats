@@ -267,7 +267,7 @@ same_as_records() {
   [[ "$stderr" == *": section public.t: premature end of zstd frame" ]]
 }
 
-# ---- large zstd archives: decoded in a thread of their own (lib/codec.c), ahead of the reader ----
+# ---- large zstd archives: decoded in a thread of their own (lib/archive/codec.c), ahead of the reader ----
 
 @test "cat: a large .zst of several frames (and a skippable frame) reads as the plain archive; damage in frame 3 is found at its first line" {
   big_pg 100000

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# 70-filters.bats: the stream filters' shared driver (lib/filter.c), mno-filter-select and
+# 70-filters.bats: the stream filters' shared driver (lib/driver/filter.c), mno-filter-select and
 # mno-filter-scrub on fixture archives of both engines: sections and bytes kept, sealed output,
 # the header's derived_from and filters chain, every rule kind read back from a restored
 # server, every refusal (exit 2, exact message naming the rule file and line, no output file),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # 71-outputs.bats: every file a tool writes (mno-dump -o, mno-cat --seal -o, mno-verify -o)
-# goes through lib/outfile.c: a private 0600 temporary file beside it, renamed over it only
+# goes through lib/util/outfile.c: a private 0600 temporary file beside it, renamed over it only
 # when complete. Planted links are never followed, a link named by -o is replaced (never
 # written through), a failed run leaves an existing file as it was and no temporary file.
 

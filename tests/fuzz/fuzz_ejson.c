@@ -1,4 +1,4 @@
-/* fuzz_ejson.c: fuzz target for the Extended JSON parser (lib/engine_mongo_json.c): the text fast path and the jansson path, each checked against libbson's own parser (bson_new_from_json) whenever it takes the input. */
+/* fuzz_ejson.c: fuzz target for the Extended JSON parser (lib/archive/engine_mongo_json.c): the text fast path and the jansson path, each checked against libbson's own parser (bson_new_from_json) whenever it takes the input. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* fuzz_scope.c: fuzz target for the scope/rules parser (lib/scope.c): parse, qualify, look every rule up again. */
+/* fuzz_scope.c: fuzz target for the scope/rules parser (lib/scope/scope.c): parse, qualify, look every rule up again. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* test_md5mb.c: the multi-buffer md5 (lib/md5mb.c) against OpenSSL's md5 for every variant this CPU runs: every length around the block and padding edges, batches of mixed lengths, and known RFC 1321 digests. */
+/* test_md5mb.c: the multi-buffer md5 (lib/archive/md5mb.c) against OpenSSL's md5 for every variant this CPU runs: every length around the block and padding edges, batches of mixed lengths, and known RFC 1321 digests. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
-/* test_pgname.c: the archive's PostgreSQL ns form (lib/pgname.c: split, join, canonical form,
-   reserved schemas) and quoted identifiers in scope files (lib/scope.c), with their file:line errors. */
+/* test_pgname.c: the archive's PostgreSQL ns form (lib/engine/pg/pgname.c: split, join, canonical form,
+   reserved schemas) and quoted identifiers in scope files (lib/scope/scope.c), with their file:line errors. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

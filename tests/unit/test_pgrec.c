@@ -1,4 +1,4 @@
-/* test_pgrec.c: the reader's fast PostgreSQL record decoder (lib/pgrec.c, opts.fast_pg) and its batched hashing (opts.no_digest) against the general jansson path: same values, digests, sums and errors on random, hostile and corrupted lines. */
+/* test_pgrec.c: the reader's fast PostgreSQL record decoder (lib/archive/pgrec.c, opts.fast_pg) and its batched hashing (opts.no_digest) against the general jansson path: same values, digests, sums and errors on random, hostile and corrupted lines. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

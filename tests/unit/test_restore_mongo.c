@@ -171,7 +171,7 @@ static void spit(const char *path, const char *text, size_t n)
     assert_int_equal(fclose(f), 0);
 }
 
-/* What the driver does (lib/restore.c), reduced: every section through the engine's ops.
+/* What the driver does (lib/driver/restore.c), reduced: every section through the engine's ops.
    stop_after > 0: stops dead after that many records (a crash: no abort, no commit). */
 static int restore(const char *path, const char *uri, int create, int resume, int dry_run,
                    long stop_after, mno_error *e)
@@ -190,7 +190,7 @@ static int restore(const char *path, const char *uri, int create, int resume, in
     if (!(in = mno_in_open(path, e)))
         goto done;
     mno_reader_opts ro = MNO_READER_OPTS_INIT;
-    ro.fast_mongo = 1; /* as lib/restore.c */
+    ro.fast_mongo = 1; /* as lib/driver/restore.c */
     if (!(r = mno_reader_new(in, &ro, e)))
         goto done;
     for (;;) {

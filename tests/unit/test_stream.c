@@ -865,7 +865,7 @@ static void test_out_pipe_buffer(void **state)
 #endif
 }
 
-/* The bytes of a zstd output as lib/codec.c made them before it compressed in a thread: level
+/* The bytes of a zstd output as lib/archive/codec.c made them before it compressed in a thread: level
    3 with a checksum, one ZSTD_e_continue per full 256 KiB chunk, the rest with ZSTD_e_end. */
 static unsigned char *zstd_unthreaded(const unsigned char *in, size_t n, size_t *outn)
 {

@@ -98,7 +98,7 @@ int mno_writer_recs_bson_digest(mno_writer *w, size_t n, const uint8_t *const *d
 /*
  * The same n mongo record lines as mno_writer_recs_bson, appended to out instead of written,
  * for another thread (a dump prints some batches in its reading thread): reads only the open
- * section's fixed parts; kc is that thread's key cache (lib/ejson.h; NULL: none). Returns 0,
+ * section's fixed parts; kc is that thread's key cache (lib/archive/ejson.h; NULL: none). Returns 0,
  * or -1 when out of memory or when a document cannot be printed (mno_writer_recs_bson then
  * says which).
  */
@@ -176,7 +176,7 @@ typedef struct mno_reader_opts {
     int verify;        /* 1 (default): a count/sum mismatch is an error (MNO_E_CORRUPT); 0: reported in sum_ok only */
     size_t max_line;   /* 0: MNO_MAX_LINE_DEFAULT */
     int fast_pg;       /* 1: PostgreSQL record lines in the writer's own compact form are decoded
-                          by lib/pgrec.c instead of jansson (several times faster); for those
+                          by lib/archive/pgrec.c instead of jansson (several times faster); for those
                           records it->obj and it->v are NULL (vals, lens, digest as always).
                           Any other line takes the general path, errors included. */
     int skim;          /* 1: a rec line as the writer writes it ({"t":"rec","ns":NS,"v":...}) is
@@ -185,7 +185,7 @@ typedef struct mno_reader_opts {
                           taken as declared (the trailer is checked against those). For readers
                           that need only the declared sums (mno-verify without --diff). */
     int fast_mongo;    /* 1: MongoDB record lines in the writer's envelope have their document
-                          parsed from the text (lib/engine_mongo_json.c) instead of by jansson
+                          parsed from the text (lib/archive/engine_mongo_json.c) instead of by jansson
                           and libbson; for those records it->obj and it->v are NULL (doc,
                           digest as always). Any other line takes the general path. */
     int no_digest;     /* 1: the caller never reads it->digest: the records of the fast paths
@@ -198,7 +198,7 @@ typedef struct mno_reader_opts {
                           straight to their record text (mno_pgrec_parse_text), so it->vals and
                           it->lens are NULL for them; the same counts, sums and errors. */
     int hash_thread;   /* 1 (with sums_only): record lines in the writers' envelope are decoded
-                          and hashed in a second thread (lib/recpipe.c); the reader returns
+                          and hashed in a second thread (lib/archive/recpipe.c); the reader returns
                           their items (kind, section, count) before they are decoded. Any
                           line of another kind, the input's end and any error first wait for
                           the lines handed over, so every error is still the first one, at

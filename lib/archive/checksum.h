@@ -28,7 +28,7 @@ void mno_md5(const void *p, size_t n, unsigned char digest[16]);
 
 /*
  * The md5 of each of n messages (msg[i], len[i] bytes) into out[i], several messages at a
- * time in the lanes of one SIMD register (lib/md5mb.c): the same digests as mno_md5, several
+ * time in the lanes of one SIMD register (lib/archive/md5mb.c): the same digests as mno_md5, several
  * times faster for a batch of short records. Thread-safe (no state).
  */
 void mno_md5_many(const unsigned char *const *msg, const size_t *len, size_t n, unsigned char (*out)[16]);

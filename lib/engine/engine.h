@@ -1,5 +1,5 @@
 /* engine.h: the database engines (PostgreSQL, MongoDB) behind one interface, so that dump,
-   restore and verify are written once (lib/dump.c, lib/restore.c, lib/verify.c).
+   restore and verify are written once (lib/driver/dump.c, lib/driver/restore.c, lib/driver/verify.c).
    A NULL operation means "this engine cannot"; callers check before they call.
    Ownership of parts: dump ops (issue 4/5), restore ops (issue 6), verify ops (issue 7). */
 #ifndef MNO_ENGINE_H
@@ -65,7 +65,7 @@ typedef struct mno_restore_opts {
 } mno_restore_opts;
 
 /*
- * verify --diff (lib/verify_diff.c) partitions a section's rows by their key hash: the md5 of
+ * verify --diff (lib/driver/verify_diff.c) partitions a section's rows by their key hash: the md5 of
  * the key's canonical form (pg: ROW(key columns)::text, the key columns in the begin's "key"
  * order; mongo: the BSON bytes of the document {"_id": value}), written as 32 lowercase hex
  * digits. A bucket is the set of rows whose key hash starts with a given hex prefix: both
@@ -137,7 +137,7 @@ typedef struct mno_engine_ops {
     /* The restore journal (docs/restore.md): *found 1 with the journaled count and sum when
        section ns of archive archive_id was committed by an earlier restore; 0 when not (also
        when there is no journal yet). NULL: the engine keeps no journal (--resume refused).
-       The protocol between lib/restore.c and these ops is written in restore.h. */
+       The protocol between lib/driver/restore.c and these ops is written in restore.h. */
     int (*journal_get)(mno_engine *en, const char *archive_id, const char *ns, int *found,
                        uint64_t *count, mno_sum *sum, mno_error *e);
     /* mno-restore -j N: the pairs of sections ns[0..n) (archive order) that must not be

@@ -1,4 +1,4 @@
-/* dump.h: the dump driver, written once against the engine ops (lib/engine.h): source -> plan -> archive. */
+/* dump.h: the dump driver, written once against the engine ops (lib/engine/engine.h): source -> plan -> archive. */
 #ifndef MNO_DUMP_H
 #define MNO_DUMP_H
 

@@ -22,7 +22,7 @@ json_t *mno_pg_seq_read(PGconn *c, unsigned int oid, const char *ns, mno_error *
  */
 int mno_pg_seq_check_format(const mno_section *s, mno_error *e);
 
-/* The same check of a begin object for the archive reader (lib/stream.c): 0, or -1 with
+/* The same check of a begin object for the archive reader (lib/archive/stream.c): 0, or -1 with
    why[] holding 'begin line: "sequences" item N ...'. */
 int mno_pg_seq_why(const json_t *begin, char *why, size_t whylen);
 

@@ -152,7 +152,7 @@ int mno_live_report(const mno_live *l, int json, int plan, int done, mno_buf *ou
 int mno_live_undo_report(const mno_live_cfg *c, const char *file, const mno_live_undo_res *res, int json,
                          mno_buf *out);
 
-/* ---- mno-freeze's proofs (lib/live_verified.c) ---- */
+/* ---- mno-freeze's proofs (lib/driver/live_verified.c) ---- */
 
 struct json_t;
 struct mno_engine;

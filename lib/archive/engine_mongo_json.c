@@ -13,7 +13,7 @@
 #include "buf.h"
 
 /*
- * The reader (lib/stream.c) has every record line parsed by jansson already; printing the
+ * The reader (lib/archive/stream.c) has every record line parsed by jansson already; printing the
  * record again and handing the text to bson_new_from_json took two thirds of a MongoDB
  * restore's time. This walks the tree instead. It knows exactly the canonical forms
  * (https://github.com/mongodb/specifications, extended-json.md, "Canonical") and returns
@@ -356,7 +356,7 @@ int mno_json_to_bson(const json_t *v, bson_t *out)
 /*
  * A recursive-descent parser of JSON text that writes BSON bytes as it goes, straight into
  * a byte buffer (no bson_t, no copies of strings through a scratch buffer), knowing the
- * canonical wrappers in the order libbson and lib/ejson.c print their members. Anything
+ * canonical wrappers in the order libbson and lib/archive/ejson.c print their members. Anything
  * else (relaxed numbers, other member orders, invalid text) is FALLBACK: the reader then
  * takes its general path (jansson, libbson), which also words any error. The record's sum
  * is checked against the archive's end line either way. What it makes is what the tree path

@@ -54,7 +54,7 @@ int mno_ejson_canonical_keys(mno_ejson_keys *kc, mno_buf *out, const uint8_t *do
 /*
  * 1 when the BSON document doc[0..len) holds a value whose canonical text may not parse back
  * to the same bytes (a NaN payload, a non-canonical Decimal128, odd array keys or regex
- * options, a key starting with '$', code with NUL, ...; lib/ejson_exact.c lists them) or is
+ * options, a key starting with '$', code with NUL, ...; lib/archive/ejson_exact.c lists them) or is
  * not well formed; 0 when every value is of a form that round-trips. A cheap walk, no allocation.
  */
 int mno_ejson_suspect(const uint8_t *doc, size_t len);

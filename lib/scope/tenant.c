@@ -1,4 +1,4 @@
-/* tenant.c: a tenant's records out of a whole archive, in one pass: the scope rules of lib/engine_pg_dump.c (root, parent with its guard, uids text and json, global, skip) and lib/engine_mongo_dump.c (match FIELD in org_uids) applied to each record, the kept parents' values remembered for their children. */
+/* tenant.c: a tenant's records out of a whole archive, in one pass: the scope rules of lib/engine/pg/engine_pg_dump.c (root, parent with its guard, uids text and json, global, skip) and lib/engine/mongo/engine_mongo_dump.c (match FIELD in org_uids) applied to each record, the kept parents' values remembered for their children. */
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>

@@ -3,7 +3,7 @@
 #define MNO_RESTORE_H
 
 /*
- * The protocol between the driver (lib/restore.c) and an engine's restore ops (engine.h),
+ * The protocol between the driver (lib/driver/restore.c) and an engine's restore ops (engine.h),
  * for each section of the archive, in archive order (docs/restore.md says the same for users):
  *
  *   1. journal_get(archive_id, ns)      was this section committed by an earlier run of this

@@ -11,7 +11,7 @@
 #include "verify.h"
 
 /*
- * The source side is the dump driver (lib/dump.c) itself: the same scope file, plan and
+ * The source side is the dump driver (lib/driver/dump.c) itself: the same scope file, plan and
  * records as `mno-dump --tenant`, written by a second thread into a pipe that the archive
  * comparison (mno_verify_stream) reads as it would read an archive file. Nothing touches
  * the disk and memory stays flat: the pipe holds the dump back while the target is hashed.

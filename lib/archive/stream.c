@@ -677,7 +677,7 @@ int mno_writer_rec_bson(mno_writer *w, const bson_t *doc, mno_error *e)
     mno_buf_reset(l);
     if (w_ekeys(w) < 0)
         return nomem(e);
-    /* what bson_as_canonical_extended_json prints, without its cost (lib/ejson.c), or the
+    /* what bson_as_canonical_extended_json prints, without its cost (lib/archive/ejson.c), or the
        lossless form */
     int jr = mongo_rec_line(w->ekeys, l, w->recpre.data, w->recpre.len, bson_get_data(doc), doc->len);
     if (jr == -1)
