@@ -281,43 +281,64 @@ static int match_doc(const bson_t *doc, const char *field, const json_t *set, mn
     return 0;
 }
 
-int mno_tenant_rec(mno_tenant *t, const mno_item *it, mno_error *e)
+/* Whether rule i of the section holds for record it: 1, 0, or -1 with e filled. */
+static int rule_holds(mno_tenant *t, size_t i, const mno_item *it, mno_error *e)
 {
     const mno_section *sec = t->sec;
+    const mno_scope_rule *r = &t->scope->rules[t->rules[i]];
+    if (sec->engine == MNO_ENGINE_MONGO)
+        return match_doc(it->doc, r->cols[0], t->uids, &t->tmp);
+    if (r->kind == MNO_SCOPE_ROOT) {
+        for (size_t c = 0; c < r->ncols; c++) {
+            long ci = col_index(sec, r->cols[c]);
+            const char *v = it->vals[ci];
+            if (v && it->lens[ci] == strlen(t->tenant) && memcmp(v, t->tenant, it->lens[ci]) == 0)
+                return 1;
+        }
+        return 0;
+    }
+    const char *v = it->vals[t->cols[i]];
+    size_t n = it->lens[t->cols[i]];
+    if (!v)
+        return 0;
+    if (r->kind == MNO_SCOPE_PARENT) {
+        if (t->guard[i] >= 0) {
+            const char *g = it->vals[t->guard[i]];
+            if (r->guard_null) {   /* when COL is null */
+                if (g)
+                    return 0;
+            } else if (!g || !r->guard_val || it->lens[t->guard[i]] != strlen(r->guard_val) ||
+                       memcmp(g, r->guard_val, it->lens[t->guard[i]]) != 0)
+                return 0;
+        }
+        return in_set(t->ref[i]->set, v, n, &t->tmp);
+    }
+    if (!r->uids_json)
+        return uids_text(v, n, t->ref[i]->set, &t->tmp);
+    int k = uids_json(r, sec->coltypes[t->cols[i]], v, n, t->ref[i]->set, &t->tmp);
+    if (k < 0)
+        return mno_err(e, MNO_E_FORMAT, NULL, 0, NULL, "column %s (rule at %s:%d) is not JSON", r->cols[0], r->file,
+                       r->line);
+    return k;
+}
+
+int mno_tenant_rec(mno_tenant *t, const mno_item *it, mno_error *e)
+{
     int keep = t->global;
+    /* rules joined by "and" (and_next) form a group that holds when all of them do; the record
+       is kept when some group holds (docs/scope.md) */
+    int group = 1;
     for (size_t i = 0; !keep && i < t->nrules; i++) {
         const mno_scope_rule *r = &t->scope->rules[t->rules[i]];
-        if (sec->engine == MNO_ENGINE_MONGO) {
-            keep = match_doc(it->doc, r->cols[0], t->uids, &t->tmp);
-            continue;
+        if (group) {
+            int h = rule_holds(t, i, it, e);
+            if (h < 0)
+                return -1;
+            group = h;
         }
-        if (r->kind == MNO_SCOPE_ROOT) {
-            for (size_t c = 0; !keep && c < r->ncols; c++) {
-                long ci = col_index(sec, r->cols[c]);
-                const char *v = it->vals[ci];
-                keep = v && it->lens[ci] == strlen(t->tenant) && memcmp(v, t->tenant, it->lens[ci]) == 0;
-            }
-            continue;
-        }
-        const char *v = it->vals[t->cols[i]];
-        size_t n = it->lens[t->cols[i]];
-        if (!v)
-            continue;
-        if (r->kind == MNO_SCOPE_PARENT) {
-            if (t->guard[i] >= 0) {
-                const char *g = it->vals[t->guard[i]];
-                if (!g || it->lens[t->guard[i]] != strlen(r->guard_val) || memcmp(g, r->guard_val, it->lens[t->guard[i]]) != 0)
-                    continue;
-            }
-            keep = in_set(t->ref[i]->set, v, n, &t->tmp);
-        } else if (!r->uids_json) {
-            keep = uids_text(v, n, t->ref[i]->set, &t->tmp);
-        } else {
-            int k = uids_json(r, sec->coltypes[t->cols[i]], v, n, t->ref[i]->set, &t->tmp);
-            if (k < 0)
-                return mno_err(e, MNO_E_FORMAT, NULL, 0, NULL, "column %s (rule at %s:%d) is not JSON", r->cols[0],
-                               r->file, r->line);
-            keep = k;
+        if (!r->and_next) {
+            keep = group;
+            group = 1;
         }
     }
     if (!keep)
