@@ -116,7 +116,11 @@ header() { mno-cat --header "$1" | jq -c ".$2"; }
   "$CL" ejson "$u" rnd >expect.rec
   [ "$(wc -l <expect.rec)" -eq 12000 ]
   grep '"t":"rec"' r.mnoa >got.rec
-  cmp expect.rec got.rec
+  [ "$(wc -l <got.rec)" -eq 12000 ]
+  # a record is libbson's text, or the lossless form (docs/format.md) when that text does not
+  # parse back to the same bytes; the sums below prove the bytes of both
+  [ -z "$(paste expect.rec got.rec | awk -F'\t' '$1 != $2 && $2 !~ /^\{"t":"rec","ns":"[^"]*","bson":"/' | head -3)" ]
+  [ "$(grep -c '"bson":' got.rec)" -lt 1200 ]
   diff <("$CL" hex "$u" rnd | python3 "$D/sums.py") <(mno-cat --list r.mnoa | cut -f1-3)
   # and the same through zstd, with zstd's own threads
   mno-dump --source "$u" --all --scope rnd.scope --threads 2 -o r.mnoa.zst
