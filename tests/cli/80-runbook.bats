@@ -293,6 +293,29 @@ EOF
   [ "$(jq -r '.databases[] | select(.name == "erp") | .tables[] | select(.ns == "public.user_organization_rels") | [.restored.count, .target.count, .verify] | @tsv' acme.plan.state/migration-report.json)" = "15	14	differs" ]
 }
 
+@test "runbook: end destroy: frozen, then the tenant's rows deleted from the old MnoHub after a final archive; the report counts the rows deleted" {
+  fresh rb7
+  sed -i 's/^end .*/end destroy/' acme.plan
+  for t in globex initech; do tenant_sums $t before-$t; done
+  run "$M" acme.plan
+  echo "$output" >&2
+  [ "$status" -eq 0 ]
+  st=acme.plan.state
+  grep -qxF '$ mno-freeze --target "$SHARED_MNOHUB" --tenant acme --verified reports/mnohub.verify.json --verified reports/connec.verify.json --destroy --frozen-by undo/freeze-mnohub.mnoa --final-archive final/mnohub.final.mnoa --yes --json >reports/mnohub.destroy.json' <<<"$output"
+  [ "$(q "$SHARED_MNOHUB" "SELECT count(*) FROM public.tenants WHERE name = 'acme'")" -eq 0 ]
+  # every table's rows, before (the template) and after: 936 rows fewer
+  rows() { pg_sums "$1" | awk '{c += $2} END {print c}'; }
+  [ $(( $(rows "${MNO_TEST_PG_URI%/postgres}/rb_tpl_hub") - $(rows "$SHARED_MNOHUB") )) -eq 936 ]
+  for t in globex initech; do tenant_sums $t after-$t; diff before-$t after-$t; done
+  # the final archive holds the tenant as it was, frozen: 963 rows, of which 936 not global were deleted
+  mno-cat --check $st/final/mnohub.final.mnoa >/dev/null
+  [ "$(mno-cat --list $st/final/mnohub.final.mnoa | awk -F'\t' '{c += $2} END {print c}')" -eq 963 ]
+  [ "$(jq -r '.databases[0].destroy | [.file, .rows] | @tsv' $st/migration-report.json)" = "final/mnohub.final.mnoa	936" ]
+  [ "$(jq -r '.final_archives | join(" ")' $st/migration-report.json)" = final/mnohub.final.mnoa ]
+  grep -qxF -- '- Destroyed on the old environment: MnoHub 936 rows, final archive `final/mnohub.final.mnoa`.' $st/migration-report.md
+  ! grep -q 'unfreeze MnoHub\|reconnect MnoHub' $st/migration-report.md
+}
+
 @test "runbook: --dry-run prints every step with the tools' --plan output and changes nothing (every database's sums before and after)" {
   fresh rb6
   all_sums before
