@@ -279,6 +279,16 @@ EOF
   run "$M" acme.plan --resume
   [ "$status" -eq 1 ]
   [ "$(acme_orgs acme)" = "0 8" ]
+  # no skipping the verify; no other plan on this state
+  run "$M" acme.plan --from-step 6
+  [ "$status" -eq 2 ]
+  [ "$output" = "mno-migrate-tenant: error: --from-step 6: step 5 (verify) is not done yet: --resume" ]
+  sed -i 's/^end .*/end none/' acme.plan
+  run "$M" acme.plan --resume
+  [ "$status" -eq 2 ]
+  [ "$output" = "mno-migrate-tenant: error: the plan changed since acme.plan.state was started (diff acme.plan acme.plan.state/plan): a migration runs one plan; start another state directory" ]
+  [ "$(acme_orgs acme)" = "0 8" ]
+  [ "$(q "$SHARED_CRM" "SELECT count(*) FROM public.organizations WHERE tenant = 'acme'")" -eq 6 ]
 }
 
 @test "runbook: a row of a target changed after the restore: its verify differs, exit 1 before the freeze" {
@@ -389,6 +399,11 @@ end freeze'
   run "$M" nosuch.plan
   [ "$status" -eq 2 ]
   [ "$output" = "mno-migrate-tenant: error: nosuch.plan: cannot read the plan file" ]
+  printf '%s\n' "$good" >good.plan
+  run "$M" good.plan --resume
+  [ "$status" -eq 2 ]
+  [ "$output" = "mno-migrate-tenant: error: good.plan.state: no earlier run to continue (no steps/ directory)" ]
+  [ ! -e good.plan.state ]
   run "$M" bad.plan --from-step 9
   [ "$status" -eq 2 ]
   [ "$output" = "mno-migrate-tenant: error: a step is a number from 1 to 7 ('9'): disconnect dump filter restore verify rename freeze" ]
