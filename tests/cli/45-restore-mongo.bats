@@ -269,3 +269,29 @@ indexes() { # uri coll
   target_is_archive "$t"
   mongod_stop "$dir" || true
 }
+
+# A document the server could not hold (over 16 MiB as BSON) is refused where the archive is
+# read, naming the line and key, before anything is sent: by mno-cat --seal and by mno-restore
+# of the unsealed stream (its zero sums are never reached), with and without --create.
+@test "restore mongo: a document over 16 MiB is refused with its line and key, nothing written" {
+  d=$BATS_TEST_TMPDIR
+  python3 - "$d/big.raw" <<'PY'
+import json, sys
+with open(sys.argv[1], "w") as f:
+    f.write('{"t":"header","format":"mnoa","version":1,"engine":"mongodb","source":"connec","tenant":"acme"}\n')
+    f.write('{"t":"begin","ns":"connec.big","key":["_id"],"options":{},"indexes":[]}\n')
+    f.write(json.dumps({"t": "rec", "ns": "connec.big", "v": {"_id": "a", "s": "small"}}) + "\n")
+    f.write(json.dumps({"t": "rec", "ns": "connec.big", "v": {"_id": "b", "s": "x" * (16 * 1024 * 1024)}}) + "\n")
+    f.write('{"t":"end","ns":"connec.big","count":0,"sum":"00000000000000000000000000000000"}\n')
+    f.write('{"t":"trailer","sections":0,"count":0,"sum":"00000000000000000000000000000000"}\n')
+PY
+  run mno-cat --seal -o "$d/big.mnoa" "$d/big.raw"
+  [ "$status" -eq 2 ]
+  [ "$output" = "mno-cat: error: $d/big.raw:4: section connec.big: key (_id)=(\"b\"): document of 16777240 bytes is over the server's 16 MiB limit" ]
+  [ ! -e "$d/big.mnoa" ]
+  t=$(mongo_newdb restore_mongo_big)
+  run mno-restore --quiet --create --target "$t" "$d/big.raw"
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "mno-restore: error: $d/big.raw:4: section connec.big: key (_id)=(\"b\"): document of 16777240 bytes is over the server's 16 MiB limit" ]
+  [ -z "$("$MC" colls "$t")" ]
+}
