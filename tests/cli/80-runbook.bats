@@ -324,6 +324,14 @@ EOF
   [ "$(jq -r '.final_archives | join(" ")' $st/migration-report.json)" = final/mnohub.final.mnoa ]
   grep -qxF -- '- Destroyed on the old environment: MnoHub 936 rows, final archive `final/mnohub.final.mnoa`.' $st/migration-report.md
   ! grep -q 'unfreeze MnoHub\|reconnect MnoHub' $st/migration-report.md
+  # killed right after the destroy (step 7 begun, not recorded): --resume does not destroy twice
+  cp $st/migration-report.json first.json
+  mv $st/steps/7-freeze.done $st/steps/7-freeze.started
+  run "$M" acme.plan --resume
+  [ "$status" -eq 0 ]
+  grep -qxF "(mnohub: destroyed already, final archive final/mnohub.final.mnoa)" <<<"$output"
+  ! grep -q '^\$ mno-freeze' <<<"$output"
+  diff <(jq -S 'del(.generated) | .steps |= map(del(.started, .finished, .seconds))' first.json) <(report_json $st)
 }
 
 @test "runbook: --dry-run prints every step with the tools' --plan output and changes nothing (every database's sums before and after)" {
