@@ -204,6 +204,15 @@ static void summary(const mno_restore_result *res, int dry)
             human(st->bytes, b, sizeof b), human(st->bytes_in, bi, sizeof bi), st->seconds, res->target);
 }
 
+/* --create: why the archive's schema was not run, also after an error (and with --quiet:
+   the tables lack what the schema would have made). */
+static void schema_note(const mno_restore_result *res)
+{
+    char esc[sizeof res->schema_note * 6];
+    if (res->schema_note[0])
+        fprintf(stderr, "mno-restore: note: %s\n", mno_text_msg(res->schema_note, esc, sizeof esc));
+}
+
 int main(int argc, char **argv)
 {
     struct opts o;
@@ -257,6 +266,7 @@ int main(int argc, char **argv)
                                      : (done == 1 ? "section before it" : "sections before it"),
                         by, inflight);
         }
+        schema_note(&res);
         status = 2;
         goto done;
     }
@@ -270,6 +280,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "mno-restore: note: %u table%s created from the archive's columns and key only; "
                 "its ddl was not run: the archive is not authenticated (MNO_ARCHIVE_KEY, a FILE checked "
                 "first) and --trust-archive was not given\n", res.ddl_skipped, res.ddl_skipped == 1 ? "" : "s");
+    schema_note(&res);
     status = 0;
 done:
     mno_restore_result_release(&res);

@@ -155,6 +155,8 @@ typedef struct mno_restore_result {
     int auth;                    /* enum mno_auth of the check pass (MNO_AUTH_NONE without one) */
     unsigned ddl_skipped;        /* --create: tables created from their columns only, their
                                     archive's ddl not run (not authenticated) */
+    int schema_ran;              /* --create: the archive's schema (pg: "pg_schema") was run */
+    char schema_note[640];       /* --create: why the archive's schema was not run, or "" */
 } mno_restore_result;
 
 void mno_restore_result_init(mno_restore_result *res);

@@ -14,6 +14,7 @@
 #include "engine_pg_schema.h"
 #include "engine_pg_refs.h"
 #include "engine_pg_seq.h"
+#include "engine_pg_pgdump.h"
 #include "scope.h"
 
 /*
@@ -1775,5 +1776,30 @@ done:
     }
     json_decref(b);
     sink_release(&k);
+    return rc;
+}
+
+int mno_pg_dump_schema(mno_engine *en, json_t **out, mno_error *e)
+{
+    mno_pg *pg = MNO_PG(en);
+    pg_dump *st = pg->dump;
+    *out = NULL;
+    if (!st)
+        return mno_err(e, MNO_E_INTERNAL, NULL, 0, NULL, "dump schema before plan");
+    unsigned *oids = calloc(st->nsecs ? st->nsecs : 1, sizeof *oids);
+    char **ns = calloc(st->nsecs ? st->nsecs : 1, sizeof *ns);
+    int rc = -1;
+    if (!oids || !ns) {
+        nomem(e);
+        goto done;
+    }
+    for (size_t i = 0; i < st->nsecs; i++) {
+        oids[i] = st->schema.t[st->secs[i]->table].oid;
+        ns[i] = st->schema.t[st->secs[i]->table].ns;
+    }
+    rc = mno_pg_pgdump_schema(pg->conn, oids, ns, st->nsecs, out, e);
+done:
+    free(oids);
+    free(ns);
     return rc;
 }

@@ -247,7 +247,7 @@ static int see_catalog(PGconn *c, const char *ns, mno_error *e)
 
 /* Creates the journal when it is not there (inside the section's transaction, before its row).
    known: a commit of this run already wrote to it (nothing to look up). */
-static int journal_ensure(PGconn *c, int known, const char *ns, mno_error *e)
+int mno_pg_journal_ensure(PGconn *c, int known, const char *ns, mno_error *e)
 {
     if (known)
         return 0;
@@ -1066,8 +1066,8 @@ int mno_pg_restore_commit(mno_engine *en, const mno_section *s, mno_error *e)
     if (mno_pg_seq_restore(c, st->qtable, s, st->created, e) < 0 || set_sequences(c, st, s, e) < 0)
         goto done;
     /* the journal is made at the end of the section's transaction, where -j N's other
-       connections wait for it (journal_ensure) only for as long as a commit takes */
-    if (journal_ensure(c, st->journal_there, s->ns, e) < 0)
+       connections wait for it (mno_pg_journal_ensure) only for as long as a commit takes */
+    if (mno_pg_journal_ensure(c, st->journal_there, s->ns, e) < 0)
         goto done;
     snprintf(cnt, sizeof cnt, "%llu", (unsigned long long)s->count);
     mno_sum_hex(&s->sum, sum);
