@@ -899,6 +899,7 @@ int mno_restore(const mno_restore_cfg *cfg, mno_restore_result *res, mno_error *
     r.o.create = cfg->create;
     r.o.resume = cfg->resume;
     r.o.dry_run = cfg->dry_run;
+    r.o.disable_triggers = cfg->disable_triggers;
     pthread_mutex_init(&r.mu, NULL);
     pthread_cond_init(&r.cv, NULL);
     /* a dry run reads serially whatever -j says (it writes nothing to wait for) */

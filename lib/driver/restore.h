@@ -97,6 +97,8 @@ typedef struct mno_restore_cfg {
     int dry_run;          /* --dry-run: read and check everything, write nothing */
     int trust_archive;    /* --trust-archive: --create runs the archive's ddl even when the
                              archive is not authenticated (docs/restore.md) */
+    int disable_triggers; /* --disable-triggers (pg): the target's triggers, foreign keys' checks
+                             included, do not fire while a section is restored */
     int no_check_first;   /* --no-check-first: a regular FILE is not read and checked whole
                              before anything is written (stdin never can be) */
     int jobs;             /* -j N, 1..MNO_RESTORE_MAX_JOBS: sections restored by N threads, each

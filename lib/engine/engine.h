@@ -63,6 +63,8 @@ typedef struct mno_restore_opts {
                          (docs/restore.md); else tables are created from their columns only */
     unsigned *ddl_skipped;   /* when not NULL: incremented (atomically) for each table created
                                 from its columns although the archive carried a ddl */
+    int disable_triggers; /* --disable-triggers: the target's triggers (foreign keys' too) do not
+                             fire in the section's transaction (pg: session_replication_role) */
 } mno_restore_opts;
 
 /*
