@@ -302,13 +302,41 @@ static const char *const q_schemas =
     " AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'mno_migrate'"
     " ORDER BY 1";
 
+/*
+ * The relations of those schemas ($2, a JSON array of names) pg_dump leaves out: the tables
+ * that are not dumped ($1: the dumped ones), unless another object needs them (a foreign key
+ * of another table, a view, an inheritance child: a dependency of kind 'n' from an object
+ * that is not the table's own), with the partitions of a partitioned one and the sequences
+ * they own. The target environment has its own (Rails' schema_migrations).
+ */
+static const char *const q_excluded =
+    "WITH x AS (SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname IN (SELECT pg_catalog.json_array_elements_text($2::json)) AND c.relkind IN ('r', 'p', 'f')"
+    " AND NOT c.relispartition AND c.oid <> ALL ($1::oid[])"
+    " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+    "  AND d.refobjid = c.oid AND d.deptype = 'n'"
+    "  AND NOT (d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass"
+    "   AND (SELECT co.conrelid FROM pg_catalog.pg_constraint co WHERE co.oid = d.objid) = c.oid)"
+    "  AND NOT (d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass"
+    "   AND (SELECT ad.adrelid FROM pg_catalog.pg_attrdef ad WHERE ad.oid = d.objid) = c.oid)"
+    "  AND NOT (d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
+    "   AND (SELECT rw.ev_class FROM pg_catalog.pg_rewrite rw WHERE rw.oid = d.objid) = c.oid))),"
+    " r AS (SELECT oid FROM x"
+    "  UNION SELECT pt.relid FROM x JOIN pg_catalog.pg_class p ON p.oid = x.oid AND p.relkind = 'p',"
+    "   pg_catalog.pg_partition_tree(x.oid) pt)"
+    " SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE c.oid IN (SELECT oid FROM r UNION SELECT d.objid FROM pg_catalog.pg_depend d JOIN r ON d.refobjid = r.oid"
+    "  WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+    "  AND d.deptype IN ('a', 'i') AND (SELECT s.relkind FROM pg_catalog.pg_class s WHERE s.oid = d.objid) = 'S')"
+    " ORDER BY 1, 2";
+
 int mno_pg_pgdump_schema(PGconn *c, const unsigned *oids, char *const *ns, size_t n, json_t **out, mno_error *e)
 {
     int rc = -1, vnum = 0;
     char ver[64], *vout = NULL, *pre = NULL, *post = NULL, *snap = NULL, *cpre = NULL, *cpost = NULL;
     char **args = NULL;
     size_t nargs = 0, len = 0, sec_at = 0;
-    static char dash_n[] = "-n";
+    static char dash_n[] = "-n", dash_T[] = "-T";
     mno_buf arr = MNO_BUF_INIT;
     PGresult *r = NULL;
     json_t *o = NULL, *tabs = NULL, *schemas = NULL;
@@ -392,6 +420,42 @@ int mno_pg_pgdump_schema(PGconn *c, const unsigned *oids, char *const *ns, size_
             nomem(e);
             goto done;
         }
+    /* the tables of those schemas that are not dumped (and nothing needs) are left out */
+    char *sj = json_dumps(schemas, JSON_COMPACT);
+    const char *xparams[2] = {arr.data, sj};
+    PGresult *xr = sj ? PQexecParams(c, q_excluded, 2, NULL, xparams, NULL, NULL, 0) : NULL;
+    free(sj);
+    if (PQresultStatus(xr) != PGRES_TUPLES_OK) {
+        if (xr)
+            mno_pg_err(e, c, xr, NULL, "--with-schema: cannot read the catalog");
+        else
+            nomem(e);
+        PQclear(xr);
+        goto done;
+    }
+    char **na = realloc(args, (nargs + 2 * (size_t)PQntuples(xr) + 2) * sizeof *na);
+    if (!na) {
+        PQclear(xr);
+        nomem(e);
+        goto done;
+    }
+    args = na;
+    for (int i = 0; i < PQntuples(xr); i++) {
+        char *qs = mno_pg_ident(PQgetvalue(xr, i, 0)), *qt = mno_pg_ident(PQgetvalue(xr, i, 1)), *pat = NULL;
+        if (!qs || !qt || asprintf(&pat, "%s.%s", qs, qt) < 0)
+            pat = NULL;
+        free(qs);
+        free(qt);
+        if (!pat) {
+            PQclear(xr);
+            nomem(e);
+            goto done;
+        }
+        args[nargs++] = dash_T;
+        args[nargs++] = pat;
+    }
+    args[nargs] = NULL;
+    PQclear(xr);
     args[sec_at] = "--section=pre-data";
     if (!(pre = run_pg_dump(c, args, &len, e)) || !(cpre = clean_script(pre, len))) {
         if (pre)
@@ -416,7 +480,7 @@ int mno_pg_pgdump_schema(PGconn *c, const unsigned *oids, char *const *ns, size_
     rc = 0;
 done:
     for (size_t i = 1; args && i < nargs; i++)
-        if (args[i - 1] == dash_n)
+        if (args[i - 1] == dash_n || args[i - 1] == dash_T)
             free(args[i]);
     free(args);
     PQclear(r);
