@@ -140,6 +140,16 @@ schema_of() {
   [ "$(q "$t" "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'")" = "0" ]
 }
 
+@test "--create: a pre-data the target refuses stops the run (exit 2), nothing of it written" {
+  t=$(pg_newdb cs_t8)
+  q "$t" "CREATE TYPE public.mood AS ENUM ('x')" >/dev/null
+  run mno-restore --quiet --create --target "$t" "$ARCH"
+  [ "$status" -eq 2 ]
+  [ "$output" = "mno-restore: error: $ARCH:1: --create: the archive's schema (pg_dump pre-data) failed in the target: type \"mood\" already exists" ]
+  [ "$(q "$t" "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname IN ('public', 'extra')")" = 0 ]
+  [ "$(q "$t" "SELECT to_regnamespace('extra') IS NULL AND to_regclass('mno_migrate.journal') IS NULL")" = t ]
+}
+
 @test "--create into a schema made first: the schema is not run, the rows go in (--disable-triggers: the cycle, the trigger)" {
   t=$(pg_newdb cs_t6)
   pg_dump -s -d "$SRC" | grep -v '^\\' | sed 's/ADD CONSTRAINT qty_positive CHECK ((qty > 0)) NOT VALID;/ADD CONSTRAINT qty_positive CHECK ((qty > -10)) NOT VALID;/' |
