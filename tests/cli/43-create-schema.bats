@@ -208,6 +208,19 @@ schema_of() {
   [ ! -e old.mnoa ]
 }
 
+@test "--with-schema: a pg_dump that fails or is not there: its error, exit 2, no archive" {
+  printf '#!/bin/sh\n[ "$1" = --version ] && exec pg_dump --version\necho "pg_dump: error: query failed: boom" >&2\nexit 1\n' >bad_pg_dump
+  chmod +x bad_pg_dump
+  MNO_PG_DUMP=$PWD/bad_pg_dump run mno-dump --quiet --source "$SRC" --all --scope "$SCOPE" --with-schema -o bad.mnoa
+  [ "$status" -eq 2 ]
+  [ "$output" = "mno-dump: error: --with-schema: $PWD/bad_pg_dump failed (exit status 1): query failed: boom" ]
+  [ ! -e bad.mnoa ]
+  MNO_PG_DUMP=$PWD/no_such_pg_dump run mno-dump --quiet --source "$SRC" --all --scope "$SCOPE" --with-schema -o bad.mnoa
+  [ "$status" -eq 2 ]
+  [ "$output" = "mno-dump: error: --with-schema: cannot run $PWD/no_such_pg_dump: No such file or directory (install PostgreSQL's client tools, or name the pg_dump to run in MNO_PG_DUMP)" ]
+  [ ! -e bad.mnoa ]
+}
+
 @test "--with-schema: the connection reaches pg_dump through its environment and a 0600 passfile, never its command line" {
   cat >spy_pg_dump <<EOF
 #!/bin/sh

@@ -34,13 +34,15 @@ schema_target() {
   echo "$u"
 }
 
-# Every table's rows, by PostgreSQL's md5 of their text in order.
+# Every table's rows, by PostgreSQL's md5 of their text in order; every sequence's state.
 rows_md5() {
   local t
   for t in types_all t_serial events animals dogs cache legacy dept emp '"my.schema"."Tasks"' noisy; do
     from="ONLY $t"; [ "$t" = events ] && from=$t
     echo "$t $(q "$1" "SELECT count(*) || ' ' || md5(coalesce(string_agg(x::text, E'\n' ORDER BY x::text), '')) FROM $from x")"
   done
+  q "$1" "SELECT schemaname || '.' || sequencename || ' ' || coalesce(last_value::text, 'not called')
+          FROM pg_sequences WHERE schemaname <> 'mno_migrate' ORDER BY 1"
 }
 
 @test "dump order: a cycle of foreign keys comes before the tables that reference it" {

@@ -172,7 +172,7 @@ static char *run_pg_dump(PGconn *c, char *const *args, size_t *len, mno_error *e
     }
     int rc = posix_spawnp(&pid, args[0], &fa, NULL, args, env);
     if (rc != 0) {
-        mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "cannot run %s: %s (install PostgreSQL's client tools, "
+        mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "--with-schema: cannot run %s: %s (install PostgreSQL's client tools, "
                 "or name the pg_dump to run in MNO_PG_DUMP)", args[0], strerror(rc));
         goto done;
     }
@@ -187,9 +187,9 @@ static char *run_pg_dump(PGconn *c, char *const *args, size_t *len, mno_error *e
         if (err && (nl = strchr(err, '\n')))
             *nl = '\0';
         if (WIFEXITED(status))
-            mno_err(e, MNO_E_SERVER, NULL, 0, NULL, "%s failed (exit status %d): %s", args[0], WEXITSTATUS(status), msg);
+            mno_err(e, MNO_E_SERVER, NULL, 0, NULL, "--with-schema: %s failed (exit status %d): %s", args[0], WEXITSTATUS(status), msg);
         else
-            mno_err(e, MNO_E_SERVER, NULL, 0, NULL, "%s failed (signal %d): %s", args[0],
+            mno_err(e, MNO_E_SERVER, NULL, 0, NULL, "--with-schema: %s failed (signal %d): %s", args[0],
                     WIFSIGNALED(status) ? WTERMSIG(status) : 0, msg);
         free(err);
         goto done;
