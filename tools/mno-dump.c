@@ -74,7 +74,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"threads", required_argument, 0, 'T'},  {"progress", no_argument, 0, 'p'},
         {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},        {"allow-dangling", no_argument, 0, 'D'},
-        {0, 0, 0, 0}};
+        {"with-schema", no_argument, 0, 'W'},     {0, 0, 0, 0}};
     int c;
     long v;
     char msg[300];
@@ -102,6 +102,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             break;
         case 'P': o->plan = 1; break;
         case 'D': o->c.o.allow_dangling = 1; break;
+        case 'W': o->c.o.with_schema = 1; break;
         case 'o': o->c.output = optarg; o->packing = 1; break;
         case 'z': o->c.zstd = 1; o->packing = 1; break;
         case 'L':
@@ -143,6 +144,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     if (o->plan && o->packing)
         return usage_error("-o, -z, --level and --threads do not go with --plan");
     int mongo = mno_engine_for_uri(o->c.source) == &mno_engine_mongo;
+    if (mongo && o->c.o.with_schema)
+        return usage_error("--with-schema goes with a postgresql source (MongoDB archives carry their "
+                           "collections' options and indexes)");
     if (!mongo && (o->c.o.orgs_from || o->c.o.hub_uri))
         return usage_error("--orgs-from and --hub go with a mongodb source");
     if (o->c.o.orgs_from && o->c.o.hub_uri)

@@ -21,6 +21,10 @@ static const char usage[] =
     "                   own ddl when the archive is authenticated (MNO_ARCHIVE_KEY or\n"
     "                   MNO_ARCHIVE_KEY_FILE, a FILE checked first)\n"
     "  --trust-archive  --create runs the archive's ddl even when it is not authenticated\n"
+    "  --disable-triggers  PostgreSQL: the target's triggers, foreign keys' checks\n"
+    "                   included, do not fire on the restored rows (each section's\n"
+    "                   transaction in replica mode; needs a superuser, or SET granted on\n"
+    "                   session_replication_role)\n"
     "  --resume         skip the sections an earlier, interrupted restore of this archive\n"
     "                   committed (checked against the journal's count and sum)\n"
     "  --dry-run        read and check the whole archive; report per section what would be\n"
@@ -58,7 +62,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"no-check-first", no_argument, 0, 'F'}, {"trust-archive", no_argument, 0, 't'},
         {"jobs", required_argument, 0, 'j'},   {"progress", no_argument, 0, 'P'},
         {"quiet", no_argument, 0, 'q'},        {"help", no_argument, 0, 'h'},
-        {"version", no_argument, 0, 'V'},      {0, 0, 0, 0}};
+        {"version", no_argument, 0, 'V'},      {"disable-triggers", no_argument, 0, 'D'},
+        {0, 0, 0, 0}};
     int c;
     char msg[300];
     opterr = 0;
@@ -71,6 +76,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case 'n': o->c.dry_run = 1; break;
         case 'F': o->c.no_check_first = 1; break;
         case 't': o->c.trust_archive = 1; break;
+        case 'D': o->c.disable_triggers = 1; break;
         case 'j': {
             long v;
             if (mno_parse_long(optarg, 1, MNO_RESTORE_MAX_JOBS, &v) < 0)
@@ -104,6 +110,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         return usage_error("no target: give --target URI or set MNO_TARGET");
     if (o->c.trust_archive && !o->c.create)
         return usage_error("--trust-archive goes with --create");
+    if (o->c.disable_triggers && mno_engine_for_uri(o->c.target) != &mno_engine_pg)
+        return usage_error("--disable-triggers goes with a postgresql target");
     if (o->c.dry_run && o->c.resume)
         return usage_error("--dry-run and --resume do not go together (a dry run reports journaled sections anyway)");
     if (!o->c.input && isatty(0))
@@ -204,6 +212,15 @@ static void summary(const mno_restore_result *res, int dry)
             human(st->bytes, b, sizeof b), human(st->bytes_in, bi, sizeof bi), st->seconds, res->target);
 }
 
+/* --create: why the archive's schema was not run, also after an error (and with --quiet:
+   the tables lack what the schema would have made). */
+static void schema_note(const mno_restore_result *res)
+{
+    char esc[sizeof res->schema_note * 6];
+    if (res->schema_note[0])
+        fprintf(stderr, "mno-restore: note: %s\n", mno_text_msg(res->schema_note, esc, sizeof esc));
+}
+
 int main(int argc, char **argv)
 {
     struct opts o;
@@ -257,6 +274,7 @@ int main(int argc, char **argv)
                                      : (done == 1 ? "section before it" : "sections before it"),
                         by, inflight);
         }
+        schema_note(&res);
         status = 2;
         goto done;
     }
@@ -270,6 +288,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "mno-restore: note: %u table%s created from the archive's columns and key only; "
                 "its ddl was not run: the archive is not authenticated (MNO_ARCHIVE_KEY, a FILE checked "
                 "first) and --trust-archive was not given\n", res.ddl_skipped, res.ddl_skipped == 1 ? "" : "s");
+    schema_note(&res);
     status = 0;
 done:
     mno_restore_result_release(&res);

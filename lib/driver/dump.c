@@ -212,6 +212,19 @@ int mno_dump_run_to(mno_dump *d, mno_out *out, mno_progress *progress, mno_error
         mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
         goto done;
     }
+    if (d->o.with_schema) {   /* the source's schema, for mno-restore --create */
+        json_t *schema = NULL;
+        if (!d->ops->dump_schema) {
+            mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "--with-schema: the %s engine carries no schema", d->ops->name);
+            goto done;
+        }
+        if (d->ops->dump_schema(d->en, &schema, e) < 0)
+            goto done;
+        if (json_object_set_new(h, "pg_schema", schema) < 0) {
+            mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+            goto done;
+        }
+    }
     if (!(w = mno_writer_new(out, h, MNO_DUMP_PRODUCER, e)))
         goto done;
     t.w = w;

@@ -169,6 +169,7 @@ struct run {
     int failed;             /* r->err holds the first error */
     mno_error err;
     size_t failed_at;       /* its section's place in res->secs, or SIZE_MAX */
+    json_t *schema;         /* the header's schema for --create (pg: "pg_schema"), or NULL */
 };
 
 /*
@@ -248,7 +249,25 @@ static void dry_failure(struct run *r, struct conn *c, mno_error *e, const char 
     mno_error_clear(e);
 }
 
-/* The header: checks the engine, takes the archive's identity, opens c's connection. */
+/* --create: the archive's schema before the first section (phase 0) or after the last (1),
+   through the engine (restore_schema); its note, if any, into the result. Returns 0 or -1. */
+static int schema_phase(struct run *r, struct conn *c, int phase, mno_error *e)
+{
+    char *note = NULL;
+    if (!r->schema || !r->cfg->create || r->cfg->dry_run || !r->ops->restore_schema)
+        return 0;
+    if (r->ops->restore_schema(c->en, &r->o, r->schema, phase, &note, e) < 0)
+        return wrap(e, mno_in_name(c->in), phase == 0 ? 1 : 0, NULL);
+    if (note)
+        snprintf(r->res->schema_note, sizeof r->res->schema_note, "%s", note);
+    else if (phase == 0)
+        r->res->schema_ran = 1;
+    free(note);
+    return 0;
+}
+
+/* The header: checks the engine, takes the archive's identity, opens c's connection, and
+   runs the archive's schema (--create) before the first section. */
 static int on_header(struct run *r, struct conn *c, const mno_item *it, mno_error *e)
 {
     r->ops = mno_engine_for_archive(it, mno_in_name(c->in), r->cfg->target, r->res->target, e);
@@ -267,7 +286,10 @@ static int on_header(struct run *r, struct conn *c, const mno_item *it, mno_erro
     if (r->cfg->resume && !r->ops->journal_get)
         return mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "--resume: the %s engine keeps no restore journal",
                        r->ops->name);
-    return r->ops->open(&c->en, r->cfg->target, MNO_ROLE_TARGET, e);
+    if (r->ops->open(&c->en, r->cfg->target, MNO_ROLE_TARGET, e) < 0)
+        return -1;
+    r->schema = json_incref(json_object_get(it->obj, "pg_schema"));
+    return schema_phase(r, c, 0, e);
 }
 
 static int on_begin(struct run *r, struct conn *c, const mno_item *it, mno_error *e)
@@ -567,6 +589,8 @@ static int run_serial(struct run *r, mno_error *e)
         *e = r->dry_err;
         goto done;
     }
+    if (schema_phase(r, &c, 1, e) < 0)
+        goto done;
     r->res->st.bytes_in = mno_in_bytes(c.in);
     progress(r, NULL, MNO_REV_DONE, NULL, 0);
     rc = 0;
@@ -820,6 +844,8 @@ static int run_parallel(struct run *r, mno_error *e)
         *e = r->err;
         goto done;
     }
+    if (schema_phase(r, &cs[0], 1, e) < 0)
+        goto done;
     res->st.bytes = r->ix.bytes;
     res->st.bytes_in = r->ix.bytes_in;
     progress(r, NULL, MNO_REV_DONE, NULL, 0);
@@ -873,6 +899,7 @@ int mno_restore(const mno_restore_cfg *cfg, mno_restore_result *res, mno_error *
     r.o.create = cfg->create;
     r.o.resume = cfg->resume;
     r.o.dry_run = cfg->dry_run;
+    r.o.disable_triggers = cfg->disable_triggers;
     pthread_mutex_init(&r.mu, NULL);
     pthread_cond_init(&r.cv, NULL);
     /* a dry run reads serially whatever -j says (it writes nothing to wait for) */
@@ -880,6 +907,7 @@ int mno_restore(const mno_restore_cfg *cfg, mno_restore_result *res, mno_error *
     res->st.seconds = now_s() - r.t0;
     index_release(&r.ix);
     free(r.order);
+    json_decref(r.schema);
     pthread_cond_destroy(&r.cv);
     pthread_mutex_destroy(&r.mu);
     return rc;

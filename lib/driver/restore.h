@@ -97,6 +97,8 @@ typedef struct mno_restore_cfg {
     int dry_run;          /* --dry-run: read and check everything, write nothing */
     int trust_archive;    /* --trust-archive: --create runs the archive's ddl even when the
                              archive is not authenticated (docs/restore.md) */
+    int disable_triggers; /* --disable-triggers (pg): the target's triggers, foreign keys' checks
+                             included, do not fire while a section is restored */
     int no_check_first;   /* --no-check-first: a regular FILE is not read and checked whole
                              before anything is written (stdin never can be) */
     int jobs;             /* -j N, 1..MNO_RESTORE_MAX_JOBS: sections restored by N threads, each
@@ -155,6 +157,8 @@ typedef struct mno_restore_result {
     int auth;                    /* enum mno_auth of the check pass (MNO_AUTH_NONE without one) */
     unsigned ddl_skipped;        /* --create: tables created from their columns only, their
                                     archive's ddl not run (not authenticated) */
+    int schema_ran;              /* --create: the archive's schema (pg: "pg_schema") was run */
+    char schema_note[640];       /* --create: why the archive's schema was not run, or "" */
 } mno_restore_result;
 
 void mno_restore_result_init(mno_restore_result *res);

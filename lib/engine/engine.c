@@ -3,6 +3,7 @@
 #include <string.h>
 #include "engine.h"
 #include "engine_pg.h"
+#include "engine_pg_pgdump.h"
 #include "engine_mongo.h"
 
 const mno_engine_ops mno_engine_pg = {
@@ -15,6 +16,8 @@ const mno_engine_ops mno_engine_pg = {
     .dump_section = mno_pg_dump_section,
     .plan_free = mno_pg_plan_free,
     .dump_check = mno_pg_dump_check,
+    .dump_schema = mno_pg_dump_schema,
+    .restore_schema = mno_pg_restore_schema,
     .restore_begin = mno_pg_restore_begin,
     .restore_rec = mno_pg_restore_rec,
     .restore_commit = mno_pg_restore_commit,

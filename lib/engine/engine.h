@@ -48,6 +48,7 @@ typedef struct mno_dump_opts {
     int retries;              /* mongo: reconnects per collection when the connection drops
                                  mid-cursor (the tool's default is 5); 0: none */
     int allow_dangling;       /* --allow-dangling: dangling references are a warning, not an error */
+    int with_schema;          /* --with-schema: the header carries the source's schema (dump_schema) */
 } mno_dump_opts;
 
 struct mno_restore_probe;   /* restore.h */
@@ -62,6 +63,8 @@ typedef struct mno_restore_opts {
                          (docs/restore.md); else tables are created from their columns only */
     unsigned *ddl_skipped;   /* when not NULL: incremented (atomically) for each table created
                                 from its columns although the archive carried a ddl */
+    int disable_triggers; /* --disable-triggers: the target's triggers (foreign keys' too) do not
+                             fire in the section's transaction (pg: session_replication_role) */
 } mno_restore_opts;
 
 /*
@@ -115,6 +118,10 @@ typedef struct mno_engine_ops {
        the archive (*n, and in *text the first few, one per line, malloc'd; NULL when none).
        NULL: the engine does not check. Returns 0 or -1. */
     int (*dump_check)(mno_engine *en, long long *n, char **text, mno_error *e);
+    /* mno-dump --with-schema, after plan: the header's schema object of the planned tables
+       (pg: "pg_schema", pg_dump's pre-data and post-data, docs/format.md) in *out (the caller
+       json_decrefs it). NULL: the engine carries no schema. Returns 0 or -1. */
+    int (*dump_schema)(mno_engine *en, json_t **out, mno_error *e);
 
     /* ---- restore ---- */
     /* Whether section ns can be restored into target at all, from the names alone (no
@@ -124,6 +131,11 @@ typedef struct mno_engine_ops {
        the check pass when there is one, and before each section). Returns 0, or -1 with e
        filled (MNO_E_USAGE, naming the section). NULL: no such rule. */
     int (*restore_ns_check)(const char *target, const char *ns, mno_error *e);
+    /* --create with an archive whose header carries a schema (pg: "pg_schema"): phase 0
+       before the first section, phase 1 after the last (engine_pg_pgdump.h). *note
+       (malloc'd or NULL) says why it was not run. NULL: the engine has no such schema. */
+    int (*restore_schema)(mno_engine *en, const mno_restore_opts *o, const json_t *schema, int phase,
+                          char **note, mno_error *e);
     int (*restore_begin)(mno_engine *en, const mno_restore_opts *o, const mno_section *s, mno_error *e);
     int (*restore_rec)(mno_engine *en, const mno_item *it, mno_error *e);
     /* Called after the reader has checked the section's end: make it durable (and journal it). */

@@ -184,7 +184,7 @@ static int restore(const char *path, const char *uri, int create, int resume, in
     int rc = -1, open = 0, skipping = 0;
     long recs = 0;
     char id[64] = "";
-    mno_restore_opts o = {create, resume, dry_run, NULL, 0, NULL};
+    mno_restore_opts o = {create, resume, dry_run, NULL, 0, NULL, 0};
     if (ops->open(&en, uri, MNO_ROLE_TARGET, e) < 0)
         goto done;
     if (!(in = mno_in_open(path, e)))

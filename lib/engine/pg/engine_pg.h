@@ -51,6 +51,10 @@ int mno_pg_rel_lookup(PGconn *c, const char *ns, long long line, mno_pg_rel *rel
 /* Frees rel's strings. Accepts NULL. */
 void mno_pg_rel_release(mno_pg_rel *rel);
 
+/* Creates the restore journal (mno_migrate.journal) when it is not there, inside the caller's
+   transaction (engine_pg_restore.c). known: it is known to exist. Returns 0 or -1. */
+int mno_pg_journal_ensure(PGconn *c, int known, const char *ns, mno_error *e);
+
 /* ops, by file */
 int  mno_pg_open(mno_engine **out, const char *uri, int role, mno_error *e);
 void mno_pg_close(mno_engine *en);
@@ -60,6 +64,7 @@ int  mno_pg_plan(mno_engine *en, const mno_dump_opts *o, mno_plan *plan, mno_err
 int  mno_pg_dump_section(mno_engine *en, const mno_plan_item *it, mno_writer *w, mno_error *e);
 void mno_pg_plan_free(mno_engine *en, mno_plan *plan);
 int  mno_pg_dump_check(mno_engine *en, long long *n, char **text, mno_error *e);
+int  mno_pg_dump_schema(mno_engine *en, json_t **out, mno_error *e);
 int  mno_pg_restore_begin(mno_engine *en, const mno_restore_opts *o, const mno_section *s, mno_error *e);
 int  mno_pg_restore_rec(mno_engine *en, const mno_item *it, mno_error *e);
 int  mno_pg_restore_commit(mno_engine *en, const mno_section *s, mno_error *e);

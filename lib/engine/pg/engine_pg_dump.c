@@ -14,6 +14,7 @@
 #include "engine_pg_schema.h"
 #include "engine_pg_refs.h"
 #include "engine_pg_seq.h"
+#include "engine_pg_pgdump.h"
 #include "scope.h"
 
 /*
@@ -566,8 +567,44 @@ static int deps_done(pg_dump *st, size_t ti, int all_fks)
     return 1;
 }
 
+/* Whether table a, not emitted yet, reaches table b through the declared foreign keys of
+   tables not emitted yet (a -> the tables it references). seen: scratch, one per table. */
+static int fk_reaches(pg_dump *st, size_t a, size_t b, char *seen)
+{
+    if (seen[a])
+        return 0;
+    seen[a] = 1;
+    const pg_table *t = &st->schema.t[a];
+    for (size_t k = 0; k < t->nfks; k++) {
+        size_t ri = t->fks[k].ref;
+        if (ri == a || !dumped(&st->d[ri]) || st->d[ri].mark == 3)
+            continue;
+        if (ri == b || fk_reaches(st, ri, b, seen))
+            return 1;
+    }
+    return 0;
+}
+
+/* 1 when every table ti waits for (its declared foreign keys' tables not emitted yet) waits
+   for ti in turn: ti is in a cycle of foreign keys and nothing outside the cycle holds it
+   back, so starting the cycle with it puts every other table after its parents. */
+static int in_cycle_only(pg_dump *st, size_t ti, char *seen)
+{
+    const pg_table *t = &st->schema.t[ti];
+    for (size_t k = 0; k < t->nfks; k++) {
+        size_t ri = t->fks[k].ref;
+        if (ri == ti || !dumped(&st->d[ri]) || st->d[ri].mark == 3)
+            continue;
+        memset(seen, 0, st->schema.n);
+        if (!fk_reaches(st, ri, ti, seen))
+            return 0;
+    }
+    return 1;
+}
+
 /* The dumped tables parents first: the first by name whose parents are out; when declared
-   foreign keys form a cycle, the first by name whose rule parents are out. */
+   foreign keys form a cycle, the first by name of a cycle that waits for nothing else
+   (whose rule parents are out), else the first by name whose rule parents are out. */
 static size_t *topo_order(pg_dump *st, size_t *nout, mno_error *e)
 {
     size_t n = 0, total = 0;
@@ -580,13 +617,21 @@ static size_t *topo_order(pg_dump *st, size_t *nout, mno_error *e)
         nomem(e);
         return NULL;
     }
+    char *seen = malloc(st->schema.n ? st->schema.n : 1);
+    if (!seen) {
+        free(order);
+        nomem(e);
+        return NULL;
+    }
     while (n < total) {
         long pick = -1;
-        for (int strict = 1; strict >= 0 && pick < 0; strict--)
+        for (int strict = 2; strict >= 0 && pick < 0; strict--)
             for (size_t i = 0; i < st->schema.n && pick < 0; i++)
-                if (dumped(&st->d[i]) && st->d[i].mark != 3 && deps_done(st, i, strict))
+                if (dumped(&st->d[i]) && st->d[i].mark != 3 && deps_done(st, i, strict == 2) &&
+                    (strict != 1 || in_cycle_only(st, i, seen)))
                     pick = (long)i;
         if (pick < 0) { /* cannot happen: rule links were checked for cycles */
+            free(seen);
             free(order);
             mno_err(e, MNO_E_INTERNAL, NULL, 0, NULL, "no dump order for the scope's tables");
             return NULL;
@@ -594,6 +639,7 @@ static size_t *topo_order(pg_dump *st, size_t *nout, mno_error *e)
         st->d[pick].mark = 3;
         order[n++] = (size_t)pick;
     }
+    free(seen);
     *nout = n;
     return order;
 }
@@ -1775,5 +1821,30 @@ done:
     }
     json_decref(b);
     sink_release(&k);
+    return rc;
+}
+
+int mno_pg_dump_schema(mno_engine *en, json_t **out, mno_error *e)
+{
+    mno_pg *pg = MNO_PG(en);
+    pg_dump *st = pg->dump;
+    *out = NULL;
+    if (!st)
+        return mno_err(e, MNO_E_INTERNAL, NULL, 0, NULL, "dump schema before plan");
+    unsigned *oids = calloc(st->nsecs ? st->nsecs : 1, sizeof *oids);
+    char **ns = calloc(st->nsecs ? st->nsecs : 1, sizeof *ns);
+    int rc = -1;
+    if (!oids || !ns) {
+        nomem(e);
+        goto done;
+    }
+    for (size_t i = 0; i < st->nsecs; i++) {
+        oids[i] = st->schema.t[st->secs[i]->table].oid;
+        ns[i] = st->schema.t[st->secs[i]->table].ns;
+    }
+    rc = mno_pg_pgdump_schema(pg->conn, oids, ns, st->nsecs, out, e);
+done:
+    free(oids);
+    free(ns);
     return rc;
 }

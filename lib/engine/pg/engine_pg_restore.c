@@ -247,7 +247,7 @@ static int see_catalog(PGconn *c, const char *ns, mno_error *e)
 
 /* Creates the journal when it is not there (inside the section's transaction, before its row).
    known: a commit of this run already wrote to it (nothing to look up). */
-static int journal_ensure(PGconn *c, int known, const char *ns, mno_error *e)
+int mno_pg_journal_ensure(PGconn *c, int known, const char *ns, mno_error *e)
 {
     if (known)
         return 0;
@@ -671,6 +671,20 @@ int mno_pg_restore_begin(mno_engine *en, const mno_restore_opts *o, const mno_se
     if (exec(c, "BEGIN", s->ns, "cannot begin the section's transaction", e) < 0)
         return -1;
     st->in_txn = 1;
+    /* --disable-triggers, as pg_restore's: no trigger of the target fires on the section's
+       rows, the foreign keys' own included (replica mode, for this transaction only) */
+    if (o->disable_triggers) {
+        PGresult *r = PQexec(c, "SET LOCAL session_replication_role = replica");
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            const char *prim = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+            mno_err(e, MNO_E_USAGE, NULL, 0, s->ns, "--disable-triggers: the target's role may not set "
+                    "session_replication_role (a superuser may, or a role given GRANT SET ON PARAMETER "
+                    "session_replication_role): %s", prim ? prim : PQerrorMessage(c));
+            PQclear(r);
+            goto done;
+        }
+        PQclear(r);
+    }
     if (lookup(c, st, s, e) < 0)
         goto done;
     if (!*st->rel.oid) {
@@ -797,12 +811,48 @@ static int add_copy_value(mno_buf *b, const char *v, size_t n)
     return 0;
 }
 
+/* A cycle of the target's foreign keys through the table (oid), shortest first, as
+   "public.dept -> public.emp -> public.dept" (search_path is pg_catalog: names qualified). */
+static const char *const q_fk_cycle =
+    "WITH RECURSIVE p(rel, path) AS ("
+    " SELECT confrelid, ARRAY[conrelid, confrelid] FROM pg_catalog.pg_constraint"
+    "  WHERE contype = 'f' AND conrelid = $1::oid AND confrelid <> conrelid"
+    " UNION ALL SELECT c.confrelid, p.path || c.confrelid FROM p JOIN pg_catalog.pg_constraint c"
+    "  ON c.contype = 'f' AND c.conrelid = p.rel AND c.confrelid <> c.conrelid"
+    "  WHERE p.rel <> $1::oid AND NOT c.confrelid = ANY (p.path[2:]) AND cardinality(p.path) < 20)"
+    " SELECT (SELECT string_agg(x::pg_catalog.regclass::text, ' -> ' ORDER BY o)"
+    "  FROM unnest(path) WITH ORDINALITY u(x, o)) FROM p WHERE rel = $1::oid"
+    " ORDER BY cardinality(path) LIMIT 1";
+
+/*
+ * A row refused by a foreign key (SQLSTATE 23503) of a table in a cycle of foreign keys:
+ * the section's transaction is rolled back here (it failed anyway) and the cycle named in
+ * e's message, with the ways to restore it, since no order of the sections satisfies it.
+ */
+static void fk_cycle_hint(PGconn *c, pg_restore *st, mno_error *e)
+{
+    PGresult *r = PQexec(c, "ROLLBACK");
+    PQclear(r);
+    const char *params[1] = {st->rel.oid};
+    if (!*st->rel.oid)
+        return;
+    r = PQexecParams(c, q_fk_cycle, 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
+        size_t n = strlen(e->msg);
+        snprintf(e->msg + n, sizeof e->msg - n, "; the target's foreign keys form a cycle (%s): no order of the "
+                 "sections satisfies them; restore with --disable-triggers (the foreign keys are not checked), or "
+                 "with --create into an empty target from an archive of mno-dump --with-schema (the foreign keys "
+                 "are made after the rows)", PQgetvalue(r, 0, 0));
+    }
+    PQclear(r);
+}
+
 /* Collects the COPY's results; a failure names the record's archive line (COPY line N is
    archive line begin + N). Returns 0 or -1. */
 static int copy_results(PGconn *c, pg_restore *st, mno_error *e)
 {
     PGresult *r;
-    int rc = 0, any = 0;
+    int rc = 0, any = 0, fk = 0;
     st->in_copy = 0;
     while ((r = PQgetResult(c)) != NULL) {
         any = 1;
@@ -816,9 +866,12 @@ static int copy_results(PGconn *c, pg_restore *st, mno_error *e)
             rc = srv_err(e, c, r, st->ns, n > 0 && !gone ? "record rejected by the server" : "COPY failed");
             if (n > 0)
                 e->line = st->begin_line + n;
+            fk = code && strcmp(code, "23503") == 0;
         }
         PQclear(r);
     }
+    if (fk)
+        fk_cycle_hint(c, st, e);
     if (!any && rc == 0)
         rc = mno_pg_err(e, c, NULL, st->ns, "COPY failed");
     return rc;
@@ -1066,8 +1119,8 @@ int mno_pg_restore_commit(mno_engine *en, const mno_section *s, mno_error *e)
     if (mno_pg_seq_restore(c, st->qtable, s, st->created, e) < 0 || set_sequences(c, st, s, e) < 0)
         goto done;
     /* the journal is made at the end of the section's transaction, where -j N's other
-       connections wait for it (journal_ensure) only for as long as a commit takes */
-    if (journal_ensure(c, st->journal_there, s->ns, e) < 0)
+       connections wait for it (mno_pg_journal_ensure) only for as long as a commit takes */
+    if (mno_pg_journal_ensure(c, st->journal_there, s->ns, e) < 0)
         goto done;
     snprintf(cnt, sizeof cnt, "%llu", (unsigned long long)s->count);
     mno_sum_hex(&s->sum, sum);
