@@ -232,14 +232,18 @@ EOF
   [ "$(q "$SHARED_CRM" "SELECT count(*) FROM public.organizations WHERE tenant = 'acme-ent'")" -eq 6 ]
 }
 
-@test "runbook: every kill point in turn (MNO_TEST_RUNBOOK_ALL_KILLS=1; slow)" {
-  [ "${MNO_TEST_RUNBOOK_ALL_KILLS:-0}" = 1 ] || skip "set MNO_TEST_RUNBOOK_ALL_KILLS=1"
+# Every 7th kill point by default (a few across the steps, so that the suite stays short);
+# every one with MNO_TEST_RUNBOOK_ALL_KILLS=1.
+@test "runbook: kill points in turn, each then resumed to the reference report (every one with MNO_TEST_RUNBOOK_ALL_KILLS=1)" {
+  every=7
+  [ "${MNO_TEST_RUNBOOK_ALL_KILLS:-0}" = 1 ] && every=1
   make_shims
   fresh rb3
   PATH=$PWD/shim:$PATH run "$M" acme.plan --state ref
   [ "$status" -eq 0 ]
   calls=$(cat shim/count)
-  for ((k = 1; k <= calls; k++)); do
+  [ "$calls" -ge 10 ]
+  for ((k = 2; k <= calls; k += every)); do
     fresh rb3
     rm -rf st shim/count shim/calls
     SHIM_KILL_AT=$k PATH=$PWD/shim:$PATH run setsid -w "$M" acme.plan --state st
