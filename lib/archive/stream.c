@@ -1667,13 +1667,48 @@ int mno_stream_check(mno_in *in, size_t max_line, mno_check_result *res, mno_err
     return n < 0 ? -1 : 0;
 }
 
+/* mno_stream_seal: record lines waiting to be copied as they are (with their '\n'). */
+#define SEAL_COPY_BYTES ((size_t)256 << 10)
+
+static int seal_flush(mno_writer *w, mno_buf *lines, size_t *n, mno_error *e)
+{
+    int rc = *n ? mno_writer_copy_lines(w, lines->data, lines->len, *n, NULL, e) : 0;
+    mno_buf_reset(lines);
+    *n = 0;
+    return rc;
+}
+
+/* The difference a - b of two sums (they add modulo 2^128). */
+static mno_sum seal_sum_sub(mno_sum a, const mno_sum *b)
+{
+    mno_sum neg = {~b->hi, ~b->lo};
+    if (++neg.lo == 0)
+        neg.hi++;
+    mno_sum_add(&a, &neg);
+    return a;
+}
+
+/*
+ * A PostgreSQL record's line is copied as it is when it is already what the writer would
+ * write: the reader's fast decoder took it (the writer's compact form: the envelope, the
+ * columns in begin order, strings or null, no white space) and every escape in it is the
+ * writer's own. Such a line is neither decoded to values nor encoded again: the reader sums
+ * it (several md5s at a time) and the section's sum is the reader's. Any other record (edited
+ * by hand or by jq, a MongoDB document) is written anew from its values by the writer.
+ */
 int mno_stream_seal(mno_in *in, mno_out *out, const char *producer, mno_error *e)
 {
     mno_reader_opts ro = MNO_READER_OPTS_INIT;
     ro.verify = 0;
+    ro.fast_pg = 1;
+    ro.fast_mongo = 1;
+    ro.no_digest = 1;  /* fast-path records summed by the reader, several at a time */
+    ro.sums_only = 1;  /* pg: from the line straight to its record text */
     mno_reader *r = mno_reader_new(in, &ro, e);
     mno_writer *w = NULL;
-    json_t *h = NULL;
+    json_t *h = NULL, *edited = NULL;
+    mno_buf lines = MNO_BUF_INIT;
+    size_t nlines = 0;
     mno_item it;
     int rc = -1, n;
     if (!r)
@@ -1700,15 +1735,47 @@ int mno_stream_seal(mno_in *in, mno_out *out, const char *producer, mno_error *e
             wrc = mno_writer_begin(w, it.section->ns, it.obj, e);
             break;
         case MNO_ITEM_REC:
-            /* a mongo record as its bytes: the lossless form ("bson", no v) is sealed too */
-            if (it.section && it.section->engine == MNO_ENGINE_MONGO && it.doc)
+            if (it.section->engine == MNO_ENGINE_PG && !it.obj && mno_json_escapes_canonical(it.line, it.len)) {
+                if (mno_buf_add(&lines, it.line, it.len) < 0 || mno_buf_addc(&lines, '\n') < 0) {
+                    nomem(e);
+                    goto done;
+                }
+                nlines++;
+                if (lines.len >= SEAL_COPY_BYTES)
+                    wrc = seal_flush(w, &lines, &nlines, e);
+                break;
+            }
+            if (seal_flush(w, &lines, &nlines, e) < 0) {
+                wrc = -1;
+                break;
+            }
+            if (it.section->engine == MNO_ENGINE_MONGO && it.doc) {
+                /* a mongo record as its bytes: the lossless form ("bson", no v) is sealed too */
                 wrc = mno_writer_rec_bson(w, it.doc, e);
-            else
+            } else if (it.v) {
                 wrc = mno_writer_rec_json(w, it.v, e);
+            } else {
+                /* the fast decoder's form with an escape the writer writes otherwise (\u0041):
+                   its values, from the line, written as the writer writes them */
+                json_decref(edited);
+                edited = json_loadb(it.line, it.len, JSON_ALLOW_NUL, NULL);
+                json_t *v = json_object_get(edited, "v");
+                wrc = v ? mno_writer_rec_json(w, v, e)
+                        : mno_err(e, MNO_E_INTERNAL, NULL, 0, it.section->ns, "a record the reader took cannot be parsed");
+            }
             break;
-        case MNO_ITEM_END:
-            wrc = mno_writer_end(w, e);
+        case MNO_ITEM_END: {
+            /* the section's sum is the reader's (every record's digest, the copied lines'
+               too); what the writer summed itself (the records written anew) is in it */
+            const mno_section *ws = mno_writer_section(w);
+            mno_sum rest = ws ? seal_sum_sub(it.section->sum, &ws->sum) : it.section->sum;
+            wrc = seal_flush(w, &lines, &nlines, e);
+            if (wrc == 0) {
+                mno_writer_add_sum(w, &rest);
+                wrc = mno_writer_end(w, e);
+            }
             break;
+        }
         case MNO_ITEM_TRAILER:
             wrc = mno_writer_close(w, e);
             break;
@@ -1726,6 +1793,8 @@ int mno_stream_seal(mno_in *in, mno_out *out, const char *producer, mno_error *e
     rc = n;
 done:
     json_decref(h);
+    json_decref(edited);
+    mno_buf_release(&lines);
     mno_writer_free(w);
     mno_reader_free(r);
     return rc;
