@@ -8,6 +8,7 @@
 #include "args.h"
 #include "buf.h"
 #include "filter.h"
+#include "outfile.h"
 #include "scope.h"
 #include "scrub.h"
 
@@ -483,6 +484,7 @@ int main(int argc, char **argv)
     ops.quick = on_quick;
     ops.end = on_end;
     ops.finish = on_finish;
+    mno_outfile_catch_signals(); /* a signal removes the -o temporary file */
     if (mno_filter_run(&o, &ops, &e) == 0) {
         status = 0;
         size_t i;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "filter.h"
+#include "outfile.h"
 #include "scrub.h"
 
 static const char usage[] =
@@ -292,6 +293,7 @@ int main(int argc, char **argv)
     ops.rec = on_rec;
     ops.end = on_end;
     ops.finish = on_finish;
+    mno_outfile_catch_signals(); /* a signal removes the -o temporary file */
     if (mno_filter_run(&o, &ops, &e) == 0)
         status = 0;
 done:

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "filter.h"
+#include "outfile.h"
 
 static const char usage[] =
     "usage: mno-filter-select [--only GLOB...] [--exclude GLOB...] [options] [FILE|-]\n"
@@ -131,6 +132,7 @@ int main(int argc, char **argv)
     o.input = optind < argc ? argv[optind] : "-";
     ops.arg = &s;
     ops.begin = on_begin;
+    mno_outfile_catch_signals(); /* a signal removes the -o temporary file */
     if (mno_filter_run(&o, &ops, &e) < 0)
         fprintf(stderr, "mno-filter-select: error: %s\n", e.msg);
     else

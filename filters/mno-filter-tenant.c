@@ -8,6 +8,7 @@
 #include "engine.h"
 #include "engine_mongo.h"
 #include "filter.h"
+#include "outfile.h"
 #include "scope.h"
 #include "tenant.h"
 
@@ -160,6 +161,7 @@ int main(int argc, char **argv)
     ops.header = on_header;
     ops.begin = on_begin;
     ops.rec = on_rec;
+    mno_outfile_catch_signals(); /* a signal removes the -o temporary file */
     if (mno_filter_run(&o, &ops, &e) == 0)
         status = 0;
     else

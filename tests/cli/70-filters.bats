@@ -133,6 +133,46 @@ no_output_file() { [ ! -e "$1" ] && [ ! -e "$1.partial" ]; }
   no_output_file out.mnoa
 }
 
+# interrupted SIG TOOL ARGS...: TOOL -o out.mnoa reads a fifo that was fed the first lines of
+# huball.mnoa; once its temporary file exists it gets SIG. It dies of it (exit 128 + the signal,
+# the shell's convention), its temporary file is gone and the old out.mnoa is as it was.
+interrupted() {
+  local sig=$1 want st=0 pid i
+  shift
+  want=$((128 + $(kill -l "$sig")))
+  rm -f in out.mnoa.*.partial
+  echo "old archive" >out.mnoa
+  mkfifo in
+  "$@" -o out.mnoa in 2>err &
+  pid=$!
+  exec 5>in
+  head -n 3 "$A/huball.mnoa" >&5
+  for i in $(seq 1 1200); do
+    [ -n "$(ls out.mnoa.*.partial 2>/dev/null)" ] && break
+    sleep 0.05
+  done
+  [ -n "$(ls out.mnoa.*.partial 2>/dev/null)" ]
+  kill -"$sig" $pid
+  sleep 0.2
+  exec 5>&-   # a tool that ignored the signal now sees its input end (and exits 2)
+  wait $pid || st=$?
+  echo "$1 $sig: exit $st, temporary files: $(ls out.mnoa.*.partial 2>/dev/null)" >&2
+  [ "$st" -eq "$want" ]
+  [ "$(cat out.mnoa)" = "old archive" ]
+  [ -z "$(ls out.mnoa.*.partial 2>/dev/null)" ]
+  rm -f in
+}
+
+@test "filters: SIGINT or SIGTERM during -o FILE removes the temporary file and leaves FILE as it was" {
+  export MNO_SCRUB_KEY=k
+  for sig in INT TERM; do
+    interrupted $sig mno-filter-select
+    interrupted $sig mno-filter-scrub --lenient --rules "$MNO_TOP/filters/rehearsal.scrub"
+    interrupted $sig mno-filter-rename --map public.users.name=x:y
+    interrupted $sig mno-filter-tenant --tenant acme --scope "$MNO_TOP/filters/mnohub.scope"
+  done
+}
+
 @test "scrub: null, set, hash and email on PostgreSQL columns, read back from a restored server" {
   cat >r.scrub <<'R'
 # every kind of rule on PostgreSQL
