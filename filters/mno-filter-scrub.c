@@ -8,7 +8,7 @@
 #include "scrub.h"
 
 static const char usage[] =
-    "usage: mno-filter-scrub --rules FILE [--lenient] [options] [FILE|-]\n"
+    "usage: mno-filter-scrub --rules FILE | --preset NAME [--lenient] [options] [FILE|-]\n"
     "Reads an mnoa archive (FILE, or stdin; plain or zstd), checking every count and sum, and\n"
     "writes a new sealed archive with the columns (PostgreSQL) or fields (MongoDB, dotted\n"
     "paths) the rule file names scrubbed. Records left unchanged are copied byte for byte.\n"
@@ -22,6 +22,9 @@ static const char usage[] =
     "  ... when source = 'KIND'   the rule only for archives whose header's source is KIND\n"
     "\n"
     "  --rules FILE     the rule file (filters/rehearsal.scrub: secrets nulled, emails hashed)\n"
+    "  --preset NAME    the rule file NAME.scrub of the scope directory ($MNO_SCOPE_DIR, else\n"
+    "                   filters/ beside the tools): secrets (every secret column of the\n"
+    "                   Maestrano model nulled, no key needed), rehearsal\n"
     "  --lenient        a rule naming a table, column or field the archive lacks is ignored\n"
     "                   (default: an error)\n"
     "  -o FILE          write to FILE (default stdout); written as FILE.partial (mode 0600),\n"
@@ -223,7 +226,8 @@ static int usage_error(const char *msg)
 int main(int argc, char **argv)
 {
     static const struct option lopts[] = {
-        {"rules", required_argument, 0, 'r'}, {"lenient", no_argument, 0, 'l'},
+        {"rules", required_argument, 0, 'r'}, {"preset", required_argument, 0, 'p'},
+        {"lenient", no_argument, 0, 'l'},
         {"output", required_argument, 0, 'o'}, {"level", required_argument, 0, 'L'},
         {"threads", required_argument, 0, 'T'}, {"max-line", required_argument, 0, 'M'},
         {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
@@ -231,7 +235,7 @@ int main(int argc, char **argv)
     struct scrub_state s;
     mno_filter_ops ops = {0};
     mno_error e = {0};
-    const char *rules = NULL;
+    const char *rules = NULL, *preset = NULL;
     char msg[300];
     int c, status = 2;
     memset(&s, 0, sizeof s);
@@ -247,6 +251,7 @@ int main(int argc, char **argv)
             continue;
         switch (c) {
         case 'r': rules = optarg; break;
+        case 'p': preset = optarg; break;
         case 'l': s.lenient = 1; break;
         case 'h': fputs(usage, stdout); return 0;
         case 'V': printf("mno-filter-scrub %s\n", MNO_VERSION_STR); return 0;
@@ -258,12 +263,14 @@ int main(int argc, char **argv)
             return usage_error(msg);
         }
     }
-    if (!rules)
-        return usage_error("--rules FILE is required");
+    if (rules && preset)
+        return usage_error("give --rules FILE or --preset NAME, not both");
+    if (!rules && !preset)
+        return usage_error("--rules FILE or --preset NAME is required");
     if (optind + 1 < argc)
         return usage_error("one input only");
     o.input = optind < argc ? argv[optind] : "-";
-    if (!(s.rules = mno_scrub_load(rules, &e)))
+    if (!(s.rules = rules ? mno_scrub_load(rules, &e) : mno_scrub_preset(preset, &e)))
         goto done;
     if (s.rules->need_key) {
         const char *key = getenv("MNO_SCRUB_KEY");
@@ -272,7 +279,7 @@ int main(int argc, char **argv)
             if (s.rules->rules[i].action == MNO_SCRUB_HASH || s.rules->rules[i].action == MNO_SCRUB_EMAIL)
                 line = (size_t)s.rules->rules[i].line;
         if (!key || !*key) {
-            mno_err(&e, MNO_E_USAGE, rules, (long long)line, NULL,
+            mno_err(&e, MNO_E_USAGE, s.rules->file, (long long)line, NULL,
                     "hash and email need a key: set MNO_SCRUB_KEY (the same key gives the same hashes)");
             goto done;
         }

@@ -1,11 +1,15 @@
 /* scrub.c: the scrub rule file parser (scope file syntax, every error file:line) and the actions. */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
+#include <sys/stat.h>
+#include "args.h"
 #include "scrub.h"
 
 enum tok_kind { T_WORD = 1, T_STRING, T_COLON, T_EQ };
@@ -276,6 +280,47 @@ mno_scrub *mno_scrub_load(const char *path, mno_error *e)
     mno_scrub *s = mno_scrub_parse(b.data ? b.data : "", b.len, path, e);
     mno_buf_release(&b);
     return s;
+}
+
+/* Appends the presets in dir (its *.scrub files' names, sorted, comma-separated) to b. */
+static void preset_names(const char *dir, mno_buf *b)
+{
+    struct dirent **list = NULL;
+    int n = scandir(dir, &list, NULL, alphasort);
+    for (int i = 0; i < n; i++) {
+        size_t l = strlen(list[i]->d_name);
+        if (l > 6 && strcmp(list[i]->d_name + l - 6, ".scrub") == 0 && list[i]->d_name[0] != '.') {
+            if (b->len)
+                mno_buf_adds(b, ", ");
+            mno_buf_add(b, list[i]->d_name, l - 6);
+        }
+        free(list[i]);
+    }
+    free(list);
+}
+
+mno_scrub *mno_scrub_preset(const char *name, mno_error *e)
+{
+    char dir[PATH_MAX], path[PATH_MAX + 300];
+    struct stat st;
+    mno_buf names = MNO_BUF_INIT;
+    if (!*name || strlen(name) > 200 ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != strlen(name)) {
+        char shown[MNO_NAME_MSG_MAX];
+        mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "--preset: '%s' is not a preset name (letters, digits, '-' and '_')",
+                mno_name_msg(name, shown, sizeof shown));
+        return NULL;
+    }
+    mno_default_scope_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/%s.scrub", dir, name);
+    if (stat(path, &st) < 0 && errno == ENOENT) {
+        preset_names(dir, &names);
+        mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "unknown preset '%s': no %s.scrub in %s (presets there: %s; the directory is $MNO_SCOPE_DIR, else filters/ beside the tools)",
+                name, name, dir, names.len ? names.data : "none");
+        mno_buf_release(&names);
+        return NULL;
+    }
+    return mno_scrub_load(path, e);
 }
 
 void mno_scrub_free(mno_scrub *s)
