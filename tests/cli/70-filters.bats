@@ -316,6 +316,28 @@ scrubbed() {
   [ "$n_out" -eq 0 ] || { echo "$3.$4: $n_out values left in $2" >&2; return 1; }
 }
 
+@test "scrub: quoted identifiers in a rule file, as in scope files: a quoted column is that column, a quoted table part its ns" {
+  # a hand-written archive (sealed by mno-cat) whose table and columns need quoting
+  {
+    printf '%s\n' '{"t":"header","format":"mnoa","version":2,"engine":"postgresql","source":"mnohub","tenant":null}'
+    printf '%s\n' '{"t":"begin","ns":"public.\"Odd T\"","columns":[{"name":"id","type":"bigint"},{"name":"Mixed Case","type":"text"},{"name":"a\"b","type":"text"},{"name":"x.y","type":"text"}],"key":["id"]}'
+    printf '%s\n' '{"t":"rec","ns":"public.\"Odd T\"","v":{"id":"1","Mixed Case":"secret","a\"b":"q","x.y":"d"}}'
+    printf '%s\n' '{"t":"end","ns":"public.\"Odd T\"","count":0,"sum":"00000000000000000000000000000000"}'
+    printf '%s\n' '{"t":"trailer","sections":1,"count":0,"sum":"00000000000000000000000000000000"}'
+  } | mno-cat --seal -o odd.mnoa -
+  printf '%s\n' "public.\"Odd T\": set 'x' \"Mixed Case\" \"a\"\"b\"" 'public."Odd T": null "x.y"' >q.scrub
+  run --separate-stderr mno-filter-scrub --rules q.scrub -o out.mnoa odd.mnoa
+  [ "$status" -eq 0 ]
+  [ -z "$stderr" ]
+  [ "$(mno-cat --records out.mnoa | jq -c .v)" = '{"id":"1","Mixed Case":"x","a\"b":"x","x.y":null}' ]
+  # a quoting error is the scope files' own, at its line
+  printf '%s\n' 'public."Odd T": null "Mixed' >bad.scrub
+  run --separate-stderr mno-filter-scrub --rules bad.scrub -o out2.mnoa odd.mnoa
+  [ "$status" -eq 2 ]
+  [ "$stderr" = 'mno-filter-scrub: error: bad.scrub:1: unterminated quoted identifier "Mixed' ]
+  no_output_file out2.mnoa
+}
+
 @test "scrub: --preset secrets nulls every secret column of the model (MnoHub, connector), no key needed; other columns kept" {
   unset MNO_SCRUB_KEY
   run --separate-stderr mno-filter-scrub --preset secrets -o hub.mnoa "$A/huball.mnoa"
