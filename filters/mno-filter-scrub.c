@@ -27,14 +27,7 @@ static const char usage[] =
     "                   Maestrano model nulled, no key needed), rehearsal\n"
     "  --lenient        a rule naming a table, column or field the archive lacks is ignored\n"
     "                   (default: an error)\n"
-    "  -o FILE          write to FILE (default stdout); written as FILE.partial (mode 0600),\n"
-    "                   renamed when complete\n"
-    "  -z               compress with zstd (implied by a FILE ending in .zst)\n"
-    "  --level N        zstd level (default 3)\n"
-    "  --threads N      zstd worker threads (default 0: one compressing thread)\n"
-    "  --max-line N     longest input line accepted, in bytes (default 268435456)\n"
-    "  --help           this text\n"
-    "  --version        the version\n"
+    MNO_FILTER_USAGE_OPTS
     "\n"
     "A rule on a key column (PostgreSQL key, MongoDB _id) is refused. hash and email need\n"
     "$MNO_SCRUB_KEY (the same key gives the same hashes: equal values stay equal, references\n"
@@ -228,23 +221,18 @@ int main(int argc, char **argv)
     static const struct option lopts[] = {
         {"rules", required_argument, 0, 'r'}, {"preset", required_argument, 0, 'p'},
         {"lenient", no_argument, 0, 'l'},
-        {"output", required_argument, 0, 'o'}, {"level", required_argument, 0, 'L'},
-        {"threads", required_argument, 0, 'T'}, {"max-line", required_argument, 0, 'M'},
-        {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
+        MNO_FILTER_LONGOPTS};
     mno_filter_opts o = MNO_FILTER_OPTS_INIT;
     struct scrub_state s;
     mno_filter_ops ops = {0};
     mno_error e = {0};
     const char *rules = NULL, *preset = NULL;
-    char msg[300];
     int c, status = 2;
     memset(&s, 0, sizeof s);
-    o.tool = "mno-filter-scrub";
-    o.argc = argc - 1;
-    o.argv = argv + 1;
+    mno_filter_opts_init(&o, "mno-filter-scrub", argc, argv);
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:z", lopts, NULL)) != -1) {
-        int k = mno_filter_common_opt(&o, c, optarg, &e);
+    while ((c = getopt_long(argc, argv, MNO_FILTER_SHORTOPTS, lopts, NULL)) != -1) {
+        int k = mno_filter_common_opt(&o, c, optarg, argv[optind - 1], &e);
         if (k < 0)
             return usage_error(e.msg);
         if (k > 0)
@@ -255,21 +243,14 @@ int main(int argc, char **argv)
         case 'l': s.lenient = 1; break;
         case 'h': fputs(usage, stdout); return 0;
         case 'V': printf("mno-filter-scrub %s\n", MNO_VERSION_STR); return 0;
-        case ':':
-            snprintf(msg, sizeof msg, "option '%s' needs a value", argv[optind - 1]);
-            return usage_error(msg);
-        default:
-            snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
-            return usage_error(msg);
         }
     }
     if (rules && preset)
         return usage_error("give --rules FILE or --preset NAME, not both");
     if (!rules && !preset)
         return usage_error("--rules FILE or --preset NAME is required");
-    if (optind + 1 < argc)
-        return usage_error("one input only");
-    o.input = optind < argc ? argv[optind] : "-";
+    if (mno_filter_input(&o, argc, argv, optind, &e) < 0)
+        return usage_error(e.msg);
     if (!(s.rules = rules ? mno_scrub_load(rules, &e) : mno_scrub_preset(preset, &e)))
         goto done;
     if (s.rules->need_key) {
