@@ -8,6 +8,7 @@
 #include "args.h"
 #include "buf.h"
 #include "filter.h"
+#include "outfile.h"
 #include "scope.h"
 #include "scrub.h"
 
@@ -28,14 +29,7 @@ static const char usage[] =
     "  --scope FILE     the scope file for --tenant (default: SCOPEDIR/SOURCE.scope, as mno-dump)\n"
     "  --merge          allow a NEW value that the column already holds (two values become one)\n"
     "  --json           the report on stderr as JSON (default: one line per section changed)\n"
-    "  -o FILE          write to FILE (default stdout); written as FILE.partial (mode 0600),\n"
-    "                   renamed when complete\n"
-    "  -z               compress with zstd (implied by a FILE ending in .zst)\n"
-    "  --level N        zstd level (default 3)\n"
-    "  --threads N      zstd worker threads (default 0: one compressing thread)\n"
-    "  --max-line N     longest input line accepted, in bytes (default 268435456)\n"
-    "  --help           this text\n"
-    "  --version        the version\n"
+    MNO_FILTER_USAGE_OPTS
     "\n"
     "A mapping on a key column (PostgreSQL key, MongoDB _id) is refused, and so is one whose\n"
     "NEW value is already in that column, unless --merge. Exit status: 0 done, 2 an error.\n";
@@ -406,22 +400,18 @@ int main(int argc, char **argv)
         {"map", required_argument, 0, 'm'}, {"map-file", required_argument, 0, 'f'},
         {"tenant", required_argument, 0, 't'}, {"scope", required_argument, 0, 's'},
         {"merge", no_argument, 0, 'g'}, {"json", no_argument, 0, 'j'},
-        {"output", required_argument, 0, 'o'}, {"level", required_argument, 0, 'L'},
-        {"threads", required_argument, 0, 'T'}, {"max-line", required_argument, 0, 'M'},
-        {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
+        MNO_FILTER_LONGOPTS};
     mno_filter_opts o = MNO_FILTER_OPTS_INIT;
     static struct rn s;
     mno_filter_ops ops = {0};
     mno_error e = {0};
-    char msg[1300], *tenant = NULL;
+    char *tenant = NULL;
     int c, status = 2, given = 0;
-    o.tool = "mno-filter-rename";
-    o.argc = argc - 1;
-    o.argv = argv + 1;
+    mno_filter_opts_init(&o, "mno-filter-rename", argc, argv);
     s.report = json_array();
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:z", lopts, NULL)) != -1) {
-        int k = mno_filter_common_opt(&o, c, optarg, &e);
+    while ((c = getopt_long(argc, argv, MNO_FILTER_SHORTOPTS, lopts, NULL)) != -1) {
+        int k = mno_filter_common_opt(&o, c, optarg, argv[optind - 1], &e);
         if (k < 0)
             FAIL_USAGE(e.msg);
         if (k > 0)
@@ -460,21 +450,14 @@ int main(int argc, char **argv)
         case 'j': s.json = 1; break;
         case 'h': fputs(usage, stdout); status = 0; goto done;
         case 'V': printf("mno-filter-rename %s\n", MNO_VERSION_STR); status = 0; goto done;
-        case ':':
-            snprintf(msg, sizeof msg, "option '%s' needs a value", argv[optind - 1]);
-            FAIL_USAGE(msg);
-        default:
-            snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
-            FAIL_USAGE(msg);
         }
     }
     if (!given)
         FAIL_USAGE("give at least one --map, --map-file or --tenant");
     if (s.scope && !s.tenant_old)
         FAIL_USAGE("--scope goes with --tenant");
-    if (optind + 1 < argc)
-        FAIL_USAGE("one input only");
-    o.input = optind < argc ? argv[optind] : "-";
+    if (mno_filter_input(&o, argc, argv, optind, &e) < 0)
+        FAIL_USAGE(e.msg);
     s.input = strcmp(o.input, "-") ? o.input : "<stdin>";
     ops.arg = &s;
     ops.header = on_header;
@@ -483,6 +466,7 @@ int main(int argc, char **argv)
     ops.quick = on_quick;
     ops.end = on_end;
     ops.finish = on_finish;
+    mno_outfile_catch_signals(); /* a signal removes the -o temporary file */
     if (mno_filter_run(&o, &ops, &e) == 0) {
         status = 0;
         size_t i;

@@ -4,10 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include "filter.h"
+#include "outfile.h"
 #include "scrub.h"
 
 static const char usage[] =
-    "usage: mno-filter-scrub --rules FILE [--lenient] [options] [FILE|-]\n"
+    "usage: mno-filter-scrub --rules FILE | --preset NAME [--lenient] [options] [FILE|-]\n"
     "Reads an mnoa archive (FILE, or stdin; plain or zstd), checking every count and sum, and\n"
     "writes a new sealed archive with the columns (PostgreSQL) or fields (MongoDB, dotted\n"
     "paths) the rule file names scrubbed. Records left unchanged are copied byte for byte.\n"
@@ -21,16 +22,12 @@ static const char usage[] =
     "  ... when source = 'KIND'   the rule only for archives whose header's source is KIND\n"
     "\n"
     "  --rules FILE     the rule file (filters/rehearsal.scrub: secrets nulled, emails hashed)\n"
+    "  --preset NAME    the rule file NAME.scrub of the scope directory ($MNO_SCOPE_DIR, else\n"
+    "                   filters/ beside the tools): secrets (every secret column of the\n"
+    "                   Maestrano model nulled, no key needed), rehearsal\n"
     "  --lenient        a rule naming a table, column or field the archive lacks is ignored\n"
     "                   (default: an error)\n"
-    "  -o FILE          write to FILE (default stdout); written as FILE.partial (mode 0600),\n"
-    "                   renamed when complete\n"
-    "  -z               compress with zstd (implied by a FILE ending in .zst)\n"
-    "  --level N        zstd level (default 3)\n"
-    "  --threads N      zstd worker threads (default 0: one compressing thread)\n"
-    "  --max-line N     longest input line accepted, in bytes (default 268435456)\n"
-    "  --help           this text\n"
-    "  --version        the version\n"
+    MNO_FILTER_USAGE_OPTS
     "\n"
     "A rule on a key column (PostgreSQL key, MongoDB _id) is refused. hash and email need\n"
     "$MNO_SCRUB_KEY (the same key gives the same hashes: equal values stay equal, references\n"
@@ -222,47 +219,39 @@ static int usage_error(const char *msg)
 int main(int argc, char **argv)
 {
     static const struct option lopts[] = {
-        {"rules", required_argument, 0, 'r'}, {"lenient", no_argument, 0, 'l'},
-        {"output", required_argument, 0, 'o'}, {"level", required_argument, 0, 'L'},
-        {"threads", required_argument, 0, 'T'}, {"max-line", required_argument, 0, 'M'},
-        {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
+        {"rules", required_argument, 0, 'r'}, {"preset", required_argument, 0, 'p'},
+        {"lenient", no_argument, 0, 'l'},
+        MNO_FILTER_LONGOPTS};
     mno_filter_opts o = MNO_FILTER_OPTS_INIT;
     struct scrub_state s;
     mno_filter_ops ops = {0};
     mno_error e = {0};
-    const char *rules = NULL;
-    char msg[300];
+    const char *rules = NULL, *preset = NULL;
     int c, status = 2;
     memset(&s, 0, sizeof s);
-    o.tool = "mno-filter-scrub";
-    o.argc = argc - 1;
-    o.argv = argv + 1;
+    mno_filter_opts_init(&o, "mno-filter-scrub", argc, argv);
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:z", lopts, NULL)) != -1) {
-        int k = mno_filter_common_opt(&o, c, optarg, &e);
+    while ((c = getopt_long(argc, argv, MNO_FILTER_SHORTOPTS, lopts, NULL)) != -1) {
+        int k = mno_filter_common_opt(&o, c, optarg, argv[optind - 1], &e);
         if (k < 0)
             return usage_error(e.msg);
         if (k > 0)
             continue;
         switch (c) {
         case 'r': rules = optarg; break;
+        case 'p': preset = optarg; break;
         case 'l': s.lenient = 1; break;
         case 'h': fputs(usage, stdout); return 0;
         case 'V': printf("mno-filter-scrub %s\n", MNO_VERSION_STR); return 0;
-        case ':':
-            snprintf(msg, sizeof msg, "option '%s' needs a value", argv[optind - 1]);
-            return usage_error(msg);
-        default:
-            snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
-            return usage_error(msg);
         }
     }
-    if (!rules)
-        return usage_error("--rules FILE is required");
-    if (optind + 1 < argc)
-        return usage_error("one input only");
-    o.input = optind < argc ? argv[optind] : "-";
-    if (!(s.rules = mno_scrub_load(rules, &e)))
+    if (rules && preset)
+        return usage_error("give --rules FILE or --preset NAME, not both");
+    if (!rules && !preset)
+        return usage_error("--rules FILE or --preset NAME is required");
+    if (mno_filter_input(&o, argc, argv, optind, &e) < 0)
+        return usage_error(e.msg);
+    if (!(s.rules = rules ? mno_scrub_load(rules, &e) : mno_scrub_preset(preset, &e)))
         goto done;
     if (s.rules->need_key) {
         const char *key = getenv("MNO_SCRUB_KEY");
@@ -271,7 +260,7 @@ int main(int argc, char **argv)
             if (s.rules->rules[i].action == MNO_SCRUB_HASH || s.rules->rules[i].action == MNO_SCRUB_EMAIL)
                 line = (size_t)s.rules->rules[i].line;
         if (!key || !*key) {
-            mno_err(&e, MNO_E_USAGE, rules, (long long)line, NULL,
+            mno_err(&e, MNO_E_USAGE, s.rules->file, (long long)line, NULL,
                     "hash and email need a key: set MNO_SCRUB_KEY (the same key gives the same hashes)");
             goto done;
         }
@@ -292,6 +281,7 @@ int main(int argc, char **argv)
     ops.rec = on_rec;
     ops.end = on_end;
     ops.finish = on_finish;
+    mno_outfile_catch_signals(); /* a signal removes the -o temporary file */
     if (mno_filter_run(&o, &ops, &e) == 0)
         status = 0;
 done:

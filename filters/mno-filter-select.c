@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "filter.h"
+#include "outfile.h"
 
 static const char usage[] =
     "usage: mno-filter-select [--only GLOB...] [--exclude GLOB...] [options] [FILE|-]\n"
@@ -15,14 +16,7 @@ static const char usage[] =
     "  --only GLOB      keep the sections matching GLOB (shell glob: * ? [..]); repeatable,\n"
     "                   and each may list several globs separated by commas\n"
     "  --exclude GLOB   leave out the sections matching GLOB; repeatable, commas as --only\n"
-    "  -o FILE          write to FILE (default stdout); written as FILE.partial (mode 0600),\n"
-    "                   renamed when complete\n"
-    "  -z               compress with zstd (implied by a FILE ending in .zst)\n"
-    "  --level N        zstd level (default 3)\n"
-    "  --threads N      zstd worker threads (default 0: one compressing thread)\n"
-    "  --max-line N     longest input line accepted, in bytes (default 268435456)\n"
-    "  --help           this text\n"
-    "  --version        the version\n"
+    MNO_FILTER_USAGE_OPTS
     "\n"
     "Exit status: 0 done, 2 an error (bad input: the message names the input, line and\n"
     "section; a FILE output is not left behind, stdout ends without a trailer).\n";
@@ -88,21 +82,16 @@ int main(int argc, char **argv)
 {
     static const struct option lopts[] = {
         {"only", required_argument, 0, 'O'}, {"exclude", required_argument, 0, 'X'},
-        {"output", required_argument, 0, 'o'}, {"level", required_argument, 0, 'L'},
-        {"threads", required_argument, 0, 'T'}, {"max-line", required_argument, 0, 'M'},
-        {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
+        MNO_FILTER_LONGOPTS};
     mno_filter_opts o = MNO_FILTER_OPTS_INIT;
     struct sel s = {0};
     mno_filter_ops ops = {0};
     mno_error e = {0};
-    char msg[300];
     int c, status = 2;
-    o.tool = "mno-filter-select";
-    o.argc = argc - 1;
-    o.argv = argv + 1;
+    mno_filter_opts_init(&o, "mno-filter-select", argc, argv);
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:z", lopts, NULL)) != -1) {
-        int k = mno_filter_common_opt(&o, c, optarg, &e);
+    while ((c = getopt_long(argc, argv, MNO_FILTER_SHORTOPTS, lopts, NULL)) != -1) {
+        int k = mno_filter_common_opt(&o, c, optarg, argv[optind - 1], &e);
         if (k < 0)
             FAIL_USAGE(e.msg);
         if (k > 0)
@@ -118,19 +107,13 @@ int main(int argc, char **argv)
         }
         case 'h': fputs(usage, stdout); status = 0; goto done;
         case 'V': printf("mno-filter-select %s\n", MNO_VERSION_STR); status = 0; goto done;
-        case ':':
-            snprintf(msg, sizeof msg, "option '%s' needs a value", argv[optind - 1]);
-            FAIL_USAGE(msg);
-        default:
-            snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
-            FAIL_USAGE(msg);
         }
     }
-    if (optind + 1 < argc)
-        FAIL_USAGE("one input only");
-    o.input = optind < argc ? argv[optind] : "-";
+    if (mno_filter_input(&o, argc, argv, optind, &e) < 0)
+        FAIL_USAGE(e.msg);
     ops.arg = &s;
     ops.begin = on_begin;
+    mno_outfile_catch_signals(); /* a signal removes the -o temporary file */
     if (mno_filter_run(&o, &ops, &e) < 0)
         fprintf(stderr, "mno-filter-select: error: %s\n", e.msg);
     else

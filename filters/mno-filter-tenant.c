@@ -8,6 +8,7 @@
 #include "engine.h"
 #include "engine_mongo.h"
 #include "filter.h"
+#include "outfile.h"
 #include "scope.h"
 #include "tenant.h"
 
@@ -23,14 +24,7 @@ static const char usage[] =
     "                   SCOPEDIR as mno-dump: $MNO_SCOPE_DIR, else filters/ beside the tools)\n"
     "  --orgs-from FILE MongoDB (Connec!): the tenant's organization uids from a MnoHub archive\n"
     "                   of the tenant (as mno-dump --orgs-from)\n"
-    "  -o FILE          write to FILE (default stdout); written as FILE.partial (mode 0600),\n"
-    "                   renamed when complete\n"
-    "  -z               compress with zstd (implied by a FILE ending in .zst)\n"
-    "  --level N        zstd level (default 3)\n"
-    "  --threads N      zstd worker threads (default 0: one compressing thread)\n"
-    "  --max-line N     longest input line accepted, in bytes (default 268435456)\n"
-    "  --help           this text\n"
-    "  --version        the version\n"
+    MNO_FILTER_USAGE_OPTS
     "\n"
     "Memory: the values of the parent columns the scope's rules refer to, for the kept rows\n"
     "(about 50 bytes plus the value's length per key). Exit status: 0 done, 2 an error.\n";
@@ -118,21 +112,16 @@ int main(int argc, char **argv)
     static const struct option lopts[] = {
         {"tenant", required_argument, 0, 't'}, {"scope", required_argument, 0, 's'},
         {"orgs-from", required_argument, 0, 'f'},
-        {"output", required_argument, 0, 'o'}, {"level", required_argument, 0, 'L'},
-        {"threads", required_argument, 0, 'T'}, {"max-line", required_argument, 0, 'M'},
-        {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
+        MNO_FILTER_LONGOPTS};
     mno_filter_opts o = MNO_FILTER_OPTS_INIT;
     struct tn s = {0};
     mno_filter_ops ops = {0};
     mno_error e = {0};
-    char msg[300];
     int c, status = 2;
-    o.tool = "mno-filter-tenant";
-    o.argc = argc - 1;
-    o.argv = argv + 1;
+    mno_filter_opts_init(&o, "mno-filter-tenant", argc, argv);
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:z", lopts, NULL)) != -1) {
-        int k = mno_filter_common_opt(&o, c, optarg, &e);
+    while ((c = getopt_long(argc, argv, MNO_FILTER_SHORTOPTS, lopts, NULL)) != -1) {
+        int k = mno_filter_common_opt(&o, c, optarg, argv[optind - 1], &e);
         if (k < 0)
             return usage_error(e.msg);
         if (k > 0)
@@ -143,23 +132,17 @@ int main(int argc, char **argv)
         case 'f': s.orgs_from = optarg; break;
         case 'h': fputs(usage, stdout); return 0;
         case 'V': printf("mno-filter-tenant %s\n", MNO_VERSION_STR); return 0;
-        case ':':
-            snprintf(msg, sizeof msg, "option '%s' needs a value", argv[optind - 1]);
-            return usage_error(msg);
-        default:
-            snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
-            return usage_error(msg);
         }
     }
     if (!s.tenant || !*s.tenant)
         return usage_error("--tenant NAME is required");
-    if (optind + 1 < argc)
-        return usage_error("one input only");
-    o.input = optind < argc ? argv[optind] : "-";
+    if (mno_filter_input(&o, argc, argv, optind, &e) < 0)
+        return usage_error(e.msg);
     ops.arg = &s;
     ops.header = on_header;
     ops.begin = on_begin;
     ops.rec = on_rec;
+    mno_outfile_catch_signals(); /* a signal removes the -o temporary file */
     if (mno_filter_run(&o, &ops, &e) == 0)
         status = 0;
     else

@@ -7,6 +7,7 @@
 #include <string.h>
 #include "args.h"
 #include "live.h"
+#include "outfile.h"
 
 #define TOOL "mno-freeze"
 
@@ -145,6 +146,7 @@ int main(int argc, char **argv)
         mno_live_undo_res_release(&res);
         goto done;
     }
+    mno_outfile_catch_signals(); /* a signal removes the undo archive's temporary file */
     if (mno_live_open(&l, &c, &e) < 0)
         goto fail;
     if (c.destroy) {

@@ -290,6 +290,12 @@ void mno_recpipe_slow(const mno_recpipe *p, size_t i, const char **line, size_t 
     *lineno = b->lineno[k];
 }
 
+long long mno_recpipe_taken_last(const mno_recpipe *p)
+{
+    const slot *b = &p->s[p->take];
+    return b->n ? b->lineno[b->n - 1] : 0;
+}
+
 void mno_recpipe_release(mno_recpipe *p)
 {
     slot *b = &p->s[p->take];

@@ -43,6 +43,8 @@ int mno_recpipe_pending(const mno_recpipe *p);
 int mno_recpipe_take(mno_recpipe *p, mno_sum *sum, size_t *nslow);
 /* Line i (0..nslow) of the batch taken, that the fast path left, in line order. */
 void mno_recpipe_slow(const mno_recpipe *p, size_t i, const char **line, size_t *len, long long *lineno);
+/* The line number of the last line of the batch taken (before mno_recpipe_release). */
+long long mno_recpipe_taken_last(const mno_recpipe *p);
 /* Frees the batch taken last for new lines. */
 void mno_recpipe_release(mno_recpipe *p);
 

@@ -1,4 +1,5 @@
 /* stream.c: the "mnoa" archive stream, version 2 (reads version 1; docs/format.md): writer and checking reader. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -956,6 +957,9 @@ struct mno_reader {
     size_t batn;
     mno_recpipe *pipe;        /* opts.hash_thread: record lines handed to a second thread */
     long long at_line;        /* a line handed over and back, read now: its number (else 0) */
+    long long settled;        /* the last line of the last batch taken back */
+    int (*slow_hook)(void *arg, const mno_item *it, mno_error *e);   /* mno_reader_set_slow_hook */
+    void *slow_arg;
     /* metadata digests (docs/format.md 4.1) */
     int version;              /* the header's */
     unsigned char hdig[32], bdig[32];  /* the header's and the open section's begin's */
@@ -1006,6 +1010,19 @@ int mno_reader_set_decode(mno_reader *r, int decode)
         return -1;
     r->opts.no_digest = r->opts.sums_only = r->opts.hash_thread = !decode;
     return 0;
+}
+
+void mno_reader_set_slow_hook(mno_reader *r, int (*fn)(void *arg, const mno_item *it, mno_error *e), void *arg)
+{
+    r->slow_hook = fn;
+    r->slow_arg = arg;
+}
+
+long long mno_reader_settled(const mno_reader *r)
+{
+    if (!r->pipe || !mno_recpipe_pending(r->pipe))
+        return mno_in_lineno(r->in);
+    return r->settled;
 }
 
 /* Fills e for the current line (and the open section when there is one). */
@@ -1473,6 +1490,10 @@ static int pipe_take(mno_reader *r, mno_error *e)
         it.line = line;
         it.len = len;
         int rc = r_line(r, line, len, &it, e);
+        if (rc > 0 && r->slow_hook && it.kind == MNO_ITEM_REC && r->slow_hook(r->slow_arg, &it, e) < 0) {
+            r->state = R_FAILED;
+            rc = -1;
+        }
         r->at_line = 0;
         json_decref(r->obj);
         r->obj = NULL;
@@ -1485,6 +1506,7 @@ static int pipe_take(mno_reader *r, mno_error *e)
             return -1;
         }
     }
+    r->settled = mno_recpipe_taken_last(r->pipe);
     mno_recpipe_release(r->pipe);
     return 1;
 }
@@ -1725,17 +1747,151 @@ int mno_stream_check(mno_in *in, size_t max_line, mno_check_result *res, mno_err
     return n < 0 ? -1 : 0;
 }
 
+/*
+ * mno_stream_seal's PostgreSQL record lines between the reader and the writer. The reader hands
+ * record lines to its second thread (decoded there, hashed several at a time) and returns them
+ * at once; the verdict on a line (the writer's compact form, or not) comes back later, with its
+ * batch. So the lines wait here until the reader says they are settled: then each is written
+ * as it is, or, when it was not in the writer's form, as the writer writes its values (made
+ * when the verdict came, by the slow hook, or at once for an escape the writer does not use).
+ */
+typedef struct seal_ent {
+    long long lineno;
+    size_t off, len;        /* the line (with its '\n') in lines */
+    int alt;                /* 1: written as alt[aoff..aoff+alen) instead */
+    size_t aoff, alen;
+} seal_ent;
+
+typedef struct sealq {
+    mno_writer *w;
+    mno_buf lines, alt;
+    seal_ent *ent;
+    size_t n, cap;
+    mno_pgrec *pg;          /* a line with an escape the writer writes otherwise: decoded here */
+    const char **vals;
+    size_t *lens;
+} sealq;
+
+/* Flushed when this much waits (more than the reader's second thread holds in flight, 2 MiB,
+   so that a flush writes most of what waits). */
+#define SEAL_WAIT_BYTES ((size_t)4 << 20)
+
+/* The writer's line for the values vals/lens into q->alt, for entry i. */
+static int sealq_alt(sealq *q, size_t i, const char *const *vals, const size_t *lens)
+{
+    size_t at = q->alt.len;
+    if (mno_writer_pg_encode(q->w, &q->alt, 1, vals, lens) < 0)
+        return -1;
+    q->ent[i].alt = 1;
+    q->ent[i].aoff = at;
+    q->ent[i].alen = q->alt.len - at;
+    return 0;
+}
+
+static int sealq_add(sealq *q, const mno_item *it, mno_error *e)
+{
+    if (q->n == q->cap) {
+        size_t nc = q->cap ? q->cap * 2 : 4096;
+        seal_ent *ne = realloc(q->ent, nc * sizeof *ne);
+        if (!ne)
+            return nomem(e);
+        q->ent = ne;
+        q->cap = nc;
+    }
+    seal_ent *en = &q->ent[q->n];
+    memset(en, 0, sizeof *en);
+    en->lineno = it->lineno;
+    en->off = q->lines.len;
+    en->len = it->len + 1;
+    if (mno_buf_add(&q->lines, it->line, it->len) < 0 || mno_buf_addc(&q->lines, '\n') < 0)
+        return nomem(e);
+    q->n++;
+    if (!mno_json_escapes_canonical(it->line, it->len)) {
+        /* in the compact form (else the slow hook will say so) with an escape the writer
+           writes otherwise (\u0041, \/): its values, written as the writer writes them */
+        int k = mno_pgrec_parse(q->pg, it->line, it->len, q->vals, q->lens);
+        if (k < 0 || (k > 0 && sealq_alt(q, q->n - 1, q->vals, q->lens) < 0))
+            return nomem(e);
+    }
+    return 0;
+}
+
+/* The slow hook: record it (a line not in the writer's compact form) is written from its values. */
+static int sealq_slow(void *arg, const mno_item *it, mno_error *e)
+{
+    sealq *q = arg;
+    for (size_t i = q->n; i-- > 0;)
+        if (q->ent[i].lineno == it->lineno)
+            return sealq_alt(q, i, it->vals, it->lens) < 0 ? nomem(e) : 0;
+    return mno_err(e, MNO_E_INTERNAL, NULL, it->lineno, it->section ? it->section->ns : NULL,
+                   "a record line the seal did not keep");
+}
+
+/* Writes the waiting lines up to line upto (all: LLONG_MAX), in order. */
+static int sealq_flush(sealq *q, long long upto, mno_error *e)
+{
+    size_t i = 0, run = 0;   /* run: the first entry of a run of lines written as they are */
+    for (; i < q->n && q->ent[i].lineno <= upto; i++) {
+        if (!q->ent[i].alt)
+            continue;
+        if (i > run && mno_writer_copy_lines(q->w, q->lines.data + q->ent[run].off,
+                                             q->ent[i].off - q->ent[run].off, i - run, NULL, e) < 0)
+            return -1;
+        if (mno_writer_copy_lines(q->w, q->alt.data + q->ent[i].aoff, q->ent[i].alen, 1, NULL, e) < 0)
+            return -1;
+        run = i + 1;
+    }
+    if (i > run && mno_writer_copy_lines(q->w, q->lines.data + q->ent[run].off,
+                                         (i < q->n ? q->ent[i].off : q->lines.len) - q->ent[run].off, i - run, NULL,
+                                         e) < 0)
+        return -1;
+    /* what still waits moves to the front */
+    size_t base = i < q->n ? q->ent[i].off : q->lines.len;
+    memmove(q->lines.data, q->lines.data + base, q->lines.len - base);
+    q->lines.len -= base;
+    memmove(q->ent, q->ent + i, (q->n - i) * sizeof *q->ent);
+    q->n -= i;
+    int alts = 0;
+    for (size_t k = 0; k < q->n; k++) {
+        q->ent[k].off -= base;
+        alts |= q->ent[k].alt;
+    }
+    if (!alts)
+        mno_buf_reset(&q->alt);
+    return 0;
+}
+
+static int sealq_section(sealq *q, const mno_section *sec)
+{
+    free(q->vals);
+    free(q->lens);
+    q->vals = calloc(sec->ncols + 1, sizeof *q->vals);
+    q->lens = calloc(sec->ncols + 1, sizeof *q->lens);
+    return q->vals && q->lens && (q->pg || (q->pg = mno_pgrec_new())) && mno_pgrec_setup(q->pg, sec) == 0 ? 0 : -1;
+}
+
+/*
+ * PostgreSQL record lines are read as the check pass reads them (the second thread decodes and
+ * hashes them) and written as they are when they are already what the writer would write (its
+ * compact form, its escapes: mno_json_escapes_canonical), else as the writer writes their
+ * values; the section's sum is the reader's. MongoDB sections are decoded record by record and
+ * written by the writer (canonical Extended JSON, the lossless form too).
+ */
 int mno_stream_seal(mno_in *in, mno_out *out, const char *producer, mno_error *e)
 {
-    mno_reader_opts ro = MNO_READER_OPTS_INIT;
-    ro.verify = 0;
+    mno_reader_opts ro;
+    mno_reader_opts_check(&ro);
+    ro.verify = 0;          /* a deliberate edit: the sums are made anew */
     mno_reader *r = mno_reader_new(in, &ro, e);
     mno_writer *w = NULL;
     json_t *h = NULL;
+    sealq q;
     mno_item it;
-    int rc = -1, n;
+    int rc = -1, n, pg = 0;
+    memset(&q, 0, sizeof q);
     if (!r)
         goto done;
+    mno_reader_set_slow_hook(r, sealq_slow, &q);
     while ((n = mno_reader_next(r, &it, e)) > 0) {
         int wrc = 0;
         switch (it.kind) {
@@ -1750,22 +1906,41 @@ int mno_stream_seal(mno_in *in, mno_out *out, const char *producer, mno_error *e
             snprintf(p, sizeof p, strchr(producer ? producer : "mno", ' ') ? "%s" : "%s " MNO_VERSION_STR,
                      producer ? producer : "mno");
             json_object_set_new(h, "sealed_by", json_string(p));
-            w = mno_writer_new(out, h, producer, e);
+            w = q.w = mno_writer_new(out, h, producer, e);
             wrc = w ? 0 : -1;
             break;
         }
         case MNO_ITEM_BEGIN:
+            pg = it.section->engine == MNO_ENGINE_PG;
+            if (mno_reader_set_decode(r, !pg) < 0 || (pg && sealq_section(&q, it.section) < 0)) {
+                nomem(e);
+                goto done;
+            }
             wrc = mno_writer_begin(w, it.section->ns, it.obj, e);
             break;
         case MNO_ITEM_REC:
-            /* a mongo record as its bytes: the lossless form ("bson", no v) is sealed too */
-            if (it.section && it.section->engine == MNO_ENGINE_MONGO && it.doc)
-                wrc = mno_writer_rec_bson(w, it.doc, e);
-            else
-                wrc = mno_writer_rec_json(w, it.v, e);
+            if (!pg) {
+                /* a mongo record as its bytes: the lossless form ("bson", no v) is sealed too */
+                wrc = it.doc ? mno_writer_rec_bson(w, it.doc, e) : mno_writer_rec_json(w, it.v, e);
+            } else if (!it.obj) {
+                /* handed to the second thread: waits for its verdict */
+                wrc = sealq_add(&q, &it, e);
+                if (wrc == 0 && q.lines.len >= SEAL_WAIT_BYTES)
+                    wrc = sealq_flush(&q, mno_reader_settled(r), e);
+            } else {
+                /* read by the general path (everything before it is settled) */
+                wrc = sealq_add(&q, &it, e);
+                if (wrc == 0)
+                    wrc = sealq_alt(&q, q.n - 1, it.vals, it.lens) < 0 ? nomem(e) : 0;
+            }
             break;
         case MNO_ITEM_END:
-            wrc = mno_writer_end(w, e);
+            /* every record line is back: written, and the section's sum is the reader's (the
+               writer summed none of them: mno_writer_copy_lines without digests) */
+            if (pg && (wrc = sealq_flush(&q, LLONG_MAX, e)) == 0)
+                mno_writer_add_sum(w, &it.section->sum);
+            if (wrc == 0)
+                wrc = mno_writer_end(w, e);
             break;
         case MNO_ITEM_TRAILER:
             wrc = mno_writer_close(w, e);
@@ -1786,5 +1961,12 @@ done:
     json_decref(h);
     mno_writer_free(w);
     mno_reader_free(r);
+    mno_buf_release(&q.lines);
+    mno_buf_release(&q.alt);
+    free(q.ent);
+    mno_pgrec_free(q.pg);
+    free(q.vals);
+    free(q.lens);
     return rc;
 }
+

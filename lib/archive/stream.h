@@ -248,6 +248,17 @@ int mno_reader_auth(const mno_reader *r);
  * -1 when the reader has no second thread or records are still in flight.
  */
 int mno_reader_set_decode(mno_reader *r, int decode);
+/*
+ * For a reader with a second thread (mno_reader_opts_check): fn(arg, it, e) is called for
+ * each record line the second thread left to the general path (not in the writer's compact
+ * form), once that path has read it: it is that record's item (lineno, line, v, vals/lens or
+ * doc, digest), returned by mno_reader_next earlier with only its line. fn returns 0, or -1
+ * with e filled to stop the reader with that error. NULL: none.
+ */
+void mno_reader_set_slow_hook(mno_reader *r, int (*fn)(void *arg, const mno_item *it, mno_error *e), void *arg);
+/* The line up to which every record line handed to the second thread is read back (its sum
+   added, the slow hook called for it): the current line when nothing is in flight. */
+long long mno_reader_settled(const mno_reader *r);
 void mno_reader_free(mno_reader *r);
 
 /* ---- whole streams ---- */

@@ -176,10 +176,31 @@ done:
     return rc;
 }
 
-int mno_filter_common_opt(mno_filter_opts *o, int c, const char *arg, mno_error *e)
+void mno_filter_opts_init(mno_filter_opts *o, const char *tool, int argc, char *const *argv)
+{
+    mno_filter_opts def = MNO_FILTER_OPTS_INIT;
+    *o = def;
+    o->tool = tool;
+    o->argc = argc - 1;
+    o->argv = argv + 1;
+}
+
+int mno_filter_input(mno_filter_opts *o, int argc, char *const *argv, int optind, mno_error *e)
+{
+    if (optind + 1 < argc)
+        return mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "one input only");
+    o->input = optind < argc ? argv[optind] : "-";
+    return 0;
+}
+
+int mno_filter_common_opt(mno_filter_opts *o, int c, const char *arg, const char *opt, mno_error *e)
 {
     long v;
     switch (c) {
+    case ':':
+        return mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "option '%s' needs a value", opt);
+    case '?':
+        return mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "unknown option '%s'", opt);
     case 'o':
         o->output = arg;
         return 1;

@@ -92,11 +92,43 @@ typedef struct mno_filter_opts {
 #define MNO_FILTER_OPTS_INIT {NULL, NULL, 0, 3, 0, 0, NULL, 0, NULL}
 
 /*
- * Handles the options every filter takes, for a tool's getopt loop: c 'o' (-o FILE), 'z'
- * (-z), 'L' (--level N), 'T' (--threads N), 'M' (--max-line N) with arg. Returns 1 when c was
- * one of them, 0 when not, -1 with e filled (MNO_E_USAGE) when its value is bad.
+ * The options every filter takes, for a tool's getopt_long (<getopt.h>): the short options
+ * string, the long options (the table's end included: list the tool's own first), and their
+ * lines in --help. Their letters: 'o' -o FILE, 'z' -z, 'L' --level, 'T' --threads,
+ * 'M' --max-line, 'h' --help, 'V' --version.
  */
-int mno_filter_common_opt(mno_filter_opts *o, int c, const char *arg, mno_error *e);
+#define MNO_FILTER_SHORTOPTS ":o:z"
+#define MNO_FILTER_LONGOPTS                                                                      \
+    {"output", required_argument, 0, 'o'}, {"level", required_argument, 0, 'L'},                \
+        {"threads", required_argument, 0, 'T'}, {"max-line", required_argument, 0, 'M'},        \
+        {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}
+#define MNO_FILTER_USAGE_OPTS                                                                    \
+    "  -o FILE          write to FILE (default stdout); written as FILE.partial (mode 0600),\n" \
+    "                   renamed when complete\n"                                               \
+    "  -z               compress with zstd (implied by a FILE ending in .zst)\n"               \
+    "  --level N        zstd level (default 3)\n"                                              \
+    "  --threads N      zstd worker threads (default 0: one compressing thread)\n"             \
+    "  --max-line N     longest input line accepted, in bytes (default 268435456)\n"           \
+    "  --help           this text\n"                                                           \
+    "  --version        the version\n"
+
+/* Sets o's defaults, and what the filter records of itself: tool ("mno-filter-select") and
+   its arguments argv[1..argc). */
+void mno_filter_opts_init(mno_filter_opts *o, const char *tool, int argc, char *const *argv);
+
+/*
+ * Handles what a tool's getopt_long loop got that is not the tool's own: c 'o', 'z', 'L', 'T'
+ * or 'M' with arg (MNO_FILTER_LONGOPTS), ':' (a missing value) and '?' (an unknown option);
+ * opt is the option as given (argv[optind - 1]). Returns 1 when c was one of the filters'
+ * options, 0 when not (the tool's own, --help, --version), -1 with e filled (MNO_E_USAGE:
+ * "--level: expected a zstd level up to 22", "option '-o' needs a value", "unknown option
+ * '--x'") when it is bad.
+ */
+int mno_filter_common_opt(mno_filter_opts *o, int c, const char *arg, const char *opt, mno_error *e);
+
+/* After the options: argv[optind] (at most one left) is the input, none is stdin ("-").
+   Returns 0, or -1 with e filled (MNO_E_USAGE "one input only"). */
+int mno_filter_input(mno_filter_opts *o, int argc, char *const *argv, int optind, mno_error *e);
 
 /*
  * Runs the filter: reads o->input to its end, writes the output. Returns 0 when the output

@@ -6,14 +6,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include "buf.h"
+#include "lex.h"
 #include "rules.h"
 
-enum tok_kind { T_WORD = 1, T_STRING, T_COLON, T_EQ, T_COMMA };
+/* Tokens: lib/scope/lex.c, the tokenizer the scope and scrub files share. */
+typedef mno_tok tok;
+#define T_WORD MNO_TOK_WORD
+#define T_STRING MNO_TOK_STRING
+#define T_COLON MNO_TOK_COLON
+#define T_EQ MNO_TOK_EQ
+#define T_COMMA MNO_TOK_COMMA
 
-typedef struct tok {
-    enum tok_kind kind;
-    char *s;                /* WORD / STRING text (owned) */
-} tok;
+/* Rules files: words of letters, digits, '_', '$', '.', '-', '+' and '*' (values such as
+   -1.5e+3, the '*' of a whole source), with "quoted" parts; ':', '=', ','. */
+static const mno_lex_syntax rules_syntax = {"-+*", 0, 0, 1};
 
 /* The parser's state: where it is, for messages. */
 typedef struct parser {
@@ -38,91 +44,30 @@ static int perr(parser *ps, const char *fmt, ...)
     return -1;
 }
 
-static void toks_clear(parser *ps)
-{
-    for (size_t i = 0; i < ps->ntok; i++)
-        free(ps->toks[i].s);
-    ps->ntok = 0;
-}
+static void toks_clear(parser *ps) { mno_lex_clear(ps->toks, &ps->ntok); }
 
-static int is_word_char(unsigned char c)
-{
-    return isalnum(c) || c == '_' || c == '$' || c == '.' || c == '-' || c == '+' || c == '*';
-}
-
-static const char *tok_desc(const tok *t)
-{
-    switch (t->kind) {
-    case T_COLON: return ":";
-    case T_EQ: return "=";
-    case T_COMMA: return ",";
-    default: return t->s;
-    }
-}
+static const char *tok_desc(const tok *t) { return mno_tok_desc(t); }
 
 /* Splits one line into tokens ('#' starts a comment outside a quoted value). Returns 0 or -1. */
 static int tokenize(parser *ps, const char *p, const char *end)
 {
-    while (p < end) {
-        if (*p == ' ' || *p == '\t' || *p == '\r') {
-            p++;
-            continue;
-        }
-        if (*p == '#')
-            break;
-        if (ps->ntok == sizeof ps->toks / sizeof ps->toks[0])
-            return perr(ps, "too many words on one line");
-        tok *t = &ps->toks[ps->ntok];
-        t->s = NULL;
-        if (*p == ':' || *p == '=' || *p == ',') {
-            t->kind = *p == ':' ? T_COLON : *p == '=' ? T_EQ : T_COMMA;
-            p++;
-        } else if (*p == '\'') {
-            mno_buf b = MNO_BUF_INIT;
-            p++;
-            for (;;) {
-                if (p >= end) {
-                    mno_buf_release(&b);
-                    return perr(ps, "unterminated string");
-                }
-                if (*p == '\'') {
-                    if (p + 1 < end && p[1] == '\'') {
-                        p += 2;
-                        if (mno_buf_addc(&b, '\'') < 0)
-                            goto nomem_b;
-                        continue;
-                    }
-                    p++;
-                    break;
-                }
-                if (mno_buf_addc(&b, *p++) < 0)
-                    goto nomem_b;
-            }
-            t->kind = T_STRING;
-            t->s = b.data ? b.data : strdup("");
-            if (!t->s)
-                return nomem(ps);
-            if (0) {
-            nomem_b:
-                mno_buf_release(&b);
-                return nomem(ps);
-            }
-        } else if (is_word_char((unsigned char)*p)) {
-            const char *s = p;
-            while (p < end && is_word_char((unsigned char)*p))
-                p++;
-            t->kind = T_WORD;
-            if (!(t->s = strndup(s, (size_t)(p - s))))
-                return nomem(ps);
-        } else {
-            unsigned char c = (unsigned char)*p;
-            if (c >= 0x20 && c < 0x7f)
-                return perr(ps, "unexpected character '%c'", c);
-            return perr(ps, "unexpected character 0x%02x", c);
-        }
-        ps->ntok++;
+    mno_lex_at at = {ps->file, ps->line, ps->e};
+    return mno_lex_line(&rules_syntax, &at, p, end, ps->toks, sizeof ps->toks / sizeof ps->toks[0], &ps->ntok);
+}
+
+/* A column: a "quoted identifier" unquoted (its quoting checked by the tokenizer), a bare
+   word as it is. NULL when out of memory, or *bad. */
+static char *col_dup(const tok *t, int *bad)
+{
+    if (t->quoted && (t->s[0] != '"' || mno_lex_next_dot(t->s))) {
+        *bad = 1;   /* a dotted name, not one column */
+        return NULL;
     }
-    return 0;
+    if (!t->quoted) {
+        *bad = 0;
+        return strdup(t->s);
+    }
+    return mno_lex_col(t->s, bad);
 }
 
 /* A name or column: dot-separated non-empty parts of word characters. */
@@ -236,12 +181,13 @@ static int parse_line(parser *ps, mno_rule *r)
     }
     if (strcmp(t[3].s, "unique") == 0) {
         r->verb = MNO_RULE_UNIQUE;
-        if (n < 5 || t[4].kind != T_WORD || !valid_name(t[4].s))
+        if (n < 5 || t[4].kind != T_WORD || (!t[4].quoted && !valid_name(t[4].s)))
             return perr(ps, "expected a column after 'unique'");
         if (n > 5)
             return perr(ps, "unexpected '%s' at the end of the rule", tok_desc(&t[5]));
-        if (!(r->cols[r->ncols++] = strdup(t[4].s)))
-            return nomem(ps);
+        int bad;
+        if (!(r->cols[r->ncols++] = col_dup(&t[4], &bad)))
+            return bad ? perr(ps, "bad column name '%s'", t[4].s) : nomem(ps);
         return rule_text(r) < 0 ? nomem(ps) : 0;
     }
     if (strcmp(t[3].s, "set") != 0)
@@ -252,10 +198,14 @@ static int parse_line(parser *ps, mno_rule *r)
     for (i = 4;;) {
         if (i >= n || t[i].kind != T_WORD)
             return perr(ps, "expected a column after '%s'", tok_desc(&t[i - 1]));
-        if (!valid_name(t[i].s))
+        int bad;
+        if (!t[i].quoted && !valid_name(t[i].s))
             return perr(ps, "bad column name '%s'", t[i].s);
-        for (size_t k = 0; k < r->ncols; k++)
-            if (strcmp(r->cols[k], t[i].s) == 0)
+        if (!(r->cols[r->ncols] = col_dup(&t[i], &bad)))
+            return bad ? perr(ps, "bad column name '%s'", t[i].s) : nomem(ps);
+        r->ncols++;   /* its value (vals[], NULL for now) follows */
+        for (size_t k = 0; k + 1 < r->ncols; k++)
+            if (strcmp(r->cols[k], r->cols[r->ncols - 1]) == 0)
                 return perr(ps, "column '%s' is set twice", t[i].s);
         if (i + 1 >= n || t[i + 1].kind != T_EQ)
             return perr(ps, "expected '=' after '%s'", t[i].s);
@@ -271,9 +221,7 @@ static int parse_line(parser *ps, mno_rule *r)
             return perr(ps, "expected a value (null, true, false, a number or 'text') after '=', found '%s'",
                         tok_desc(v));
         }
-        r->vals[r->ncols] = val;
-        if (!(r->cols[r->ncols++] = strdup(t[i].s)))
-            return nomem(ps);
+        r->vals[r->ncols - 1] = val;
         i += 3;
         if (i == n)
             break;

@@ -4,17 +4,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include "buf.h"
+#include "lex.h"
 #include "pgname.h"
 #include "scope.h"
 
-enum tok_kind { T_WORD = 1, T_STRING, T_ARROW, T_COLON, T_EQ };
+/* Tokens: lib/scope/lex.c, the tokenizer the rules and scrub files share. */
+typedef mno_tok tok;
+#define T_WORD MNO_TOK_WORD
+#define T_STRING MNO_TOK_STRING
+#define T_ARROW MNO_TOK_ARROW
+#define T_COLON MNO_TOK_COLON
+#define T_EQ MNO_TOK_EQ
 
-typedef struct tok {
-    enum tok_kind kind;
-    char *s;                /* WORD / STRING text (owned) */
-} tok;
+/* Scope files: words of letters, digits, '_', '$', '.' and '-' (not in "->"), with "quoted"
+   parts; '->', ':', '='. */
+static const mno_lex_syntax scope_syntax = {"-", 0, 1, 0};
 
-/* The parser's state: where it is, for messages. */
 typedef struct parser {
     const char *file;
     int line;
@@ -23,12 +28,7 @@ typedef struct parser {
     size_t ntok;
 } parser;
 
-static void toks_clear(parser *ps)
-{
-    for (size_t i = 0; i < ps->ntok; i++)
-        free(ps->toks[i].s);
-    ps->ntok = 0;
-}
+static void toks_clear(parser *ps) { mno_lex_clear(ps->toks, &ps->ntok); }
 
 static int perr(parser *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int perr(parser *ps, const char *fmt, ...)
@@ -40,134 +40,11 @@ static int perr(parser *ps, const char *fmt, ...)
     return -1;
 }
 
-static int is_word_char(const char *p, const char *end)
-{
-    unsigned char c = (unsigned char)*p;
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-        c == '_' || c == '$' || c == '.')
-        return 1;
-    return c == '-' && !(p + 1 < end && p[1] == '>');
-}
-
-static const char *tok_desc(const tok *t)
-{
-    switch (t->kind) {
-    case T_ARROW: return "->";
-    case T_COLON: return ":";
-    case T_EQ: return "=";
-    default: return t->s;
-    }
-}
-
 /* Splits one line (comment already allowed) into tokens. Returns 0 or -1. */
 static int tokenize(parser *ps, const char *p, const char *end)
 {
-    while (p < end) {
-        if (*p == ' ' || *p == '\t' || *p == '\r') {
-            p++;
-            continue;
-        }
-        if (*p == '#')
-            break;
-        if (ps->ntok == sizeof ps->toks / sizeof ps->toks[0])
-            return perr(ps, "too many words on one line");
-        tok *t = &ps->toks[ps->ntok];
-        t->s = NULL;
-        if (*p == ':') {
-            t->kind = T_COLON;
-            p++;
-        } else if (*p == '=') {
-            t->kind = T_EQ;
-            p++;
-        } else if (*p == '-' && p + 1 < end && p[1] == '>') {
-            t->kind = T_ARROW;
-            p += 2;
-        } else if (*p == '\'') {
-            mno_buf b = MNO_BUF_INIT;
-            p++;
-            for (;;) {
-                if (p >= end) {
-                    mno_buf_release(&b);
-                    return perr(ps, "unterminated string");
-                }
-                if (*p == '\'') {
-                    if (p + 1 < end && p[1] == '\'') {
-                        p += 2;
-                        if (mno_buf_addc(&b, '\'') < 0)
-                            goto nomem;
-                        continue;
-                    }
-                    p++;
-                    break;
-                }
-                if (mno_buf_addc(&b, *p++) < 0)
-                    goto nomem;
-            }
-            t->kind = T_STRING;
-            t->s = b.data ? b.data : strdup("");
-            if (!t->s)
-                goto nomem;
-            if (0) {
-            nomem:
-                mno_buf_release(&b);
-                return mno_err(ps->e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
-            }
-        } else if (is_word_char(p, end) || *p == '"') {
-            /* a word: dot-separated parts, each bare or one "quoted identifier" ("" is a quote) */
-            const char *s = p;
-            int part_start = 1;
-            while (p < end && (is_word_char(p, end) || *p == '"')) {
-                if (*p == '"') {
-                    if (!part_start)
-                        return perr(ps, "malformed quoting in '%.*s': a quote in the middle of a name part",
-                                    (int)(p - s + 1), s);
-                    const char *q = p + 1;
-                    for (;; q++) {
-                        if (q >= end)
-                            return perr(ps, "unterminated quoted identifier %.*s", (int)(end - p), p);
-                        if (*q == '"' && q + 1 < end && q[1] == '"')
-                            q++;
-                        else if (*q == '"')
-                            break;
-                    }
-                    if (q == p + 1)
-                        return perr(ps, "empty quoted identifier in '%.*s'", (int)(q - s + 1), s);
-                    p = q + 1;
-                    if (p < end && (*p == '"' || (is_word_char(p, end) && *p != '.')))
-                        return perr(ps, "malformed quoting in '%.*s': text after a closing quote",
-                                    (int)(p - s + 1), s);
-                    part_start = 0;
-                    continue;
-                }
-                part_start = *p == '.';
-                p++;
-            }
-            t->kind = T_WORD;
-            t->s = strndup(s, (size_t)(p - s));
-            if (!t->s)
-                return mno_err(ps->e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
-        } else {
-            unsigned char c = (unsigned char)*p;
-            if (c >= 0x20 && c < 0x7f)
-                return perr(ps, "unexpected character '%c'", c);
-            return perr(ps, "unexpected character 0x%02x", c);
-        }
-        ps->ntok++;
-    }
-    return 0;
-}
-
-/* The first dot of s outside double quotes at or after s, or NULL (the tokenizer made the
-   quotes balanced). */
-static const char *next_dot(const char *s)
-{
-    for (int quoted = 0; *s; s++) {
-        if (*s == '"')
-            quoted = !quoted;   /* "" inside quotes toggles twice */
-        else if (*s == '.' && !quoted)
-            return s;
-    }
-    return NULL;
+    mno_lex_at at = {ps->file, ps->line, ps->e};
+    return mno_lex_line(&scope_syntax, &at, p, end, ps->toks, sizeof ps->toks / sizeof ps->toks[0], &ps->ntok);
 }
 
 /* A name: dot-separated non-empty parts (dots inside quotes are part of a part). */
@@ -175,7 +52,7 @@ static int valid_name(const char *s)
 {
     const char *p = s;
     for (;;) {
-        const char *dot = next_dot(p);
+        const char *dot = mno_lex_next_dot(p);
         if ((dot ? dot : p + strlen(p)) == p)
             return 0;
         if (!dot)
@@ -189,39 +66,12 @@ static int valid_col(const char *s)
     return valid_name(s);
 }
 
-/* A column as written: one "quoted identifier" (unquoted) or a bare word (verbatim). Returns
-   a malloc'd name, or NULL (*bad set when the word is not one quoted part). */
-static char *col_name(const char *s, int *bad)
-{
-    *bad = 0;
-    if (*s != '"')
-        return strdup(s);
-    mno_buf b = MNO_BUF_INIT;
-    const char *p = s + 1;
-    for (; *p; p++) {
-        if (*p == '"' && p[1] != '"')
-            break;
-        if (*p == '"')
-            p++;
-        if (mno_buf_addc(&b, *p) < 0) {
-            mno_buf_release(&b);
-            return NULL;
-        }
-    }
-    if (*p != '"' || p[1] || !b.data) {
-        mno_buf_release(&b);
-        *bad = 1;
-        return NULL;
-    }
-    return b.data;
-}
-
 static int want_word(parser *ps, size_t i, const char *what, const char *after)
 {
     if (i < ps->ntok && ps->toks[i].kind == T_WORD)
         return 0;
     if (i < ps->ntok)
-        return perr(ps, "expected %s after '%s', found '%s'", what, after, tok_desc(&ps->toks[i]));
+        return perr(ps, "expected %s after '%s', found '%s'", what, after, mno_tok_desc(&ps->toks[i]));
     return perr(ps, "expected %s after '%s'", what, after);
 }
 
@@ -231,13 +81,13 @@ static int parse_ref(parser *ps, size_t i, mno_scope_rule *r)
     if (want_word(ps, i, "TABLE.COLUMN", "->") < 0)
         return -1;
     const char *s = ps->toks[i].s, *dot = NULL;
-    for (const char *d = next_dot(s); d; d = next_dot(d + 1))
+    for (const char *d = mno_lex_next_dot(s); d; d = mno_lex_next_dot(d + 1))
         dot = d;   /* the last dot outside quotes */
     if (!valid_name(s) || !dot)
         return perr(ps, "expected TABLE.COLUMN after '->', found '%s'", s);
     int bad;
     r->ref_ns = strndup(s, (size_t)(dot - s));
-    r->ref_col = col_name(dot + 1, &bad);
+    r->ref_col = mno_lex_col(dot + 1, &bad);
     if (bad)
         return perr(ps, "bad column name '%s' after '->'", dot + 1);
     if (!r->ref_ns || !r->ref_col)
@@ -254,7 +104,7 @@ static int set_cols(parser *ps, mno_scope_rule *r, size_t from, size_t to)
         int bad;
         if (!valid_col(ps->toks[i].s))
             return perr(ps, "bad column name '%s'", ps->toks[i].s);
-        r->cols[r->ncols] = col_name(ps->toks[i].s, &bad);
+        r->cols[r->ncols] = mno_lex_col(ps->toks[i].s, &bad);
         if (bad)
             return perr(ps, "bad column name '%s'", ps->toks[i].s);
         if (!r->cols[r->ncols++])
@@ -266,7 +116,7 @@ static int set_cols(parser *ps, mno_scope_rule *r, size_t from, size_t to)
 static int no_more(parser *ps, size_t i)
 {
     if (i < ps->ntok)
-        return perr(ps, "unexpected '%s' at the end of the rule", tok_desc(&ps->toks[i]));
+        return perr(ps, "unexpected '%s' at the end of the rule", mno_tok_desc(&ps->toks[i]));
     return 0;
 }
 
@@ -368,7 +218,7 @@ static int parse_body(parser *ps, mno_scope_rule *r, size_t i)
         return perr(ps, "%s: missing rule after %s", r->name, i == 2 ? "':'" : "'and'");
     if (ps->toks[i].kind != T_WORD)
         return perr(ps, "%s: expected a rule after %s, found '%s'", r->name, i == 2 ? "':'" : "'and'",
-                    tok_desc(&ps->toks[i]));
+                    mno_tok_desc(&ps->toks[i]));
     const char *kw = ps->toks[i].s;
     i++;
     if (strcmp(kw, "global") == 0 || strcmp(kw, "skip") == 0) {
@@ -407,7 +257,7 @@ static int parse_body(parser *ps, mno_scope_rule *r, size_t i)
                 return perr(ps, "when: expected COLUMN = 'VALUE' or COLUMN is null");
             }
             int bad;
-            r->guard_col = col_name(ps->toks[i].s, &bad);
+            r->guard_col = mno_lex_col(ps->toks[i].s, &bad);
             if (bad)
                 return perr(ps, "bad column name '%s'", ps->toks[i].s);
             r->guard_val = r->guard_null ? NULL : strdup(ps->toks[i + 2].s);
@@ -644,7 +494,7 @@ static int qualify(char **name, const char *prefix)
 {
     if (!*name)
         return 0;
-    if (!next_dot(*name)) {
+    if (!mno_lex_next_dot(*name)) {
         size_t n = strlen(prefix) + strlen(*name) + 2;
         char *q = malloc(n);
         if (!q)

@@ -1,19 +1,28 @@
 /* scrub.c: the scrub rule file parser (scope file syntax, every error file:line) and the actions. */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
+#include <sys/stat.h>
+#include "args.h"
+#include "lex.h"
 #include "scrub.h"
 
-enum tok_kind { T_WORD = 1, T_STRING, T_COLON, T_EQ };
+/* Tokens: lib/scope/lex.c, the tokenizer the scope and rules files share. */
+typedef mno_tok tok;
+#define T_WORD MNO_TOK_WORD
+#define T_STRING MNO_TOK_STRING
+#define T_COLON MNO_TOK_COLON
+#define T_EQ MNO_TOK_EQ
 
-typedef struct tok {
-    enum tok_kind kind;
-    char *s;                /* WORD / STRING text (owned) */
-} tok;
+/* Scrub files: words of letters, digits, '_', '$', '.', '-', the globs' '*' and '?', and
+   UTF-8 (MongoDB field names), with "quoted" parts; ':', '='. */
+static const mno_lex_syntax scrub_syntax = {"-*?", 1, 0, 0};
 
 /* The parser's state: where it is, for messages. */
 typedef struct parser {
@@ -24,12 +33,7 @@ typedef struct parser {
     size_t ntok;
 } parser;
 
-static void toks_clear(parser *ps)
-{
-    for (size_t i = 0; i < ps->ntok; i++)
-        free(ps->toks[i].s);
-    ps->ntok = 0;
-}
+static void toks_clear(parser *ps) { mno_lex_clear(ps->toks, &ps->ntok); }
 
 static int perr(parser *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int perr(parser *ps, const char *fmt, ...)
@@ -43,90 +47,27 @@ static int perr(parser *ps, const char *fmt, ...)
 
 static int nomem(parser *ps) { return mno_err(ps->e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory"); }
 
-static int is_word_char(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$' ||
-           c == '.' || c == '-' || c == '*' || c == '?' || c >= 0x80;
-}
+static const char *tok_desc(const tok *t) { return mno_tok_desc(t); }
 
-static const char *tok_desc(const tok *t)
-{
-    return t->kind == T_COLON ? ":" : t->kind == T_EQ ? "=" : t->s;
-}
-
-/* Splits one line into tokens: words (a "double-quoted" part is part of a word, as in a quoted
-   PostgreSQL name), 'strings' ('' inside is one '), ':' and '='; '#' starts a comment. */
+/* Splits one line into tokens: words (a "double-quoted" part is one part of a name, as in a
+   quoted PostgreSQL name), 'strings' ('' inside is one '), ':' and '='; '#' starts a comment. */
 static int tokenize(parser *ps, const char *p, const char *end)
 {
-    while (p < end) {
-        if (*p == ' ' || *p == '\t' || *p == '\r') {
-            p++;
-            continue;
-        }
-        if (*p == '#')
-            break;
-        if (ps->ntok == sizeof ps->toks / sizeof ps->toks[0])
-            return perr(ps, "too many words on one line");
-        tok *t = &ps->toks[ps->ntok];
-        t->s = NULL;
-        if (*p == ':' || *p == '=') {
-            t->kind = *p == ':' ? T_COLON : T_EQ;
-            p++;
-        } else if (*p == '\'') {
-            mno_buf b = MNO_BUF_INIT;
-            for (p++;; p++) {
-                if (p >= end) {
-                    mno_buf_release(&b);
-                    return perr(ps, "unterminated string");
-                }
-                if (*p == '\'') {
-                    if (p + 1 < end && p[1] == '\'') {
-                        p++;
-                    } else {
-                        p++;
-                        break;
-                    }
-                }
-                if (mno_buf_addc(&b, *p) < 0) {
-                    mno_buf_release(&b);
-                    return nomem(ps);
-                }
-            }
-            t->kind = T_STRING;
-            t->s = b.data ? b.data : strdup("");
-            if (!t->s)
-                return nomem(ps);
-        } else if (is_word_char((unsigned char)*p) || *p == '"') {
-            const char *s = p;
-            while (p < end && (is_word_char((unsigned char)*p) || *p == '"')) {
-                if (*p == '"') {
-                    for (p++; p < end && !(*p == '"' && !(p + 1 < end && p[1] == '"')); p++)
-                        if (*p == '"')
-                            p++;
-                    if (p >= end)
-                        return perr(ps, "unterminated quoted name");
-                }
-                p++;
-            }
-            t->kind = T_WORD;
-            if (!(t->s = strndup(s, (size_t)(p - s))))
-                return nomem(ps);
-        } else {
-            unsigned char c = (unsigned char)*p;
-            if (c >= 0x20 && c < 0x7f)
-                return perr(ps, "unexpected character '%c'", c);
-            return perr(ps, "unexpected character 0x%02x", c);
-        }
-        ps->ntok++;
-    }
-    return 0;
+    mno_lex_at at = {ps->file, ps->line, ps->e};
+    return mno_lex_line(&scrub_syntax, &at, p, end, ps->toks, sizeof ps->toks / sizeof ps->toks[0], &ps->ntok);
 }
 
-/* A name: dot-separated non-empty parts. */
+/* A name: dot-separated non-empty parts (a dot inside a "quoted" part is part of it). */
 static int valid_name(const char *s)
 {
-    size_t n = strlen(s);
-    return n > 0 && s[0] != '.' && s[n - 1] != '.' && !strstr(s, "..");
+    for (const char *p = s;;) {
+        const char *dot = mno_lex_next_dot(p);
+        if ((dot ? dot : p + strlen(p)) == p)
+            return 0;
+        if (!dot)
+            return 1;
+        p = dot + 1;
+    }
 }
 
 const char *mno_scrub_action_name(mno_scrub_action a)
@@ -183,7 +124,7 @@ static int parse_rule(parser *ps, mno_scrub *s)
     mno_scrub_action a = 0;
     if (t[0].kind != T_WORD || n < 2 || t[1].kind != T_COLON)
         return perr(ps, "expected 'TABLE: ACTION COLUMN...' (a rule starts with a table or collection and ':')");
-    if (!valid_name(t[0].s) || !strchr(t[0].s, '.'))
+    if (!valid_name(t[0].s) || !mno_lex_next_dot(t[0].s))
         return perr(ps, "bad table name '%s' (expected SCHEMA.TABLE or DATABASE.COLLECTION)", t[0].s);
     if (n < 3)
         return perr(ps, "expected an action after ':' (null, drop, set, hash or email)");
@@ -216,7 +157,13 @@ static int parse_rule(parser *ps, mno_scrub *s)
             return perr(ps, "unexpected '%s' where a column was expected", tok_desc(&t[i]));
         if (!valid_name(t[i].s))
             return perr(ps, "bad column name '%s'", t[i].s);
-        if (add_rule(ps, s, t[0].s, t[i].s, a, value, source) < 0)
+        /* a "quoted" column unquoted; a MongoDB path's parts each */
+        char *col = mno_lex_path(t[i].s);
+        if (!col)
+            return nomem(ps);
+        int rc = add_rule(ps, s, t[0].s, col, a, value, source);
+        free(col);
+        if (rc < 0)
             return -1;
     }
     return 0;
@@ -276,6 +223,47 @@ mno_scrub *mno_scrub_load(const char *path, mno_error *e)
     mno_scrub *s = mno_scrub_parse(b.data ? b.data : "", b.len, path, e);
     mno_buf_release(&b);
     return s;
+}
+
+/* Appends the presets in dir (its *.scrub files' names, sorted, comma-separated) to b. */
+static void preset_names(const char *dir, mno_buf *b)
+{
+    struct dirent **list = NULL;
+    int n = scandir(dir, &list, NULL, alphasort);
+    for (int i = 0; i < n; i++) {
+        size_t l = strlen(list[i]->d_name);
+        if (l > 6 && strcmp(list[i]->d_name + l - 6, ".scrub") == 0 && list[i]->d_name[0] != '.') {
+            if (b->len)
+                mno_buf_adds(b, ", ");
+            mno_buf_add(b, list[i]->d_name, l - 6);
+        }
+        free(list[i]);
+    }
+    free(list);
+}
+
+mno_scrub *mno_scrub_preset(const char *name, mno_error *e)
+{
+    char dir[PATH_MAX], path[PATH_MAX + 300];
+    struct stat st;
+    mno_buf names = MNO_BUF_INIT;
+    if (!*name || strlen(name) > 200 ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != strlen(name)) {
+        char shown[MNO_NAME_MSG_MAX];
+        mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "--preset: '%s' is not a preset name (letters, digits, '-' and '_')",
+                mno_name_msg(name, shown, sizeof shown));
+        return NULL;
+    }
+    mno_default_scope_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/%s.scrub", dir, name);
+    if (stat(path, &st) < 0 && errno == ENOENT) {
+        preset_names(dir, &names);
+        mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "unknown preset '%s': no %s.scrub in %s (presets there: %s; the directory is $MNO_SCOPE_DIR, else filters/ beside the tools)",
+                name, name, dir, names.len ? names.data : "none");
+        mno_buf_release(&names);
+        return NULL;
+    }
+    return mno_scrub_load(path, e);
 }
 
 void mno_scrub_free(mno_scrub *s)

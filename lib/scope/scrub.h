@@ -41,6 +41,14 @@ typedef struct mno_scrub {
  * Returns a scrub (mno_scrub_free), or NULL with e filled (MNO_E_IO, or MNO_E_SCOPE "file:line: ...").
  */
 mno_scrub *mno_scrub_load(const char *path, mno_error *e);
+/*
+ * The rules of preset name (mno-filter-scrub --preset): the file NAME.scrub in the scope
+ * directory (mno_default_scope_dir: $MNO_SCOPE_DIR, else filters/ beside the tools), found as
+ * scope files are. Returns a scrub (mno_scrub_free; its file is that path), or NULL with e
+ * filled: MNO_E_USAGE for a name that is not one (letters, digits, '-', '_') or an unknown
+ * preset (the message names the directory and the presets in it), else as mno_scrub_load.
+ */
+mno_scrub *mno_scrub_preset(const char *name, mno_error *e);
 /* The same over text (len bytes), file naming it in messages. */
 mno_scrub *mno_scrub_parse(const char *text, size_t len, const char *file, mno_error *e);
 void mno_scrub_free(mno_scrub *s);

@@ -131,6 +131,35 @@ size_t mno_json_str_put(char *out, const char *s, size_t n)
     return (size_t)(o - out);
 }
 
+int mno_json_escapes_canonical(const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const char *p = s, *end = s + n;
+    while ((p = memchr(p, '\\', (size_t)(end - p))) != NULL) {
+        if (end - p < 2)
+            return 0;
+        unsigned char c = (unsigned char)p[1];
+        if (c == 'u') {
+            /* \u00xx: a control character without a short escape, lowercase hex */
+            if (end - p < 6 || p[2] != '0' || p[3] != '0' || (p[4] != '0' && p[4] != '1'))
+                return 0;
+            unsigned v = (unsigned)(p[4] - '0') * 16;
+            const char *d = memchr(hex, p[5], 16);
+            if (!d || !p[5])
+                return 0;
+            v += (unsigned)(d - hex);
+            if (json_esc[v] != 'u')
+                return 0;
+            p += 6;
+        } else {
+            if (c != '"' && c != '\\' && c != 'b' && c != 't' && c != 'n' && c != 'f' && c != 'r')
+                return 0;
+            p += 2;
+        }
+    }
+    return 1;
+}
+
 int mno_buf_add_json_str(mno_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";

@@ -29,5 +29,9 @@ void mno_buf_reset(mno_buf *b); /* len = 0, keeps storage */
    Returns the number of bytes written. */
 #define MNO_JSON_STR_MAX(n) (6 * (n) + 2)
 size_t mno_json_str_put(char *out, const char *s, size_t n);
+/* 1 when every backslash escape in s[0..n) (JSON text, e.g. a record line) is the one
+   mno_buf_add_json_str writes for its character (\" \\ \b \t \n \f \r, else \u00xx for
+   a control character, lowercase hex), 0 when one is not (\/, \u0041, \u00E9, \u000a...). */
+int mno_json_escapes_canonical(const char *s, size_t n);
 
 #endif

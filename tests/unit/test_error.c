@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 #include "buf.h"
@@ -47,6 +48,38 @@ static void test_buf_json(void **state)
     mno_buf_release(NULL);
 }
 
+/* mno_json_escapes_canonical: exactly the escapes mno_buf_add_json_str writes (mno-cat --seal
+   copies a record line only when they are), for every byte. */
+static void test_json_escapes_canonical(void **state)
+{
+    (void)state;
+    mno_buf b = MNO_BUF_INIT;
+    char c, esc[8];
+    for (int i = 0; i < 256; i++) {
+        c = (char)i;
+        mno_buf_reset(&b);
+        assert_int_equal(mno_buf_add_json_str(&b, &c, 1), 0);
+        assert_int_equal(mno_json_escapes_canonical(b.data, b.len), 1);
+        /* the same character as \u00XX (upper and lower case): canonical only where the
+           writer writes that */
+        for (int up = 0; up < 2; up++) {
+            snprintf(esc, sizeof esc, up ? "\\u%04X" : "\\u%04x", i);
+            int want = b.len == 8 && memcmp(b.data + 1, esc, 6) == 0;
+            assert_int_equal(mno_json_escapes_canonical(esc, 6), want);
+        }
+    }
+    assert_int_equal(mno_json_escapes_canonical("{\"a\":\"say \\\"hi\\\" \\\\ x\"}", 23), 1);
+    assert_int_equal(mno_json_escapes_canonical("a\\/b", 4), 0);      /* \/ */
+    assert_int_equal(mno_json_escapes_canonical("\\u0041", 6), 0);    /* A */
+    assert_int_equal(mno_json_escapes_canonical("\\u000a", 6), 0);    /* \n */
+    assert_int_equal(mno_json_escapes_canonical("\\u00e9", 6), 0);
+    assert_int_equal(mno_json_escapes_canonical("\\ud83d\\ude00", 12), 0);
+    assert_int_equal(mno_json_escapes_canonical("x\\", 2), 0);        /* cut short */
+    assert_int_equal(mno_json_escapes_canonical("\\u001", 5), 0);
+    assert_int_equal(mno_json_escapes_canonical("", 0), 1);
+    mno_buf_release(&b);
+}
+
 /* Names in messages: control characters escaped, long names cut on a UTF-8 boundary; every
    mno_err message is one line whatever its arguments held. */
 static void test_name_msg(void **state)
@@ -89,6 +122,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_err_prefix),
         cmocka_unit_test(test_buf_json),
+        cmocka_unit_test(test_json_escapes_canonical),
         cmocka_unit_test(test_name_msg),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -48,6 +48,26 @@ static void test_rules_ok(void **state)
     mno_rules_free(NULL);
 }
 
+/* Quoted identifiers as in scope files (lib/scope/lex.c): a table keeps its ns form, a column
+   is unquoted ("" is a quote). */
+static void test_rules_quoted(void **state)
+{
+    (void)state;
+    mno_error e;
+    mno_rules *rs = parse("mnohub public.\"Org Table\": set \"Frozen At\" = 'x', \"a\"\"b\" = null, plain = 1\n"
+                          "connector \"My Schema\".users: unique \"User Uid\"\n",
+                          &e);
+    assert_non_null(rs);
+    assert_string_equal(rs->r[0].name, "public.\"Org Table\"");
+    assert_int_equal(rs->r[0].ncols, 3);
+    assert_string_equal(rs->r[0].cols[0], "Frozen At");
+    assert_string_equal(rs->r[0].cols[1], "a\"b");
+    assert_string_equal(rs->r[0].cols[2], "plain");
+    assert_string_equal(rs->r[1].name, "\"My Schema\".users");
+    assert_string_equal(rs->r[1].cols[0], "User Uid");
+    mno_rules_free(rs);
+}
+
 static void check_err(const char *text, const char *want)
 {
     mno_error e;
@@ -75,6 +95,14 @@ static void test_rules_errors(void **state)
     check_err("mnohub t: unique a b\n", "t.rules:1: unexpected 'b' at the end of the rule");
     check_err("mnohub t: set a = 1,\n\n", "t.rules:1: expected a column after ','");
     check_err("mnohub t: set a = 1 ; x\n", "t.rules:1: unexpected character ';'");
+    /* quoting: the scope files' errors, and one column per quoted word */
+    check_err("mnohub t: set \"a = 1\n", "t.rules:1: unterminated quoted identifier \"a = 1");
+    check_err("mnohub t: set \"\" = 1\n", "t.rules:1: empty quoted identifier in '\"\"'");
+    check_err("mnohub t: set a\"b\" = 1\n", "t.rules:1: malformed quoting in 'a\"': a quote in the middle of a name part");
+    check_err("mnohub t: set \"a\"b = 1\n", "t.rules:1: malformed quoting in '\"a\"b': text after a closing quote");
+    check_err("mnohub t: set x.\"b\" = 1\n", "t.rules:1: bad column name 'x.\"b\"'");
+    check_err("mnohub t: set \"a\" = 1, a = 2\n", "t.rules:1: column 'a' is set twice");
+    check_err("mnohub t: unique \"a\".\"b\"\n", "t.rules:1: bad column name '\"a\".\"b\"'");
 }
 
 int main(void)
@@ -82,6 +110,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rules_ok),
         cmocka_unit_test(test_rules_errors),
+        cmocka_unit_test(test_rules_quoted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,7 +40,7 @@ static void test_every_form(void **state)
     assert_string_equal(s->rules[3].source, "connec");
     assert_null(s->rules[0].source);
     assert_string_equal(s->rules[4].ns, "\"my.schema\".t");
-    assert_string_equal(s->rules[4].col, "\"Odd Col\"");
+    assert_string_equal(s->rules[4].col, "Odd Col");   /* a quoted column, unquoted */
     assert_int_equal(s->rules[5].action, MNO_SCRUB_DROP);
     mno_scrub_free(s);
     s = parse("public.t: null x\n", &e);
@@ -63,7 +63,10 @@ static void test_errors(void **state)
         {"public.t: null x..y", "t.scrub:1: bad column name 'x..y'"},
         {"public.t: null x\npublic.t: hash x", "t.scrub:2: public.t.x already has a rule (line 1)"},
         {"public.t: set 'x", "t.scrub:1: unterminated string"},
-        {"public.t: null \"x", "t.scrub:1: unterminated quoted name"},
+        {"public.t: null \"x", "t.scrub:1: unterminated quoted identifier \"x"},
+        {"public.t: null a\"b\"", "t.scrub:1: malformed quoting in 'a\"': a quote in the middle of a name part"},
+        {"public.t: null \"a\"b", "t.scrub:1: malformed quoting in '\"a\"b': text after a closing quote"},
+        {"public.\"\": null a", "t.scrub:1: empty quoted identifier in 'public.\"\"'"},
         {"public.t: null x;", "t.scrub:1: unexpected character ';'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -72,6 +75,19 @@ static void test_errors(void **state)
         assert_null(s);
         assert_int_equal(e.code, MNO_E_SCOPE);
         assert_string_equal(e.msg, cases[i][1]);
+    }
+    /* quoted columns and field path parts unquoted ("" is a quote), the ns in its ns form */
+    {
+        mno_error e2;
+        mno_scrub *q = parse("public.\"T x\": null \"Mixed Case\" \"a\"\"b\" \"x.y\"\n"
+                             "db.people: drop email.\"home address\".\"zip\"\n", &e2);
+        assert_non_null(q);
+        assert_string_equal(q->rules[0].ns, "public.\"T x\"");
+        assert_string_equal(q->rules[0].col, "Mixed Case");
+        assert_string_equal(q->rules[1].col, "a\"b");
+        assert_string_equal(q->rules[2].col, "x.y");
+        assert_string_equal(q->rules[3].col, "email.home address.zip");
+        mno_scrub_free(q);
     }
     /* the same column twice is fine for two sources */
     mno_error e;
