@@ -48,9 +48,20 @@ typedef struct mno_live_cfg {
                                 archive with the source as it was before the freeze (the
                                 freeze undone inside a savepoint, then rolled back) */
     const char *final_file;  /* destroy: the final archive; NULL: the default name */
+    const char *connec;      /* freeze of a MnoHub target: the Connec! (MongoDB) database, re-checked
+                                against the connec report too (the tenant's organizations from
+                                the target) */
+    const char *hub;         /* destroy on a Connec! target: the live MnoHub: the tenant must be
+                                frozen there; its organizations come from it */
+    const char *orgs_from;   /* destroy on a Connec! target, instead of hub: the final archive of the
+                                MnoHub's destroy (the tenant was frozen, then destroyed) */
+    long batch;              /* destroy on a Connec! target: documents per delete (0: 1000) */
+    long kill_after;         /* test hook (MNO_TEST_DESTROY_KILL): SIGKILL itself after this many
+                                delete batches of a Connec! destroy; 0: never */
 } mno_live_cfg;
 
-#define MNO_LIVE_CFG_INIT {NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, 0, NULL, 0, 0, NULL, NULL}
+#define MNO_LIVE_CFG_INIT {NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, 0, NULL, 0, 0, NULL, NULL, \
+                           NULL, NULL, NULL, 0, 0}
 
 /* One table the tool changes. */
 typedef struct mno_live_table {
@@ -167,22 +178,35 @@ struct mno_plan;
 int mno_live_reports_check(const char *const *files, size_t n, const char *tenant, const char *const *need,
                            size_t nneed, const char *target_kind, struct json_t **target_sections,
                            mno_error *e);
+struct mno_engine_ops;
 /*
- * Dumps the plan's sections (the tenant's rows now, in the engine's open transaction) into an
- * unlinked temporary file and compares each section's count and sum with the report's
- * expected ones (the archive's): any difference, or a section on one side only, is an error
- * (MNO_E_CONFLICT) naming those tables. Returns 0 or -1 with e filled.
+ * Dumps the plan's sections with ops (the tenant's rows or documents now; PostgreSQL: in the
+ * engine's open transaction) into an unlinked temporary file and compares each section's count
+ * and sum with the report's expected ones (the archive's): any difference, or a section on one
+ * side only, is an error (MNO_E_CONFLICT) naming those tables or collections. Returns 0 or -1
+ * with e filled.
  */
-int mno_live_recheck(struct mno_engine *en, const struct mno_plan *plan, const struct json_t *sections,
-                     const char *kind, mno_error *e);
+int mno_live_recheck(const struct mno_engine_ops *ops, struct mno_engine *en, const struct mno_plan *plan,
+                     const struct json_t *sections, const char *kind, mno_error *e);
+/* The same comparison for the archive file path (its declared sums: check it first); unit is
+   "rows" or "documents" for the message. Returns 0 or -1 with e filled. */
+int mno_live_archive_matches(const char *path, const struct json_t *sections, const char *unit, mno_error *e);
+/* The "sections" of the report (among files[0..n), already checked) whose archive is of source
+   kind (a new reference), or NULL with e filled. */
+struct json_t *mno_live_report_sections(const char *const *files, size_t n, const char *kind, mno_error *e);
 
 /* ---- mno-freeze --destroy ---- */
 
 /* The tables --destroy deletes from, children first (*n of them): ns, the rule, the DELETE as
    --plan shows it, the tenant's rows now. Owned by l. Only after mno_live_open with destroy. */
 const mno_live_table *mno_live_destroy_tables(const mno_live *l, size_t *n);
-/* The rows --destroy deletes. */
+/* The rows (documents) --destroy deletes. */
 long long mno_live_destroy_total(const mno_live *l);
+/* 1 when --destroy has something to do (rows or documents to delete, or an interrupted
+   Connec! destroy to finish); 0: nothing to change. */
+int mno_live_destroy_pending(const mno_live *l);
+/* "rows" (PostgreSQL) or "documents" (Connec!), for messages. */
+const char *mno_live_destroy_unit(const mno_live *l);
 /*
  * Writes the final archive (c->final_file, else "mno-freeze-TENANT-TIME.final.mnoa"; an existing
  * file is an error): every section of the tenant's dump plan (global tables included, they are
