@@ -151,6 +151,7 @@ static int journal_read(mno_live_mongo *m, mno_error *e)
             m->jsection = doc_int(doc, "section");
             m->jbatch = doc_int(doc, "batch");
             m->deleted_before = doc_int(doc, "deleted");
+            m->c.batch = doc_int(doc, "batch_size");   /* the batches the journal counts */
             if (!(m->final_abs = strdup(path)) || !(m->archive_id = strdup(aid)))
                 rc = nomem(e);
         } else {
@@ -467,46 +468,57 @@ done:
     return rc;
 }
 
-/* One batch: deletes the tenant's documents of coll whose _id is in ids. */
-static int delete_batch(mno_live_mongo *m, const mno_plan_item *pi, const bson_t *ids, long long *n, mno_error *e)
+/* {$and: [the plan's filter of pi (still of the tenant's organizations), {_id: {$in: ids}}]} into
+   sel (initialized). Returns 0, or -1 with e filled. */
+static int batch_selector(const mno_plan_item *pi, const bson_t *ids, bson_t *sel, mno_error *e)
 {
-    const char *coll = coll_of(pi->ns);
-    mongoc_collection_t *c = mongoc_client_get_collection(m->m->client, m->m->dbname, coll);
-    mongoc_write_concern_t *wc = mongoc_write_concern_new();
-    mongoc_write_concern_set_wmajority(wc, 0);
-    mongoc_write_concern_set_journal(wc, true);
-    mongoc_collection_set_write_concern(c, wc);
-    mongoc_write_concern_destroy(wc);
-    bson_t sel = BSON_INITIALIZER, arr, in, doc, reply;
+    bson_t arr, in, doc, filter;
     bson_error_t be;
-    bool ok = BSON_APPEND_ARRAY_BEGIN(&sel, "$and", &arr);
-    /* the tenant's documents (the plan's filter: still of the tenant's organizations) ... */
-    const bson_t *filter = NULL;
-    bson_t fb;
-    if (bson_init_from_json(&fb, pi->query, -1, &be))
-        filter = &fb;
-    ok = ok && filter && BSON_APPEND_DOCUMENT(&arr, "0", filter);
-    /* ... whose _id the final archive holds */
+    bson_init(sel);
+    if (!bson_init_from_json(&filter, pi->query, -1, &be))
+        return mno_err(e, MNO_E_INTERNAL, NULL, 0, pi->ns, "the plan's filter does not parse: %s", be.message);
+    bool ok = BSON_APPEND_ARRAY_BEGIN(sel, "$and", &arr);
+    ok = ok && BSON_APPEND_DOCUMENT(&arr, "0", &filter);
     ok = ok && BSON_APPEND_DOCUMENT_BEGIN(&arr, "1", &doc);
     ok = ok && BSON_APPEND_DOCUMENT_BEGIN(&doc, "_id", &in);
     ok = ok && BSON_APPEND_ARRAY(&in, "$in", ids);
     ok = ok && bson_append_document_end(&doc, &in);
     ok = ok && bson_append_document_end(&arr, &doc);
-    ok = ok && bson_append_array_end(&sel, &arr);
+    ok = ok && bson_append_array_end(sel, &arr);
+    bson_destroy(&filter);
+    return ok ? 0 : nomem(e);
+}
+
+/* One batch: deletes the tenant's documents of pi's collection whose _id is in ids (*n of them).
+   present: when not NULL, first counts those still there (the batch an interrupted run was in). */
+static int delete_batch(mno_live_mongo *m, const mno_plan_item *pi, const bson_t *ids, long long *present,
+                        long long *n, mno_error *e)
+{
+    mongoc_collection_t *c = mongoc_client_get_collection(m->m->client, m->m->dbname, coll_of(pi->ns));
+    mongoc_write_concern_t *wc = mongoc_write_concern_new();
+    mongoc_write_concern_set_wmajority(wc, 0);
+    mongoc_write_concern_set_journal(wc, true);
+    mongoc_collection_set_write_concern(c, wc);
+    mongoc_write_concern_destroy(wc);
+    bson_t sel, reply;
+    bson_error_t be;
     int rc = -1;
-    if (!ok) {
-        nomem(e);
-    } else if (!mongoc_collection_delete_many(c, &sel, NULL, &reply, &be)) {
+    if (batch_selector(pi, ids, &sel, e) < 0)
+        goto done;
+    if (present && (*present = mongoc_collection_count_documents(c, &sel, NULL, NULL, NULL, &be)) < 0) {
+        mno_mongo_err(e, &be, pi->ns, "cannot count the documents of a batch");
+        goto done;
+    }
+    if (!mongoc_collection_delete_many(c, &sel, NULL, &reply, &be)) {
         mno_mongo_err(e, &be, pi->ns, "cannot delete");
         bson_destroy(&reply);
-    } else {
-        bson_iter_t it;
-        *n = bson_iter_init_find(&it, &reply, "deletedCount") ? bson_iter_as_int64(&it) : 0;
-        bson_destroy(&reply);
-        rc = 0;
+        goto done;
     }
-    if (filter)
-        bson_destroy(&fb);
+    bson_iter_t it;
+    *n = bson_iter_init_find(&it, &reply, "deletedCount") ? bson_iter_as_int64(&it) : 0;
+    bson_destroy(&reply);
+    rc = 0;
+done:
     bson_destroy(&sel);
     mongoc_collection_destroy(c);
     return rc;
@@ -565,9 +577,14 @@ static int delete_archived(mno_live_mongo *m, mno_error *e)
             continue;
         /* a full batch, or the section's last one */
         if (section > m->jsection || (section == m->jsection && nbatch >= m->jbatch) || !m->resume) {
-            long long n = 0;
-            if (delete_batch(m, pi, &ids, &n, e) < 0)
+            /* the batch an interrupted run was in: what it deleted is what is missing now (every
+               archived document was there when the destroy began: the re-check) */
+            int inflight = m->resume && section == m->jsection && nbatch == m->jbatch;
+            long long n = 0, present = 0;
+            if (delete_batch(m, pi, &ids, inflight ? &present : NULL, &n, e) < 0)
                 goto done;
+            if (inflight)
+                m->deleted_before += (long long)nids - present;
             m->deleted += n;
             run_batches++;
             if (m->c.kill_after > 0 && run_batches == m->c.kill_after)
@@ -648,6 +665,7 @@ int mno_live_mongo_destroy(mno_live_mongo *m, mno_error *e)
         BSON_APPEND_UTF8(&j, "archive_id", m->archive_id);
         BSON_APPEND_INT64(&j, "count", (int64_t)cr.count);
         BSON_APPEND_UTF8(&j, "sum", mno_sum_hex(&cr.sum, hex));
+        BSON_APPEND_INT64(&j, "batch_size", m->c.batch > 0 ? m->c.batch : DEFAULT_BATCH);
         BSON_APPEND_INT64(&j, "section", 0);
         BSON_APPEND_INT64(&j, "batch", 0);
         BSON_APPEND_INT64(&j, "deleted", 0);
