@@ -1362,15 +1362,31 @@ done:
     return rc;
 }
 
-/* One section's keys, read back from the final archive. */
+/* One section of the final archive: its keys go into a temporary table (mno_destroy_N). */
 typedef struct dsec {
     const pg_table *t;
     char *ns;
     size_t nkey;
-    size_t *kidx;
-    json_t *keys;      /* [[k1, k2...], ...] as text or null */
-    int del;           /* not global: deleted */
+    size_t *kidx;            /* the key's columns in the section */
+    long long keys;          /* keys copied */
+    int del;                 /* not global: deleted */
 } dsec;
+
+/* Ends the COPY into a key table. Returns 0, or -1 with e filled. */
+static int end_key_copy(PGconn *conn, mno_buf *copy, const char *ns, mno_error *e)
+{
+    if ((copy->len && PQputCopyData(conn, copy->data, (int)copy->len) != 1) || PQputCopyEnd(conn, NULL) != 1)
+        return mno_pg_err(e, conn, NULL, ns, "cannot copy the keys to delete");
+    mno_buf_reset(copy);
+    PGresult *r;
+    int rc = 0;
+    while ((r = PQgetResult(conn)) != NULL) {
+        if (rc == 0 && PQresultStatus(r) != PGRES_COMMAND_OK)
+            rc = mno_pg_err(e, conn, r, ns, "cannot copy the keys to delete");
+        PQclear(r);
+    }
+    return rc;
+}
 
 int mno_live_destroy(mno_live *l, mno_error *e)
 {
@@ -1381,8 +1397,8 @@ int mno_live_destroy(mno_live *l, mno_error *e)
     size_t nds = 0;
     mno_in *in = NULL;
     mno_reader *rd = NULL;
-    mno_buf sql = MNO_BUF_INIT;
-    int rc = -1, st;
+    mno_buf sql = MNO_BUF_INIT, copy = MNO_BUF_INIT;
+    int rc = -1, st, in_copy = 0;
     const char *path = l->c.final_file;
     if (!path) {
         mno_live_undo_name(l->c.tool, l->c.tenant, def, sizeof def);
@@ -1402,8 +1418,11 @@ int mno_live_destroy(mno_live *l, mno_error *e)
         goto done;
     mno_in_close(in);
     in = NULL;
-    /* the keys it holds */
+    /* the keys it holds, streamed into temporary tables (memory stays flat whatever the
+       tenant's size), one per deleted section */
     mno_reader_opts ro = MNO_READER_OPTS_INIT;
+    ro.fast_pg = 1;
+    ro.no_digest = 1;
     if (!(ds = calloc(l->plan.n ? l->plan.n : 1, sizeof *ds)) || !(in = mno_in_open(path, e)) ||
         !(rd = mno_reader_new(in, &ro, e))) {
         if (!ds)
@@ -1420,7 +1439,7 @@ int mno_live_destroy(mno_live *l, mno_error *e)
             }
             cur = &ds[nds++];
             long ti = mno_pg_schema_find(&l->schema, it.section->ns);
-            if (ti < 0 || !(cur->ns = strdup(it.section->ns)) || !(cur->keys = json_array())) {
+            if (ti < 0 || !(cur->ns = strdup(it.section->ns))) {
                 ti < 0 ? mno_err(e, MNO_E_INTERNAL, path, it.lineno, it.section->ns, "table not in the schema")
                        : nomem(e);
                 goto done;
@@ -1428,8 +1447,13 @@ int mno_live_destroy(mno_live *l, mno_error *e)
             cur->t = &l->schema.t[ti];
             for (size_t k = 0; k < l->ndel; k++)
                 cur->del |= strcmp(l->del[k].ns, cur->ns) == 0;
+            if (!cur->del)
+                continue;
             cur->nkey = cur->t->nkey;
             if (!(cur->kidx = calloc(cur->nkey, sizeof *cur->kidx)))
+                goto nomem;
+            mno_buf_reset(&sql);
+            if (mno_buf_addf(&sql, "CREATE TEMPORARY TABLE mno_destroy_%zu ON COMMIT DROP AS SELECT ", nds) < 0)
                 goto nomem;
             for (size_t k = 0; k < cur->nkey; k++) {
                 size_t c;
@@ -1441,48 +1465,72 @@ int mno_live_destroy(mno_live *l, mno_error *e)
                     goto done;
                 }
                 cur->kidx[k] = c;
+                if ((k && mno_buf_adds(&sql, ", ") < 0) || add_col(&sql, "t", cur->t->key[k]) < 0)
+                    goto nomem;
             }
-        } else if (it.kind == MNO_ITEM_REC && cur && cur->del) {
-            json_t *k = json_array();
-            for (size_t c = 0; k && c < cur->nkey; c++)
-                json_array_append_new(k, it.vals[cur->kidx[c]] ? json_string(it.vals[cur->kidx[c]]) : json_null());
-            if (!k || json_array_append_new(cur->keys, k) < 0)
+            if (mno_buf_addf(&sql, " FROM %s t WITH NO DATA", cur->t->qname) < 0)
                 goto nomem;
+            if (mno_pg_exec(l->conn, sql.data, cur->ns, e) < 0)
+                goto done;
+            mno_buf_reset(&sql);
+            if (mno_buf_addf(&sql, "COPY mno_destroy_%zu FROM STDIN", nds) < 0)
+                goto nomem;
+            PGresult *r = PQexec(l->conn, sql.data);
+            int ok = PQresultStatus(r) == PGRES_COPY_IN;
+            if (!ok)
+                mno_pg_err(e, l->conn, r, cur->ns, "cannot copy the keys to delete");
+            PQclear(r);
+            if (!ok)
+                goto done;
+            in_copy = 1;
+        } else if (it.kind == MNO_ITEM_REC && cur && cur->del) {
+            for (size_t c = 0; c < cur->nkey; c++)
+                if ((c && mno_buf_addc(&copy, '\t') < 0) ||
+                    mno_pg_copy_value(&copy, it.vals[cur->kidx[c]], it.lens[cur->kidx[c]]) < 0)
+                    goto nomem;
+            if (mno_buf_addc(&copy, '\n') < 0)
+                goto nomem;
+            cur->keys++;
+            if (copy.len >= ((size_t)64 << 10)) {
+                if (PQputCopyData(l->conn, copy.data, (int)copy.len) != 1) {
+                    mno_pg_err(e, l->conn, NULL, cur->ns, "cannot copy the keys to delete");
+                    goto done;
+                }
+                mno_buf_reset(&copy);
+            }
+        } else if (it.kind == MNO_ITEM_END && cur && cur->del) {
+            in_copy = 0;
+            if (end_key_copy(l->conn, &copy, cur->ns, e) < 0)
+                goto done;
         }
     }
     if (st < 0)
         goto done;
-    /* children first: the plan is parents first */
+    /* children first: the plan is parents first; each key must delete its row */
     for (size_t i = nds; i-- > 0;) {
         dsec *d = &ds[i];
         if (!d->del)
             continue;
         mno_buf_reset(&sql);
-        if (mno_buf_addf(&sql, "DELETE FROM %s t", d->t->qname) < 0)
+        if (mno_buf_addf(&sql, "DELETE FROM %s t USING mno_destroy_%zu k", d->t->qname, i + 1) < 0)
             goto nomem;
         for (size_t k = 0; k < d->nkey; k++)
             if (mno_buf_adds(&sql, k ? " AND " : " WHERE ") < 0 || add_col(&sql, "t", d->t->key[k]) < 0 ||
-                mno_buf_addf(&sql, " = $%zu::%s", k + 1, col_type(d->t, d->t->key[k])) < 0)
+                mno_buf_adds(&sql, " = ") < 0 || add_col(&sql, "k", d->t->key[k]) < 0)
                 goto nomem;
-        size_t r;
-        json_t *key;
-        json_array_foreach(d->keys, r, key) {
-            const char *p[d->nkey ? d->nkey : 1];
-            for (size_t k = 0; k < d->nkey; k++)
-                p[k] = json_string_value(json_array_get(key, k));
-            PGresult *res = PQexecParams(l->conn, sql.data, (int)d->nkey, NULL, p, NULL, NULL, 0);
-            if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-                mno_pg_err(e, l->conn, res, d->ns, "cannot delete");
-                PQclear(res);
-                goto done;
-            }
-            int n = atoi(PQcmdTuples(res));
+        PGresult *res = PQexec(l->conn, sql.data);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            mno_pg_err(e, l->conn, res, d->ns, "cannot delete");
             PQclear(res);
-            if (n != 1) {
-                mno_err(e, MNO_E_INTERNAL, NULL, 0, d->ns, "key %s=%s: %d rows deleted, not 1; rolled back",
-                        d->t->key[0], p[0] ? p[0] : "null", n);
-                goto done;
-            }
+            goto done;
+        }
+        long long n = strtoll(PQcmdTuples(res), NULL, 10);
+        PQclear(res);
+        if (n != d->keys) {
+            mno_err(e, MNO_E_INTERNAL, NULL, 0, d->ns,
+                    "%lld rows deleted, the final archive holds %lld (a row was gone or changed its key); rolled back",
+                    n, d->keys);
+            goto done;
         }
     }
     if (mno_pg_exec(l->conn, "COMMIT", NULL, e) < 0)
@@ -1492,6 +1540,12 @@ int mno_live_destroy(mno_live *l, mno_error *e)
 nomem:
     nomem(e);
 done:
+    if (in_copy) {
+        PQputCopyEnd(l->conn, "aborted");
+        PGresult *r;
+        while ((r = PQgetResult(l->conn)) != NULL)
+            PQclear(r);
+    }
     if (rc < 0 && PQtransactionStatus(l->conn) != PQTRANS_IDLE) {
         PGresult *r = PQexec(l->conn, "ROLLBACK");
         PQclear(r);
@@ -1499,12 +1553,12 @@ done:
     for (size_t i = 0; i < nds; i++) {
         free(ds[i].ns);
         free(ds[i].kidx);
-        json_decref(ds[i].keys);
     }
     free(ds);
     mno_reader_free(rd);
     mno_in_close(in);
     mno_buf_release(&sql);
+    mno_buf_release(&copy);
     return rc;
 }
 
