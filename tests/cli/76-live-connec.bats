@@ -54,10 +54,15 @@ csums() { mno-dump --source "$CX" --tenant "$2" --hub "$1" --quiet -o "$3.mnoa" 
 allsums() { mno-dump --source "$CX" --all --quiet -o "$1.mnoa" && mno-cat --list "$1.mnoa" >"$1"; }
 # the database's documents, counted
 ndocs() { mno-cat --list "$1.mnoa" | awk -F'\t' '{ n += $2 } END { print n }'; }
-# the tenant's documents (channel_id an organization uid of acme)
+# the tenant's documents (channel_id an organization uid of acme), counted by the server, every collection
 nacme() {
-  mongo_cmd "$MNO_TEST_MONGO_URI" live_cx_connec '{"aggregate": "people", "pipeline": [{"$match": {"channel_id": {"$regex": "^org-acme-[1-8]$"}}}, {"$count": "n"}], "cursor": {}}' \
-    | jq -r '.cursor.firstBatch[0].n // 0 | if type == "object" then (.["$numberInt"] // .["$numberLong"]) else . end'
+  local c n t=0
+  for c in accounts company employees invoices items journals opportunities organizations payments people sales_orders tax_codes tax_rates; do
+    n=$(mongo_cmd "$MNO_TEST_MONGO_URI" live_cx_connec '{"count": "'$c'", "query": {"channel_id": {"$in": ["org-acme-1", "org-acme-2", "org-acme-3", "org-acme-4", "org-acme-5", "org-acme-6", "org-acme-7", "org-acme-8"]}}}' \
+      | jq -er '.n | if type == "object" then (.["$numberInt"] // .["$numberLong"]) else . end') || return 1
+    t=$((t + n))
+  done
+  echo "$t"
 }
 freeze() { mno-freeze --target "$1" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json" --connec "$CX" --undo-file f.mnoa >/dev/null; }
 
@@ -138,6 +143,7 @@ try 'mno-freeze --help'" ]
   freeze "$h"
   for t in globex initech; do csums "$h" $t before-$t; done
   allsums before
+  [ "$(nacme)" = 342 ]
   run mno-freeze --target "$CX" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json" --destroy --hub "$h" --yes --final-archive final.mnoa --json
   [ "$status" -eq 0 ]
   [ "$(echo "$output" | jq -c '[.action, .source, .rows, .deleted, .final_archive, .resumed, (.tables | length)]')" = '["destroy","connec",342,342,"final.mnoa",false,13]' ]
@@ -177,6 +183,7 @@ try 'mno-freeze --help'" ]
   [ "$status" -eq 137 ]
   allsums killed
   [ "$(ndocs killed)" = $(( $(ndocs before) - 41 )) ]
+  [ "$(nacme)" = 301 ]
   mongo_cmd "$MNO_TEST_MONGO_URI" live_cx_connec '{"find": "mno_live_journal"}' | jq -e '.cursor.firstBatch[0] | .state == "deleting" and .batch["$numberLong"] == "4"'
   # the rerun (from elsewhere, without --final-archive) takes the journal's final archive and
   # its batches (10, not 7)
