@@ -185,6 +185,12 @@ try 'mno-freeze --help'" ]
   [ "$(ndocs killed)" = $(( $(ndocs before) - 41 )) ]
   [ "$(nacme)" = 301 ]
   mongo_cmd "$MNO_TEST_MONGO_URI" live_cx_connec '{"find": "mno_live_journal"}' | jq -e '.cursor.firstBatch[0] | .state == "deleting" and .batch["$numberLong"] == "4"'
+  # another final archive does not finish it; nothing more is deleted
+  run mno-freeze --target "$CX" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json" --destroy --hub "$h" --yes --final-archive other.mnoa
+  [ "$status" -eq 2 ]
+  [ "$output" = "mno-freeze: error: an interrupted destroy of tenant 'acme' is to be finished with its own final archive '$BATS_TEST_TMPDIR/final.mnoa' (the journal 'live_cx_connec.mno_live_journal'), not 'other.mnoa'" ]
+  [ "$(nacme)" = 301 ]
+  [ ! -e other.mnoa ]
   # the rerun (from elsewhere, without --final-archive) takes the journal's final archive and
   # its batches (10, not 7)
   mkdir other && cd other
