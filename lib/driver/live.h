@@ -144,7 +144,6 @@ typedef struct mno_live_undo_res {
 int mno_live_undo(const mno_live_cfg *c, const char *file, mno_live_undo_res *res, mno_error *e);
 void mno_live_undo_res_release(mno_live_undo_res *res);
 
-#endif
 
 /* ---- reports (text the tools print; nothing here prints) ---- */
 
@@ -220,3 +219,40 @@ int mno_live_destroy(mno_live *l, mno_error *e);
 /* --destroy's report: plan 1: one line per table, NS <TAB> DELETE ... <TAB> ROWS (json: the
    same as an object); plan 0, done 1: what was deleted and the final archive. Returns 0 or -1. */
 int mno_live_destroy_report(const mno_live *l, int json, int plan, mno_buf *out);
+
+/* ---- the tools' command line (lib/driver/live_args.c) ---- */
+
+/* A live tool's command line, parsed. */
+typedef struct mno_live_args {
+    mno_live_cfg c;          /* what to do (its strings point into argv and a) */
+    const char *undo;        /* --undo FILE (mno-freeze: --unfreeze FILE) */
+    int plan, json, yes;
+    const char *reports[64]; /* --verified (c.reports points here) */
+    char scope_dir[4096];    /* c.scope_dir: $MNO_SCOPE_DIR, else filters/ beside the tools */
+} mno_live_args;
+
+#define MNO_LIVE_ARGS_HELP 1
+#define MNO_LIVE_ARGS_VERSION 2
+
+/*
+ * Parses the command line of tool ("mno-disconnect", "mno-rename-tenant" or "mno-freeze";
+ * each takes its own options, docs/live.md): the options, the defaults from the environment
+ * (MNO_TARGET; mno-freeze: MNO_CONNEC, MNO_HUB and the test hook MNO_TEST_DESTROY_KILL) and the
+ * combinations refused. Returns 0 (a is ready to run), MNO_LIVE_ARGS_HELP or
+ * MNO_LIVE_ARGS_VERSION (the tool prints its usage or version), or -1 with the usage error in
+ * msg (n bytes).
+ */
+int mno_live_args_parse(mno_live_args *a, const char *tool, int argc, char **argv, char *msg, size_t n);
+
+/* Where the run's output goes (the tool's own writer: lib never prints): n bytes of p to fd 1
+   (the report) or 2 (notes, e.g. rename's checklist). Returns 0, or -1 when it cannot write. */
+typedef int (*mno_live_out)(void *arg, int fd, const char *p, size_t n);
+
+/*
+ * Does what a asks: the undo, the plan, the change (its summary first, then the report), or
+ * mno-freeze --destroy (the plan without --yes: then an error). Returns 0 (exit 0), or -1 with
+ * e filled (exit 2; "cannot write to stdout" when out fails).
+ */
+int mno_live_cli_run(const mno_live_args *a, mno_live_out out, void *arg, mno_error *e);
+
+#endif

@@ -223,3 +223,23 @@ try 'mno-freeze --help'" ]
   [ "$(ndocs after)" = $(( $(ndocs before) - 342 )) ]
   [ "$(nacme)" = 0 ]
 }
+
+@test "usage errors of the live tools (one parser, lib/driver/live_args.c): each tool its own options" {
+  u() { run "$@"; [ "$status" -eq 2 ]; echo "$output" | head -n1; }
+  [ "$(u mno-freeze --target "$CX" --tenant acme --destroy --batch 0)" = "mno-freeze: error: --batch: expected a number from 1 to 100000" ]
+  [ "$(u mno-freeze --target "$CX" --tenant acme --destroy --hub x --orgs-from y)" = "mno-freeze: error: give either --hub URI or --orgs-from FILE, not both" ]
+  [ "$(u mno-freeze --target "$HUB" --tenant acme --destroy --connec "$CX")" = "mno-freeze: error: --connec does not go with --destroy (the Connec! documents are destroyed by mno-freeze --destroy --target CONNEC_URI)" ]
+  [ "$(u mno-freeze --target "$HUB" --unfreeze f.mnoa --connec "$CX")" = "mno-freeze: error: --unfreeze FILE goes with --target only" ]
+  [ "$(u mno-freeze --target "$HUB" --tenant acme --from x)" = "mno-freeze: error: unknown option '--from'" ]
+  [ "$(u mno-disconnect --target "$HUB" --tenant acme --verified x)" = "mno-disconnect: error: unknown option '--verified'" ]
+  [ "$(u mno-disconnect --target "$HUB" --undo f.mnoa --plan)" = "mno-disconnect: error: --undo FILE goes with --target only" ]
+  [ "$(u mno-rename-tenant --target "$HUB" --from a --to a)" = "mno-rename-tenant: error: --from and --to are the same name" ]
+  [ "$(u mno-rename-tenant --target "$HUB" --tenant a)" = "mno-rename-tenant: error: unknown option '--tenant'" ]
+  [ "$(u env -u MNO_TARGET mno-disconnect --tenant acme)" = "mno-disconnect: error: no target: give --target URI (or set MNO_TARGET)" ]
+  # a mongodb target is for mno-freeze --destroy only
+  [ "$(u mno-disconnect --target "$CX" --tenant acme)" = "mno-disconnect: error: mno-disconnect: only PostgreSQL targets (MnoHub, a connector database) are supported" ]
+  [ "$(u mno-freeze --target "$CX" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json")" = "mno-freeze: error: a Connec! (mongodb) target is only for --destroy: mno-freeze freezes the tenant in MnoHub (give --target HUB_URI)" ]
+  run mno-freeze --help
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"--batch N"* ]]
+}
