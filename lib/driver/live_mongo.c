@@ -279,7 +279,7 @@ static int plan_tables(mno_live_mongo *m, mno_error *e)
         const mno_plan_item *it = &m->plan.items[i];
         mno_live_table *d = &m->del[m->ndel++];
         if (!(d->ns = strdup(it->ns)) || !(d->rule = strdup(it->rule)) ||
-            asprintf(&d->stmt, "%s.deleteMany({\"$and\": [%s, {\"_id\": {\"$in\": [the final archive's _ids]}}]})",
+            asprintf(&d->stmt, "%s.deleteMany({\"_id\": {\"$in\": [the final archive's _ids]}, \"$and\": [%s]})",
                      coll_of(it->ns), it->query) < 0) {
             d->stmt = NULL;
             return nomem(e);
@@ -468,22 +468,21 @@ done:
     return rc;
 }
 
-/* {$and: [the plan's filter of pi (still of the tenant's organizations), {_id: {$in: ids}}]} into
+/* {_id: {$in: ids}, $and: [the plan's filter of pi (still of the tenant's organizations)]} into
    sel (initialized). Returns 0, or -1 with e filled. */
 static int batch_selector(const mno_plan_item *pi, const bson_t *ids, bson_t *sel, mno_error *e)
 {
-    bson_t arr, in, doc, filter;
+    bson_t arr, in, filter;
     bson_error_t be;
     bson_init(sel);
     if (!bson_init_from_json(&filter, pi->query, -1, &be))
         return mno_err(e, MNO_E_INTERNAL, NULL, 0, pi->ns, "the plan's filter does not parse: %s", be.message);
-    bool ok = BSON_APPEND_ARRAY_BEGIN(sel, "$and", &arr);
-    ok = ok && BSON_APPEND_DOCUMENT(&arr, "0", &filter);
-    ok = ok && BSON_APPEND_DOCUMENT_BEGIN(&arr, "1", &doc);
-    ok = ok && BSON_APPEND_DOCUMENT_BEGIN(&doc, "_id", &in);
+    /* _id at the top: a server finds the batch by its _id index (the test server too) */
+    bool ok = BSON_APPEND_DOCUMENT_BEGIN(sel, "_id", &in);
     ok = ok && BSON_APPEND_ARRAY(&in, "$in", ids);
-    ok = ok && bson_append_document_end(&doc, &in);
-    ok = ok && bson_append_document_end(&arr, &doc);
+    ok = ok && bson_append_document_end(sel, &in);
+    ok = ok && BSON_APPEND_ARRAY_BEGIN(sel, "$and", &arr);
+    ok = ok && BSON_APPEND_DOCUMENT(&arr, "0", &filter);
     ok = ok && bson_append_array_end(sel, &arr);
     bson_destroy(&filter);
     return ok ? 0 : nomem(e);
