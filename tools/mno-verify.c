@@ -41,6 +41,9 @@ static const char usage[] =
     "                   (by default each is checked against its end line, as mno-cat\n"
     "                   --check does): the records are counted and the sums their end\n"
     "                   lines declare are the expected ones (--check-archive: the default)\n"
+    "  --trust-archive  send a section's \"where\" (SQL) or \"filter\" (a MongoDB\n"
+    "                   query), written by hand into the archive, to the target (without\n"
+    "                   it such a section is an error: mno-dump never writes them)\n"
     "  --json           write the report as JSON (full sums, the archive's identity)\n"
     "  -o FILE          write the report to FILE (default stdout): a new file (mode\n"
     "                   0600) that replaces FILE only when complete (a symbolic link\n"
@@ -74,6 +77,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"json", no_argument, 0, 'j'},          {"output", required_argument, 0, 'o'},
         {"orgs-from", required_argument, 0, 'O'}, {"hub", required_argument, 0, 'H'},
         {"check-archive", no_argument, 0, 'C'}, {"no-check-archive", no_argument, 0, 'N'},
+        {"trust-archive", no_argument, 0, 'r'},
         {"help", no_argument, 0, 'h'},          {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
     int c;
@@ -97,6 +101,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case 'x': o->v.no_extra = 1; break;
         case 'C': o->v.no_check_archive = 0; break;   /* the default; kept for scripts */
         case 'N': o->v.no_check_archive = 1; break;
+        case 'r': o->v.trust_archive = 1; break;
         case 'O': o->v.orgs_from = optarg; break;
         case 'H': o->v.hub_uri = optarg; break;
         case 'j': o->json = 1; break;

@@ -51,6 +51,62 @@ static void section_release(mno_section *s)
     memset(s, 0, sizeof *s);
 }
 
+/* One Extended JSON object of a MongoDB begin line, checked as records are (mno_ejson_to_bson);
+   what names it in messages ("options", "indexes[2]"). Returns 0, or -1 with why[] filled. */
+static int begin_ejson_why(const json_t *v, const char *what, char *why, size_t whylen)
+{
+    char key[256], r[300];
+    if (!json_is_object(v)) {
+        snprintf(why, whylen, "begin's \"%s\" is not an object", what);
+        return -1;
+    }
+    bson_t *b = mno_ejson_to_bson(v, key, sizeof key, r, sizeof r);
+    if (b) {
+        bson_destroy(b);
+        return 0;
+    }
+    if (key[0])
+        snprintf(why, whylen, "begin's \"%s\": invalid Extended JSON at key \"%s\": %s", what, key, r);
+    else
+        snprintf(why, whylen, "begin's \"%s\": %s", what, r);
+    return -1;
+}
+
+/*
+ * A MongoDB begin line's "options", "filter" and "indexes": what mno-restore sends to the
+ * server (create, createIndexes) and mno-verify queries with, so checked like the records:
+ * objects of valid Extended JSON, each index an object with a string "name" and a "key" object.
+ * Returns 0, or -1 with why[] filled.
+ */
+static int mongo_begin_why(const json_t *begin, char *why, size_t whylen)
+{
+    static const char *const objs[] = {"options", "filter"};
+    for (size_t i = 0; i < sizeof objs / sizeof *objs; i++) {
+        json_t *v = json_object_get(begin, objs[i]);
+        if (v && begin_ejson_why(v, objs[i], why, whylen) < 0)
+            return -1;
+    }
+    json_t *idx = json_object_get(begin, "indexes"), *spec;
+    size_t i;
+    if (!idx)
+        return 0;
+    if (!json_is_array(idx)) {
+        snprintf(why, whylen, "begin's \"indexes\" is not an array");
+        return -1;
+    }
+    json_array_foreach(idx, i, spec) {
+        char what[32];
+        snprintf(what, sizeof what, "indexes[%zu]", i);
+        if (begin_ejson_why(spec, what, why, whylen) < 0)
+            return -1;
+        if (!json_is_string(json_object_get(spec, "name")) || !json_is_object(json_object_get(spec, "key"))) {
+            snprintf(why, whylen, "begin's \"%s\" has no string \"name\" and object \"key\"", what);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /*
  * Sets s up from a begin object (ownership of begin passes to s, also on failure).
  * Returns 0, or -1 with why[] holding the reason.
@@ -74,6 +130,8 @@ static int section_setup(mno_section *s, const char *ns, json_t *begin, mno_engi
             return -1;
         }
     }
+    if (s->engine == MNO_ENGINE_MONGO)
+        return mongo_begin_why(begin, why, whylen);
     if (s->engine != MNO_ENGINE_PG)
         return 0;
     json_t *cols = json_object_get(begin, "columns");

@@ -131,27 +131,17 @@ static void total(const mno_vreport *r, totals *t)
     }
 }
 
-/* Appends a name or value of the text report with its control characters and backslashes
-   escaped (\n, \t, \r, \\, \xHH), so that a key holding a newline or a terminal escape
-   cannot forge or hide a report line. */
+/* Appends a name or value of the text report with its control characters (C1 too) and
+   backslashes escaped (mno_escape_char: \n, \t, \r, \\, \xHH, \u009b), so that a key holding
+   a newline or a terminal escape cannot forge or hide a report line. */
 static int add_text(mno_buf *b, const char *s)
 {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        int rc;
-        if (*p == '\\')
-            rc = mno_buf_adds(b, "\\\\");
-        else if (*p == '\n')
-            rc = mno_buf_adds(b, "\\n");
-        else if (*p == '\t')
-            rc = mno_buf_adds(b, "\\t");
-        else if (*p == '\r')
-            rc = mno_buf_adds(b, "\\r");
-        else if (*p < 0x20 || *p == 0x7f)
-            rc = mno_buf_addf(b, "\\x%02x", *p);
-        else
-            rc = mno_buf_addc(b, (char)*p);
-        if (rc < 0)
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        char tmp[8];
+        size_t used, k = mno_escape_char(p, 1, tmp, &used);
+        if (mno_buf_add(b, tmp, k) < 0)
             return -1;
+        p += used;
     }
     return 0;
 }

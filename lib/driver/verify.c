@@ -156,8 +156,19 @@ int mno_verify_stream(const mno_verify_opts *o, mno_in *in, mno_vreport *rep, mn
             break;
         }
         case MNO_ITEM_BEGIN:
-            if (json_object_get(it.obj, "where") || json_object_get(it.obj, "filter"))
+            if (json_object_get(it.obj, "where") || json_object_get(it.obj, "filter")) {
+                /* the archive's own SQL or query, run on the target: an archive is not
+                   authenticated before its trailer, so only when the operator says so */
+                if (!o->trust_archive) {
+                    const char *w = json_object_get(it.obj, "where") ? "where" : "filter";
+                    mno_err(e, MNO_E_USAGE, mno_in_name(in), it.lineno, it.section->ns,
+                            "begin's \"%s\" is %s from the archive, run on the target only with "
+                            "--trust-archive (no query of this section was sent)",
+                            w, *w == 'w' ? "SQL" : "a query");
+                    goto done;
+                }
                 rep->scoped = 1;
+            }
             if (o->diff && mno_arows_init(&rows, it.section, e) < 0) {
                 if (e->code != MNO_E_FORMAT)
                     goto done;

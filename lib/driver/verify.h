@@ -24,6 +24,9 @@ typedef struct mno_verify_opts {
     int no_check_archive;     /* --no-check-archive: without diff, the archive's records are only
                                  counted and its declared sums used (by default every record's
                                  digest is recomputed and checked against its end line) */
+    int trust_archive;        /* --trust-archive: a begin's "where" (SQL) and "filter" (a MongoDB
+                                 query) are sent to the target; without it such a section is an
+                                 error before any query of it */
 } mno_verify_opts;
 
 #define MNO_VERIFY_MAX_DIFF_DEFAULT 20

@@ -9,6 +9,27 @@ void mno_error_clear(mno_error *e)
         memset(e, 0, sizeof *e);
 }
 
+size_t mno_escape_char(const unsigned char *p, int backslash, char *tmp, size_t *used)
+{
+    *used = 1;
+    if (*p == '\n')
+        return (size_t)snprintf(tmp, 8, "\\n");
+    if (*p == '\t')
+        return (size_t)snprintf(tmp, 8, "\\t");
+    if (*p == '\r')
+        return (size_t)snprintf(tmp, 8, "\\r");
+    if (*p == '\\' && backslash)
+        return (size_t)snprintf(tmp, 8, "\\\\");
+    if (*p < 0x20 || *p == 0x7f)
+        return (size_t)snprintf(tmp, 8, "\\x%02x", *p);
+    if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+        *used = 2;
+        return (size_t)snprintf(tmp, 8, "\\u%04x", p[1]);
+    }
+    tmp[0] = (char)*p;
+    return 1;
+}
+
 /* Escapes s into out[n]: at most cut bytes of s (0: all), then "..." when cut. With lines,
    a line break followed by two spaces is kept (a message's own indented continuation lines:
    nothing after it can stand at the start of a line, where a tool's own lines begin). */
@@ -34,26 +55,15 @@ static char *escape_lines(const char *s, size_t cut, int lines, char *out, size_
             }
             break;
         }
+        size_t used = 1;
         if (*p == '\n' && lines && p[1] == ' ' && p[2] == ' ') {
             tmp[0] = '\n';
             k = 1;
-        } else if (*p == '\n' && lines && !p[1]) {
+        } else if (*p == '\n' && lines && !p[1])
             k = 0; /* the list's last line break: the tool ends the message's line */
-        } else if (*p == '\n')
-            k = (size_t)snprintf(tmp, sizeof tmp, "\\n");
-        else if (*p == '\t')
-            k = (size_t)snprintf(tmp, sizeof tmp, "\\t");
-        else if (*p == '\r')
-            k = (size_t)snprintf(tmp, sizeof tmp, "\\r");
-        else if (*p < 0x20 || *p == 0x7f)
-            k = (size_t)snprintf(tmp, sizeof tmp, "\\x%02x", *p);
-        else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
-            k = (size_t)snprintf(tmp, sizeof tmp, "\\u%04x", p[1]);
-            p++;
-        } else {
-            tmp[0] = (char)*p;
-            k = 1;
-        }
+        else
+            k = mno_escape_char(p, 0, tmp, &used);
+        p += used - 1;
         if (o + k >= n)
             break;
         memcpy(out + o, tmp, k);

@@ -63,6 +63,13 @@ char *mno_name_msg(const char *s, char *out, size_t n);
    truncated to fit). Returns out. */
 char *mno_text_msg(const char *s, char *out, size_t n);
 
+/* The escape of the character at p[0] (NUL-terminated text): a control character or a C1
+   control as mno_name_msg writes it, with backslash also a backslash as "\\\\" (for a
+   report's values, where an escape must not be forged); else the character's first byte.
+   Writes it into tmp (at least 8 bytes, not terminated) and returns its length; *used gets
+   the number of bytes of p it stands for (1, or 2 for a C1 control). */
+size_t mno_escape_char(const unsigned char *p, int backslash, char *tmp, size_t *used);
+
 /* Like mno_text_msg, but a line break followed by two spaces is kept: a message's own
    indented continuation lines (a list of dangling references). Returns out. */
 char *mno_lines_msg(const char *s, char *out, size_t n);

@@ -269,3 +269,62 @@ indexes() { # uri coll
   target_is_archive "$t"
   mongod_stop "$dir" || true
 }
+
+# A document the server could not hold (over 16 MiB as BSON) is refused where the archive is
+# read, naming the line and key, before anything is sent: by mno-cat --seal and by mno-restore
+# of the unsealed stream (its zero sums are never reached), with and without --create.
+@test "restore mongo: a document over 16 MiB is refused with its line and key, nothing written" {
+  d=$BATS_TEST_TMPDIR
+  python3 - "$d/big.raw" <<'PY'
+import json, sys
+with open(sys.argv[1], "w") as f:
+    f.write('{"t":"header","format":"mnoa","version":1,"engine":"mongodb","source":"connec","tenant":"acme"}\n')
+    f.write('{"t":"begin","ns":"connec.big","key":["_id"],"options":{},"indexes":[]}\n')
+    f.write(json.dumps({"t": "rec", "ns": "connec.big", "v": {"_id": "a", "s": "small"}}) + "\n")
+    f.write(json.dumps({"t": "rec", "ns": "connec.big", "v": {"_id": "b", "s": "x" * (16 * 1024 * 1024)}}) + "\n")
+    f.write('{"t":"end","ns":"connec.big","count":0,"sum":"00000000000000000000000000000000"}\n')
+    f.write('{"t":"trailer","sections":0,"count":0,"sum":"00000000000000000000000000000000"}\n')
+PY
+  run mno-cat --seal -o "$d/big.mnoa" "$d/big.raw"
+  [ "$status" -eq 2 ]
+  [ "$output" = "mno-cat: error: $d/big.raw:4: section connec.big: key (_id)=(\"b\"): document of 16777240 bytes is over the server's 16 MiB limit" ]
+  [ ! -e "$d/big.mnoa" ]
+  t=$(mongo_newdb restore_mongo_big)
+  run mno-restore --quiet --create --target "$t" "$d/big.raw"
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "mno-restore: error: $d/big.raw:4: section connec.big: key (_id)=(\"b\"): document of 16777240 bytes is over the server's 16 MiB limit" ]
+  [ -z "$("$MC" colls "$t")" ]
+}
+
+# A begin line's options, indexes and filter go to the server (create, createIndexes, find):
+# they are checked as records are, at their line, before anything is sent. libbson's own parser
+# took each of these (a $numberInt that is no number became 0; an index with no name was sent).
+@test "restore mongo: invalid Extended JSON in a begin's options, indexes or filter is refused at its line, nothing written" {
+  d=$BATS_TEST_TMPDIR
+  t=$(mongo_newdb restore_mongo_badbegin)
+  while IFS='|' read -r extra msg; do
+    {
+      echo '{"t":"header","format":"mnoa","version":1,"engine":"mongodb","source":"connec","tenant":"acme"}'
+      echo "{\"t\":\"begin\",\"ns\":\"connec.c1\",\"key\":[\"_id\"],$extra}"
+      echo '{"t":"rec","ns":"connec.c1","v":{"_id":"a"}}'
+      echo '{"t":"end","ns":"connec.c1","count":0,"sum":"00000000000000000000000000000000"}'
+      echo '{"t":"trailer","sections":0,"count":0,"sum":"00000000000000000000000000000000"}'
+    } >"$d/bad.raw"
+    run mno-cat --seal -o "$d/bad.mnoa" "$d/bad.raw"
+    [ "$status" -eq 2 ]
+    [ "$output" = "mno-cat: error: $d/bad.raw:2: section connec.c1: $msg" ]
+    [ ! -e "$d/bad.mnoa" ]
+    run mno-restore --quiet --create --target "$t" "$d/bad.raw"
+    [ "$status" -eq 2 ]
+    [ "${lines[0]}" = "mno-restore: error: $d/bad.raw:2: section connec.c1: $msg" ]
+    [ -z "$("$MC" colls "$t")" ]
+  done <<'CASES'
+"options":{"capped":{"$numberInt":"x"}},"indexes":[]|begin's "options": invalid Extended JSON at key "capped": $numberInt is not a 32-bit integer in a string
+"options":[],"indexes":[]|begin's "options" is not an object
+"options":{},"indexes":[{"key":{"a":{"$oid":"zz"}},"name":"a_1"}]|begin's "indexes[0]": invalid Extended JSON at key "key.a": $oid is not a string of 24 hex digits
+"options":{},"indexes":{}|begin's "indexes" is not an array
+"options":{},"indexes":[{"key":{"a":{"$numberInt":"1"}}}]|begin's "indexes[0]" has no string "name" and object "key"
+"options":{},"indexes":[],"filter":{"channel_id":{"$date":{"$numberLong":"x"}}}|begin's "filter": invalid Extended JSON at key "channel_id": $date is not {"$numberLong": string} or an ISO-8601 string
+"options":{},"indexes":[],"filter":{"at":{"$date":"x"}}|begin's "filter": invalid Extended JSON: Could not parse "x" as date: use ISO8601 format yyyy-mm-ddThh:mm plus timezone, either "Z" or like "+0500"
+CASES
+}

@@ -255,12 +255,19 @@ OK_RELS='public.orga_relations         150         150  47bff4e3ac9f  47bff4e3ac
   zstd -dc "$VARCH" | jq -c 'if .t == "begin" and .ns == "public.users" then . + {where: "mnoe_tenant_id = 1"} elif .t == "begin" and .ns == "public.tenants" then . + {where: "id = 1"} else . end' \
     >"$BATS_TEST_TMPDIR/scoped.raw"
   mno-cat --seal -o "$BATS_TEST_TMPDIR/scoped.mnoa" "$BATS_TEST_TMPDIR/scoped.raw"
-  run mno-verify --archive "$BATS_TEST_TMPDIR/scoped.mnoa" --target "$t"
+  # the where is SQL from the archive: sent to the target only when the operator says so
+  line=$(grep -n '"t":"begin","ns":"public.tenants"' "$BATS_TEST_TMPDIR/scoped.raw" | cut -d: -f1)
+  for opt in "" --diff --no-check-archive; do
+    run mno-verify --archive "$BATS_TEST_TMPDIR/scoped.mnoa" --target "$t" $opt
+    [ "$status" -eq 2 ]
+    [ "$output" = "mno-verify: error: $BATS_TEST_TMPDIR/scoped.mnoa:$line: section public.tenants: begin's \"where\" is SQL from the archive, run on the target only with --trust-archive (no query of this section was sent)" ]
+  done
+  run mno-verify --archive "$BATS_TEST_TMPDIR/scoped.mnoa" --target "$t" --trust-archive
   [ "$status" -eq 0 ]
   [ "${lines[1]}" = "target   $t (only the tenant's rows of a shared target)" ]
   [ "${lines[4]}" = "$OK_USERS" ]
   psql -X -q -d "$t" -c "INSERT INTO public.users (id, uid, mnoe_tenant_id) VALUES (501, 'usr-501', 1)"
-  run mno-verify --archive "$BATS_TEST_TMPDIR/scoped.mnoa" --target "$t" --diff
+  run mno-verify --archive "$BATS_TEST_TMPDIR/scoped.mnoa" --target "$t" --diff --trust-archive
   [ "$status" -eq 1 ]
   [[ "$output" == *$'public.users: 1 key differs\n  extra    id=501\n'* ]]
 }
@@ -333,13 +340,13 @@ SQL
     now=$(sed -n "${b}p" "$d/e.mnoa" | tr -d '\n' | sha256sum | cut -d' ' -f1)
     [ "$now" != "$was" ]
     for opt in "" --no-check-archive --diff; do
-      run mno-verify --archive "$d/e.mnoa" --target "$t" $opt
+      run mno-verify --archive "$d/e.mnoa" --target "$t" --trust-archive $opt
       [ "$status" -eq 2 ]
       [ "$output" = "mno-verify: error: $d/e.mnoa:$end: section public.users: begin line digest mismatch: end line says $was, computed $now (the begin line was changed; mno-cat --seal accepts a deliberate edit)" ]
     done
   done
   # re-sealed, the edit is accepted (the where then selects fewer target rows: a difference, exit 1)
   sed "${b}s/\"key\":\\[\"id\"\\]}/\"key\":[\"id\"],\"where\":\"id < 10\"}/" "$d/a.mnoa" | mno-cat --seal -o "$d/sealed.mnoa" -
-  run mno-verify --archive "$d/sealed.mnoa" --target "$t" --no-extra
+  run mno-verify --archive "$d/sealed.mnoa" --target "$t" --no-extra --trust-archive
   [ "$status" -eq 1 ]
 }

@@ -40,18 +40,18 @@ SQL
   [ "$output" = "mno-restore: error: $BATS_TEST_TMPDIR/nonexistent.mnoa: cannot open: No such file or directory" ]
 }
 
-@test "review3: --diff prints a key's control characters escaped: a newline in a key cannot forge a report line" {
+@test "review3: --diff prints a key's control characters escaped (C1 too): a newline in a key cannot forge a report line" {
   t=$(pg_newdb review3_ctl)
   psql -X -q -v ON_ERROR_STOP=1 -d "$t" <<'SQL'
 CREATE TABLE public.ctl (k text PRIMARY KEY, v integer);
-INSERT INTO public.ctl VALUES (E'a\n  missing  k=fake', 1), (E'tab\there', 2), (E'esc\033[31mred', 3), (E'back\\slash', 4);
+INSERT INTO public.ctl VALUES (E'a\n  missing  k=fake', 1), (E'tab\there', 2), (E'esc\033[31mred', 3), (E'back\\slash', 4), (E'csi\u009b31mred', 5);
 SQL
   echo 'public.ctl: global' >ctl.scope
   mno-dump --quiet --source "$t" --all --scope ctl.scope -o ctl.mnoa
   psql -X -q -v ON_ERROR_STOP=1 -d "$t" -c 'DELETE FROM public.ctl'
   run mno-verify --archive ctl.mnoa --target "$t" --diff
   [ "$status" -eq 1 ]
-  [[ "$output" == *$'\npublic.ctl: 4 keys differ\n  missing  k=a\\n  missing  k=fake\n  missing  k=back\\\\slash\n  missing  k=esc\\x1b[31mred\n  missing  k=tab\\there\nverdict: '* ]]
+  [[ "$output" == *$'\npublic.ctl: 5 keys differ\n  missing  k=a\\n  missing  k=fake\n  missing  k=back\\\\slash\n  missing  k=csi\\u009b31mred\n  missing  k=esc\\x1b[31mred\n  missing  k=tab\\there\nverdict: '* ]]
   # --json keeps the values as they are
   run mno-verify --archive ctl.mnoa --target "$t" --diff --json
   [ "$(jq -r '.sections[0].diff[0].key.k' <<<"$output")" = $'a\n  missing  k=fake' ]
