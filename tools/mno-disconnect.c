@@ -1,11 +1,5 @@
 /* mno-disconnect: clears a tenant's app and connector OAuth credentials and disables its syncs, per filters/disconnect.rules, keeping an undo archive (docs/live.md). */
-#define _GNU_SOURCE
-#include <getopt.h>
-#include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include "args.h"
 #include "live.h"
 #include "outfile.h"
 
@@ -37,109 +31,30 @@ static const char usage[] =
     "A second run changes nothing and says so. Credentials are never printed.\n"
     "Exit status: 0 done (or nothing to change), 2 an error (nothing changed).\n";
 
-static int usage_error(const char *msg)
+/* Writes to stdout (fd 1) or stderr (fd 2). */
+static int out(void *arg, int fd, const char *p, size_t n)
 {
-    fprintf(stderr, TOOL ": error: %s\ntry '" TOOL " --help'\n", msg);
-    return 2;
-}
-
-static int put(mno_buf *b)
-{
-    if (fwrite(b->data ? b->data : "", 1, b->len, stdout) != b->len || fflush(stdout) != 0) {
-        fprintf(stderr, TOOL ": error: cannot write to stdout\n");
-        return -1;
-    }
-    return 0;
+    FILE *f = fd == 2 ? stderr : stdout;
+    (void)arg;
+    return fwrite(p, 1, n, f) != n || fflush(f) != 0 ? -1 : 0;
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option lopts[] = {
-        {"target", required_argument, 0, 'T'}, {"tenant", required_argument, 0, 't'},
-        {"plan", no_argument, 0, 'P'},         {"undo-file", required_argument, 0, 'u'},
-        {"undo", required_argument, 0, 'U'},   {"rules", required_argument, 0, 'r'},
-        {"scope", required_argument, 0, 'S'},  {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},         {"version", no_argument, 0, 'V'},
-        {0, 0, 0, 0}};
-    mno_live_cfg c = MNO_LIVE_CFG_INIT;
-    char scope_dir[PATH_MAX], msg[300];
-    const char *undo = NULL;
-    int plan = 0, json = 0, ch, status = 2;
+    mno_live_args a;
     mno_error e;
-    mno_live *l = NULL;
-    mno_buf b = MNO_BUF_INIT;
+    char msg[300];
+    switch (mno_live_args_parse(&a, TOOL, argc, argv, msg, sizeof msg)) {
+    case 0: break;
+    case MNO_LIVE_ARGS_HELP: fputs(usage, stdout); return 0;
+    case MNO_LIVE_ARGS_VERSION: printf(TOOL " %s\n", MNO_VERSION_STR); return 0;
+    default: fprintf(stderr, TOOL ": error: %s\ntry '" TOOL " --help'\n", msg); return 2;
+    }
     mno_error_clear(&e);
-    c.tool = TOOL;
-    c.action = "disconnect";
-    c.rules_name = "disconnect.rules";
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, ":", lopts, NULL)) != -1) {
-        switch (ch) {
-        case 'T': c.target = optarg; break;
-        case 't': c.tenant = optarg; break;
-        case 'P': plan = 1; break;
-        case 'u': c.undo_file = optarg; break;
-        case 'U': undo = optarg; break;
-        case 'r': c.rules_path = optarg; break;
-        case 'S': c.scope_path = optarg; break;
-        case 'j': json = 1; break;
-        case 'h': fputs(usage, stdout); return 0;
-        case 'V': printf(TOOL " %s\n", MNO_VERSION_STR); return 0;
-        case ':':
-            snprintf(msg, sizeof msg, "option '%s' needs a value", argv[optind - 1]);
-            return usage_error(msg);
-        default:
-            snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
-            return usage_error(msg);
-        }
+    mno_outfile_catch_signals(); /* a signal removes the undo or final archive's temporary file */
+    if (mno_live_cli_run(&a, out, NULL, &e) < 0) {
+        fprintf(stderr, TOOL ": error: %s\n", e.msg);
+        return 2;
     }
-    if (optind != argc)
-        return usage_error("unexpected argument (options only; see --help)");
-    if (!c.target)
-        c.target = getenv("MNO_TARGET");
-    if (!c.target || !*c.target)
-        return usage_error("no target: give --target URI (or set MNO_TARGET)");
-    if (undo && (c.tenant || plan || c.undo_file))
-        return usage_error("--undo FILE goes with --target only");
-    if (!undo && (!c.tenant || !*c.tenant))
-        return usage_error("no tenant: give --tenant NAME");
-    mno_default_scope_dir(scope_dir, sizeof scope_dir);
-    c.scope_dir = scope_dir;
-
-    if (undo) {
-        mno_live_undo_res res;
-        if (mno_live_undo(&c, undo, &res, &e) < 0)
-            goto fail;
-        status = mno_live_undo_report(&c, undo, &res, json, &b) < 0 || put(&b) < 0 ? 2 : 0;
-        mno_live_undo_res_release(&res);
-        goto done;
-    }
-    mno_outfile_catch_signals(); /* a signal removes the undo archive's temporary file */
-    if (mno_live_open(&l, &c, &e) < 0)
-        goto fail;
-    if (plan) {
-        status = (json ? mno_live_report(l, 1, 1, 0, &b) : mno_live_plan_text(l, &b, &e)) < 0 || put(&b) < 0 ? 2 : 0;
-        goto done;
-    }
-    if (!json) {
-        if (mno_live_report(l, 0, 0, 0, &b) < 0 || put(&b) < 0)
-            goto done;
-        mno_buf_reset(&b);
-    }
-    if (mno_live_run(l, &e) < 0)
-        goto fail;
-    if (json ? mno_live_report(l, 1, 0, 1, &b) < 0
-             : mno_live_total(l) > 0 && mno_buf_addf(&b, "undo archive: %s\ndone: %lld rows changed in one transaction\n",
-                                                     mno_live_undo_file(l), mno_live_total(l)) < 0)
-        goto done;
-    if (put(&b) < 0)
-        goto done;
-    status = 0;
-    goto done;
-fail:
-    fprintf(stderr, TOOL ": error: %s\n", e.msg);
-done:
-    mno_buf_release(&b);
-    mno_live_free(l);
-    return status;
+    return 0;
 }

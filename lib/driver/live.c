@@ -14,6 +14,7 @@
 #include "engine_pg.h"
 #include "engine_pg_schema.h"
 #include "live.h"
+#include "live_mongo.h"
 #include "rules.h"
 #include "scope.h"
 #include "stream.h"
@@ -55,6 +56,7 @@ struct mno_live {
     mno_live_table *del;      /* destroy: the tables, children first */
     size_t ndel;
     long long del_total;
+    mno_live_mongo *mg;       /* destroy on a Connec! (MongoDB) target: everything is there */
 };
 
 static int undo_apply(PGconn *conn, const pg_schema *schema, const char *kind, const char *tool,
@@ -484,6 +486,52 @@ done:
     return rc;
 }
 
+static int needs(const char *const *need, size_t n, const char *kind)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(need[i], kind) == 0)
+            return 1;
+    return 0;
+}
+
+/* freeze of a MnoHub: the tenant's Connec! documents now (c->connec; the organizations of the
+   tenant from the target) against the connec report's sums. */
+static int recheck_connec(mno_live *l, mno_error *e)
+{
+    char scope[4096];
+    mno_engine *en = NULL;
+    mno_plan plan;
+    json_t *secs = NULL;
+    int rc = -1, planned = 0;
+    memset(&plan, 0, sizeof plan);
+    if (!l->c.connec)
+        return mno_err(e, MNO_E_USAGE, NULL, 0, NULL,
+                       "no --connec URI: the tenant's Connec! documents must still be those of the connec report "
+                       "(give --connec CONNEC_URI, the old Connec! database, to re-check them)");
+    if (mno_engine_for_uri(l->c.connec) != &mno_engine_mongo)
+        return mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "--connec: not a mongodb:// uri");
+    if (!(secs = mno_live_report_sections(l->c.reports, l->c.nreports, "connec", e)))
+        return -1;
+    snprintf(scope, sizeof scope, "%s/connec.scope", l->c.scope_dir ? l->c.scope_dir : "filters");
+    mno_dump_opts o;
+    memset(&o, 0, sizeof o);
+    o.tenant = l->c.tenant;
+    o.scope_path = scope;
+    o.jobs = 1;
+    o.hub_uri = l->c.target;
+    if (mno_engine_mongo.open(&en, l->c.connec, MNO_ROLE_SOURCE, e) < 0 ||
+        mno_engine_mongo.plan(en, &o, &plan, e) < 0)
+        goto done;
+    planned = 1;
+    rc = mno_live_recheck(&mno_engine_mongo, en, &plan, secs, "connec", e);
+done:
+    if (planned)
+        mno_engine_mongo.plan_free(en, &plan);
+    mno_engine_mongo.close(en);
+    json_decref(secs);
+    return rc;
+}
+
 /* freeze: the reports, then (when there is something to change) the source against the target
    kind's report, in this transaction. */
 static int check_proofs(mno_live *l, mno_error *e)
@@ -515,13 +563,15 @@ static int check_proofs(mno_live *l, mno_error *e)
                          "as it was before the freeze)");
         else if (mno_pg_exec(l->conn, "SAVEPOINT mno_recheck", NULL, e) < 0 ||
                  undo_apply(l->conn, &l->schema, l->kind, l->c.tool, l->c.tenant, l->c.frozen_by, &res, e) < 0 ||
-                 mno_live_recheck(l->en, &l->plan, secs, l->kind, e) < 0 ||
+                 mno_live_recheck(&mno_engine_pg, l->en, &l->plan, secs, l->kind, e) < 0 ||
                  mno_pg_exec(l->conn, "ROLLBACK TO SAVEPOINT mno_recheck", NULL, e) < 0)
             rc = -1;
         mno_live_undo_res_release(&res);
     } else if (l->total) {
         /* nothing to change (a second run): the source holds the tool's own values, not the archive's */
-        rc = mno_live_recheck(l->en, &l->plan, secs, l->kind, e);
+        rc = mno_live_recheck(&mno_engine_pg, l->en, &l->plan, secs, l->kind, e);
+        if (rc == 0 && strcmp(l->kind, "mnohub") == 0 && needs(need, nneed, "connec"))
+            rc = recheck_connec(l, e);
     }
     json_decref(secs);
     return rc;
@@ -571,13 +621,28 @@ int mno_live_open(mno_live **out, const mno_live_cfg *c, mno_error *e)
     *out = NULL;
     if (!c->target || !c->tenant || !c->tool || !c->action)
         return mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "no target or tenant");
-    if (mno_engine_for_uri(c->target) != &mno_engine_pg)
+    int mongo = mno_engine_for_uri(c->target) == &mno_engine_mongo;
+    if (mongo && !c->verified)
         return mno_err(e, MNO_E_USAGE, NULL, 0, NULL,
                        "%s: only PostgreSQL targets (MnoHub, a connector database) are supported", c->tool);
+    if (!mongo && (c->hub || c->orgs_from))
+        return mno_err(e, MNO_E_USAGE, NULL, 0, NULL,
+                       "--hub and --orgs-from go with --destroy on a Connec! (mongodb://) target");
+    if (mongo && c->connec)
+        return mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "--connec goes with a MnoHub target");
     mno_live *l = calloc(1, sizeof *l);
     if (!l)
         return nomem(e);
     l->c = *c;
+    if (mongo) {
+        if (mno_live_mongo_open(&l->mg, c, e) < 0)
+            goto fail;
+        snprintf(l->kind, sizeof l->kind, "connec");
+        if (!(l->db = strdup(mno_live_mongo_database(l->mg))))
+            goto nomem;
+        *out = l;
+        return 0;
+    }
     if (mno_engine_pg.open(&l->en, c->target, MNO_ROLE_TARGET, e) < 0)
         goto fail;
     l->conn = MNO_PG(l->en)->conn;
@@ -885,6 +950,7 @@ void mno_live_free(mno_live *l)
         free(l->del[i].stmt);
     }
     free(l->del);
+    mno_live_mongo_free(l->mg);
     free(l);
 }
 
@@ -1234,11 +1300,26 @@ int mno_live_undo_report(const mno_live_cfg *c, const char *file, const mno_live
 
 const mno_live_table *mno_live_destroy_tables(const mno_live *l, size_t *n)
 {
+    if (l->mg)
+        return mno_live_mongo_tables(l->mg, n, NULL);
     *n = l->ndel;
     return l->del;
 }
 
-long long mno_live_destroy_total(const mno_live *l) { return l->del_total; }
+long long mno_live_destroy_total(const mno_live *l)
+{
+    long long t = l->del_total;
+    if (l->mg)
+        mno_live_mongo_tables(l->mg, &(size_t){0}, &t);
+    return t;
+}
+
+int mno_live_destroy_pending(const mno_live *l)
+{
+    return l->mg ? mno_live_mongo_pending(l->mg) : l->del_total > 0;
+}
+
+const char *mno_live_destroy_unit(const mno_live *l) { return l->mg ? "documents" : "rows"; }
 
 /* Writes the tenant's dump (every plan section, in this transaction) to path. */
 static int write_final(mno_live *l, const char *path, mno_error *e)
@@ -1281,25 +1362,43 @@ done:
     return rc;
 }
 
-/* One section's keys, read back from the final archive. */
+/* One section of the final archive: its keys go into a temporary table (mno_destroy_N). */
 typedef struct dsec {
     const pg_table *t;
     char *ns;
     size_t nkey;
-    size_t *kidx;
-    json_t *keys;      /* [[k1, k2...], ...] as text or null */
-    int del;           /* not global: deleted */
+    size_t *kidx;            /* the key's columns in the section */
+    long long keys;          /* keys copied */
+    int del;                 /* not global: deleted */
 } dsec;
+
+/* Ends the COPY into a key table. Returns 0, or -1 with e filled. */
+static int end_key_copy(PGconn *conn, mno_buf *copy, const char *ns, mno_error *e)
+{
+    if ((copy->len && PQputCopyData(conn, copy->data, (int)copy->len) != 1) || PQputCopyEnd(conn, NULL) != 1)
+        return mno_pg_err(e, conn, NULL, ns, "cannot copy the keys to delete");
+    mno_buf_reset(copy);
+    PGresult *r;
+    int rc = 0;
+    while ((r = PQgetResult(conn)) != NULL) {
+        if (rc == 0 && PQresultStatus(r) != PGRES_COMMAND_OK)
+            rc = mno_pg_err(e, conn, r, ns, "cannot copy the keys to delete");
+        PQclear(r);
+    }
+    return rc;
+}
 
 int mno_live_destroy(mno_live *l, mno_error *e)
 {
+    if (l->mg)
+        return mno_live_mongo_destroy(l->mg, e);
     char def[512];
     dsec *ds = NULL;
     size_t nds = 0;
     mno_in *in = NULL;
     mno_reader *rd = NULL;
-    mno_buf sql = MNO_BUF_INIT;
-    int rc = -1, st;
+    mno_buf sql = MNO_BUF_INIT, copy = MNO_BUF_INIT;
+    int rc = -1, st, in_copy = 0;
     const char *path = l->c.final_file;
     if (!path) {
         mno_live_undo_name(l->c.tool, l->c.tenant, def, sizeof def);
@@ -1319,8 +1418,11 @@ int mno_live_destroy(mno_live *l, mno_error *e)
         goto done;
     mno_in_close(in);
     in = NULL;
-    /* the keys it holds */
+    /* the keys it holds, streamed into temporary tables (memory stays flat whatever the
+       tenant's size), one per deleted section */
     mno_reader_opts ro = MNO_READER_OPTS_INIT;
+    ro.fast_pg = 1;
+    ro.no_digest = 1;
     if (!(ds = calloc(l->plan.n ? l->plan.n : 1, sizeof *ds)) || !(in = mno_in_open(path, e)) ||
         !(rd = mno_reader_new(in, &ro, e))) {
         if (!ds)
@@ -1337,7 +1439,7 @@ int mno_live_destroy(mno_live *l, mno_error *e)
             }
             cur = &ds[nds++];
             long ti = mno_pg_schema_find(&l->schema, it.section->ns);
-            if (ti < 0 || !(cur->ns = strdup(it.section->ns)) || !(cur->keys = json_array())) {
+            if (ti < 0 || !(cur->ns = strdup(it.section->ns))) {
                 ti < 0 ? mno_err(e, MNO_E_INTERNAL, path, it.lineno, it.section->ns, "table not in the schema")
                        : nomem(e);
                 goto done;
@@ -1345,8 +1447,13 @@ int mno_live_destroy(mno_live *l, mno_error *e)
             cur->t = &l->schema.t[ti];
             for (size_t k = 0; k < l->ndel; k++)
                 cur->del |= strcmp(l->del[k].ns, cur->ns) == 0;
+            if (!cur->del)
+                continue;
             cur->nkey = cur->t->nkey;
             if (!(cur->kidx = calloc(cur->nkey, sizeof *cur->kidx)))
+                goto nomem;
+            mno_buf_reset(&sql);
+            if (mno_buf_addf(&sql, "CREATE TEMPORARY TABLE mno_destroy_%zu ON COMMIT DROP AS SELECT ", nds) < 0)
                 goto nomem;
             for (size_t k = 0; k < cur->nkey; k++) {
                 size_t c;
@@ -1358,48 +1465,72 @@ int mno_live_destroy(mno_live *l, mno_error *e)
                     goto done;
                 }
                 cur->kidx[k] = c;
+                if ((k && mno_buf_adds(&sql, ", ") < 0) || add_col(&sql, "t", cur->t->key[k]) < 0)
+                    goto nomem;
             }
-        } else if (it.kind == MNO_ITEM_REC && cur && cur->del) {
-            json_t *k = json_array();
-            for (size_t c = 0; k && c < cur->nkey; c++)
-                json_array_append_new(k, it.vals[cur->kidx[c]] ? json_string(it.vals[cur->kidx[c]]) : json_null());
-            if (!k || json_array_append_new(cur->keys, k) < 0)
+            if (mno_buf_addf(&sql, " FROM %s t WITH NO DATA", cur->t->qname) < 0)
                 goto nomem;
+            if (mno_pg_exec(l->conn, sql.data, cur->ns, e) < 0)
+                goto done;
+            mno_buf_reset(&sql);
+            if (mno_buf_addf(&sql, "COPY mno_destroy_%zu FROM STDIN", nds) < 0)
+                goto nomem;
+            PGresult *r = PQexec(l->conn, sql.data);
+            int ok = PQresultStatus(r) == PGRES_COPY_IN;
+            if (!ok)
+                mno_pg_err(e, l->conn, r, cur->ns, "cannot copy the keys to delete");
+            PQclear(r);
+            if (!ok)
+                goto done;
+            in_copy = 1;
+        } else if (it.kind == MNO_ITEM_REC && cur && cur->del) {
+            for (size_t c = 0; c < cur->nkey; c++)
+                if ((c && mno_buf_addc(&copy, '\t') < 0) ||
+                    mno_pg_copy_value(&copy, it.vals[cur->kidx[c]], it.lens[cur->kidx[c]]) < 0)
+                    goto nomem;
+            if (mno_buf_addc(&copy, '\n') < 0)
+                goto nomem;
+            cur->keys++;
+            if (copy.len >= ((size_t)64 << 10)) {
+                if (PQputCopyData(l->conn, copy.data, (int)copy.len) != 1) {
+                    mno_pg_err(e, l->conn, NULL, cur->ns, "cannot copy the keys to delete");
+                    goto done;
+                }
+                mno_buf_reset(&copy);
+            }
+        } else if (it.kind == MNO_ITEM_END && cur && cur->del) {
+            in_copy = 0;
+            if (end_key_copy(l->conn, &copy, cur->ns, e) < 0)
+                goto done;
         }
     }
     if (st < 0)
         goto done;
-    /* children first: the plan is parents first */
+    /* children first: the plan is parents first; each key must delete its row */
     for (size_t i = nds; i-- > 0;) {
         dsec *d = &ds[i];
         if (!d->del)
             continue;
         mno_buf_reset(&sql);
-        if (mno_buf_addf(&sql, "DELETE FROM %s t", d->t->qname) < 0)
+        if (mno_buf_addf(&sql, "DELETE FROM %s t USING mno_destroy_%zu k", d->t->qname, i + 1) < 0)
             goto nomem;
         for (size_t k = 0; k < d->nkey; k++)
             if (mno_buf_adds(&sql, k ? " AND " : " WHERE ") < 0 || add_col(&sql, "t", d->t->key[k]) < 0 ||
-                mno_buf_addf(&sql, " = $%zu::%s", k + 1, col_type(d->t, d->t->key[k])) < 0)
+                mno_buf_adds(&sql, " = ") < 0 || add_col(&sql, "k", d->t->key[k]) < 0)
                 goto nomem;
-        size_t r;
-        json_t *key;
-        json_array_foreach(d->keys, r, key) {
-            const char *p[d->nkey ? d->nkey : 1];
-            for (size_t k = 0; k < d->nkey; k++)
-                p[k] = json_string_value(json_array_get(key, k));
-            PGresult *res = PQexecParams(l->conn, sql.data, (int)d->nkey, NULL, p, NULL, NULL, 0);
-            if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-                mno_pg_err(e, l->conn, res, d->ns, "cannot delete");
-                PQclear(res);
-                goto done;
-            }
-            int n = atoi(PQcmdTuples(res));
+        PGresult *res = PQexec(l->conn, sql.data);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            mno_pg_err(e, l->conn, res, d->ns, "cannot delete");
             PQclear(res);
-            if (n != 1) {
-                mno_err(e, MNO_E_INTERNAL, NULL, 0, d->ns, "key %s=%s: %d rows deleted, not 1; rolled back",
-                        d->t->key[0], p[0] ? p[0] : "null", n);
-                goto done;
-            }
+            goto done;
+        }
+        long long n = strtoll(PQcmdTuples(res), NULL, 10);
+        PQclear(res);
+        if (n != d->keys) {
+            mno_err(e, MNO_E_INTERNAL, NULL, 0, d->ns,
+                    "%lld rows deleted, the final archive holds %lld (a row was gone or changed its key); rolled back",
+                    n, d->keys);
+            goto done;
         }
     }
     if (mno_pg_exec(l->conn, "COMMIT", NULL, e) < 0)
@@ -1409,6 +1540,12 @@ int mno_live_destroy(mno_live *l, mno_error *e)
 nomem:
     nomem(e);
 done:
+    if (in_copy) {
+        PQputCopyEnd(l->conn, "aborted");
+        PGresult *r;
+        while ((r = PQgetResult(l->conn)) != NULL)
+            PQclear(r);
+    }
     if (rc < 0 && PQtransactionStatus(l->conn) != PQTRANS_IDLE) {
         PGresult *r = PQexec(l->conn, "ROLLBACK");
         PQclear(r);
@@ -1416,38 +1553,63 @@ done:
     for (size_t i = 0; i < nds; i++) {
         free(ds[i].ns);
         free(ds[i].kidx);
-        json_decref(ds[i].keys);
     }
     free(ds);
     mno_reader_free(rd);
     mno_in_close(in);
     mno_buf_release(&sql);
+    mno_buf_release(&copy);
     return rc;
 }
 
 int mno_live_destroy_report(const mno_live *l, int json, int plan, mno_buf *out)
 {
+    size_t ndel;
+    const mno_live_table *del = mno_live_destroy_tables(l, &ndel);
+    long long total = mno_live_destroy_total(l), deleted = total, this_run = total;
+    const char *final = l->mg ? mno_live_mongo_final(l->mg) : l->undo_file;
+    int pending = mno_live_destroy_pending(l);
+    if (l->mg)
+        deleted = mno_live_mongo_deleted(l->mg, &this_run);
     if (json) {
         json_t *tabs = json_array();
-        for (size_t i = 0; tabs && i < l->ndel; i++)
-            json_array_append_new(tabs, json_pack("{s:s, s:I, s:s}", "ns", l->del[i].ns, "rows",
-                                                  (json_int_t)l->del[i].rows, "statement", l->del[i].stmt));
-        return add_json(out, json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:I, s:s?}", "tool", l->c.tool,
-                                       "action", "destroy", "tenant", l->c.tenant, "source", l->kind, "database",
-                                       l->db, "plan", plan, "tables", tabs, "rows", (json_int_t)l->del_total,
-                                       "final_archive", plan ? NULL : l->undo_file));
+        for (size_t i = 0; tabs && i < ndel; i++)
+            json_array_append_new(tabs, json_pack("{s:s, s:I, s:s}", "ns", del[i].ns, "rows",
+                                                  (json_int_t)del[i].rows, "statement", del[i].stmt));
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:I, s:s?}", "tool", l->c.tool, "action",
+                              "destroy", "tenant", l->c.tenant, "source", l->kind, "database", l->db, "plan", plan,
+                              "tables", tabs, "rows", (json_int_t)total, "final_archive",
+                              plan || !pending ? NULL : final);
+        if (o && l->mg &&
+            (json_object_set_new(o, "deleted", json_integer(plan || !pending ? 0 : deleted)) < 0 ||
+             json_object_set_new(o, "resumed", json_boolean(mno_live_mongo_resuming(l->mg))) < 0)) {
+            json_decref(o);
+            o = NULL;
+        }
+        return add_json(out, o);
     }
     int rc = 0;
     if (plan) {
-        for (size_t i = 0; i < l->ndel; i++) {
-            rc |= mno_buf_addf(out, "%s\t", l->del[i].ns);
-            for (const char *p = l->del[i].stmt; *p; p++)
+        for (size_t i = 0; i < ndel; i++) {
+            rc |= mno_buf_addf(out, "%s\t", del[i].ns);
+            for (const char *p = del[i].stmt; *p; p++)
                 rc |= mno_buf_addc(out, *p == '\t' || *p == '\n' || *p == '\r' ? ' ' : *p);
-            rc |= mno_buf_addf(out, "\t%lld\n", l->del[i].rows);
+            rc |= mno_buf_addf(out, "\t%lld\n", del[i].rows);
         }
         return rc;
     }
+    if (!pending)
+        return mno_buf_addf(out, "%s: tenant '%s' in %s database '%s': nothing to change (no %s of the tenant left)\n",
+                            l->c.tool, l->c.tenant, l->kind, l->db, l->mg ? "document" : "row");
+    if (l->mg)
+        return mno_buf_addf(out, "%s: tenant '%s' destroyed in %s database '%s'\nfinal archive: %s\n"
+                                 "done: %lld documents deleted from %zu collections%s",
+                            l->c.tool, l->c.tenant, l->kind, l->db, final, deleted, ndel,
+                            deleted != this_run ? "" : "\n") |
+               (deleted != this_run
+                    ? mno_buf_addf(out, " (%lld of them by the interrupted run this one finished)\n", deleted - this_run)
+                    : 0);
     return mno_buf_addf(out, "%s: tenant '%s' destroyed in %s database '%s'\nfinal archive: %s\n"
                              "done: %lld rows deleted from %zu tables in one transaction\n",
-                        l->c.tool, l->c.tenant, l->kind, l->db, l->undo_file, l->del_total, l->ndel);
+                        l->c.tool, l->c.tenant, l->kind, l->db, final, total, ndel);
 }

@@ -48,9 +48,20 @@ typedef struct mno_live_cfg {
                                 archive with the source as it was before the freeze (the
                                 freeze undone inside a savepoint, then rolled back) */
     const char *final_file;  /* destroy: the final archive; NULL: the default name */
+    const char *connec;      /* freeze of a MnoHub target: the Connec! (MongoDB) database, re-checked
+                                against the connec report too (the tenant's organizations from
+                                the target) */
+    const char *hub;         /* destroy on a Connec! target: the live MnoHub: the tenant must be
+                                frozen there; its organizations come from it */
+    const char *orgs_from;   /* destroy on a Connec! target, instead of hub: the final archive of the
+                                MnoHub's destroy (the tenant was frozen, then destroyed) */
+    long batch;              /* destroy on a Connec! target: documents per delete (0: 1000) */
+    long kill_after;         /* test hook (MNO_TEST_DESTROY_KILL): SIGKILL itself after this many
+                                delete batches of a Connec! destroy; 0: never */
 } mno_live_cfg;
 
-#define MNO_LIVE_CFG_INIT {NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, 0, NULL, 0, 0, NULL, NULL}
+#define MNO_LIVE_CFG_INIT {NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, 0, NULL, 0, 0, NULL, NULL, \
+                           NULL, NULL, NULL, 0, 0}
 
 /* One table the tool changes. */
 typedef struct mno_live_table {
@@ -133,7 +144,6 @@ typedef struct mno_live_undo_res {
 int mno_live_undo(const mno_live_cfg *c, const char *file, mno_live_undo_res *res, mno_error *e);
 void mno_live_undo_res_release(mno_live_undo_res *res);
 
-#endif
 
 /* ---- reports (text the tools print; nothing here prints) ---- */
 
@@ -167,22 +177,35 @@ struct mno_plan;
 int mno_live_reports_check(const char *const *files, size_t n, const char *tenant, const char *const *need,
                            size_t nneed, const char *target_kind, struct json_t **target_sections,
                            mno_error *e);
+struct mno_engine_ops;
 /*
- * Dumps the plan's sections (the tenant's rows now, in the engine's open transaction) into an
- * unlinked temporary file and compares each section's count and sum with the report's
- * expected ones (the archive's): any difference, or a section on one side only, is an error
- * (MNO_E_CONFLICT) naming those tables. Returns 0 or -1 with e filled.
+ * Dumps the plan's sections with ops (the tenant's rows or documents now; PostgreSQL: in the
+ * engine's open transaction) into an unlinked temporary file and compares each section's count
+ * and sum with the report's expected ones (the archive's): any difference, or a section on one
+ * side only, is an error (MNO_E_CONFLICT) naming those tables or collections. Returns 0 or -1
+ * with e filled.
  */
-int mno_live_recheck(struct mno_engine *en, const struct mno_plan *plan, const struct json_t *sections,
-                     const char *kind, mno_error *e);
+int mno_live_recheck(const struct mno_engine_ops *ops, struct mno_engine *en, const struct mno_plan *plan,
+                     const struct json_t *sections, const char *kind, mno_error *e);
+/* The same comparison for the archive file path (its declared sums: check it first); unit is
+   "rows" or "documents" for the message. Returns 0 or -1 with e filled. */
+int mno_live_archive_matches(const char *path, const struct json_t *sections, const char *unit, mno_error *e);
+/* The "sections" of the report (among files[0..n), already checked) whose archive is of source
+   kind (a new reference), or NULL with e filled. */
+struct json_t *mno_live_report_sections(const char *const *files, size_t n, const char *kind, mno_error *e);
 
 /* ---- mno-freeze --destroy ---- */
 
 /* The tables --destroy deletes from, children first (*n of them): ns, the rule, the DELETE as
    --plan shows it, the tenant's rows now. Owned by l. Only after mno_live_open with destroy. */
 const mno_live_table *mno_live_destroy_tables(const mno_live *l, size_t *n);
-/* The rows --destroy deletes. */
+/* The rows (documents) --destroy deletes. */
 long long mno_live_destroy_total(const mno_live *l);
+/* 1 when --destroy has something to do (rows or documents to delete, or an interrupted
+   Connec! destroy to finish); 0: nothing to change. */
+int mno_live_destroy_pending(const mno_live *l);
+/* "rows" (PostgreSQL) or "documents" (Connec!), for messages. */
+const char *mno_live_destroy_unit(const mno_live *l);
 /*
  * Writes the final archive (c->final_file, else "mno-freeze-TENANT-TIME.final.mnoa"; an existing
  * file is an error): every section of the tenant's dump plan (global tables included, they are
@@ -196,3 +219,40 @@ int mno_live_destroy(mno_live *l, mno_error *e);
 /* --destroy's report: plan 1: one line per table, NS <TAB> DELETE ... <TAB> ROWS (json: the
    same as an object); plan 0, done 1: what was deleted and the final archive. Returns 0 or -1. */
 int mno_live_destroy_report(const mno_live *l, int json, int plan, mno_buf *out);
+
+/* ---- the tools' command line (lib/driver/live_args.c) ---- */
+
+/* A live tool's command line, parsed. */
+typedef struct mno_live_args {
+    mno_live_cfg c;          /* what to do (its strings point into argv and a) */
+    const char *undo;        /* --undo FILE (mno-freeze: --unfreeze FILE) */
+    int plan, json, yes;
+    const char *reports[64]; /* --verified (c.reports points here) */
+    char scope_dir[4096];    /* c.scope_dir: $MNO_SCOPE_DIR, else filters/ beside the tools */
+} mno_live_args;
+
+#define MNO_LIVE_ARGS_HELP 1
+#define MNO_LIVE_ARGS_VERSION 2
+
+/*
+ * Parses the command line of tool ("mno-disconnect", "mno-rename-tenant" or "mno-freeze";
+ * each takes its own options, docs/live.md): the options, the defaults from the environment
+ * (MNO_TARGET; mno-freeze: MNO_CONNEC, MNO_HUB and the test hook MNO_TEST_DESTROY_KILL) and the
+ * combinations refused. Returns 0 (a is ready to run), MNO_LIVE_ARGS_HELP or
+ * MNO_LIVE_ARGS_VERSION (the tool prints its usage or version), or -1 with the usage error in
+ * msg (n bytes).
+ */
+int mno_live_args_parse(mno_live_args *a, const char *tool, int argc, char **argv, char *msg, size_t n);
+
+/* Where the run's output goes (the tool's own writer: lib never prints): n bytes of p to fd 1
+   (the report) or 2 (notes, e.g. rename's checklist). Returns 0, or -1 when it cannot write. */
+typedef int (*mno_live_out)(void *arg, int fd, const char *p, size_t n);
+
+/*
+ * Does what a asks: the undo, the plan, the change (its summary first, then the report), or
+ * mno-freeze --destroy (the plan without --yes: then an error). Returns 0 (exit 0), or -1 with
+ * e filled (exit 2; "cannot write to stdout" when out fails).
+ */
+int mno_live_cli_run(const mno_live_args *a, mno_live_out out, void *arg, mno_error *e);
+
+#endif

@@ -111,40 +111,20 @@ static int temp_fd(mno_error *e)
     return fd;
 }
 
-int mno_live_recheck(mno_engine *en, const mno_plan *plan, const json_t *sections, const char *kind,
-                     mno_error *e)
+/* Compares the archive on in (declared sums; read skimming) with the report's sections: any
+   difference, or a section on one side only, is MNO_E_CONFLICT naming them (unit: "rows" or
+   "documents"). Returns 0 or -1. */
+static int compare_sums(mno_in *in, const json_t *sections, const char *unit, mno_error *e)
 {
-    int fd = temp_fd(e), rc = -1;
-    mno_out *out = NULL;
-    mno_writer *w = NULL;
-    mno_in *in = NULL;
     mno_reader *rd = NULL;
-    json_t *hdr = NULL, *now = json_object();
+    json_t *now = json_object();
     mno_buf b = MNO_BUF_INIT;
-    mno_out_opts oo = MNO_OUT_OPTS_INIT;
-    if (fd < 0 || !now)
-        goto done;
-    if (!(out = mno_out_fdopen(fd, "the re-check", &oo, e)))
-        goto done;
-    if (!(hdr = json_pack("{s:s, s:s, s:n}", "engine", "postgresql", "source", kind, "tenant")))
-        goto nomem;
-    if (!(w = mno_writer_new(out, hdr, "mno-freeze " MNO_VERSION_STR, e)))
-        goto done;
-    for (size_t i = 0; i < plan->n; i++)
-        if (mno_engine_pg.dump_section(en, &plan->items[i], w, e) < 0)
-            goto done;
-    if (mno_writer_close(w, e) < 0 || mno_out_finish(out, e) < 0) {
-        out = NULL;
-        goto done;
-    }
-    out = NULL;
-    if (lseek(fd, 0, SEEK_SET) < 0) {
-        mno_err(e, MNO_E_IO, NULL, 0, NULL, "cannot read the re-check back: %s", strerror(errno));
-        goto done;
-    }
+    int rc = -1;
     mno_reader_opts ro = MNO_READER_OPTS_INIT;
     ro.skim = 1;
-    if (!(in = mno_in_fdopen(fd, "the re-check", 0, e)) || !(rd = mno_reader_new(in, &ro, e)))
+    if (!now)
+        goto nomem;
+    if (!(rd = mno_reader_new(in, &ro, e)))
         goto done;
     mno_item it;
     int st;
@@ -178,7 +158,7 @@ int mno_live_recheck(mno_engine *en, const mno_plan *plan, const json_t *section
         long long cc = json_integer_value(json_object_get(cur, "count"));
         const char *cs = json_string_value(json_object_get(cur, "sum"));
         if (cc != ec || !es || strcmp(es, cs) != 0) {
-            if (mno_buf_addf(&b, "%s%s (%lld rows in the archive, %lld now%s)", b.len ? ", " : "", ns, ec, cc,
+            if (mno_buf_addf(&b, "%s%s (%lld %s in the archive, %lld now%s)", b.len ? ", " : "", ns, ec, unit, cc,
                              cc == ec ? ", other values" : "") < 0)
                 goto nomem;
         }
@@ -187,15 +167,15 @@ int mno_live_recheck(mno_engine *en, const mno_plan *plan, const json_t *section
     const char *ns;
     json_t *v;
     json_object_foreach(now, ns, v) {
-        if (mno_buf_addf(&b, "%s%s (not in the archive, %lld rows now)", b.len ? ", " : "", ns,
-                         (long long)json_integer_value(json_object_get(v, "count"))) < 0)
+        if (mno_buf_addf(&b, "%s%s (not in the archive, %lld %s now)", b.len ? ", " : "", ns,
+                         (long long)json_integer_value(json_object_get(v, "count")), unit) < 0)
             goto nomem;
     }
     if (b.len) {
         mno_err(e, MNO_E_CONFLICT, NULL, 0, NULL,
-                "the tenant's rows in the source changed since the dump: %s; migrate them again (dump, restore, "
+                "the tenant's %s in the source changed since the dump: %s; migrate them again (dump, restore, "
                 "verify) first; nothing was changed",
-                b.data);
+                unit, b.data);
         goto done;
     }
     rc = 0;
@@ -204,13 +184,78 @@ nomem:
     nomem(e);
 done:
     mno_reader_free(rd);
+    json_decref(now);
+    mno_buf_release(&b);
+    return rc;
+}
+
+int mno_live_recheck(const mno_engine_ops *ops, mno_engine *en, const mno_plan *plan, const json_t *sections,
+                     const char *kind, mno_error *e)
+{
+    int fd = temp_fd(e), rc = -1;
+    mno_out *out = NULL;
+    mno_writer *w = NULL;
+    mno_in *in = NULL;
+    json_t *hdr = NULL;
+    mno_out_opts oo = MNO_OUT_OPTS_INIT;
+    if (fd < 0)
+        goto done;
+    if (!(out = mno_out_fdopen(fd, "the re-check", &oo, e)))
+        goto done;
+    if (!(hdr = json_pack("{s:s, s:s, s:n}", "engine", ops->name, "source", kind, "tenant"))) {
+        nomem(e);
+        goto done;
+    }
+    if (!(w = mno_writer_new(out, hdr, "mno-freeze " MNO_VERSION_STR, e)))
+        goto done;
+    for (size_t i = 0; i < plan->n; i++)
+        if (ops->dump_section(en, &plan->items[i], w, e) < 0)
+            goto done;
+    if (mno_writer_close(w, e) < 0 || mno_out_finish(out, e) < 0) {
+        out = NULL;
+        goto done;
+    }
+    out = NULL;
+    if (lseek(fd, 0, SEEK_SET) < 0) {
+        mno_err(e, MNO_E_IO, NULL, 0, NULL, "cannot read the re-check back: %s", strerror(errno));
+        goto done;
+    }
+    if (!(in = mno_in_fdopen(fd, "the re-check", 0, e)))
+        goto done;
+    rc = compare_sums(in, sections, strcmp(ops->name, "mongodb") == 0 ? "documents" : "rows", e);
+done:
     mno_in_close(in);
     mno_writer_free(w);
     mno_out_abort(out);
     if (fd >= 0)
         close(fd);
     json_decref(hdr);
-    json_decref(now);
-    mno_buf_release(&b);
     return rc;
+}
+
+int mno_live_archive_matches(const char *path, const json_t *sections, const char *unit, mno_error *e)
+{
+    mno_in *in = mno_in_open(path, e);
+    if (!in)
+        return -1;
+    int rc = compare_sums(in, sections, unit, e);
+    mno_in_close(in);
+    return rc;
+}
+
+json_t *mno_live_report_sections(const char *const *files, size_t n, const char *kind, mno_error *e)
+{
+    for (size_t i = 0; i < n; i++) {
+        json_error_t je;
+        json_t *r = json_load_file(files[i], 0, &je);
+        const char *k = json_string_value(json_object_get(report_header(r), "source"));
+        if (k && strcmp(k, kind) == 0) {
+            json_t *s = json_incref(json_object_get(r, "sections"));
+            json_decref(r);
+            return s;
+        }
+        json_decref(r);
+    }
+    mno_err(e, MNO_E_USAGE, NULL, 0, NULL, "no verify report of the tenant's %s copy", kind);
+    return NULL;
 }

@@ -91,7 +91,7 @@ frozen() { q "$1" "SELECT count(*) FILTER (WHERE o.account_frozen) || ' ' || cou
   before=$(frozen "$h" acme)
   q "$h" "UPDATE public.teams SET name = name || ' (renamed)' WHERE id = (SELECT min(tm.id) FROM public.teams tm JOIN public.organizations o ON o.id = tm.organization_id JOIN public.tenants t ON t.id = o.mnoe_tenant_id WHERE t.name = 'acme')" >/dev/null
   n=$(q "$h" "SELECT count(*) FROM public.teams tm JOIN public.organizations o ON o.id = tm.organization_id JOIN public.tenants t ON t.id = o.mnoe_tenant_id WHERE t.name = 'acme'")
-  run mno-freeze --target "$h" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json"
+  run mno-freeze --target "$h" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json" --connec "$CX"
   [ "$status" -eq 2 ]
   [ "$output" = "mno-freeze: error: the tenant's rows in the source changed since the dump: public.teams ($n rows in the archive, $n now, other values); migrate them again (dump, restore, verify) first; nothing was changed" ]
   [ "$(frozen "$h" acme)" = "$before" ]
@@ -101,16 +101,16 @@ frozen() { q "$1" "SELECT count(*) FILTER (WHERE o.account_frozen) || ' ' || cou
 @test "freeze: freeze, rerun (nothing to change), unfreeze: values as before; other tenants untouched" {
   h=$(fresh_hub)
   for t in acme globex initech; do sums "$h" $t before-$t; done
-  run mno-freeze --target "$h" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json" --plan
+  run mno-freeze --target "$h" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json" --connec "$CX" --plan
   [ "$status" -eq 0 ]
   [ "$(echo "$output" | cut -f1,3 | tr '\t\n' ' ')" = "public.organizations 8 public.users 16 " ]
-  run mno-freeze --target "$h" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json" --undo-file f.mnoa --json
+  run mno-freeze --target "$h" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json" --connec "$CX" --undo-file f.mnoa --json
   [ "$status" -eq 0 ]
   [ "$(echo "$output" | jq -c '[.rows, .changed, .undo_file, [.tables[].rows]]')" = '[24,true,"f.mnoa",[8,16]]' ]
   [ "$(frozen "$h" acme)" = "8 8" ]
   [ "$(q "$h" "SELECT count(*) FILTER (WHERE NOT u.account_frozen) FROM public.users u JOIN public.tenants t ON t.id = u.mnoe_tenant_id WHERE t.name = 'acme'")" = 0 ]
   for t in globex initech; do sums "$h" $t after-$t; diff before-$t after-$t; done
-  run mno-freeze --target "$h" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json"
+  run mno-freeze --target "$h" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json" --connec "$CX"
   [ "$status" -eq 0 ]
   [ "$output" = "mno-freeze: tenant 'acme' in mnohub database 'live_frz_h4': nothing to change" ]
   run mno-freeze --target "$h" --unfreeze f.mnoa
@@ -120,7 +120,7 @@ frozen() { q "$1" "SELECT count(*) FILTER (WHERE o.account_frozen) || ' ' || cou
 
 @test "freeze: unfreeze: a row unfrozen by hand since is left as it is; a row gone is named and nothing changes" {
   h=$(fresh_hub)
-  mno-freeze --target "$h" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json" --undo-file f.mnoa >/dev/null
+  mno-freeze --target "$h" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json" --connec "$CX" --undo-file f.mnoa >/dev/null
   id=$(q "$h" "SELECT min(o.id) FROM public.organizations o JOIN public.tenants t ON t.id = o.mnoe_tenant_id WHERE t.name = 'acme'")
   id2=$(q "$h" "SELECT max(o.id) FROM public.organizations o JOIN public.tenants t ON t.id = o.mnoe_tenant_id WHERE t.name = 'acme'")
   q "$h" "UPDATE public.organizations SET account_frozen = false WHERE id = $id" >/dev/null
@@ -137,7 +137,7 @@ frozen() { q "$1" "SELECT count(*) FILTER (WHERE o.account_frozen) || ' ' || cou
   run mno-freeze --target "$h" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json" --destroy --frozen-by none.mnoa --yes
   [ "$status" -eq 2 ]
   [ "$output" = "mno-freeze: error: tenant 'acme' is not frozen (rows not at $MNO_TOP/filters/freeze.rules's values: public.organizations 8, public.users 16): freeze it first; nothing was changed" ]
-  mno-freeze --target "$h" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json" --undo-file f.mnoa >/dev/null
+  mno-freeze --target "$h" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json" --connec "$CX" --undo-file f.mnoa >/dev/null
   sums "$h" acme frozen
   run mno-freeze --target "$h" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json" --destroy --frozen-by f.mnoa
   [ "$status" -eq 2 ]
@@ -155,7 +155,7 @@ frozen() { q "$1" "SELECT count(*) FILTER (WHERE o.account_frozen) || ' ' || cou
 
 @test "destroy: refused when the source changed after the dump, even once frozen" {
   h=$(fresh_hub)
-  mno-freeze --target "$h" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json" --undo-file f.mnoa >/dev/null
+  mno-freeze --target "$h" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json" --connec "$CX" --undo-file f.mnoa >/dev/null
   q "$h" "DELETE FROM public.widgets WHERE id = (SELECT min(w.id) FROM public.widgets w JOIN public.dashboards d ON d.id = w.dashboard_id JOIN public.users u ON u.id = d.owner_id AND d.owner_type = 'User' JOIN public.tenants t ON t.id = u.mnoe_tenant_id WHERE t.name = 'acme')" >/dev/null
   run mno-freeze --target "$h" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json" --destroy --frozen-by f.mnoa --yes
   [ "$status" -eq 2 ]
@@ -166,7 +166,7 @@ frozen() { q "$1" "SELECT count(*) FILTER (WHERE o.account_frozen) || ' ' || cou
 @test "destroy: the tenant's rows are gone, other tenants' sums unchanged, the final archive restores and verifies ok" {
   h=$(fresh_hub)
   for t in globex initech; do sums "$h" $t before-$t; done
-  mno-freeze --target "$h" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json" --undo-file f.mnoa >/dev/null
+  mno-freeze --target "$h" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json" --connec "$CX" --undo-file f.mnoa >/dev/null
   sums "$h" acme frozen
   run mno-freeze --target "$h" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json" --destroy --frozen-by f.mnoa --yes --final-archive final.mnoa --json
   [ "$status" -eq 0 ]

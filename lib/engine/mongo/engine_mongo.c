@@ -35,7 +35,8 @@ int mno_mongo_err(mno_error *e, const bson_error_t *be, const char *object, cons
 
 int mno_mongo_is_own_collection(const char *name)
 {
-    return strncmp(name, MNO_MONGO_OWN_PREFIX, strlen(MNO_MONGO_OWN_PREFIX)) == 0;
+    return strncmp(name, MNO_MONGO_OWN_PREFIX, strlen(MNO_MONGO_OWN_PREFIX)) == 0 ||
+           strncmp(name, MNO_MONGO_LIVE_PREFIX, strlen(MNO_MONGO_LIVE_PREFIX)) == 0;
 }
 
 int mno_mongo_open(mno_engine **out, const char *uri, int role, mno_error *e)

@@ -31,7 +31,12 @@ int mno_mongo_err(mno_error *e, const bson_error_t *be, const char *object, cons
 #define MNO_MONGO_JOURNAL "mno_restore_journal"           /* one document per restored section */
 #define MNO_MONGO_STAGING_PREFIX "mno_restore_staging."   /* + collection: a section being read */
 
-/* 1 if collection name is one of the toolkit's own (MNO_MONGO_OWN_PREFIX), else 0. */
+/* The live tools' own collection (docs/live.md): the journal of mno-freeze --destroy on a
+   Connec! database, one document per tenant. Left out of listings like the restore's. */
+#define MNO_MONGO_LIVE_PREFIX "mno_live_"
+#define MNO_MONGO_LIVE_JOURNAL "mno_live_journal"
+
+/* 1 if collection name is one of the toolkit's own (MNO_MONGO_OWN_PREFIX, MNO_MONGO_LIVE_PREFIX), else 0. */
 int mno_mongo_is_own_collection(const char *name);
 
 /* Frees the restore state (m->restore). Accepts NULL. */

@@ -25,6 +25,10 @@ PGconn *mno_pg_connect(const char *conninfo, const char *redacted, mno_error *e)
 int mno_pg_session_setup(PGconn *c, mno_error *e);
 /* Runs sql (no result rows expected). Returns 0, or -1 with e filled with the server's text. */
 int mno_pg_exec(PGconn *c, const char *sql, const char *object, mno_error *e);
+struct mno_buf;
+/* Appends v (n bytes; NULL: null, as \N) in COPY's text format (backslash, newline, carriage
+   return and tab escaped). Returns 0 or -1 (out of memory). */
+int mno_pg_copy_value(struct mno_buf *b, const char *v, size_t n);
 /* Fills e from a failed result/connection: "what: server text" (trimmed). Returns -1. */
 int mno_pg_err(mno_error *e, PGconn *c, const PGresult *r, const char *object, const char *what);
 /* A section's ns quoted for SQL ("schema"."table"; the ns form: pgname.h), malloc'd (caller

@@ -847,6 +847,11 @@ static void fk_cycle_hint(PGconn *c, pg_restore *st, mno_error *e)
     PQclear(r);
 }
 
+int mno_pg_copy_value(mno_buf *b, const char *v, size_t n)
+{
+    return v ? add_copy_value(b, v, n) : mno_buf_add(b, "\\N", 2);
+}
+
 /* Collects the COPY's results; a failure names the record's archive line (COPY line N is
    archive line begin + N). Returns 0 or -1. */
 static int copy_results(PGconn *c, pg_restore *st, mno_error *e)
