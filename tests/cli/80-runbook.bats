@@ -315,8 +315,16 @@ EOF
   echo "$output" >&2
   [ "$status" -eq 0 ]
   st=acme.plan.state
+  # Connec! first (its organizations from the frozen MnoHub), then MnoHub
+  grep -qxF '$ mno-freeze --target "$SHARED_CONNEC" --tenant acme --verified reports/mnohub.verify.json --verified reports/connec.verify.json --destroy --hub "$SHARED_MNOHUB" --final-archive final/connec.final.mnoa --yes --json >reports/connec.destroy.json' <<<"$output"
   grep -qxF '$ mno-freeze --target "$SHARED_MNOHUB" --tenant acme --verified reports/mnohub.verify.json --verified reports/connec.verify.json --destroy --frozen-by undo/freeze-mnohub.mnoa --final-archive final/mnohub.final.mnoa --yes --json >reports/mnohub.destroy.json' <<<"$output"
   [ "$(q "$SHARED_MNOHUB" "SELECT count(*) FROM public.tenants WHERE name = 'acme'")" -eq 0 ]
+  # the Connec! final archive holds what was deleted: acme's documents are gone from the old Connec!
+  mno-cat --check $st/final/connec.final.mnoa >/dev/null
+  cn=$(mno-cat --list $st/final/connec.final.mnoa | awk -F'\t' '{c += $2} END {print c}')
+  [ "$cn" -gt 0 ]
+  [ "$(jq -r '.rows' $st/reports/connec.destroy.json)" -eq "$cn" ]
+  [ "$(mno-dump --quiet --source "$SHARED_CONNEC" --tenant acme --orgs-from $st/final/mnohub.final.mnoa -o - | mno-cat --list - | awk -F'\t' '{c += $2} END {print c + 0}')" -eq 0 ]
   # every table's rows, before (the template) and after: 936 rows fewer
   rows() { pg_sums "$1" | awk '{c += $2} END {print c}'; }
   [ $(( $(rows "${MNO_TEST_PG_URI%/postgres}/rb_tpl_hub") - $(rows "$SHARED_MNOHUB") )) -eq 936 ]
@@ -325,8 +333,8 @@ EOF
   mno-cat --check $st/final/mnohub.final.mnoa >/dev/null
   [ "$(mno-cat --list $st/final/mnohub.final.mnoa | awk -F'\t' '{c += $2} END {print c}')" -eq 963 ]
   [ "$(jq -r '.databases[0].destroy | [.file, .rows] | @tsv' $st/migration-report.json)" = "final/mnohub.final.mnoa	936" ]
-  [ "$(jq -r '.final_archives | join(" ")' $st/migration-report.json)" = final/mnohub.final.mnoa ]
-  grep -qxF -- '- Destroyed on the old environment: MnoHub 936 rows, final archive `final/mnohub.final.mnoa`.' $st/migration-report.md
+  [ "$(jq -r '.final_archives | join(" ")' $st/migration-report.json)" = "final/mnohub.final.mnoa final/connec.final.mnoa" ]
+  grep -qxF -- '- Destroyed on the old environment: MnoHub 936 rows, final archive `final/mnohub.final.mnoa`; Connec! '"$cn"' documents, final archive `final/connec.final.mnoa`.' $st/migration-report.md
   ! grep -q 'unfreeze MnoHub\|reconnect MnoHub' $st/migration-report.md
   # killed right after the destroy (step 7 begun, not recorded): --resume does not destroy twice
   cp $st/migration-report.json first.json

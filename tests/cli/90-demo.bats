@@ -29,7 +29,7 @@ no_leftovers() {
   grep -qxF "tenants: acme, globex, initech" <<<"$output"
   # the script's seven steps ran, each printed before its commands
   for i in 1 2 3 4 5 6 7; do grep -q "^== step $i of 7, " <<<"$output"; done
-  grep -qxF '$ mno-freeze --target "$SHARED_MNOHUB" --tenant acme --verified reports/mnohub.verify.json --verified reports/connec.verify.json --json --undo-file undo/freeze-mnohub.mnoa >reports/mnohub.freeze.json' <<<"$output"
+  grep -qxF '$ mno-freeze --target "$SHARED_MNOHUB" --tenant acme --verified reports/mnohub.verify.json --verified reports/connec.verify.json --connec "$SHARED_CONNEC" --json --undo-file undo/freeze-mnohub.mnoa >reports/mnohub.freeze.json' <<<"$output"
   grep -qxF 'Result: **done**.  ' <<<"$output"
   [ "$(grep -c ' sums as before$' <<<"$output")" -eq 8 ]
   ! grep -q DIFFERS <<<"$output"
