@@ -624,7 +624,8 @@ int mno_live_open(mno_live **out, const mno_live_cfg *c, mno_error *e)
     int mongo = mno_engine_for_uri(c->target) == &mno_engine_mongo;
     if (mongo && !c->verified)
         return mno_err(e, MNO_E_USAGE, NULL, 0, NULL,
-                       "%s: only PostgreSQL targets (MnoHub, a connector database) are supported", c->tool);
+                       "only PostgreSQL targets (MnoHub, a connector database) are supported; on a Connec! "
+                       "(mongodb://) target only mno-freeze --destroy applies (docs/live.md)");
     if (!mongo && (c->hub || c->orgs_from))
         return mno_err(e, MNO_E_USAGE, NULL, 0, NULL,
                        "--hub and --orgs-from go with --destroy on a Connec! (mongodb://) target");
@@ -1210,7 +1211,7 @@ int mno_live_undo(const mno_live_cfg *c, const char *file, mno_live_undo_res *re
     memset(res, 0, sizeof *res);
     if (mno_engine_for_uri(c->target) != &mno_engine_pg)
         return mno_err(e, MNO_E_USAGE, NULL, 0, NULL,
-                       "%s: only PostgreSQL targets (MnoHub, a connector database) are supported", c->tool);
+                       "only PostgreSQL targets (MnoHub, a connector database) are supported");
     if (access(file, R_OK) != 0)
         return mno_err(e, MNO_E_IO, file, 0, NULL, "cannot open: %s", strerror(errno));
     if (mno_engine_pg.open(&en, c->target, MNO_ROLE_TARGET, e) < 0)

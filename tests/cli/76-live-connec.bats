@@ -237,7 +237,8 @@ try 'mno-freeze --help'" ]
   [ "$(u mno-rename-tenant --target "$HUB" --tenant a)" = "mno-rename-tenant: error: unknown option '--tenant'" ]
   [ "$(u env -u MNO_TARGET mno-disconnect --tenant acme)" = "mno-disconnect: error: no target: give --target URI (or set MNO_TARGET)" ]
   # a mongodb target is for mno-freeze --destroy only
-  [ "$(u mno-disconnect --target "$CX" --tenant acme)" = "mno-disconnect: error: mno-disconnect: only PostgreSQL targets (MnoHub, a connector database) are supported" ]
+  [ "$(u mno-disconnect --target "$CX" --tenant acme)" = "mno-disconnect: error: only PostgreSQL targets (MnoHub, a connector database) are supported; on a Connec! (mongodb://) target only mno-freeze --destroy applies (docs/live.md)" ]
+  [ "$(u mno-disconnect --target "$CX" --undo f.mnoa)" = "mno-disconnect: error: only PostgreSQL targets (MnoHub, a connector database) are supported" ]
   [ "$(u mno-freeze --target "$CX" --tenant acme --verified "$R/hub.json" --verified "$R/connec.json")" = "mno-freeze: error: a Connec! (mongodb) target is only for --destroy: mno-freeze freezes the tenant in MnoHub (give --target HUB_URI)" ]
   run mno-freeze --help
   [ "$status" -eq 0 ]
