@@ -74,6 +74,7 @@ tables() {
   run mno-restore --target "$t2" --dry-run "$HALL"
   [ "$status" -eq 0 ]
   run mno-restore --target "$t2" -j 2 "$HALL"
+  echo "$output" >&2
   [ "$status" -eq 0 ]
   [ "$(tables "$t2")" = "$(tables "$HSRC")" ]
 }

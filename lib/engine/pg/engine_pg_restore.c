@@ -727,10 +727,13 @@ int mno_pg_restore_begin(mno_engine *en, const mno_restore_opts *o, const mno_se
         st->rows = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     } else {
         /* no writer may slip in between the emptiness check and the commit (a dry run only
-           reads); the lock and the check in one round trip (no parameters: names quoted) */
+           reads); the lock and the check in one round trip (no parameters: names quoted).
+           The lock is on the rows the section restores (rel.from): ONLY the table of an
+           inheritance parent, whose children are sections of their own (with -j N a lock
+           recursing into them made the parent's and a child's sections wait on each other) */
         mno_buf_reset(&b);
         if (mno_buf_addf(&b, "LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE; SELECT EXISTS (SELECT 1 FROM %s)",
-                         st->qtable, st->rel.from) < 0)
+                         st->rel.from, st->rel.from) < 0)
             goto nomem;
         r = PQexec(c, b.data);
         if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
