@@ -59,7 +59,7 @@ TBIN_SRC  := $(wildcard tests/bin/*.c) $(wildcard bench/*.c)
 TBINS     := $(addprefix $(TBIN)/,$(notdir $(TBIN_SRC:.c=)))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(addprefix $(TBIN)/,$(notdir $(FUZZ_SRC:.c=-replay)))
-HDRS      := $(wildcard lib/*/*.h lib/*/*/*.h) $(wildcard tests/mongod/*.h) $(wildcard tests/unit/*.h) $(wildcard tests/fuzz/*.h)
+HDRS      := $(wildcard lib/*/*.h lib/*/*/*.h tools/*.h) $(wildcard tests/mongod/*.h) $(wildcard tests/unit/*.h) $(wildcard tests/fuzz/*.h)
 
 .PHONY: all tools tests check demo bench deps clean fuzz
 .SECONDARY:

@@ -1,7 +1,5 @@
 /* mno-rename-tenant: renames a tenant in place in a connector database (the scope's root columns), in one transaction, refusing uid collisions and keeping an undo archive (docs/live.md). */
-#include <stdio.h>
-#include "live.h"
-#include "outfile.h"
+#include "live_main.h"
 
 #define TOOL "mno-rename-tenant"
 
@@ -35,30 +33,7 @@ static const char usage[] =
     "A second run changes nothing and says so. Credentials are never printed.\n"
     "Exit status: 0 done (or nothing to change), 2 an error or a refusal (nothing changed).\n";
 
-/* Writes to stdout (fd 1) or stderr (fd 2). */
-static int out(void *arg, int fd, const char *p, size_t n)
-{
-    FILE *f = fd == 2 ? stderr : stdout;
-    (void)arg;
-    return fwrite(p, 1, n, f) != n || fflush(f) != 0 ? -1 : 0;
-}
-
 int main(int argc, char **argv)
 {
-    mno_live_args a;
-    mno_error e;
-    char msg[300];
-    switch (mno_live_args_parse(&a, TOOL, argc, argv, msg, sizeof msg)) {
-    case 0: break;
-    case MNO_LIVE_ARGS_HELP: fputs(usage, stdout); return 0;
-    case MNO_LIVE_ARGS_VERSION: printf(TOOL " %s\n", MNO_VERSION_STR); return 0;
-    default: fprintf(stderr, TOOL ": error: %s\ntry '" TOOL " --help'\n", msg); return 2;
-    }
-    mno_error_clear(&e);
-    mno_outfile_catch_signals(); /* a signal removes the undo or final archive's temporary file */
-    if (mno_live_cli_run(&a, out, NULL, &e) < 0) {
-        fprintf(stderr, TOOL ": error: %s\n", e.msg);
-        return 2;
-    }
-    return 0;
+    return live_main(TOOL, usage, argc, argv);
 }
