@@ -1322,35 +1322,32 @@ int mno_live_destroy_pending(const mno_live *l)
 
 const char *mno_live_destroy_unit(const mno_live *l) { return l->mg ? "documents" : "rows"; }
 
-/* Writes the tenant's dump (every plan section, in this transaction) to path. */
-static int write_final(mno_live *l, const char *path, mno_error *e)
+int mno_live_write_final(const char *path, json_t *hdr, const char *tool, const mno_engine_ops *ops,
+                         mno_engine *en, const mno_plan *plan, char **id, mno_error *e)
 {
     mno_out_opts oo = MNO_OUT_OPTS_INIT;
     size_t plen = strlen(path);
     oo.zstd = plen > 4 && strcmp(path + plen - 4, ".zst") == 0;
-    oo.mode = 0600;
-    mno_out *out = mno_out_open(path, &oo, e);
+    mno_out *out = NULL;
     mno_writer *w = NULL;
     int rc = -1;
-    const char *slash = l->c.scope_path ? strrchr(l->c.scope_path, '/') : NULL;
-    char scope[64];
-    snprintf(scope, sizeof scope, "%s.scope", l->kind);
-    json_t *hdr = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s}}", "engine", "postgresql", "source", l->kind,
-                            "tenant", l->c.tenant, "scope",
-                            l->c.scope_path ? (slash ? slash + 1 : l->c.scope_path) : scope, "final", "tool",
-                            l->c.tool, "action", "destroy", "database", l->db);
     char producer[128];
-    snprintf(producer, sizeof producer, "%s %s", l->c.tool, MNO_VERSION_STR);
-    if (!out)
-        goto done;
+    snprintf(producer, sizeof producer, "%s %s", tool, MNO_VERSION_STR);
     if (!hdr) {
         nomem(e);
         goto done;
     }
-    if (!(w = mno_writer_new(out, hdr, producer, e)))
+    if (!(out = mno_out_open(path, &oo, e)) || !(w = mno_writer_new(out, hdr, producer, e)))
         goto done;
-    for (size_t i = 0; i < l->plan.n; i++)
-        if (mno_engine_pg.dump_section(l->en, &l->plan.items[i], w, e) < 0)
+    if (id) {
+        const char *aid = json_string_value(json_object_get(mno_writer_header(w), "id"));
+        if (!aid || !(*id = strdup(aid))) {
+            nomem(e);
+            goto done;
+        }
+    }
+    for (size_t i = 0; i < plan->n; i++)
+        if (ops->dump_section(en, &plan->items[i], w, e) < 0)
             goto done;
     if (mno_writer_close(w, e) < 0)
         goto done;
@@ -1361,6 +1358,19 @@ done:
     mno_out_abort(out);
     json_decref(hdr);
     return rc;
+}
+
+/* Writes the tenant's dump (every plan section, in this transaction) to path. */
+static int write_final(mno_live *l, const char *path, mno_error *e)
+{
+    const char *slash = l->c.scope_path ? strrchr(l->c.scope_path, '/') : NULL;
+    char scope[64];
+    snprintf(scope, sizeof scope, "%s.scope", l->kind);
+    json_t *hdr = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s}}", "engine", "postgresql", "source", l->kind,
+                            "tenant", l->c.tenant, "scope",
+                            l->c.scope_path ? (slash ? slash + 1 : l->c.scope_path) : scope, "final", "tool",
+                            l->c.tool, "action", "destroy", "database", l->db);
+    return mno_live_write_final(path, hdr, l->c.tool, &mno_engine_pg, l->en, &l->plan, NULL, e);
 }
 
 /* One section of the final archive: its keys go into a temporary table (mno_destroy_N). */

@@ -403,44 +403,12 @@ fail:
 
 static int write_final(mno_live_mongo *m, const char *path, mno_error *e)
 {
-    mno_out_opts oo = MNO_OUT_OPTS_INIT;
-    size_t plen = strlen(path);
-    oo.zstd = plen > 4 && strcmp(path + plen - 4, ".zst") == 0;
-    mno_out *out = mno_out_open(path, &oo, e);
-    mno_writer *w = NULL;
-    int rc = -1;
     const char *scope = m->c.scope_path ? m->c.scope_path : "connec.scope";
     const char *slash = strrchr(scope, '/');
     json_t *hdr = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s}}", "engine", "mongodb", "source", "connec",
                             "tenant", m->c.tenant, "scope", slash ? slash + 1 : scope, "final", "tool", m->c.tool,
                             "action", "destroy", "database", m->m->dbname);
-    char producer[128];
-    snprintf(producer, sizeof producer, "%s %s", m->c.tool, MNO_VERSION_STR);
-    if (!out)
-        goto done;
-    if (!hdr) {
-        nomem(e);
-        goto done;
-    }
-    if (!(w = mno_writer_new(out, hdr, producer, e)))
-        goto done;
-    const char *aid = json_string_value(json_object_get(mno_writer_header(w), "id"));
-    if (!aid || !(m->archive_id = strdup(aid))) {
-        nomem(e);
-        goto done;
-    }
-    for (size_t i = 0; i < m->plan.n; i++)
-        if (mno_engine_mongo.dump_section(m->en, &m->plan.items[i], w, e) < 0)
-            goto done;
-    if (mno_writer_close(w, e) < 0)
-        goto done;
-    rc = mno_out_finish(out, e);
-    out = NULL;
-done:
-    mno_writer_free(w);
-    mno_out_abort(out);
-    json_decref(hdr);
-    return rc;
+    return mno_live_write_final(path, hdr, m->c.tool, &mno_engine_mongo, m->en, &m->plan, &m->archive_id, e);
 }
 
 /* Reads the header of the final archive: its id must be the journal's. */

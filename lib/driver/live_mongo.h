@@ -4,6 +4,8 @@
 #ifndef MNO_LIVE_MONGO_H
 #define MNO_LIVE_MONGO_H
 
+#include <jansson.h>
+#include "engine.h"
 #include "live.h"
 
 typedef struct mno_live_mongo mno_live_mongo;
@@ -40,5 +42,14 @@ const char *mno_live_mongo_final(const mno_live_mongo *m);
 long long mno_live_mongo_deleted(const mno_live_mongo *m, long long *this_run);
 /* Closes the connection and frees. Accepts NULL. */
 void mno_live_mongo_free(mno_live_mongo *m);
+
+/*
+ * Writes a destroy's final archive to path (zstd when it ends in .zst; 0600, fsynced, renamed
+ * into place when complete): header hdr (taken, also on failure) and every section of plan,
+ * dumped by ops from en. With id, *id gets a copy of the archive's id. Shared by both engines'
+ * destroys. Returns 0, or -1 with e filled (no file at path).
+ */
+int mno_live_write_final(const char *path, json_t *hdr, const char *tool, const mno_engine_ops *ops,
+                         mno_engine *en, const mno_plan *plan, char **id, mno_error *e);
 
 #endif
