@@ -217,16 +217,6 @@ static int on_header(void *arg, const json_t *in, json_t *out, mno_error *e)
     return 0;
 }
 
-static int is_key(const json_t *begin, const char *col)
-{
-    size_t i;
-    json_t *k;
-    json_array_foreach(json_object_get(begin, "key"), i, k)
-        if (json_is_string(k) && strcmp(json_string_value(k), col) == 0)
-            return 1;
-    return 0;
-}
-
 static int on_begin(void *arg, const mno_item *it, json_t **begin, mno_error *e)
 {
     struct rn *s = arg;
@@ -243,7 +233,7 @@ static int on_begin(void *arg, const mno_item *it, json_t **begin, mno_error *e)
             for (size_t c = 0; c < sec->ncols; c++)
                 if (strcmp(sec->colnames[c], m->r.col) == 0)
                     ci = (long)c;
-            if (ci >= 0 && is_key(sec->begin, m->r.col)) {
+            if (ci >= 0 && mno_filter_is_key(sec->begin, m->r.col)) {
                 if (m->from_tenant)
                     continue;  /* a root rule's id: the tenant's name is no key value */
                 return mno_err(e, MNO_E_USAGE, m->origin, 0, NULL,

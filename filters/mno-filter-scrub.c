@@ -69,16 +69,6 @@ static int on_header(void *arg, const json_t *in, json_t *out, mno_error *e)
     return 0;
 }
 
-static int is_key(const json_t *begin, const char *col)
-{
-    size_t i;
-    json_t *k;
-    json_array_foreach(json_object_get(begin, "key"), i, k)
-        if (json_is_string(k) && strcmp(json_string_value(k), col) == 0)
-            return 1;
-    return 0;
-}
-
 static int on_begin(void *arg, const mno_item *it, json_t **begin, mno_error *e)
 {
     struct scrub_state *s = arg;
@@ -98,7 +88,7 @@ static int on_begin(void *arg, const mno_item *it, json_t **begin, mno_error *e)
             for (size_t c = 0; c < sec->ncols; c++)
                 if (strcmp(sec->colnames[c], r->col) == 0)
                     ci = (long)c;
-            if (ci >= 0 && is_key(sec->begin, r->col))
+            if (ci >= 0 && mno_filter_is_key(sec->begin, r->col))
                 return mno_err(e, MNO_E_SCOPE, file, r->line, NULL,
                                "%s: column %s is in the section's key (order and identity hang on it): refused",
                                sec->ns, r->col);

@@ -227,6 +227,16 @@ int mno_filter_common_opt(mno_filter_opts *o, int c, const char *arg, const char
     }
 }
 
+int mno_filter_is_key(const json_t *begin, const char *col)
+{
+    size_t i;
+    json_t *k;
+    json_array_foreach(json_object_get(begin, "key"), i, k)
+        if (json_is_string(k) && strcmp(json_string_value(k), col) == 0)
+            return 1;
+    return 0;
+}
+
 int mno_filter_glob(const char *pat, const char *name)
 {
     return fnmatch(pat, name, 0) == 0;

@@ -149,4 +149,8 @@ int mno_filter_chain_text(const json_t *header, struct mno_buf *out);
 /* 1 when name matches the shell glob pat (fnmatch, '*' also matches '.'), else 0. */
 int mno_filter_glob(const char *pat, const char *name);
 
+/* 1 when col is one of the section's key columns (its begin's "key"), else 0: a filter never
+   changes a key (order and identity hang on it). */
+int mno_filter_is_key(const json_t *begin, const char *col);
+
 #endif
