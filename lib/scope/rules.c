@@ -310,24 +310,18 @@ mno_rules *mno_rules_load(const char *path, mno_error *e)
 {
     FILE *f = fopen(path, "rb");
     mno_buf b = MNO_BUF_INIT;
-    char chunk[8192];
-    size_t n;
     if (!f) {
         mno_err(e, MNO_E_IO, path, 0, NULL, "cannot open the rules file: %s", strerror(errno));
         return NULL;
     }
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (mno_buf_add(&b, chunk, n) < 0) {
-            fclose(f);
-            mno_buf_release(&b);
-            mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
-            return NULL;
-        }
-    int bad = ferror(f);
+    int rd = mno_buf_add_file(&b, f);
     fclose(f);
-    if (bad) {
+    if (rd < 0) {
         mno_buf_release(&b);
-        mno_err(e, MNO_E_IO, path, 0, NULL, "cannot read the rules file");
+        if (rd == -1)
+            mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+        else
+            mno_err(e, MNO_E_IO, path, 0, NULL, "cannot read the rules file");
         return NULL;
     }
     mno_rules *rs = mno_rules_parse(b.data ? b.data : "", b.len, path, e);

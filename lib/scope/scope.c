@@ -458,14 +458,12 @@ mno_scope *mno_scope_load(const char *path, mno_error *e)
         mno_err(e, MNO_E_IO, path, 0, NULL, "cannot open scope file: %s", strerror(errno));
         goto done;
     }
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (mno_buf_add(&b, chunk, n) < 0) {
-            mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
-            goto done;
-        }
-    if (ferror(f)) {
+    int rd = mno_buf_add_file(&b, f);
+    if (rd == -1) {
+        mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
+        goto done;
+    }
+    if (rd < 0) {
         mno_err(e, MNO_E_IO, path, 0, NULL, "cannot read scope file: %s", strerror(errno));
         goto done;
     }

@@ -200,21 +200,16 @@ mno_scrub *mno_scrub_load(const char *path, mno_error *e)
 {
     FILE *f = fopen(path, "rb");
     mno_buf b = MNO_BUF_INIT;
-    char chunk[65536];
-    size_t n;
     if (!f) {
         mno_err(e, MNO_E_IO, path, 0, NULL, "cannot open: %s", strerror(errno));
         return NULL;
     }
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (mno_buf_add(&b, chunk, n) < 0) {
-            fclose(f);
-            mno_buf_release(&b);
+    int rd = mno_buf_add_file(&b, f);
+    if (rd < 0) {
+        if (rd == -1)
             mno_err(e, MNO_E_NOMEM, NULL, 0, NULL, "out of memory");
-            return NULL;
-        }
-    if (ferror(f)) {
-        mno_err(e, MNO_E_IO, path, 0, NULL, "read error: %s", strerror(errno));
+        else
+            mno_err(e, MNO_E_IO, path, 0, NULL, "read error: %s", strerror(errno));
         fclose(f);
         mno_buf_release(&b);
         return NULL;

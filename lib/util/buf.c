@@ -206,3 +206,13 @@ int mno_buf_add_json_str(mno_buf *b, const char *s, size_t n)
         return -1;
     return 0;
 }
+
+int mno_buf_add_file(mno_buf *b, FILE *f)
+{
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (mno_buf_add(b, chunk, n) < 0)
+            return -1;
+    return ferror(f) ? -2 : 0;
+}

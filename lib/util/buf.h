@@ -3,6 +3,7 @@
 #define MNO_BUF_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 typedef struct mno_buf {
     char *data;   /* owned; NUL-terminated; NULL until first append */
@@ -18,6 +19,9 @@ void mno_buf_release(mno_buf *b);
 /* Ensures room for n more bytes (+NUL). Returns 0, or -1 on out of memory. */
 int mno_buf_grow(mno_buf *b, size_t n);
 int mno_buf_add(mno_buf *b, const void *p, size_t n);
+/* Appends the rest of the open file f to b. Returns 0; -1 out of memory; -2 a read error
+   (errno as fread left it). */
+int mno_buf_add_file(mno_buf *b, FILE *f);
 int mno_buf_adds(mno_buf *b, const char *s);
 int mno_buf_addc(mno_buf *b, char c);
 int mno_buf_addf(mno_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
